@@ -1,0 +1,84 @@
+// Shared end-to-end harness: serves the built page on loopback and drives Debian's Chromium through
+// playwright-core (which downloads no browser). scripts/test builds the page and sets KR_DIST, KR_NODE.
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+export const dist = process.env.KR_DIST ?? path.join(root, 'target', 'dist');
+export const screenshots = path.join(root, 'target', 'e2e', 'screenshots');
+const nodeTools = process.env.KR_NODE ?? path.join(root, 'target', 'tools', 'node');
+const { chromium } = createRequire(path.join(nodeTools, 'package.json'))('playwright-core');
+
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/** Serves `dist` on 127.0.0.1 at an ephemeral port; resolves to { url, close, requests }. */
+export async function serveDist() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    requests.push(url.pathname);
+    let file = path.normalize(path.join(dist, decodeURIComponent(url.pathname)));
+    if (!file.startsWith(dist)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, 'index.html');
+    if (!fs.existsSync(file)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return { url: `http://127.0.0.1:${port}/`, requests, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Launches headless Chromium with the flags this closed network needs (toolchain.md, 6). */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.KR_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Opens a page that records console errors and failed requests, for assertions. */
+export async function openPage(browser, url, viewport = { width: 1024, height: 800 }) {
+  const page = await browser.newPage({ viewport });
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`));
+  await page.goto(url);
+  return { page, problems };
+}
+
+export async function screenshot(page, name) {
+  fs.mkdirSync(screenshots, { recursive: true });
+  const file = path.join(screenshots, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
