@@ -4,6 +4,8 @@
 //! which is the browser's `crypto.getRandomValues` on wasm32. Private key bytes live in
 //! `Zeroizing` buffers and are never logged. Facts: shared/reference/particle-dct.md, 4.
 
+pub mod firmware;
+
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use thiserror::Error;
 use zeroize::Zeroizing;

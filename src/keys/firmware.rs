@@ -1,0 +1,728 @@
+//! The firmware's own reading of the key slots and of the server address block.
+//!
+//! Device OS does not parse the DCT with an ASN.1 parser. It reads the device private key at fixed
+//! offsets, takes the server key's modulus from a fixed offset and decodes the address block by hand
+//! (DOS v2.3.1 `communication/src/handshake.cpp`, `hal/shared/parse_server_address.h`). This module
+//! emulates exactly that, so the page can tell whether the *firmware*, not a generic DER parser, can
+//! use what a slot holds. The simulated device boot and cloud handshake (`crate::sim`) read slots
+//! through the same functions.
+//!
+//! Owns: [`read_device_private_key`], [`read_server_public_key`], [`derived_public_key_der`],
+//! [`decode_server_address`] and their result types. Must not import `web_sys`, `leptos`, USB or DFU
+//! code. Every function here is total: any byte slice gives an answer, never a panic.
+//! Facts: shared/reference/particle-dct.md, 4.1–4.3 and 5.
+
+use rsa::BoxedUint;
+use rsa::traits::PrivateKeyParts;
+use serde::Serialize;
+use thiserror::Error;
+
+/// How many bytes of the device private-key slot the firmware reads (`EXTERNAL_FLASH_CORE_PRIVATE_KEY_LENGTH`).
+pub const PRIVATE_KEY_READ_LEN: usize = 612;
+/// How many bytes of the server-key slot the firmware reads for an RSA-2048 key.
+pub const SERVER_KEY_READ_LEN: usize = 294;
+/// Offset of the 256-byte server modulus inside the server-key slot (`init_rsa_context_with_public_key`).
+pub const SERVER_MODULUS_OFFSET: usize = 33;
+/// Offset of the 128-byte device modulus inside the private-key slot (`extract_public_rsa_key`).
+pub const DEVICE_MODULUS_OFFSET: usize = 11;
+/// Size of the SPKI DER the firmware derives for its RSA-1024 public key.
+pub const DEVICE_PUBLIC_KEY_DER_LEN: usize = 162;
+/// Size of the server address block (`ServerAddress` in DOS `hal/inc/ota_flash_hal.h`).
+pub const SERVER_ADDRESS_LEN: usize = 128;
+/// Offset of the big-endian port inside the address block.
+pub const SERVER_ADDRESS_PORT_OFFSET: usize = 66;
+/// Default cloud port over TCP (Photon, P1, Core, Electron in TCP mode).
+pub const DEFAULT_TCP_PORT: u16 = 5683;
+/// Default cloud port over UDP/DTLS (Electron, Gen 3).
+pub const DEFAULT_UDP_PORT: u16 = 5684;
+/// The public exponent the firmware hard-codes for both RSA keys.
+pub const FIRMWARE_RSA_EXPONENT: u64 = 65_537;
+
+/// The 29 bytes the firmware puts in front of the device modulus to build its public key
+/// (`extract_public_rsa_key`): SPKI header, rsaEncryption OID, BIT STRING, RSAPublicKey header and
+/// the modulus INTEGER header with its leading zero.
+pub const DEVICE_PUBLIC_KEY_PREFIX: [u8; 29] = [
+    0x30, 0x81, 0x9f, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    0x05, 0x00, 0x03, 0x81, 0x8d, 0x00, 0x30, 0x81, 0x89, 0x02, 0x81, 0x81, 0x00,
+];
+/// `INTEGER 65537`, appended after the modulus in both RSA public keys.
+pub const RSA_EXPONENT_65537_DER: [u8; 5] = [0x02, 0x03, 0x01, 0x00, 0x01];
+
+/// The header of a standard RSA-2048 SPKI DER, up to and including the modulus's leading zero.
+pub const SERVER_KEY_PREFIX: [u8; 33] = [
+    0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+    0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00, 0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01,
+    0x00,
+];
+
+const ERASED: u8 = 0xFF;
+
+/// One INTEGER of a PKCS#1 `RSAPrivateKey`, named as in RFC 8017 with the firmware's name beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyField {
+    /// N.
+    Modulus,
+    /// E.
+    PublicExponent,
+    /// D.
+    PrivateExponent,
+    /// P.
+    Prime1,
+    /// Q.
+    Prime2,
+    /// DP = D mod (P − 1).
+    Exponent1,
+    /// DQ = D mod (Q − 1).
+    Exponent2,
+    /// QP = Q⁻¹ mod P.
+    Coefficient,
+}
+
+impl KeyField {
+    /// The fields in the order PKCS#1 stores them.
+    pub const ALL: [KeyField; 8] = [
+        KeyField::Modulus,
+        KeyField::PublicExponent,
+        KeyField::PrivateExponent,
+        KeyField::Prime1,
+        KeyField::Prime2,
+        KeyField::Exponent1,
+        KeyField::Exponent2,
+        KeyField::Coefficient,
+    ];
+
+    /// The short name used by OpenSSL and mbedTLS (N, E, D, P, Q, DP, DQ, QP).
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Self::Modulus => "N",
+            Self::PublicExponent => "E",
+            Self::PrivateExponent => "D",
+            Self::Prime1 => "P",
+            Self::Prime2 => "Q",
+            Self::Exponent1 => "DP",
+            Self::Exponent2 => "DQ",
+            Self::Coefficient => "QP",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.short_name())
+    }
+}
+
+/// Why the firmware cannot use what a key slot holds.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum UnusableReason {
+    /// The snapshot ends before the last byte the firmware reads.
+    #[error("the slot holds {len} bytes but the firmware reads {needed}")]
+    SlotTooShort { len: usize, needed: usize },
+    /// OpenSSL 3's default output: a PKCS#1 key wrapped in PKCS#8, which shifts every offset.
+    #[error(
+        "the key is PKCS#8 (BEGIN PRIVATE KEY); the firmware reads only PKCS#1 (BEGIN RSA PRIVATE KEY)"
+    )]
+    Pkcs8,
+    /// The slot does not start like a DER `RSAPrivateKey`.
+    #[error("the slot does not hold an RSA private key")]
+    NotAnRsaKey,
+    /// The DER key stops before its last number: the rest of the slot is erased or other data.
+    #[error("the key is cut off before its last number")]
+    Truncated,
+    /// An RSA key, but not of the size the firmware's offsets assume.
+    #[error("the key is RSA-{bits}; the firmware reads only RSA-1024")]
+    WrongKeySize { bits: u32 },
+    /// The firmware hard-codes e = 65537 and assumes its 5-byte encoding.
+    #[error("the key's public exponent is not 65537, the only one the firmware uses")]
+    WrongExponent,
+    /// Valid DER, but one number is a byte shorter than usual, so the firmware's fixed offsets read
+    /// every later number from the wrong place.
+    #[error(
+        "the key's {field} is one byte shorter than usual, so the firmware reads the numbers after it from the wrong place"
+    )]
+    ShortInteger { field: KeyField },
+    /// Valid DER, but a number's length is encoded in a form the firmware's offsets do not expect.
+    #[error("the key's {field} is encoded in a form the firmware does not expect")]
+    UnexpectedEncoding { field: KeyField },
+    /// The layout is the expected one, but the numbers the firmware reads do not form an RSA key.
+    #[error("the numbers the firmware reads do not form an RSA key (the key is corrupt)")]
+    Corrupt,
+    /// The server modulus at offset 33 is not a number an RSA public key can have.
+    #[error("the server key's modulus is not a valid RSA modulus")]
+    InvalidModulus,
+}
+
+/// What the firmware makes of its device private-key slot (handshake.cpp,
+/// `init_rsa_context_with_private_key`, and `HAL_FLASH_Read_CorePrivateKey`).
+pub enum FirmwarePrivateKey {
+    /// The first byte is 0xFF: the firmware generates a new key pair of its own on the next boot,
+    /// which the cloud does not know until its public key is uploaded.
+    Blank,
+    /// The firmware would load numbers that do not work as a key: the handshake then fails.
+    Unusable(UnusableReason),
+    /// The key the firmware ends up with.
+    Usable(rsa::PrivateKey),
+}
+
+impl std::fmt::Debug for FirmwarePrivateKey {
+    // Never print key material, not even in test failures.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Blank => f.write_str("Blank"),
+            Self::Unusable(reason) => f.debug_tuple("Unusable").field(reason).finish(),
+            Self::Usable(_) => f.write_str("Usable(RSA-1024 key, redacted)"),
+        }
+    }
+}
+
+impl FirmwarePrivateKey {
+    pub fn is_usable(&self) -> bool {
+        matches!(self, Self::Usable(_))
+    }
+}
+
+/// What the firmware makes of its TCP server-key slot (`init_rsa_context_with_public_key`).
+#[derive(Debug, Clone)]
+pub enum FirmwareServerKey {
+    /// The first byte is 0xFF: the firmware uses its built-in Particle key instead.
+    Blank,
+    /// The key the firmware encrypts the handshake with (modulus from offset 33, e = 65537).
+    Usable(rsa::PublicKey),
+    /// The firmware would load a modulus that cannot be an RSA key.
+    Unusable(UnusableReason),
+}
+
+/// Emulates the firmware's fixed-offset reading of the RSA device private key.
+///
+/// First byte 0xFF means blank. Otherwise the numbers are read exactly where handshake.cpp reads
+/// them (modulus at 9/11, then strides of 135, 129 and 65 bytes, each skipping one byte when the
+/// INTEGER's last length byte is odd), e is taken as 65537, and the result is `Usable` only if those
+/// numbers form a consistent RSA key: N = P·Q, D·E ≡ 1 mod P−1 and Q−1, DP, DQ and QP correct.
+pub fn read_device_private_key(slot: &[u8]) -> FirmwarePrivateKey {
+    match slot.first() {
+        None => {
+            return FirmwarePrivateKey::Unusable(UnusableReason::SlotTooShort {
+                len: 0,
+                needed: PRIVATE_KEY_READ_LEN,
+            });
+        }
+        Some(&ERASED) => return FirmwarePrivateKey::Blank,
+        Some(_) => {}
+    }
+    let Some(numbers) = fixed_offset_numbers(slot) else {
+        return FirmwarePrivateKey::Unusable(UnusableReason::SlotTooShort {
+            len: slot.len(),
+            needed: PRIVATE_KEY_READ_LEN,
+        });
+    };
+    match consistent_key(&numbers) {
+        Some(key) => FirmwarePrivateKey::Usable(key),
+        None => FirmwarePrivateKey::Unusable(explain_private_key(slot)),
+    }
+}
+
+/// The eight numbers the firmware reads, as big-endian byte slices into the slot.
+struct FixedOffsetNumbers<'a> {
+    n: &'a [u8],
+    d: &'a [u8],
+    p: &'a [u8],
+    q: &'a [u8],
+    dp: &'a [u8],
+    dq: &'a [u8],
+    qp: &'a [u8],
+}
+
+/// Walks the slot as handshake.cpp does. `None` when a read would run past the snapshot.
+fn fixed_offset_numbers(slot: &[u8]) -> Option<FixedOffsetNumbers<'_>> {
+    // Each step: look at the INTEGER's last length byte; odd (0x81, 0x41) means the value starts
+    // with a 0x00 that the firmware skips; then read a fixed number of bytes.
+    fn step(slot: &[u8], i: &mut usize, len: usize) -> Option<std::ops::Range<usize>> {
+        if slot.get(*i)? & 1 == 1 {
+            *i += 1;
+        }
+        *i += 1;
+        let range = *i..*i + len;
+        slot.get(range.clone())?;
+        Some(range)
+    }
+    let mut i = 9;
+    let n = step(slot, &mut i, 128)?;
+    // 128 modulus bytes, then the assumed `02 03 01 00 01`, then D's tag and first length byte.
+    i += 135;
+    let d = step(slot, &mut i, 128)?;
+    i += 129;
+    let p = step(slot, &mut i, 64)?;
+    i += 65;
+    let q = step(slot, &mut i, 64)?;
+    i += 65;
+    let dp = step(slot, &mut i, 64)?;
+    i += 65;
+    let dq = step(slot, &mut i, 64)?;
+    i += 65;
+    let qp = step(slot, &mut i, 64)?;
+    Some(FixedOffsetNumbers {
+        n: &slot[n],
+        d: &slot[d],
+        p: &slot[p],
+        q: &slot[q],
+        dp: &slot[dp],
+        dq: &slot[dq],
+        qp: &slot[qp],
+    })
+}
+
+/// Builds the key from the numbers read and checks every relation the firmware's CRT decryption
+/// relies on. Validation is done by the `rsa` crate; DP, DQ and QP are compared separately because
+/// the crate recomputes them instead of trusting the stored ones.
+fn consistent_key(nums: &FixedOffsetNumbers<'_>) -> Option<rsa::PrivateKey> {
+    const BITS: u32 = 1024;
+    let uint = |bytes: &[u8]| BoxedUint::from_be_slice(bytes, BITS).ok();
+    let key = rsa::PrivateKey::from_components(
+        uint(nums.n)?,
+        BoxedUint::from(FIRMWARE_RSA_EXPONENT),
+        uint(nums.d)?,
+        vec![uint(nums.p)?, uint(nums.q)?],
+    )
+    .ok()?;
+    let same = |computed: &BoxedUint, read: &[u8]| {
+        strip_leading_zeros(&computed.to_be_bytes()) == strip_leading_zeros(read)
+    };
+    if !same(key.dp()?, nums.dp) || !same(key.dq()?, nums.dq) {
+        return None;
+    }
+    if !same(&key.crt_coefficient()?, nums.qp) {
+        return None;
+    }
+    Some(key)
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+/// One DER TLV: tag, the range of its header, the range of its value.
+#[derive(Debug, Clone)]
+pub(crate) struct Tlv {
+    pub tag: u8,
+    pub header: std::ops::Range<usize>,
+    pub value: std::ops::Range<usize>,
+}
+
+/// Reads the TLV at `at`. `None` if the header is malformed or the value runs past `end`.
+pub(crate) fn read_tlv(bytes: &[u8], at: usize, end: usize) -> Option<Tlv> {
+    let end = end.min(bytes.len());
+    let tag = *bytes.get(at)?;
+    let first = *bytes.get(at + 1)?;
+    let (len, header_len) = if first < 0x80 {
+        (first as usize, 2)
+    } else {
+        let count = (first & 0x7f) as usize;
+        if count == 0 || count > 3 {
+            return None;
+        }
+        let mut len = 0usize;
+        for k in 0..count {
+            len = (len << 8) | *bytes.get(at + 2 + k)? as usize;
+        }
+        (len, 2 + count)
+    };
+    let value_start = at + header_len;
+    let value_end = value_start.checked_add(len)?;
+    if value_end > end {
+        return None;
+    }
+    Some(Tlv {
+        tag,
+        header: at..value_start,
+        value: value_start..value_end,
+    })
+}
+
+/// Says why a slot that does not read as a consistent key fails, by walking its DER structure.
+fn explain_private_key(slot: &[u8]) -> UnusableReason {
+    const PKCS8_RSA_PREFIX: [u8; 15] = [
+        0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+    ];
+    if slot.first() != Some(&0x30) {
+        return UnusableReason::NotAnRsaKey;
+    }
+    // Find where the outer SEQUENCE's content starts without trusting its length, which may point
+    // past the end of a truncated key.
+    let content_start = match slot.get(1) {
+        Some(&b) if b < 0x80 => 2,
+        Some(&0x81) => 3,
+        Some(&0x82) => 4,
+        _ => return UnusableReason::NotAnRsaKey,
+    };
+    if slot
+        .get(content_start..content_start + PKCS8_RSA_PREFIX.len())
+        .is_some_and(|s| s == PKCS8_RSA_PREFIX)
+    {
+        return UnusableReason::Pkcs8;
+    }
+    if slot.get(content_start..content_start + 3) != Some(&[0x02, 0x01, 0x00][..]) {
+        return UnusableReason::NotAnRsaKey;
+    }
+    let mut at = content_start + 3;
+    let mut fields = Vec::with_capacity(KeyField::ALL.len());
+    for field in KeyField::ALL {
+        match read_tlv(slot, at, slot.len()) {
+            Some(tlv) if tlv.tag == 0x02 && !tlv.value.is_empty() => {
+                at = tlv.value.end;
+                fields.push((field, tlv));
+            }
+            _ => return UnusableReason::Truncated,
+        }
+    }
+    let value = |k: usize| &slot[fields[k].1.value.clone()];
+    let bits = bit_len(value(0));
+    if bits != 1024 {
+        return UnusableReason::WrongKeySize { bits };
+    }
+    if strip_leading_zeros(value(1)) != [0x01, 0x00, 0x01] {
+        return UnusableReason::WrongExponent;
+    }
+    for (field, tlv) in &fields {
+        let header = &slot[tlv.header.clone()];
+        let nominal = match field {
+            KeyField::Modulus => 129,
+            KeyField::PublicExponent => 3,
+            KeyField::PrivateExponent => 128,
+            _ => 64,
+        };
+        let value_len = tlv.value.len();
+        let expected_header: &[u8] = match (field, value_len) {
+            (KeyField::Modulus, 129) => &[0x02, 0x81, 0x81],
+            (KeyField::PublicExponent, 3) => &[0x02, 0x03],
+            (KeyField::PrivateExponent, 128) => &[0x02, 0x81, 0x80],
+            (KeyField::PrivateExponent, 129) => &[0x02, 0x81, 0x81],
+            (_, 64) if nominal == 64 => &[0x02, 0x40],
+            (_, 65) if nominal == 64 => &[0x02, 0x41],
+            _ if value_len < nominal => return UnusableReason::ShortInteger { field: *field },
+            _ => return UnusableReason::UnexpectedEncoding { field: *field },
+        };
+        if header != expected_header {
+            return UnusableReason::UnexpectedEncoding { field: *field };
+        }
+    }
+    // The outer header must be `30 82 LL LL`: the firmware starts counting at byte 9.
+    if content_start != 4 {
+        return UnusableReason::UnexpectedEncoding {
+            field: KeyField::Modulus,
+        };
+    }
+    UnusableReason::Corrupt
+}
+
+fn bit_len(be: &[u8]) -> u32 {
+    let v = strip_leading_zeros(be);
+    match v.first() {
+        None => 0,
+        Some(&top) => (v.len() as u32 - 1) * 8 + (8 - top.leading_zeros()),
+    }
+}
+
+/// Emulates the firmware's reading of the TCP (RSA-2048) server key: first byte 0xFF means blank;
+/// otherwise the 256 bytes at offset 33 are the modulus and e is 65537, whatever the other bytes say.
+pub fn read_server_public_key(region: &[u8]) -> FirmwareServerKey {
+    match region.first() {
+        None => {
+            return FirmwareServerKey::Unusable(UnusableReason::SlotTooShort {
+                len: 0,
+                needed: SERVER_KEY_READ_LEN,
+            });
+        }
+        Some(&ERASED) => return FirmwareServerKey::Blank,
+        Some(_) => {}
+    }
+    if region.len() < SERVER_KEY_READ_LEN {
+        return FirmwareServerKey::Unusable(UnusableReason::SlotTooShort {
+            len: region.len(),
+            needed: SERVER_KEY_READ_LEN,
+        });
+    }
+    let modulus = &region[SERVER_MODULUS_OFFSET..SERVER_MODULUS_OFFSET + 256];
+    // mbedTLS takes any modulus it is given; the rsa crate needs an odd one larger than e. A
+    // modulus that fails this cannot be the cloud's key, so the handshake would fail either way.
+    let key = BoxedUint::from_be_slice(modulus, 2048).ok().and_then(|n| {
+        rsa::PublicKey::new_with_size_limits(n, BoxedUint::from(FIRMWARE_RSA_EXPONENT), 18..=2048)
+            .ok()
+    });
+    match key {
+        Some(key) => FirmwareServerKey::Usable(key),
+        None => FirmwareServerKey::Unusable(UnusableReason::InvalidModulus),
+    }
+}
+
+/// The public key the firmware derives from its private-key slot and sends in the handshake: a
+/// fixed 29-byte header, the 128 bytes at offset 11, then `02 03 01 00 01` (`extract_public_rsa_key`).
+///
+/// `None` when the slot is blank (the firmware generates a new key instead) or too short.
+pub fn derived_public_key_der(private_slot: &[u8]) -> Option<[u8; DEVICE_PUBLIC_KEY_DER_LEN]> {
+    if private_slot.first().is_none_or(|&b| b == ERASED) {
+        return None;
+    }
+    let modulus = private_slot.get(DEVICE_MODULUS_OFFSET..DEVICE_MODULUS_OFFSET + 128)?;
+    let mut der = [0u8; DEVICE_PUBLIC_KEY_DER_LEN];
+    der[..29].copy_from_slice(&DEVICE_PUBLIC_KEY_PREFIX);
+    der[29..157].copy_from_slice(modulus);
+    der[157..].copy_from_slice(&RSA_EXPONENT_65537_DER);
+    Some(der)
+}
+
+/// The cloud transport, which decides the default port and the built-in fallback address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+impl Transport {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Tcp => DEFAULT_TCP_PORT,
+            Self::Udp => DEFAULT_UDP_PORT,
+        }
+    }
+
+    /// The host the firmware falls back to when the address block is invalid
+    /// (DOS `system/src/system_cloud_internal_constants.c`).
+    pub fn builtin_host(self) -> &'static str {
+        match self {
+            Self::Tcp => "device.spark.io",
+            Self::Udp => "$id.udp.particle.io",
+        }
+    }
+}
+
+/// The host part of an address block, as `parseServerAddressData` classifies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ServerHost {
+    /// Type 0: four address bytes at offset 2 (the length byte is not checked).
+    Ipv4 { octets: [u8; 4] },
+    /// Type 1: `length` characters at offset 2, cut at the first NUL as the C string would be.
+    Domain { name: String },
+    /// Any other type, or a domain too long for the block: the firmware uses its built-in address.
+    Invalid { type_byte: u8 },
+}
+
+/// A decoded server address block (DOS `parse_server_address.h`; particle-dct.md 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerAddress {
+    pub host: ServerHost,
+    /// The port bytes as stored (big-endian at offset 66); 0 and 0xFFFF mean "default".
+    pub stored_port: u16,
+}
+
+impl ServerAddress {
+    /// Whether the firmware ignores this block and uses its built-in address.
+    pub fn is_fallback(&self) -> bool {
+        matches!(self.host, ServerHost::Invalid { .. })
+    }
+
+    /// The port the firmware connects to: the default for 0 or 0xFFFF, and always the default over
+    /// UDP (`system_cloud_connection.cpp` overrides any other UDP port).
+    pub fn port(&self, transport: Transport) -> u16 {
+        // The built-in fallback address carries no port, so it also gets the default.
+        if self.is_fallback() || transport == Transport::Udp {
+            return transport.default_port();
+        }
+        match self.stored_port {
+            0 | 0xFFFF => transport.default_port(),
+            port => port,
+        }
+    }
+
+    /// The host name or dotted IPv4 address the firmware connects to, with the built-in address for
+    /// an invalid block and `$id` replaced by `device_id` (lower-case hex, as the bootloader reports
+    /// it). Device OS 2.x also appends a `.v<major>` suffix to the ID; that is left out here.
+    pub fn host(&self, transport: Transport, device_id: &str) -> String {
+        let raw = match &self.host {
+            ServerHost::Ipv4 {
+                octets: [a, b, c, d],
+            } => return format!("{a}.{b}.{c}.{d}"),
+            ServerHost::Domain { name } => name.as_str(),
+            ServerHost::Invalid { .. } => transport.builtin_host(),
+        };
+        raw.replace("$id", &device_id.to_ascii_lowercase())
+    }
+}
+
+/// Decodes an address block as the firmware does. Missing bytes of a short snapshot are read as
+/// erased flash (0xFF), so an empty slice decodes as the blank block.
+pub fn decode_server_address(block: &[u8]) -> ServerAddress {
+    let byte = |i: usize| block.get(i).copied().unwrap_or(ERASED);
+    let host = match byte(0) {
+        0x00 => ServerHost::Ipv4 {
+            octets: [byte(2), byte(3), byte(4), byte(5)],
+        },
+        // The firmware accepts up to the block size minus the two header bytes.
+        0x01 if (byte(1) as usize) <= SERVER_ADDRESS_LEN - 2 => {
+            let len = byte(1) as usize;
+            let raw: Vec<u8> = (2..2 + len).map(byte).take_while(|&b| b != 0).collect();
+            ServerHost::Domain {
+                name: String::from_utf8_lossy(&raw).into_owned(),
+            }
+        }
+        other => ServerHost::Invalid { type_byte: other },
+    };
+    let stored_port = u16::from_be_bytes([
+        byte(SERVER_ADDRESS_PORT_OFFSET),
+        byte(SERVER_ADDRESS_PORT_OFFSET + 1),
+    ]);
+    ServerAddress { host, stored_port }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::EncodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+
+    /// A DER key padded with erased flash to the slot size, as it sits in the DCT after a write.
+    fn slot_with(der: &[u8]) -> Vec<u8> {
+        let mut slot = der.to_vec();
+        slot.resize(1216, ERASED);
+        slot
+    }
+
+    fn usable_key() -> rsa::PrivateKey {
+        // Generate until the firmware can read the key; about 1 % of keys need a second try.
+        loop {
+            let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
+            let der = key.to_pkcs1_der().unwrap();
+            if read_device_private_key(&slot_with(der.as_bytes())).is_usable() {
+                return key;
+            }
+        }
+    }
+
+    #[test]
+    fn a_normal_pkcs1_key_reads_back_as_the_same_key() {
+        let key = usable_key();
+        let der = key.to_pkcs1_der().unwrap();
+        let FirmwarePrivateKey::Usable(read) = read_device_private_key(&slot_with(der.as_bytes()))
+        else {
+            panic!("not usable")
+        };
+        assert_eq!(read.n(), key.n());
+        assert_eq!(read.d(), key.d());
+        // Exactly 612 bytes are enough, and bytes after the DER do not matter.
+        let mut exact = der.as_bytes().to_vec();
+        exact.resize(PRIVATE_KEY_READ_LEN, 0x00);
+        assert!(read_device_private_key(&exact).is_usable());
+    }
+
+    #[test]
+    fn blank_short_and_pkcs8_slots() {
+        assert!(matches!(
+            read_device_private_key(&[0xFF; 612]),
+            FirmwarePrivateKey::Blank
+        ));
+        assert!(matches!(
+            read_device_private_key(&[]),
+            FirmwarePrivateKey::Unusable(UnusableReason::SlotTooShort { len: 0, .. })
+        ));
+        let key = usable_key();
+        let pkcs8 = key.to_pkcs8_der().unwrap();
+        match read_device_private_key(&slot_with(pkcs8.as_bytes())) {
+            FirmwarePrivateKey::Unusable(UnusableReason::Pkcs8) => {}
+            other => panic!("{other:?}"),
+        }
+        let der = key.to_pkcs1_der().unwrap();
+        match read_device_private_key(&slot_with(&der.as_bytes()[..300])) {
+            FirmwarePrivateKey::Unusable(UnusableReason::Truncated) => {}
+            other => panic!("{other:?}"),
+        }
+        match read_device_private_key(&der.as_bytes()[..200]) {
+            FirmwarePrivateKey::Unusable(UnusableReason::SlotTooShort { len: 200, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        // One flipped bit inside P: the layout is right but the numbers are not a key.
+        let mut corrupt = slot_with(der.as_bytes());
+        corrupt[300] ^= 0x10;
+        match read_device_private_key(&corrupt) {
+            FirmwarePrivateKey::Unusable(UnusableReason::Corrupt) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn derived_public_key_is_the_canonical_spki() {
+        use rsa::pkcs8::EncodePublicKey;
+        let key = usable_key();
+        let der = key.to_pkcs1_der().unwrap();
+        let derived = derived_public_key_der(&slot_with(der.as_bytes())).unwrap();
+        let spki = key.to_public_key().to_public_key_der().unwrap();
+        assert_eq!(&derived[..], spki.as_bytes());
+        assert_eq!(derived_public_key_der(&[0xFF; 612]), None);
+        assert_eq!(derived_public_key_der(&[0x30; 100]), None);
+    }
+
+    #[test]
+    fn server_key_blank_and_shipped() {
+        let shipped = include_bytes!("assets/rsa.pub.der");
+        let FirmwareServerKey::Usable(key) = read_server_public_key(shipped) else {
+            panic!("shipped key must be usable")
+        };
+        assert_eq!(key.n().bit_width(), 2048);
+        assert!(matches!(
+            read_server_public_key(&[0xFF; 512]),
+            FirmwareServerKey::Blank
+        ));
+        assert!(matches!(
+            read_server_public_key(&shipped[..100]),
+            FirmwareServerKey::Unusable(UnusableReason::SlotTooShort { len: 100, .. })
+        ));
+        // An even modulus cannot be an RSA key.
+        let mut even = shipped.to_vec();
+        even[SERVER_MODULUS_OFFSET + 255] &= 0xFE;
+        assert!(matches!(
+            read_server_public_key(&even),
+            FirmwareServerKey::Unusable(UnusableReason::InvalidModulus)
+        ));
+    }
+
+    #[test]
+    fn address_blocks() {
+        let shipped = include_bytes!("assets/rsa.pub.der");
+        let addr = decode_server_address(&shipped[384..512]);
+        assert_eq!(
+            addr.host,
+            ServerHost::Domain {
+                name: "device.spark.io".into()
+            }
+        );
+        assert_eq!(addr.port(Transport::Tcp), 5683);
+        let ec = include_bytes!("assets/ec.pub.der");
+        let addr = decode_server_address(&ec[192..320]);
+        assert_eq!(
+            addr.host(Transport::Udp, "0123456789ABCDEF01234567"),
+            "0123456789abcdef01234567.udp.particle.io"
+        );
+        assert_eq!(addr.port(Transport::Udp), 5684);
+
+        let mut ip = [0xFFu8; 128];
+        ip[..6].copy_from_slice(&[0, 4, 192, 168, 1, 10]);
+        ip[66..68].copy_from_slice(&[0x04, 0xd2]);
+        let addr = decode_server_address(&ip);
+        assert_eq!(addr.host(Transport::Tcp, "x"), "192.168.1.10");
+        assert_eq!(addr.port(Transport::Tcp), 1234);
+        // Over UDP the firmware always uses the default port.
+        assert_eq!(addr.port(Transport::Udp), 5684);
+
+        let blank = decode_server_address(&[0xFF; 128]);
+        assert!(blank.is_fallback());
+        assert_eq!(blank.host(Transport::Tcp, "x"), "device.spark.io");
+        assert_eq!(blank.port(Transport::Tcp), 5683);
+        // A domain longer than the block is invalid too.
+        assert!(decode_server_address(&[1, 127]).is_fallback());
+        assert!(decode_server_address(&[]).is_fallback());
+    }
+}
