@@ -52,10 +52,18 @@ fn a_browser_without_webusb_is_detected() {
 #[wasm_bindgen_test]
 fn browser_csprng_generates_a_firmware_sized_pkcs1_key() {
     let key = key_rescue::keys::generate_rsa_device_key().unwrap();
-    assert!((600..=612).contains(&key.der().len()), "{} bytes", key.der().len());
+    assert!(
+        (600..=612).contains(&key.der().len()),
+        "{} bytes",
+        key.der().len()
+    );
     assert_eq!(&key.der()[4..7], &[0x02, 0x01, 0x00]);
     let other = key_rescue::keys::generate_rsa_device_key().unwrap();
-    assert_ne!(key.der(), other.der(), "two keys from the CSPRNG must differ");
+    assert_ne!(
+        key.der(),
+        other.der(),
+        "two keys from the CSPRNG must differ"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -64,14 +72,28 @@ async fn app_mounts_and_runs_the_simulated_photon_probe() {
     document().body().unwrap().append_child(&host).unwrap();
     let handle = leptos::mount::mount_to(host.clone().unchecked_into(), key_rescue::ui::App);
 
-    let heading = host.query_selector("h1").unwrap().expect("the app renders a heading");
+    let heading = host
+        .query_selector("h1")
+        .unwrap()
+        .expect("the app renders a heading");
     assert_eq!(heading.text_content().unwrap(), "Key Rescue");
-    let button = host.query_selector("[data-testid=try-simulated]").unwrap().unwrap();
+    let button = host
+        .query_selector("[data-testid=try-simulated]")
+        .unwrap()
+        .unwrap();
     button.unchecked_into::<web_sys::HtmlElement>().click();
     tick(50).await;
 
-    let log = host.query_selector("[data-testid=log]").unwrap().unwrap().text_content().unwrap();
-    assert!(log.contains("Simulated Photon ready (DfuIdle)"), "log was: {log}");
+    let log = host
+        .query_selector("[data-testid=log]")
+        .unwrap()
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert!(
+        log.contains("Simulated Photon ready (DfuIdle)"),
+        "log was: {log}"
+    );
     let current = host.query_selector("[aria-current=step]").unwrap().unwrap();
     assert_eq!(current.text_content().unwrap(), "Connect");
     drop(handle);
