@@ -3,9 +3,24 @@
 //! Async over [`crate::usb::Transport`] and nothing else: this module never imports `web_sys`,
 //! `leptos` or an executor, and never sleeps or reads a clock itself (waiting goes through the
 //! transport). Facts: shared/reference/dfuse-protocol.md.
+//!
+//! Entry point: [`Dfu::open`] on a claimed device, then [`Dfu::read`], [`Dfu::write`],
+//! [`Dfu::verify`] and [`Dfu::leave`].
+
+pub mod descriptor;
+mod host;
+pub mod layout;
+
+pub use descriptor::FunctionalDescriptor;
+pub use host::{Command, Dfu, Erase, LeaveOutcome};
+pub use layout::{Access, LayoutProblem, MemoryLayout, Sector, Segment};
 
 use crate::usb::{ControlSetup, Transport, TransportError};
 use thiserror::Error;
+
+/// The range the Gen 2 bootloader (Photon, P1, Electron) refuses to erase or write on alt 0,
+/// although its layout string marks sectors 3 and 4 writable (dfuse-protocol.md, 9.2).
+pub const GEN2_PROTECTED: std::ops::Range<u32> = 0x0800_0000..0x0802_0000;
 
 /// DFU class request numbers (DFU 1.1, table 3.2).
 pub mod request {
@@ -118,6 +133,61 @@ pub enum Error {
         got: usize,
         expected: usize,
     },
+    #[error("the device's {what} descriptor is malformed")]
+    BadDescriptor { what: &'static str },
+    #[error("the device speaks plain DFU (version {version:04x?}), not ST's DfuSe")]
+    NotDfuSe { version: Option<u16> },
+    #[error("the device has no alternate setting {alternate} on interface {interface}")]
+    NoAlternate { interface: u8, alternate: u8 },
+    #[error("the memory layout {text:?} cannot be read at byte {at}: {problem}")]
+    BadLayout {
+        text: String,
+        problem: LayoutProblem,
+        at: usize,
+    },
+    #[error("{len} bytes at {address:#010x} lie outside the device's memory")]
+    OutOfRange { address: u32, len: usize },
+    #[error("the memory at {address:#010x} cannot be read over DFU")]
+    NotReadable { address: u32 },
+    #[error("the memory at {address:#010x} cannot be written over DFU")]
+    NotWritable { address: u32 },
+    #[error("the bootloader protects the memory at {address:#010x}")]
+    Protected { address: u32 },
+    #[error("the device is in state {got:?} (status {status}) instead of {expected:?}")]
+    UnexpectedState {
+        got: State,
+        status: u8,
+        expected: State,
+    },
+    #[error("the device stayed busy for {polls} status requests")]
+    StillBusy { polls: u32 },
+    #[error("the device rejected {command} at {address:#010x}")]
+    CommandRejected { command: Command, address: u32 },
+    #[error("{command} at {address:#010x} ended in state {state:?} with status {status}")]
+    CommandFailed {
+        command: Command,
+        address: u32,
+        status: u8,
+        state: State,
+    },
+    #[error("the device rejected the data written at {address:#010x}")]
+    WriteRejected { address: u32 },
+    #[error("writing at {address:#010x} ended in state {state:?} with status {status}")]
+    WriteFailed {
+        address: u32,
+        status: u8,
+        state: State,
+    },
+    #[error("the device returned {got} of {expected} bytes, ending at {address:#010x}")]
+    UploadEndedEarly {
+        address: u32,
+        got: usize,
+        expected: usize,
+    },
+    #[error("read-back differs at {address:#010x}: wrote {expected:#04x}, read {got:#04x}")]
+    VerifyMismatch { address: u32, expected: u8, got: u8 },
+    #[error("the device refused to leave DFU mode (state {state:?}, status {status})")]
+    LeaveRefused { state: State, status: u8 },
 }
 
 impl Error {
@@ -125,9 +195,33 @@ impl Error {
     pub fn hint(&self) -> &'static str {
         match self {
             Self::Transport(e) => e.hint(),
-            Self::ShortReply { .. } => {
+            Self::ShortReply { .. }
+            | Self::BadDescriptor { .. }
+            | Self::NotDfuSe { .. }
+            | Self::NoAlternate { .. }
+            | Self::BadLayout { .. } => {
                 "The device does not behave like a Particle DFU bootloader: reset it into DFU mode \
                  and retry."
+            }
+            Self::OutOfRange { .. }
+            | Self::NotReadable { .. }
+            | Self::NotWritable { .. }
+            | Self::Protected { .. } => {
+                "This device model keeps its keys elsewhere: check that the right device type is \
+                 selected."
+            }
+            Self::UnexpectedState { .. } | Self::StillBusy { .. } | Self::LeaveRefused { .. } => {
+                "Reset the device into DFU mode (hold MODE, tap RESET, release on blinking yellow) \
+                 and retry."
+            }
+            Self::CommandRejected { .. }
+            | Self::CommandFailed { .. }
+            | Self::WriteRejected { .. }
+            | Self::WriteFailed { .. }
+            | Self::UploadEndedEarly { .. }
+            | Self::VerifyMismatch { .. } => {
+                "Nothing is lost yet: keep the backup, reset the device into DFU mode and retry; if \
+                 it fails again, update the device's bootloader with the Particle CLI."
             }
         }
     }

@@ -121,10 +121,81 @@ impl TransportError {
     }
 }
 
+/// Standard request numbers (USB 2.0, table 9-4) that the DFU host and the simulators use.
+pub mod standard {
+    pub const GET_STATUS: u8 = 0;
+    pub const GET_DESCRIPTOR: u8 = 6;
+    pub const GET_CONFIGURATION: u8 = 8;
+    pub const SET_CONFIGURATION: u8 = 9;
+    pub const GET_INTERFACE: u8 = 10;
+    pub const SET_INTERFACE: u8 = 11;
+    /// Descriptor types, the high byte of GET_DESCRIPTOR's `wValue`.
+    pub const DEVICE: u8 = 1;
+    pub const CONFIGURATION: u8 = 2;
+    pub const STRING: u8 = 3;
+    pub const INTERFACE: u8 = 4;
+    /// The DFU functional descriptor (DFU 1.1, 4.1.3).
+    pub const DFU_FUNCTIONAL: u8 = 0x21;
+}
+
+/// One alternate setting of an interface, as the browser lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlternateInfo {
+    pub interface: u8,
+    pub alternate: u8,
+    /// The iInterface string (a DfuSe memory layout on DFU devices). `None` when the browser did not
+    /// read it; the DFU host then reads the string descriptor itself.
+    pub name: Option<String>,
+}
+
+/// What the USB stack knows about the device without asking it anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub vendor_id: u16,
+    pub product_id: u16,
+    pub serial_number: Option<String>,
+    pub product_name: Option<String>,
+    pub alternates: Vec<AlternateInfo>,
+}
+
+impl DeviceInfo {
+    /// The Particle device ID: the first run of 24 hex digits in the serial number, lower-cased.
+    ///
+    /// Gen 2 bootloaders send exactly the ID, but older runtime firmware embeds it in a longer
+    /// serial string, so search for it as the Particle CLI does with `/[0-9A-Fa-f]{24}/`.
+    pub fn device_id(&self) -> Option<String> {
+        device_id_from_serial(self.serial_number.as_deref()?)
+    }
+
+    /// The browser's name for an alternate setting, if it has one.
+    pub fn alternate_name(&self, interface: u8, alternate: u8) -> Option<&str> {
+        self.alternates
+            .iter()
+            .find(|a| a.interface == interface && a.alternate == alternate)
+            .and_then(|a| a.name.as_deref())
+    }
+}
+
+/// Finds the first run of 24 hex digits in a USB serial number and returns it in lower case.
+pub fn device_id_from_serial(serial: &str) -> Option<String> {
+    let bytes = serial.as_bytes();
+    let mut run_start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if !b.is_ascii_hexdigit() {
+            run_start = i + 1;
+        } else if i + 1 - run_start == 24 {
+            return Some(serial[run_start..=i].to_ascii_lowercase());
+        }
+    }
+    None
+}
+
 /// A USB device reached through control transfers on endpoint 0.
 ///
 /// No `Send` bound: browser futures hold `Rc`s and are `!Send`. Waiting goes through
 /// [`Transport::sleep`] so protocol code never reads a clock, and simulations run instantly.
+/// Opening and claiming happen when a transport is built (they differ between WebUSB and a
+/// simulator); selecting an alternate setting happens mid-session, so it is part of the trait.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
     /// A device-to-host control transfer of at most `len` bytes.
@@ -138,6 +209,129 @@ pub trait Transport {
     -> Result<(), TransportError>;
     /// Waits `ms` milliseconds (a device's `bwPollTimeout`, a reset delay).
     async fn sleep(&mut self, ms: u32);
+
+    /// Selects alternate setting `alternate` of the claimed interface `interface`.
+    ///
+    /// The default sends the standard SET_INTERFACE request. Browsers must use their own call
+    /// instead (WebUSB's `selectAlternateInterface`) so that their idea of the device stays right.
+    async fn select_alternate(
+        &mut self,
+        interface: u8,
+        alternate: u8,
+    ) -> Result<(), TransportError> {
+        let setup = ControlSetup {
+            request_type: RequestType::Standard,
+            recipient: Recipient::Interface,
+            request: standard::SET_INTERFACE,
+            value: u16::from(alternate),
+            index: u16::from(interface),
+        };
+        self.control_out(setup, &[]).await
+    }
+
+    /// Identity and interface names known without a transfer. The default knows nothing.
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo::default()
+    }
+}
+
+/// Control transfers and bytes moved through a [`Counting`] transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransferCounts {
+    /// Control transfers attempted (IN, OUT and alternate selections), failed ones included.
+    pub transfers: u32,
+    /// Data-stage bytes received from the device.
+    pub bytes_in: u64,
+    /// Data-stage bytes sent to the device.
+    pub bytes_out: u64,
+    /// Milliseconds the protocol asked to wait.
+    pub slept_ms: u64,
+}
+
+impl TransferCounts {
+    /// The counts accumulated since `earlier`, for measuring one operation.
+    pub fn since(self, earlier: TransferCounts) -> TransferCounts {
+        TransferCounts {
+            transfers: self.transfers - earlier.transfers,
+            bytes_in: self.bytes_in - earlier.bytes_in,
+            bytes_out: self.bytes_out - earlier.bytes_out,
+            slept_ms: self.slept_ms - earlier.slept_ms,
+        }
+    }
+}
+
+/// A transport wrapper that counts what passes through it, for progress figures and benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct Counting<T> {
+    inner: T,
+    counts: TransferCounts,
+}
+
+impl<T> Counting<T> {
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner,
+            counts: TransferCounts::default(),
+        }
+    }
+
+    pub fn counts(&self) -> TransferCounts {
+        self.counts
+    }
+
+    pub fn inner(&self) -> &T {
+        &self.inner
+    }
+
+    pub fn inner_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T: Transport> Transport for Counting<T> {
+    async fn control_in(
+        &mut self,
+        setup: ControlSetup,
+        len: u16,
+    ) -> Result<Vec<u8>, TransportError> {
+        self.counts.transfers += 1;
+        let reply = self.inner.control_in(setup, len).await?;
+        self.counts.bytes_in += reply.len() as u64;
+        Ok(reply)
+    }
+
+    async fn control_out(
+        &mut self,
+        setup: ControlSetup,
+        data: &[u8],
+    ) -> Result<(), TransportError> {
+        self.counts.transfers += 1;
+        self.inner.control_out(setup, data).await?;
+        self.counts.bytes_out += data.len() as u64;
+        Ok(())
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        self.counts.slept_ms += u64::from(ms);
+        self.inner.sleep(ms).await;
+    }
+
+    async fn select_alternate(
+        &mut self,
+        interface: u8,
+        alternate: u8,
+    ) -> Result<(), TransportError> {
+        self.counts.transfers += 1;
+        self.inner.select_alternate(interface, alternate).await
+    }
+
+    fn info(&self) -> DeviceInfo {
+        self.inner.info()
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +352,23 @@ mod tests {
             index: 0,
         };
         assert_eq!(get_descriptor.bm_request_type(true), 0x80);
+    }
+
+    #[test]
+    fn device_id_is_found_inside_longer_serials_and_lower_cased() {
+        let id = "0123456789abcdef01234567";
+        assert_eq!(device_id_from_serial(id).as_deref(), Some(id));
+        assert_eq!(
+            device_id_from_serial("Photon_0123456789ABCDEF01234567x").as_deref(),
+            Some(id)
+        );
+        // A 23-digit run followed by a separator does not count; the later run does.
+        assert_eq!(
+            device_id_from_serial("0123456789abcdef0123456-0123456789abcdef01234567").as_deref(),
+            Some(id)
+        );
+        assert_eq!(device_id_from_serial("0123456789abcdef0123456"), None);
+        assert_eq!(device_id_from_serial(""), None);
     }
 
     #[test]

@@ -1,48 +1,898 @@
 //! Simulated DFU bootloaders answering at the level of control transfers.
 //!
-//! Behaviour follows the Photon bootloader of Device OS v2.3.1 (dfuse-protocol.md, 9).
+//! Behaviour follows the Photon bootloader of Device OS v2.3.1 (dfuse-protocol.md, 9), quirks
+//! included; P1, Electron, Argon/Boron and Core differ in identity and memories (see `platform`).
+//! Built from the reference facts, never from what the host in `crate::dfu` happens to send: the
+//! simulator uses the `dfu` module only for its state and status types. It must not import
+//! `web_sys`; the JavaScript export lives in `js.rs` (wasm32 only).
+
+#[cfg(target_arch = "wasm32")]
+pub mod js;
+mod platform;
+
+pub use platform::{AltSpec, MemoryKind, Platform};
 
 use crate::dfu::{State, StatusReply, request};
-use crate::usb::{ControlSetup, Recipient, RequestType, Transport, TransportError};
+use crate::usb::{
+    AlternateInfo, ControlSetup, DeviceInfo, Recipient, RequestType, Transport, TransportError,
+    standard,
+};
 
-/// A simulated Photon in DFU mode.
+/// `sizeof(application_dct_t)`: the meaningful part of the 16 KiB DCT (particle-dct.md, 2).
+pub const DCT_LEN: usize = 8391;
+/// Offset of the 12-byte device ID in the Gen 2 DCT.
+const DCT_DEVICE_ID: usize = 3618;
+/// The bootloader's DNLOAD/UPLOAD buffer; longer requests are stalled.
+const BUFFER_LEN: usize = 4096;
+/// The address pointer after reset: the start of system-part1.
+const INITIAL_POINTER: u32 = 0x0802_0000;
+/// bStatus errUNKNOWN, set by a CLRSTATUS outside dfuERROR.
+const ERR_UNKNOWN: u8 = 0x0E;
+/// The state byte the Photon stores after an UPLOAD with block 1 (errSTALLEDPKT used as a state).
+const BUG_STATE: u8 = 15;
+
+/// Faults a test can inject. All default to "off".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Stall the n-th control transfer (1-based), changing nothing.
+    pub stall_at_request: Option<u32>,
+    /// Fail (stall) every special command starting with this byte (0x21 SET_ADDRESS, 0x41 ERASE).
+    pub stall_on_command: Option<u8>,
+    /// Fail (stall) every data block written.
+    pub stall_on_write: bool,
+    /// Drop off the bus once this many transfers have been answered.
+    pub disconnect_after: Option<u32>,
+    /// After each executed DNLOAD, report dfuDNBUSY for this many extra polls...
+    pub busy_polls: u32,
+    /// ...each with this bwPollTimeout (ms), which is also reported with the first dfuDNBUSY.
+    pub poll_timeout_ms: u32,
+    /// The bootloader cannot reach the DCT (system-part2 missing): alt 1 reads return zeros and
+    /// writes fail (dfuse-protocol.md, 9.5).
+    pub dct_unreachable: bool,
+    /// `claimInterface` fails: another program holds the interface.
+    pub refuse_claim: bool,
+    /// `open` fails: the operating system denies access.
+    pub deny_open: bool,
+    /// A bootloader older than 0.4.5 reports dfuMANIFEST (1 ms) after leave (9.7).
+    pub old_bootloader: bool,
+    /// Gen 3 device protection: the DCD alternate is type `b` and refuses reads and writes.
+    pub device_protection: bool,
+    /// The browser did not read the alternate names: `info()` has none, so the host must read the
+    /// string descriptors itself.
+    pub hide_alternate_names: bool,
+}
+
+/// Builds a [`SimDevice`] with a platform, contents and faults.
+#[derive(Debug, Clone)]
+pub struct SimBuilder {
+    platform: Platform,
+    device_id: Option<String>,
+    start: State,
+    start_status: u8,
+    faults: Faults,
+    dct_patches: Vec<(usize, Vec<u8>)>,
+    brownouts: Vec<(usize, usize)>,
+}
+
+impl SimBuilder {
+    pub fn new(platform: Platform) -> Self {
+        Self {
+            platform,
+            device_id: None,
+            start: State::DfuIdle,
+            start_status: 0,
+            faults: Faults::default(),
+            dct_patches: Vec::new(),
+            brownouts: Vec::new(),
+        }
+    }
+
+    /// The device ID (24 hex digits; stored lower case).
+    pub fn device_id(mut self, id: &str) -> Self {
+        self.device_id = Some(id.to_ascii_lowercase());
+        self
+    }
+
+    /// Starts in `state`, as left by an interrupted session. dfuERROR starts with errUNKNOWN.
+    pub fn start_in(mut self, state: State) -> Self {
+        self.start = state;
+        self.start_status = if state == State::Error {
+            ERR_UNKNOWN
+        } else {
+            0
+        };
+        self
+    }
+
+    /// Starts in dfuERROR with a given bStatus (ST-style errWRITE 0x03, errERASE 0x04...).
+    pub fn start_in_error(mut self, status: u8) -> Self {
+        self.start = State::Error;
+        self.start_status = status;
+        self
+    }
+
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    pub fn stall_at_request(mut self, n: u32) -> Self {
+        self.faults.stall_at_request = Some(n);
+        self
+    }
+
+    pub fn stall_on_command(mut self, command: u8) -> Self {
+        self.faults.stall_on_command = Some(command);
+        self
+    }
+
+    pub fn stall_on_write(mut self) -> Self {
+        self.faults.stall_on_write = true;
+        self
+    }
+
+    pub fn disconnect_after(mut self, transfers: u32) -> Self {
+        self.faults.disconnect_after = Some(transfers);
+        self
+    }
+
+    pub fn busy(mut self, extra_polls: u32, poll_timeout_ms: u32) -> Self {
+        self.faults.busy_polls = extra_polls;
+        self.faults.poll_timeout_ms = poll_timeout_ms;
+        self
+    }
+
+    pub fn dct_unreachable(mut self) -> Self {
+        self.faults.dct_unreachable = true;
+        self
+    }
+
+    pub fn refuse_claim(mut self) -> Self {
+        self.faults.refuse_claim = true;
+        self
+    }
+
+    pub fn deny_open(mut self) -> Self {
+        self.faults.deny_open = true;
+        self
+    }
+
+    pub fn old_bootloader(mut self) -> Self {
+        self.faults.old_bootloader = true;
+        self
+    }
+
+    pub fn device_protection(mut self) -> Self {
+        self.faults.device_protection = true;
+        self
+    }
+
+    pub fn hide_alternate_names(mut self) -> Self {
+        self.faults.hide_alternate_names = true;
+        self
+    }
+
+    /// Sets DCT bytes (alt 1 logical offsets) before the device starts.
+    pub fn dct_bytes(mut self, offset: usize, bytes: &[u8]) -> Self {
+        self.dct_patches.push((offset, bytes.to_vec()));
+        self
+    }
+
+    /// Corrupts `len` DCT bytes at `offset` as a brownout mid-write would: some bits of each byte
+    /// cleared, in a fixed pattern so tests are repeatable.
+    pub fn brownout_dct(mut self, offset: usize, len: usize) -> Self {
+        self.brownouts.push((offset, len));
+        self
+    }
+
+    pub fn build(self) -> SimDevice {
+        let platform = self.platform;
+        let device_id = self
+            .device_id
+            .unwrap_or_else(|| default_device_id(platform).to_owned());
+        let memories = platform
+            .alternates()
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| initial_memory(spec, i, &device_id))
+            .collect();
+        let mut dev = SimDevice {
+            platform,
+            device_id,
+            state: self.start,
+            status: self.start_status,
+            pointer: INITIAL_POINTER,
+            block: 0,
+            pending: Vec::new(),
+            manifest_pending: false,
+            alt: 0,
+            memories,
+            faults: self.faults,
+            transfers: 0,
+            disconnected: false,
+            left_dfu: false,
+            busy_left: 0,
+            now_ms: 0,
+            busy_until_ms: 0,
+            impatient_polls: 0,
+            commands: Vec::new(),
+            opened: false,
+            claimed: false,
+        };
+        for (offset, bytes) in self.dct_patches {
+            dev.set_dct_bytes(offset, &bytes);
+        }
+        for (offset, len) in self.brownouts {
+            if let Some(dct) = dev.memories.get_mut(1) {
+                let end = (offset + len).min(dct.len());
+                for (i, b) in dct[offset.min(end)..end].iter_mut().enumerate() {
+                    *b &= 0x5A ^ (i as u8).wrapping_mul(37);
+                }
+            }
+        }
+        dev
+    }
+}
+
+fn default_device_id(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Photon => "3a0038000d47353033323637",
+        Platform::P1 => "4b0021000f51353532343636",
+        Platform::Electron => "2c003d000b51353432383931",
+        Platform::Argon => "e00fce68a0c1e9f4d3a1b2c4",
+        Platform::Boron => "e00fce68b1d2e3f4a5b6c7d8",
+        Platform::Core => "53ff6d065075535118311787",
+    }
+}
+
+/// Fresh memory for one alternate: erased flash, a recognisable bootloader, a DCT holding the
+/// device ID.
+fn initial_memory(spec: &AltSpec, alt: usize, device_id: &str) -> Vec<u8> {
+    let mut m = vec![0xFF; spec.size() as usize];
+    match spec.kind {
+        MemoryKind::InternalFlash { protected_below } if alt == 0 => {
+            let boot = (protected_below - spec.base).min(16 * 1024) as usize;
+            for (i, b) in m[..boot].iter_mut().enumerate() {
+                *b = (i as u8).wrapping_mul(7).wrapping_add(3);
+            }
+        }
+        MemoryKind::Gen2Dct => {
+            for (i, b) in m[DCT_DEVICE_ID..DCT_DEVICE_ID + 12].iter_mut().enumerate() {
+                *b = u8::from_str_radix(device_id.get(i * 2..i * 2 + 2).unwrap_or("ff"), 16)
+                    .unwrap_or(0xFF);
+            }
+        }
+        _ => {}
+    }
+    m
+}
+
+/// A simulated Particle device in DFU mode.
 #[derive(Debug, Clone)]
 pub struct SimDevice {
+    platform: Platform,
+    device_id: String,
     state: State,
     status: u8,
+    pointer: u32,
+    block: u16,
+    pending: Vec<u8>,
+    manifest_pending: bool,
+    alt: u8,
+    memories: Vec<Vec<u8>>,
+    faults: Faults,
     transfers: u32,
+    disconnected: bool,
+    left_dfu: bool,
+    busy_left: u32,
+    now_ms: u64,
+    busy_until_ms: u64,
+    impatient_polls: u32,
+    commands: Vec<(u8, u32)>,
+    opened: bool,
+    claimed: bool,
 }
 
 impl SimDevice {
+    pub fn builder(platform: Platform) -> SimBuilder {
+        SimBuilder::new(platform)
+    }
+
     /// A Photon that has just entered DFU mode (dfuIDLE, status OK).
     pub fn photon() -> Self {
-        Self {
-            state: State::DfuIdle,
-            status: 0,
-            transfers: 0,
-        }
+        SimBuilder::new(Platform::Photon).build()
     }
 
     /// A Photon left in `state` by an earlier, interrupted session ("dirty start").
     pub fn photon_in_state(state: State) -> Self {
-        Self {
-            state,
-            ..Self::photon()
-        }
+        SimBuilder::new(Platform::Photon).start_in(state).build()
     }
 
+    pub fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    /// The internal state byte (what GETSTATE would answer).
     pub fn state(&self) -> State {
         self.state
     }
 
-    /// Control transfers answered so far.
+    pub fn status(&self) -> u8 {
+        self.status
+    }
+
+    /// Control transfers answered so far, failed ones included.
     pub fn transfers(&self) -> u32 {
         self.transfers
     }
 
-    fn is_dfu_request(setup: &ControlSetup) -> bool {
-        setup.request_type == RequestType::Class && setup.recipient == Recipient::Interface
+    /// The device ID: 24 lower-case hex digits, also the USB serial number.
+    pub fn device_id(&self) -> &str {
+        &self.device_id
     }
+
+    /// Whether the device received a leave (zero-length DNLOAD, then GETSTATUS) and reset.
+    pub fn left_dfu(&self) -> bool {
+        self.left_dfu
+    }
+
+    /// Whether the device has dropped off the bus (after leave, DETACH or a fault).
+    pub fn disconnected(&self) -> bool {
+        self.disconnected
+    }
+
+    /// The meaningful DCT bytes (alt 1 offsets 0..8391); on the Core, its SPI flash.
+    pub fn dct(&self) -> &[u8] {
+        let m = &self.memories[1];
+        match self.platform.alternates()[1].kind {
+            MemoryKind::Gen2Dct | MemoryKind::Gen3Dct => &m[..DCT_LEN],
+            _ => m,
+        }
+    }
+
+    /// Overwrites DCT bytes at a logical offset, as firmware would; bytes past the memory are
+    /// dropped.
+    pub fn set_dct_bytes(&mut self, offset: usize, bytes: &[u8]) {
+        self.set_memory(1, offset, bytes);
+    }
+
+    /// The whole memory behind alternate `alt` (index 0 = the alt's base address).
+    pub fn memory(&self, alt: u8) -> &[u8] {
+        &self.memories[usize::from(alt)]
+    }
+
+    /// Overwrites memory behind `alt` at `offset` from its base; bytes past the end are dropped.
+    pub fn set_memory(&mut self, alt: u8, offset: usize, bytes: &[u8]) {
+        let Some(m) = self.memories.get_mut(usize::from(alt)) else {
+            return;
+        };
+        let start = offset.min(m.len());
+        let end = (offset + bytes.len()).min(m.len());
+        m[start..end].copy_from_slice(&bytes[..end - start]);
+    }
+
+    /// Special commands executed so far, as (command byte, address).
+    pub fn executed_commands(&self) -> &[(u8, u32)] {
+        &self.commands
+    }
+
+    /// ERASE commands executed so far, by address.
+    pub fn erases(&self) -> Vec<u32> {
+        self.commands
+            .iter()
+            .filter(|(c, _)| *c == 0x41)
+            .map(|(_, a)| *a)
+            .collect()
+    }
+
+    /// GETSTATUS requests that arrived before the previous reply's bwPollTimeout had passed.
+    pub fn impatient_polls(&self) -> u32 {
+        self.impatient_polls
+    }
+
+    /// The simulated clock, advanced only by [`Transport::sleep`].
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The currently selected alternate setting.
+    pub fn alternate(&self) -> u8 {
+        self.alt
+    }
+
+    /// The alternate setting names (layout strings) as the device reports them.
+    pub fn alternate_names(&self) -> Vec<&'static str> {
+        (0..self.platform.alternates().len())
+            .map(|i| self.alt_name(i))
+            .collect()
+    }
+
+    fn alt_name(&self, alt: usize) -> &'static str {
+        let spec = &self.platform.alternates()[alt];
+        if spec.kind == MemoryKind::Gen3Dct && self.faults.device_protection {
+            platform::GEN3_DCD_PROTECTED
+        } else {
+            spec.name
+        }
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    pub fn faults_mut(&mut self) -> &mut Faults {
+        &mut self.faults
+    }
+
+    /// WebUSB `open()`: fails with AccessDenied under the `deny_open` fault.
+    pub fn open(&mut self) -> Result<(), TransportError> {
+        if self.disconnected {
+            return Err(TransportError::Disconnected);
+        }
+        if self.faults.deny_open {
+            return Err(TransportError::AccessDenied);
+        }
+        self.opened = true;
+        Ok(())
+    }
+
+    /// WebUSB `claimInterface()`: fails with UnableToClaim under the `refuse_claim` fault.
+    pub fn claim(&mut self, interface: u8) -> Result<(), TransportError> {
+        if self.disconnected {
+            return Err(TransportError::Disconnected);
+        }
+        if self.faults.refuse_claim || interface != 0 {
+            return Err(TransportError::UnableToClaim);
+        }
+        self.claimed = true;
+        Ok(())
+    }
+
+    /// Re-enters DFU mode after a reset (buttons held again): a fresh bootloader state with the
+    /// same memories.
+    pub fn reenter_dfu(&mut self) {
+        self.state = State::DfuIdle;
+        self.status = 0;
+        self.pointer = INITIAL_POINTER;
+        self.pending.clear();
+        self.manifest_pending = false;
+        self.alt = 0;
+        self.disconnected = false;
+        self.left_dfu = false;
+        self.busy_left = 0;
+        self.faults.disconnect_after = None;
+        self.transfers = 0;
+    }
+
+    /// Answers a device-to-host control transfer.
+    pub fn handle_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
+        self.begin()?;
+        let reply = match (setup.request_type, setup.recipient) {
+            (RequestType::Class, Recipient::Interface) if setup.index == 0 => {
+                self.class_in(setup, len)?
+            }
+            (RequestType::Standard, _) => self.standard_in(setup)?,
+            (RequestType::Vendor, _) => self.vendor_in(setup)?,
+            _ => return Err(TransportError::Stall),
+        };
+        Ok(truncate(reply, len))
+    }
+
+    /// Answers a host-to-device control transfer.
+    pub fn handle_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
+        self.begin()?;
+        match (setup.request_type, setup.recipient) {
+            (RequestType::Class, Recipient::Interface) if setup.index == 0 => {
+                self.class_out(setup, data)
+            }
+            (RequestType::Standard, _) => self.standard_out(setup),
+            _ => Err(TransportError::Stall),
+        }
+    }
+
+    /// Counts the transfer and applies the bus-level faults.
+    fn begin(&mut self) -> Result<(), TransportError> {
+        if self.disconnected {
+            return Err(TransportError::Disconnected);
+        }
+        self.transfers = self.transfers.saturating_add(1);
+        if self
+            .faults
+            .disconnect_after
+            .is_some_and(|n| self.transfers > n)
+        {
+            self.disconnected = true;
+            return Err(TransportError::Disconnected);
+        }
+        if self.faults.stall_at_request == Some(self.transfers) {
+            return Err(TransportError::Stall);
+        }
+        Ok(())
+    }
+
+    fn xfer(&self) -> usize {
+        usize::from(self.platform.transfer_size())
+    }
+
+    fn standard_in(&mut self, setup: ControlSetup) -> Result<Vec<u8>, TransportError> {
+        let [index, kind] = setup.value.to_le_bytes();
+        match (setup.request, setup.recipient) {
+            (standard::GET_DESCRIPTOR, Recipient::Device) => match kind {
+                standard::DEVICE => Ok(self.platform.device_descriptor().to_vec()),
+                standard::CONFIGURATION if index == 0 => {
+                    Ok(self.platform.configuration_descriptor())
+                }
+                standard::STRING => self.string(index),
+                // Type 0x21 is unknown to the standard handler when addressed to the device.
+                _ => Err(TransportError::Stall),
+            },
+            (standard::GET_DESCRIPTOR, Recipient::Interface)
+                if kind == standard::DFU_FUNCTIONAL && setup.index == 0 =>
+            {
+                Ok(self.platform.functional_descriptor().to_vec())
+            }
+            (standard::GET_CONFIGURATION, Recipient::Device) => Ok(vec![1]),
+            (standard::GET_INTERFACE, Recipient::Interface) if setup.index == 0 => {
+                Ok(vec![self.alt])
+            }
+            // Self-powered, as the configuration descriptor says.
+            (standard::GET_STATUS, Recipient::Device) => Ok(vec![1, 0]),
+            (standard::GET_STATUS, _) => Ok(vec![0, 0]),
+            _ => Err(TransportError::Stall),
+        }
+    }
+
+    fn string(&self, index: u8) -> Result<Vec<u8>, TransportError> {
+        let alts = self.platform.alternates().len();
+        Ok(match index {
+            0 => vec![0x04, 0x03, 0x09, 0x04],
+            1 => platform::string_descriptor("Particle"),
+            2 => platform::string_descriptor(self.platform.product_string()),
+            3 => platform::string_descriptor(&self.device_id),
+            4 | 5 => platform::string_descriptor("DFU"),
+            0xEE => platform::msft_os_string(),
+            i if usize::from(i) >= 6 && usize::from(i) < 6 + alts => {
+                platform::string_descriptor(self.alt_name(usize::from(i) - 6))
+            }
+            _ => return Err(TransportError::Stall),
+        })
+    }
+
+    fn vendor_in(&mut self, setup: ControlSetup) -> Result<Vec<u8>, TransportError> {
+        match (setup.request, setup.recipient, setup.index) {
+            (0xEE, Recipient::Device, 4) => Ok(platform::wcid_compat_id()),
+            (0xEE, Recipient::Interface, 5) => Ok(platform::wcid_properties()),
+            _ => Err(TransportError::Stall),
+        }
+    }
+
+    fn standard_out(&mut self, setup: ControlSetup) -> Result<(), TransportError> {
+        match (setup.request, setup.recipient) {
+            (standard::SET_CONFIGURATION, Recipient::Device) if setup.value <= 1 => Ok(()),
+            (standard::SET_INTERFACE, Recipient::Interface)
+                if setup.index == 0
+                    && usize::from(setup.value) < self.platform.alternates().len() =>
+            {
+                self.alt = setup.value as u8;
+                Ok(())
+            }
+            _ => Err(TransportError::Stall),
+        }
+    }
+
+    fn class_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
+        match setup.request {
+            request::GETSTATUS => self.get_status(),
+            request::GETSTATE => Ok(vec![self.state.to_byte()]),
+            request::UPLOAD => self.upload(setup.value, usize::from(len)),
+            _ => Err(TransportError::Stall),
+        }
+    }
+
+    fn class_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
+        let idle_ish = matches!(
+            self.state,
+            State::DfuIdle
+                | State::DnloadSync
+                | State::DnloadIdle
+                | State::ManifestSync
+                | State::UploadIdle
+        );
+        match setup.request {
+            request::DNLOAD => {
+                if data.len() > BUFFER_LEN.min(self.xfer()) {
+                    return Err(TransportError::Stall);
+                }
+                if !matches!(self.state, State::DfuIdle | State::DnloadIdle) {
+                    return Err(TransportError::Stall);
+                }
+                if data.is_empty() {
+                    self.manifest_pending = true;
+                    self.state = State::ManifestSync;
+                } else {
+                    // Copy now: the host's buffer is only valid during the call.
+                    self.pending = data.to_vec();
+                    self.block = setup.value;
+                    self.state = State::DnloadSync;
+                }
+                Ok(())
+            }
+            // The Photon does not stall a CLRSTATUS outside dfuERROR: it enters dfuERROR with
+            // errUNKNOWN (dfuse-protocol.md 9.3), a trap for hosts that clear status blindly.
+            request::CLRSTATUS => {
+                if self.state == State::Error {
+                    self.state = State::DfuIdle;
+                    self.status = 0;
+                } else {
+                    self.state = State::Error;
+                    self.status = ERR_UNKNOWN;
+                }
+                Ok(())
+            }
+            request::ABORT => {
+                if idle_ish {
+                    self.state = State::DfuIdle;
+                    self.status = 0;
+                    self.pending.clear();
+                    self.manifest_pending = false;
+                }
+                Ok(())
+            }
+            request::DETACH => {
+                if idle_ish {
+                    self.state = State::DfuIdle;
+                }
+                // A soft disconnect and reconnect: this USB device object is gone.
+                self.disconnected = true;
+                Ok(())
+            }
+            _ => Err(TransportError::Stall),
+        }
+    }
+
+    fn status_reply(&self, state: State, poll_timeout_ms: u32) -> Vec<u8> {
+        StatusReply {
+            status: self.status,
+            poll_timeout_ms,
+            state,
+        }
+        .to_bytes()
+        .to_vec()
+    }
+
+    fn get_status(&mut self) -> Result<Vec<u8>, TransportError> {
+        if self.now_ms < self.busy_until_ms {
+            self.impatient_polls += 1;
+        }
+        let timeout = self.faults.poll_timeout_ms;
+        match self.state {
+            State::DnloadSync if !self.pending.is_empty() => {
+                // The reply goes out first, then the device executes the request in its USB
+                // interrupt; a failure shows up as a stall of this transfer (9.4).
+                self.state = State::DnBusy;
+                let reply = self.status_reply(State::DnBusy, timeout);
+                let ok = self.execute();
+                self.pending.clear();
+                self.block = 0;
+                self.busy_left = self.faults.busy_polls;
+                self.busy_until_ms = self.now_ms + u64::from(timeout);
+                self.state = if self.busy_left > 0 {
+                    State::DnBusy
+                } else {
+                    State::DnloadSync
+                };
+                if ok {
+                    Ok(reply)
+                } else {
+                    Err(TransportError::Stall)
+                }
+            }
+            State::DnBusy if self.busy_left > 0 => {
+                self.busy_left -= 1;
+                if self.busy_left == 0 {
+                    self.state = State::DnloadSync;
+                }
+                self.busy_until_ms = self.now_ms + u64::from(timeout);
+                Ok(self.status_reply(State::DnBusy, timeout))
+            }
+            State::DnloadSync | State::DnBusy => {
+                self.state = State::DnloadIdle;
+                Ok(self.status_reply(State::DnloadIdle, 0))
+            }
+            State::ManifestSync if self.manifest_pending => {
+                self.manifest_pending = false;
+                self.state = State::ManifestWaitReset;
+                self.left_dfu = true;
+                // The device resets about 500 ms later; every later request sees it gone.
+                self.disconnected = true;
+                Ok(if self.faults.old_bootloader {
+                    self.status_reply(State::Manifest, 1)
+                } else {
+                    match self.platform.leave_report() {
+                        State::Manifest => self.status_reply(State::Manifest, 1),
+                        other => self.status_reply(other, 0),
+                    }
+                })
+            }
+            state => Ok(self.status_reply(state, 0)),
+        }
+    }
+
+    fn upload(&mut self, block: u16, len: usize) -> Result<Vec<u8>, TransportError> {
+        if len == 0 {
+            self.state = State::DfuIdle;
+            return Ok(Vec::new());
+        }
+        if len > BUFFER_LEN.min(self.xfer())
+            || !matches!(self.state, State::DfuIdle | State::UploadIdle)
+        {
+            return Err(TransportError::Stall);
+        }
+        match block {
+            0 => {
+                self.state = if len > 3 {
+                    State::DfuIdle
+                } else {
+                    State::UploadIdle
+                };
+                Ok(vec![0x00, 0x21, 0x41])
+            }
+            1 => {
+                self.state = State::Unknown(BUG_STATE);
+                Err(TransportError::Stall)
+            }
+            _ => {
+                self.state = State::UploadIdle;
+                let address = (u64::from(block) - 2) * self.xfer() as u64 + u64::from(self.pointer);
+                if self.alt_kind() == MemoryKind::Gen3Dct && self.faults.device_protection {
+                    return Err(TransportError::Stall);
+                }
+                Ok(self.read(address, len).unwrap_or_else(|| vec![0; len]))
+            }
+        }
+    }
+
+    fn alt_spec(&self) -> &'static AltSpec {
+        &self.platform.alternates()[usize::from(self.alt)]
+    }
+
+    fn alt_kind(&self) -> MemoryKind {
+        self.alt_spec().kind
+    }
+
+    /// Reads from the current alternate; `None` where the bootloader's read fails (zeros).
+    fn read(&self, address: u64, len: usize) -> Option<Vec<u8>> {
+        let spec = self.alt_spec();
+        let m = &self.memories[usize::from(self.alt)];
+        if self.faults.dct_unreachable && spec.kind == MemoryKind::Gen2Dct {
+            return None;
+        }
+        let offset = usize::try_from(address.checked_sub(u64::from(spec.base))?).ok()?;
+        if offset >= m.len() {
+            return None;
+        }
+        // A read running past the end returns what exists and zeros after it.
+        let mut out = m[offset..(offset + len).min(m.len())].to_vec();
+        out.resize(len, 0);
+        Some(out)
+    }
+
+    /// Runs the pending DNLOAD after the DNBUSY reply; false = failure (a stall).
+    fn execute(&mut self) -> bool {
+        let data = std::mem::take(&mut self.pending);
+        match self.block {
+            0 => self.command(&data),
+            1 => true,
+            block => {
+                if self.faults.stall_on_write {
+                    return false;
+                }
+                let address = (u64::from(block) - 2) * self.xfer() as u64 + u64::from(self.pointer);
+                self.write(address, &data)
+            }
+        }
+    }
+
+    fn command(&mut self, data: &[u8]) -> bool {
+        if let Some(&first) = data.first() {
+            self.commands.push((first, address_of(data)));
+            if self.faults.stall_on_command == Some(first) {
+                return false;
+            }
+        }
+        match *data {
+            [0x00] => true,
+            [0x21, a0, a1, a2, a3] => {
+                self.pointer = u32::from_le_bytes([a0, a1, a2, a3]);
+                true
+            }
+            [0x41, a0, a1, a2, a3] => {
+                // An ERASE moves the address pointer before erasing (9.4).
+                self.pointer = u32::from_le_bytes([a0, a1, a2, a3]);
+                self.erase(self.pointer)
+            }
+            _ => false,
+        }
+    }
+
+    fn erase(&mut self, address: u32) -> bool {
+        let spec = self.alt_spec();
+        let alt = usize::from(self.alt);
+        let protected_below = match spec.kind {
+            MemoryKind::InternalFlash { protected_below } => protected_below,
+            MemoryKind::NorFlash => spec.base,
+            // The Gen 2 DCT erase is a no-op that succeeds for any valid offset (9.4).
+            MemoryKind::Gen2Dct => return !self.faults.dct_unreachable && address < 0x4000,
+            // The Gen 3 DCD is not erasable.
+            MemoryKind::Gen3Dct => return false,
+        };
+        if address < protected_below {
+            return false;
+        }
+        let Some((start, size)) = spec.sector_at(address) else {
+            return false;
+        };
+        let from = (start - spec.base) as usize;
+        self.memories[alt][from..from + size as usize].fill(0xFF);
+        true
+    }
+
+    fn write(&mut self, address: u64, data: &[u8]) -> bool {
+        let spec = self.alt_spec();
+        let alt = usize::from(self.alt);
+        let Some(offset) = address
+            .checked_sub(u64::from(spec.base))
+            .and_then(|o| usize::try_from(o).ok())
+        else {
+            return false;
+        };
+        let m = &mut self.memories[alt];
+        match spec.kind {
+            MemoryKind::InternalFlash { protected_below } => {
+                // Only the start address is range- and protection-checked.
+                if address < u64::from(protected_below) || offset >= m.len() {
+                    return false;
+                }
+                let mut padded = data.to_vec();
+                padded.resize(data.len().div_ceil(4) * 4, 0xFF);
+                let end = (offset + padded.len()).min(m.len());
+                for (cell, new) in m[offset..end].iter_mut().zip(&padded) {
+                    *cell &= new;
+                }
+                end - offset == padded.len() && m[offset..end] == padded[..]
+            }
+            MemoryKind::NorFlash => {
+                if offset + data.len() > m.len() {
+                    return false;
+                }
+                for (cell, new) in m[offset..offset + data.len()].iter_mut().zip(data) {
+                    *cell &= new;
+                }
+                true
+            }
+            MemoryKind::Gen2Dct | MemoryKind::Gen3Dct => {
+                let unreachable = spec.kind == MemoryKind::Gen2Dct && self.faults.dct_unreachable;
+                let protected = spec.kind == MemoryKind::Gen3Dct && self.faults.device_protection;
+                if unreachable || protected || offset + data.len() > 0x4000 {
+                    return false;
+                }
+                m[offset..offset + data.len()].copy_from_slice(data);
+                true
+            }
+        }
+    }
+}
+
+fn address_of(data: &[u8]) -> u32 {
+    match *data {
+        [_, a0, a1, a2, a3, ..] => u32::from_le_bytes([a0, a1, a2, a3]),
+        _ => 0,
+    }
+}
+
+fn truncate(mut reply: Vec<u8>, len: u16) -> Vec<u8> {
+    reply.truncate(usize::from(len));
+    reply
 }
 
 impl Transport for SimDevice {
@@ -51,63 +901,37 @@ impl Transport for SimDevice {
         setup: ControlSetup,
         len: u16,
     ) -> Result<Vec<u8>, TransportError> {
-        self.transfers += 1;
-        if !Self::is_dfu_request(&setup) {
-            return Err(TransportError::Stall);
-        }
-        match setup.request {
-            request::GETSTATUS => {
-                let reply = StatusReply {
-                    status: self.status,
-                    poll_timeout_ms: 0,
-                    state: self.state,
-                };
-                Ok(reply.to_bytes()[..usize::from(len.min(6))].to_vec())
-            }
-            request::GETSTATE => Ok(vec![self.state.to_byte()]),
-            _ => Err(TransportError::Stall),
-        }
+        self.handle_in(setup, len)
     }
 
     async fn control_out(
         &mut self,
         setup: ControlSetup,
-        _data: &[u8],
+        data: &[u8],
     ) -> Result<(), TransportError> {
-        self.transfers += 1;
-        if !Self::is_dfu_request(&setup) {
-            return Err(TransportError::Stall);
-        }
-        match setup.request {
-            // The Photon does not stall a CLRSTATUS outside dfuERROR: it enters dfuERROR with
-            // errUNKNOWN (dfuse-protocol.md 9.3), a trap for hosts that clear status blindly.
-            request::CLRSTATUS if self.state == State::Error => {
-                self.state = State::DfuIdle;
-                self.status = 0;
-            }
-            request::CLRSTATUS => {
-                self.state = State::Error;
-                self.status = 0x0E;
-            }
-            request::ABORT => {
-                if matches!(
-                    self.state,
-                    State::DfuIdle
-                        | State::DnloadSync
-                        | State::DnloadIdle
-                        | State::ManifestSync
-                        | State::UploadIdle
-                ) {
-                    self.state = State::DfuIdle;
-                    self.status = 0;
-                }
-            }
-            _ => return Err(TransportError::Stall),
-        }
-        Ok(())
+        self.handle_out(setup, data)
     }
 
-    async fn sleep(&mut self, _ms: u32) {}
+    async fn sleep(&mut self, ms: u32) {
+        self.now_ms += u64::from(ms);
+    }
+
+    fn info(&self) -> DeviceInfo {
+        let alternates = (0..self.platform.alternates().len())
+            .map(|i| AlternateInfo {
+                interface: 0,
+                alternate: i as u8,
+                name: (!self.faults.hide_alternate_names).then(|| self.alt_name(i).to_owned()),
+            })
+            .collect();
+        DeviceInfo {
+            vendor_id: self.platform.vendor_id(),
+            product_id: self.platform.dfu_product_id(),
+            serial_number: Some(self.device_id.clone()),
+            product_name: Some(self.platform.product_string().to_owned()),
+            alternates,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -115,27 +939,143 @@ mod tests {
     use super::*;
     use futures_executor::block_on;
 
-    fn clrstatus() -> ControlSetup {
-        ControlSetup::class_interface(request::CLRSTATUS, 0, 0)
+    fn class(request: u8, value: u16) -> ControlSetup {
+        ControlSetup::class_interface(request, value, 0)
+    }
+
+    fn status(dev: &mut SimDevice) -> (u8, State) {
+        let r =
+            StatusReply::parse(&dev.handle_in(class(request::GETSTATUS, 0), 6).unwrap()).unwrap();
+        (r.status, r.state)
     }
 
     #[test]
     fn clrstatus_outside_error_is_the_photon_trap() {
         let mut dev = SimDevice::photon();
-        block_on(dev.control_out(clrstatus(), &[])).unwrap();
+        let clr = class(request::CLRSTATUS, 0);
+        block_on(dev.control_out(clr, &[])).unwrap();
         assert_eq!(dev.state(), State::Error);
         let reply = block_on(crate::dfu::get_status(&mut dev, 0)).unwrap();
         assert_eq!((reply.status, reply.state), (0x0E, State::Error));
-        block_on(dev.control_out(clrstatus(), &[])).unwrap();
+        block_on(dev.control_out(clr, &[])).unwrap();
         assert_eq!(dev.state(), State::DfuIdle);
     }
 
     #[test]
     fn abort_does_not_leave_dfu_error() {
         let mut dev = SimDevice::photon_in_state(State::Error);
-        block_on(dev.control_out(ControlSetup::class_interface(request::ABORT, 0, 0), &[]))
-            .unwrap();
+        block_on(dev.control_out(class(request::ABORT, 0), &[])).unwrap();
         assert_eq!(dev.state(), State::Error);
         assert_eq!(dev.transfers(), 1);
+    }
+
+    #[test]
+    fn dnbusy_then_execute_then_dnload_idle() {
+        let mut dev = SimDevice::photon();
+        dev.handle_out(class(request::DNLOAD, 0), &[0x21, 0x22, 0, 0, 0])
+            .unwrap();
+        assert_eq!(dev.state(), State::DnloadSync);
+        assert_eq!(status(&mut dev), (0, State::DnBusy));
+        assert_eq!(dev.pointer, 0x22);
+        assert_eq!(dev.handle_in(class(request::GETSTATE, 0), 1).unwrap(), [3]);
+        assert_eq!(status(&mut dev), (0, State::DnloadIdle));
+    }
+
+    #[test]
+    fn get_commands_and_the_block_one_bug() {
+        let mut dev = SimDevice::photon();
+        assert_eq!(
+            dev.handle_in(class(request::UPLOAD, 0), 3).unwrap(),
+            [0, 0x21, 0x41]
+        );
+        assert_eq!(dev.state(), State::UploadIdle);
+        assert_eq!(
+            dev.handle_in(class(request::UPLOAD, 0), 64).unwrap(),
+            [0, 0x21, 0x41]
+        );
+        assert_eq!(dev.state(), State::DfuIdle);
+        assert_eq!(
+            dev.handle_in(class(request::UPLOAD, 1), 64),
+            Err(TransportError::Stall)
+        );
+        assert_eq!(dev.state(), State::Unknown(15));
+    }
+
+    #[test]
+    fn address_formula_uses_the_device_stride() {
+        let mut dev = SimDevice::photon();
+        dev.handle_out(
+            ControlSetup {
+                request_type: RequestType::Standard,
+                recipient: Recipient::Interface,
+                request: standard::SET_INTERFACE,
+                value: 1,
+                index: 0,
+            },
+            &[],
+        )
+        .unwrap();
+        dev.set_dct_bytes(4096 + 10, &[0xAB]);
+        dev.handle_out(class(request::DNLOAD, 0), &[0x21, 10, 0, 0, 0])
+            .unwrap();
+        status(&mut dev);
+        status(&mut dev);
+        dev.handle_out(class(request::ABORT, 0), &[]).unwrap();
+        assert_eq!(dev.handle_in(class(request::UPLOAD, 3), 1).unwrap(), [0xAB]);
+    }
+
+    #[test]
+    fn erase_moves_the_pointer_and_protected_sectors_fail_with_a_stall() {
+        let mut dev = SimDevice::photon();
+        dev.handle_out(class(request::DNLOAD, 0), &[0x41, 0, 0x40, 0, 0x08])
+            .unwrap();
+        assert_eq!(
+            dev.handle_in(class(request::GETSTATUS, 0), 6),
+            Err(TransportError::Stall)
+        );
+        assert_eq!(dev.pointer, 0x0800_4000);
+        // The next GETSTATUS reports dfuDNLOAD-IDLE with status OK anyway.
+        assert_eq!(status(&mut dev), (0, State::DnloadIdle));
+    }
+
+    #[test]
+    fn leave_reports_dnload_idle_then_disconnects() {
+        let mut dev = SimDevice::photon();
+        dev.handle_out(class(request::DNLOAD, 2), &[]).unwrap();
+        assert_eq!(status(&mut dev), (0, State::DnloadIdle));
+        assert!(dev.left_dfu());
+        assert_eq!(dev.state(), State::ManifestWaitReset);
+        assert_eq!(
+            dev.handle_in(class(request::GETSTATE, 0), 1),
+            Err(TransportError::Disconnected)
+        );
+    }
+
+    #[test]
+    fn failed_reads_are_zero_filled() {
+        let mut dev = SimDevice::builder(Platform::Photon)
+            .dct_unreachable()
+            .build();
+        dev.handle_out(
+            ControlSetup {
+                request_type: RequestType::Standard,
+                recipient: Recipient::Interface,
+                request: standard::SET_INTERFACE,
+                value: 1,
+                index: 0,
+            },
+            &[],
+        )
+        .unwrap();
+        dev.handle_out(class(request::DNLOAD, 0), &[0x21, 0, 0, 0, 0])
+            .unwrap();
+        status(&mut dev);
+        status(&mut dev);
+        dev.handle_out(class(request::ABORT, 0), &[]).unwrap();
+        assert_eq!(
+            dev.handle_in(class(request::UPLOAD, 2), 16).unwrap(),
+            [0; 16]
+        );
+        assert_eq!(&dev.dct()[DCT_DEVICE_ID..DCT_DEVICE_ID + 2], [0x3a, 0x00]);
     }
 }

@@ -1,0 +1,449 @@
+//! The DfuSe host session: idle, special commands, upload, erase, download, verify, leave.
+//!
+//! Modelled on dfu-util's `dfuse.c` and the algorithm in dfuse-protocol.md, 10, with the Photon's
+//! quirks in mind: never CLRSTATUS outside dfuERROR, erase each sector once, treat any stall during
+//! a download as failure, read back what was written, and accept dfuDNLOAD-IDLE after leave.
+
+use super::descriptor::{self, FunctionalDescriptor};
+use super::layout::{LayoutError, MemoryLayout};
+use super::{Error, State, StatusReply, get_status, request};
+use crate::usb::{ControlSetup, Transport, TransportError};
+use std::ops::Range;
+
+/// A DfuSe special command (DNLOAD with block 0), for error reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    SetAddress,
+    Erase,
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::SetAddress => "SET_ADDRESS",
+            Self::Erase => "ERASE",
+        })
+    }
+}
+
+/// Whether a write first erases the sectors it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Erase {
+    /// Erase every erasable sector the range touches, once each, before writing. Erasing clears
+    /// the whole sector, not only the range.
+    Sectors,
+    /// Write without erasing: for memories the device rewrites itself (the Photon's DCT on alt 1)
+    /// or that the caller erased already.
+    Never,
+}
+
+/// How a device acknowledged leaving DFU mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveOutcome {
+    /// The device reported dfuMANIFEST, dfuMANIFEST-WAIT-RESET or (Photon) dfuDNLOAD-IDLE.
+    Reported(State),
+    /// The device dropped off the bus before answering, which is how a reset looks.
+    Disconnected,
+}
+
+/// Polls give up after this many GETSTATUS requests while the device stays busy.
+const MAX_POLLS: u32 = 1000;
+/// Rounds of GETSTATUS/CLRSTATUS/ABORT before a dirty start is declared stuck.
+const MAX_IDLE_ROUNDS: u32 = 6;
+
+/// A DFU session on one interface and alternate setting of an opened, claimed device.
+pub struct Dfu<'t, T: Transport> {
+    t: &'t mut T,
+    interface: u8,
+    alternate: u8,
+    functional: FunctionalDescriptor,
+    layout: MemoryLayout,
+    protected: Vec<Range<u32>>,
+}
+
+impl<'t, T: Transport> Dfu<'t, T> {
+    /// Selects `alternate`, reads the functional descriptor and the memory layout, and brings the
+    /// device to dfuIDLE from whatever state an earlier session left it in.
+    pub async fn open(t: &'t mut T, interface: u8, alternate: u8) -> Result<Self, Error> {
+        t.select_alternate(interface, alternate).await?;
+        let config = descriptor::read_configuration(t, 0).await?;
+        let functional = match config.functional {
+            Some(f) => f,
+            None => descriptor::read_functional(t, interface).await?,
+        };
+        if !functional.is_dfuse() {
+            return Err(Error::NotDfuSe {
+                version: functional.dfu_version,
+            });
+        }
+        if functional.transfer_size == 0 {
+            return Err(Error::BadDescriptor {
+                what: "DFU functional",
+            });
+        }
+        let name = match t.info().alternate_name(interface, alternate) {
+            Some(name) => name.to_owned(),
+            None => {
+                let index = config
+                    .alternate(interface, alternate)
+                    .ok_or(Error::NoAlternate {
+                        interface,
+                        alternate,
+                    })?
+                    .name_index;
+                descriptor::read_string(t, index).await?
+            }
+        };
+        let layout =
+            MemoryLayout::parse(&name).map_err(|LayoutError { problem, at }| Error::BadLayout {
+                text: name.clone(),
+                problem,
+                at,
+            })?;
+        let mut dfu = Self {
+            t,
+            interface,
+            alternate,
+            functional,
+            layout,
+            protected: Vec::new(),
+        };
+        dfu.go_idle().await?;
+        Ok(dfu)
+    }
+
+    pub fn layout(&self) -> &MemoryLayout {
+        &self.layout
+    }
+
+    pub fn functional(&self) -> FunctionalDescriptor {
+        self.functional
+    }
+
+    pub fn alternate(&self) -> u8 {
+        self.alternate
+    }
+
+    /// Declares ranges the bootloader refuses to erase or write although the layout allows it
+    /// (Gen 2: everything below 0x08020000 on alt 0). Writes there fail before any transfer.
+    pub fn set_protected(&mut self, ranges: Vec<Range<u32>>) {
+        self.protected = ranges;
+    }
+
+    /// The transport, for callers that need it between operations.
+    pub fn transport(&mut self) -> &mut T {
+        self.t
+    }
+
+    fn setup(&self, request: u8, value: u16) -> ControlSetup {
+        ControlSetup::class_interface(request, value, u16::from(self.interface))
+    }
+
+    async fn status(&mut self) -> Result<StatusReply, Error> {
+        get_status(self.t, u16::from(self.interface)).await
+    }
+
+    async fn simple(&mut self, request: u8) -> Result<(), Error> {
+        let setup = self.setup(request, 0);
+        self.t.control_out(setup, &[]).await?;
+        Ok(())
+    }
+
+    /// Brings the device to dfuIDLE with status OK (dfu-util's dirty start).
+    ///
+    /// CLRSTATUS is sent only in dfuERROR: the Photon turns a CLRSTATUS in any other state into
+    /// dfuERROR/errUNKNOWN (dfuse-protocol.md, 9.3).
+    pub async fn go_idle(&mut self) -> Result<(), Error> {
+        let mut last = None;
+        for _ in 0..MAX_IDLE_ROUNDS {
+            let s = self.status().await?;
+            last = Some(s);
+            match s.state {
+                State::DfuIdle if s.status == 0 => return Ok(()),
+                State::Error => self.simple(request::CLRSTATUS).await?,
+                State::DfuIdle
+                | State::DnloadIdle
+                | State::UploadIdle
+                | State::DnloadSync
+                | State::ManifestSync => self.simple(request::ABORT).await?,
+                State::DnBusy => self.t.sleep(s.poll_timeout_ms).await,
+                _ => break,
+            }
+        }
+        let s = last.unwrap_or(StatusReply {
+            status: 0,
+            poll_timeout_ms: 0,
+            state: State::Unknown(0xFF),
+        });
+        Err(Error::UnexpectedState {
+            got: s.state,
+            status: s.status,
+            expected: State::DfuIdle,
+        })
+    }
+
+    /// Polls GETSTATUS until the device stops being busy, sleeping `bwPollTimeout` before each
+    /// further poll (DFU 1.1, 6.1.2).
+    async fn poll_until_done(&mut self) -> Result<StatusReply, Error> {
+        for _ in 0..MAX_POLLS {
+            let s = self.status().await?;
+            match s.state {
+                State::DnBusy | State::DnloadSync | State::ManifestSync => {
+                    self.t.sleep(s.poll_timeout_ms).await;
+                }
+                _ => return Ok(s),
+            }
+        }
+        Err(Error::StillBusy { polls: MAX_POLLS })
+    }
+
+    /// Sends a DfuSe special command and waits until it has run.
+    async fn command(&mut self, command: Command, address: u32) -> Result<(), Error> {
+        let byte = match command {
+            Command::SetAddress => 0x21,
+            Command::Erase => 0x41,
+        };
+        let a = address.to_le_bytes();
+        let payload = [byte, a[0], a[1], a[2], a[3]];
+        let rejected = |_| Error::CommandRejected { command, address };
+        let setup = self.setup(request::DNLOAD, 0);
+        self.t
+            .control_out(setup, &payload)
+            .await
+            .map_err(stall_or(rejected))?;
+        let s = self.poll_until_done().await.map_err(|e| match e {
+            Error::Transport(TransportError::Stall) => Error::CommandRejected { command, address },
+            other => other,
+        })?;
+        if s.status != 0 || s.state != State::DnloadIdle {
+            return Err(Error::CommandFailed {
+                command,
+                address,
+                status: s.status,
+                state: s.state,
+            });
+        }
+        Ok(())
+    }
+
+    /// Asks the device which special commands it supports (UPLOAD block 0).
+    pub async fn get_commands(&mut self) -> Result<Vec<u8>, Error> {
+        self.go_idle().await?;
+        let setup = self.setup(request::UPLOAD, 0);
+        let reply = self.t.control_in(setup, 32).await?;
+        self.go_idle().await?;
+        Ok(reply)
+    }
+
+    fn check_range(&self, address: u32, len: usize, need: Need) -> Result<(), Error> {
+        let len32 = u32::try_from(len).map_err(|_| Error::OutOfRange { address, len })?;
+        let sectors = self
+            .layout
+            .sectors_in(address, len32)
+            .map_err(|_| Error::OutOfRange { address, len })?;
+        for s in &sectors {
+            let at = s.start.max(address);
+            let ok = match need {
+                Need::Read => s.access.readable,
+                Need::Write => s.access.writable,
+            };
+            if !ok {
+                return Err(match need {
+                    Need::Read => Error::NotReadable { address: at },
+                    Need::Write => Error::NotWritable { address: at },
+                });
+            }
+        }
+        if need == Need::Write {
+            let end = u64::from(address) + len as u64;
+            if let Some(r) = self
+                .protected
+                .iter()
+                .find(|r| u64::from(r.start) < end && r.end > address)
+            {
+                return Err(Error::Protected {
+                    address: address.max(r.start),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads `len` bytes from `address` (DfuSe upload).
+    ///
+    /// Blocks 2, 3, 4... each carry `wTransferSize` bytes, because the device computes
+    /// `(block - 2) * wTransferSize + pointer` (dfuse-protocol.md, 7 and 8).
+    pub async fn read(&mut self, address: u32, len: usize) -> Result<Vec<u8>, Error> {
+        self.check_range(address, len, Need::Read)?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        self.go_idle().await?;
+        self.command(Command::SetAddress, address).await?;
+        self.simple(request::ABORT).await?;
+        let xfer = usize::from(self.functional.transfer_size);
+        let mut out = Vec::with_capacity(len);
+        let mut block: u16 = 2;
+        while out.len() < len {
+            let want = xfer.min(len - out.len());
+            let setup = self.setup(request::UPLOAD, block);
+            // `want` is at most wTransferSize, a u16.
+            let chunk = self.t.control_in(setup, want as u16).await?;
+            let short = chunk.len() < want;
+            out.extend_from_slice(&chunk[..chunk.len().min(want)]);
+            if short {
+                self.simple(request::ABORT).await?;
+                return Err(Error::UploadEndedEarly {
+                    address: address + out.len() as u32,
+                    got: out.len(),
+                    expected: len,
+                });
+            }
+            block = block
+                .checked_add(1)
+                .ok_or(Error::OutOfRange { address, len })?;
+        }
+        self.simple(request::ABORT).await?;
+        Ok(out)
+    }
+
+    /// Erases every erasable sector overlapping `[address, address + len)`, once each, by sending
+    /// ERASE with the sector's start address. Sectors that are not erasable are skipped.
+    pub async fn erase(&mut self, address: u32, len: usize) -> Result<u32, Error> {
+        self.check_range(address, len, Need::Write)?;
+        let sectors = self
+            .layout
+            .sectors_in(address, len as u32)
+            .map_err(|_| Error::OutOfRange { address, len })?;
+        self.go_idle().await?;
+        let mut erased = 0;
+        for s in sectors.iter().filter(|s| s.access.erasable) {
+            self.command(Command::Erase, s.start).await?;
+            erased += 1;
+        }
+        Ok(erased)
+    }
+
+    /// Writes `data` at `address` (DfuSe download), erasing first if asked. Any stall fails the
+    /// write: the Photon reports a failed write only as a stall (dfuse-protocol.md, 9.4).
+    pub async fn write(&mut self, address: u32, data: &[u8], erase: Erase) -> Result<(), Error> {
+        self.check_range(address, data.len(), Need::Write)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        if erase == Erase::Sectors {
+            self.erase(address, data.len()).await?;
+        } else {
+            self.go_idle().await?;
+        }
+        // ERASE moves the address pointer, so set it after erasing.
+        self.command(Command::SetAddress, address).await?;
+        let xfer = usize::from(self.functional.transfer_size);
+        let mut block: u16 = 2;
+        for (i, chunk) in data.chunks(xfer).enumerate() {
+            let at = address + (i * xfer) as u32;
+            let failed = |_| Error::WriteRejected { address: at };
+            let setup = self.setup(request::DNLOAD, block);
+            self.t
+                .control_out(setup, chunk)
+                .await
+                .map_err(stall_or(failed))?;
+            let s = self.poll_until_done().await.map_err(|e| match e {
+                Error::Transport(TransportError::Stall) => Error::WriteRejected { address: at },
+                other => other,
+            })?;
+            if s.status != 0 || s.state != State::DnloadIdle {
+                return Err(Error::WriteFailed {
+                    address: at,
+                    status: s.status,
+                    state: s.state,
+                });
+            }
+            block = block.checked_add(1).ok_or(Error::OutOfRange {
+                address,
+                len: data.len(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Reads `expected.len()` bytes back from `address` and compares.
+    pub async fn verify(&mut self, address: u32, expected: &[u8]) -> Result<(), Error> {
+        let got = self.read(address, expected.len()).await?;
+        match got.iter().zip(expected).position(|(g, e)| g != e) {
+            None => Ok(()),
+            Some(i) => Err(Error::VerifyMismatch {
+                address: address + i as u32,
+                expected: expected[i],
+                got: got[i],
+            }),
+        }
+    }
+
+    /// Writes and then reads back: the only way to know a Photon write landed.
+    pub async fn write_verified(
+        &mut self,
+        address: u32,
+        data: &[u8],
+        erase: Erase,
+    ) -> Result<(), Error> {
+        self.write(address, data, erase).await?;
+        self.verify(address, data).await
+    }
+
+    /// Leaves DFU mode: a zero-length DNLOAD, then one GETSTATUS.
+    ///
+    /// Success is dfuMANIFEST, dfuMANIFEST-WAIT-RESET, dfuDNLOAD-IDLE (what the Photon reports, to
+    /// please dfu-util) or the device vanishing. With `jump_to`, the address pointer is set first
+    /// (ST's reference bootloader jumps there; the Photon ignores it and resets).
+    pub async fn leave(mut self, jump_to: Option<u32>) -> Result<LeaveOutcome, Error> {
+        let s = self.status().await?;
+        if !(s.status == 0 && matches!(s.state, State::DfuIdle | State::DnloadIdle)) {
+            self.go_idle().await?;
+        }
+        if let Some(address) = jump_to {
+            self.command(Command::SetAddress, address).await?;
+        }
+        let setup = self.setup(request::DNLOAD, 2);
+        self.t.control_out(setup, &[]).await?;
+        for _ in 0..MAX_POLLS {
+            let s = match self.status().await {
+                Ok(s) => s,
+                Err(Error::Transport(
+                    TransportError::Disconnected
+                    | TransportError::Stall
+                    | TransportError::Timeout
+                    | TransportError::Other { .. },
+                )) => return Ok(LeaveOutcome::Disconnected),
+                Err(e) => return Err(e),
+            };
+            match s.state {
+                State::Manifest | State::ManifestWaitReset | State::DnloadIdle if s.status == 0 => {
+                    return Ok(LeaveOutcome::Reported(s.state));
+                }
+                State::ManifestSync | State::DnBusy => self.t.sleep(s.poll_timeout_ms).await,
+                _ => {
+                    return Err(Error::LeaveRefused {
+                        state: s.state,
+                        status: s.status,
+                    });
+                }
+            }
+        }
+        Err(Error::StillBusy { polls: MAX_POLLS })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Read,
+    Write,
+}
+
+/// Maps a stall to `f`'s error and keeps every other transport error as it is.
+fn stall_or(f: impl Fn(TransportError) -> Error) -> impl Fn(TransportError) -> Error {
+    move |e| match e {
+        TransportError::Stall => f(e),
+        other => Error::Transport(other),
+    }
+}
