@@ -473,31 +473,8 @@ pub fn derived_public_key_der(private_slot: &[u8]) -> Option<[u8; DEVICE_PUBLIC_
     Some(der)
 }
 
-/// The cloud transport, which decides the default port and the built-in fallback address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
-impl Transport {
-    pub fn default_port(self) -> u16 {
-        match self {
-            Self::Tcp => DEFAULT_TCP_PORT,
-            Self::Udp => DEFAULT_UDP_PORT,
-        }
-    }
-
-    /// The host the firmware falls back to when the address block is invalid
-    /// (DOS `system/src/system_cloud_internal_constants.c`).
-    pub fn builtin_host(self) -> &'static str {
-        match self {
-            Self::Tcp => "device.spark.io",
-            Self::Udp => "$id.udp.particle.io",
-        }
-    }
-}
+/// The cloud transport decides the default port and the built-in fallback address.
+pub use crate::device::Transport;
 
 /// The host part of an address block, as `parseServerAddressData` classifies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
