@@ -1,0 +1,538 @@
+//! The DfuSe host against the simulated bootloaders: round trips, every fault, every platform's
+//! layout, and leave.
+
+use futures_executor::block_on;
+use key_rescue::dfu::{
+    self, Dfu, Erase, Error, GEN2_PROTECTED, LeaveOutcome, State, get_status, request,
+};
+use key_rescue::sim::device::{DCT_LEN, Platform, SimBuilder, SimDevice};
+use key_rescue::usb::{ControlSetup, Counting, Transport, TransportError};
+
+/// A deterministic pattern that differs at every offset, so shifted data never verifies.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(u32::from(seed) % 32) as u8
+                ^ seed
+        })
+        .collect()
+}
+
+fn open(dev: &mut SimDevice, alt: u8) -> Dfu<'_, SimDevice> {
+    block_on(Dfu::open(dev, 0, alt)).expect("open")
+}
+
+const SIZES: [usize; 9] = [1, 3, 612, 4095, 4096, 4097, 8191, 8192, 8193];
+
+#[test]
+fn dct_round_trips_at_odd_offsets_and_sizes_around_4096() {
+    for &len in &SIZES {
+        for &offset in &[0usize, 1, 34, 2082, 4095, 4097] {
+            if offset + len > 0x4000 {
+                continue;
+            }
+            let mut dev = SimDevice::photon();
+            let before = dev.memory(1).to_vec();
+            let data = pattern(len, offset as u8 ^ 0x5C);
+            let mut dfu = open(&mut dev, 1);
+            block_on(dfu.write_verified(offset as u32, &data, Erase::Never))
+                .unwrap_or_else(|e| panic!("{len} @ {offset}: {e}"));
+            assert_eq!(block_on(dfu.read(offset as u32, len)).unwrap(), data);
+            // Read-modify-write: every other DCT byte is unchanged.
+            let after = dev.memory(1);
+            assert_eq!(&after[..offset], &before[..offset], "{len} @ {offset}");
+            assert_eq!(
+                &after[offset + len..],
+                &before[offset + len..],
+                "{len} @ {offset}"
+            );
+            assert_eq!(&after[offset..offset + len], &data[..]);
+        }
+    }
+}
+
+#[test]
+fn dct_erase_is_a_harmless_no_op() {
+    let mut dev = SimDevice::photon();
+    let key = pattern(612, 7);
+    let mut dfu = open(&mut dev, 1);
+    block_on(dfu.write_verified(34, &key, Erase::Sectors)).unwrap();
+    assert_eq!(dev.erases(), [0]);
+    assert_eq!(&dev.dct()[3618..3620], [0x3a, 0x00], "device ID kept");
+}
+
+#[test]
+fn internal_flash_round_trips_at_odd_offsets_and_sizes() {
+    for &len in &SIZES {
+        for &offset in &[0u32, 1, 4095, 0x1_FFFF] {
+            let address = 0x080A_0000 + offset;
+            let mut dev = SimDevice::photon();
+            let data = pattern(len, len as u8);
+            let mut dfu = open(&mut dev, 0);
+            block_on(dfu.write_verified(address, &data, Erase::Sectors))
+                .unwrap_or_else(|e| panic!("{len} @ {address:#x}: {e}"));
+            // Every sector touched was erased exactly once, by its start address.
+            let mut sectors: Vec<u32> = Vec::new();
+            let mut a = address;
+            while a < address + len as u32 {
+                // Above 0x08020000 every sector is 128 KiB and aligned to its size.
+                let s = a & !0x1_FFFF;
+                if sectors.last() != Some(&s) {
+                    sectors.push(s);
+                }
+                a = s + 0x2_0000;
+            }
+            assert_eq!(dev.erases(), sectors, "{len} @ {address:#x}");
+        }
+    }
+}
+
+#[test]
+fn internal_flash_reads_the_bootloader() {
+    let mut dev = SimDevice::photon();
+    let expected = dev.memory(0)[..4097].to_vec();
+    let mut dfu = open(&mut dev, 0);
+    assert_eq!(block_on(dfu.read(0x0800_0000, 4097)).unwrap(), expected);
+}
+
+#[test]
+fn writing_over_unerased_flash_fails_with_a_stall_and_read_back_catches_it() {
+    let mut dev = SimDevice::photon();
+    let mut dfu = open(&mut dev, 0);
+    block_on(dfu.write(0x080A_0000, &[0x0F; 8], Erase::Sectors)).unwrap();
+    let err = block_on(dfu.write(0x080A_0000, &[0xF0; 8], Erase::Never)).unwrap_err();
+    assert_eq!(
+        err,
+        Error::WriteRejected {
+            address: 0x080A_0000
+        }
+    );
+    // The device recovers: the next session reaches dfuIDLE and reads the ANDed bits.
+    assert_eq!(block_on(dfu.read(0x080A_0000, 8)).unwrap(), [0; 8]);
+    let err = block_on(dfu.verify(0x080A_0000, &[0xF0; 8])).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::VerifyMismatch {
+            address: 0x080A_0000,
+            expected: 0xF0,
+            got: 0
+        }
+    ));
+}
+
+#[test]
+fn refuses_non_writable_protected_and_out_of_range_memory_before_any_transfer() {
+    let mut dev = SimDevice::photon();
+    let mut dfu = open(&mut dev, 0);
+    dfu.set_protected(vec![GEN2_PROTECTED]);
+    let t0 = dfu.transport().transfers();
+    let e = block_on(dfu.write(0x0800_4000, &[1], Erase::Sectors)).unwrap_err();
+    assert_eq!(
+        e,
+        Error::NotWritable {
+            address: 0x0800_4000
+        }
+    );
+    let e = block_on(dfu.write(0x0800_C000, &[1], Erase::Sectors)).unwrap_err();
+    assert_eq!(
+        e,
+        Error::Protected {
+            address: 0x0800_C000
+        }
+    );
+    let e = block_on(dfu.write(0x080F_FFFF, &[1, 2], Erase::Sectors)).unwrap_err();
+    assert_eq!(
+        e,
+        Error::OutOfRange {
+            address: 0x080F_FFFF,
+            len: 2
+        }
+    );
+    let e = block_on(dfu.read(0x0810_0000, 1)).unwrap_err();
+    assert!(matches!(e, Error::OutOfRange { .. }));
+    assert_eq!(dfu.transport().transfers(), t0);
+    for e in [
+        Error::NotWritable { address: 0 },
+        Error::Protected { address: 0 },
+        Error::OutOfRange { address: 0, len: 1 },
+    ] {
+        assert!(e.hint().ends_with('.') && !e.to_string().ends_with('.'));
+    }
+}
+
+#[test]
+fn without_the_protection_table_the_device_itself_refuses_with_a_stall() {
+    let mut dev = SimDevice::photon();
+    let mut dfu = open(&mut dev, 0);
+    let e = block_on(dfu.write(0x0801_0000, &[1], Erase::Sectors)).unwrap_err();
+    assert_eq!(
+        e,
+        Error::CommandRejected {
+            command: dfu::Command::Erase,
+            address: 0x0801_0000
+        }
+    );
+    let e = block_on(dfu.write(0x0801_0000, &[1], Erase::Never)).unwrap_err();
+    assert_eq!(
+        e,
+        Error::WriteRejected {
+            address: 0x0801_0000
+        }
+    );
+}
+
+#[test]
+fn dirty_starts_reach_idle_without_clrstatus_outside_error() {
+    for state in [
+        State::DfuIdle,
+        State::DnloadIdle,
+        State::UploadIdle,
+        State::DnloadSync,
+        State::Error,
+        State::ManifestSync,
+    ] {
+        let mut dev = SimDevice::photon_in_state(state);
+        let mut dfu = open(&mut dev, 1);
+        assert_eq!(block_on(dfu.read(34, 4)).unwrap(), [0xFF; 4], "{state:?}");
+        drop(dfu);
+        assert_ne!(
+            dev.status(),
+            0x0E,
+            "{state:?}: a CLRSTATUS hit a non-error state"
+        );
+    }
+    let mut dev = SimBuilder::new(Platform::Photon)
+        .start_in_error(0x03)
+        .build();
+    open(&mut dev, 1);
+    assert_eq!(dev.state(), State::DfuIdle);
+}
+
+#[test]
+fn the_block_one_bug_state_is_reported_not_cleared() {
+    let mut dev = SimDevice::photon();
+    let setup = ControlSetup::class_interface(request::UPLOAD, 1, 0);
+    assert_eq!(
+        block_on(dev.control_in(setup, 16)),
+        Err(TransportError::Stall)
+    );
+    let e = block_on(Dfu::open(&mut dev, 0, 1)).err().unwrap();
+    assert!(matches!(
+        e,
+        Error::UnexpectedState {
+            got: State::Unknown(15),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn get_commands_lists_set_address_and_erase() {
+    let mut dev = SimDevice::photon();
+    let mut dfu = open(&mut dev, 1);
+    assert_eq!(block_on(dfu.get_commands()).unwrap(), [0x00, 0x21, 0x41]);
+}
+
+#[test]
+fn leave_accepts_dnload_idle_and_the_device_disconnects() {
+    let mut dev = SimDevice::photon();
+    let dfu = open(&mut dev, 1);
+    assert_eq!(
+        block_on(dfu.leave(None)).unwrap(),
+        LeaveOutcome::Reported(State::DnloadIdle)
+    );
+    assert!(dev.left_dfu());
+    assert_eq!(
+        block_on(get_status(&mut dev, 0)),
+        Err(Error::Transport(TransportError::Disconnected))
+    );
+}
+
+#[test]
+fn leave_accepts_manifest_from_old_bootloaders_and_st_like_devices() {
+    let mut dev = SimBuilder::new(Platform::Photon).old_bootloader().build();
+    let dfu = open(&mut dev, 1);
+    assert_eq!(
+        block_on(dfu.leave(Some(0x0802_0000))).unwrap(),
+        LeaveOutcome::Reported(State::Manifest)
+    );
+    for p in [Platform::Argon, Platform::Core] {
+        let mut dev = SimDevice::builder(p).build();
+        let dfu = open(&mut dev, 1);
+        assert_eq!(
+            block_on(dfu.leave(None)).unwrap(),
+            LeaveOutcome::Reported(State::Manifest)
+        );
+        assert!(dev.left_dfu());
+    }
+}
+
+#[test]
+fn leave_accepts_a_disconnect_before_the_status() {
+    let mut dev = SimDevice::photon();
+    let mut dfu = open(&mut dev, 1);
+    // The leave's first GETSTATUS and its zero-length DNLOAD go through; the device is gone
+    // before the final GETSTATUS.
+    let n = dfu.transport().transfers();
+    dfu.transport().faults_mut().disconnect_after = Some(n + 2);
+    assert_eq!(
+        block_on(dfu.leave(None)).unwrap(),
+        LeaveOutcome::Disconnected
+    );
+}
+
+#[test]
+fn a_stall_at_any_request_of_a_write_fails_and_never_passes_silently() {
+    let data = pattern(4097, 9);
+    let clean = {
+        let mut dev = SimDevice::photon();
+        let mut dfu = open(&mut dev, 1);
+        block_on(dfu.write(100, &data, Erase::Sectors)).unwrap();
+        dev.transfers()
+    };
+    for n in 1..=clean {
+        let mut dev = SimBuilder::new(Platform::Photon)
+            .stall_at_request(n)
+            .build();
+        let result = block_on(async {
+            let mut dfu = Dfu::open(&mut dev, 0, 1).await?;
+            dfu.write_verified(100, &data, Erase::Sectors).await
+        });
+        // A stall either fails the operation or hits a request whose retry is harmless (the
+        // dirty-start GETSTATUS); a write that "succeeds" must have landed completely.
+        if result.is_ok() {
+            assert_eq!(&dev.dct()[100..100 + data.len()], &data[..], "stall at {n}");
+        }
+    }
+    let mut dev = SimBuilder::new(Platform::Photon).stall_on_write().build();
+    let mut dfu = open(&mut dev, 1);
+    assert_eq!(
+        block_on(dfu.write(34, &data, Erase::Never)).unwrap_err(),
+        Error::WriteRejected { address: 34 }
+    );
+}
+
+#[test]
+fn a_stall_at_each_request_of_the_data_phase_fails_the_write() {
+    let data = pattern(612, 3);
+    let mut probe = SimDevice::photon();
+    let mut dfu = open(&mut probe, 1);
+    let start = dfu.transport().transfers();
+    block_on(dfu.write(34, &data, Erase::Sectors)).unwrap();
+    let end = probe.transfers();
+    for n in start + 1..=end {
+        let mut dev = SimBuilder::new(Platform::Photon)
+            .stall_at_request(n)
+            .build();
+        let mut dfu = open(&mut dev, 1);
+        assert!(
+            block_on(dfu.write(34, &data, Erase::Sectors)).is_err(),
+            "stall at {n}"
+        );
+    }
+}
+
+#[test]
+fn command_stalls_are_typed() {
+    let mut dev = SimBuilder::new(Platform::Photon)
+        .stall_on_command(0x21)
+        .build();
+    let mut dfu = open(&mut dev, 1);
+    assert_eq!(
+        block_on(dfu.read(34, 612)).unwrap_err(),
+        Error::CommandRejected {
+            command: dfu::Command::SetAddress,
+            address: 34
+        }
+    );
+    let mut dev = SimBuilder::new(Platform::Photon)
+        .stall_on_command(0x41)
+        .build();
+    let mut dfu = open(&mut dev, 0);
+    assert!(matches!(
+        block_on(dfu.write(0x080A_0000, &[1], Erase::Sectors)).unwrap_err(),
+        Error::CommandRejected {
+            command: dfu::Command::Erase,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn disconnect_mid_download_is_reported() {
+    for after in [5, 8, 12, 20] {
+        let mut dev = SimBuilder::new(Platform::Photon)
+            .disconnect_after(after)
+            .build();
+        let result = block_on(async {
+            let mut dfu = Dfu::open(&mut dev, 0, 1).await?;
+            dfu.write_verified(0, &pattern(8193, 1), Erase::Never).await
+        });
+        let err = result.unwrap_err();
+        assert_eq!(
+            err,
+            Error::Transport(TransportError::Disconnected),
+            "after {after}"
+        );
+        assert_eq!(err.hint(), TransportError::Disconnected.hint());
+    }
+}
+
+#[test]
+fn busy_devices_are_polled_patiently() {
+    let mut dev = SimBuilder::new(Platform::Photon).busy(3, 25).build();
+    let data = pattern(5000, 4);
+    let mut dfu = open(&mut dev, 0);
+    block_on(dfu.write_verified(0x080A_0000, &data, Erase::Sectors)).unwrap();
+    assert_eq!(dev.impatient_polls(), 0);
+    assert!(dev.now_ms() >= 25 * 4, "slept {} ms", dev.now_ms());
+}
+
+#[test]
+fn zero_filled_dct_reads_come_back_as_zeros_and_writes_fail() {
+    let mut dev = SimBuilder::new(Platform::Photon).dct_unreachable().build();
+    let mut dfu = open(&mut dev, 1);
+    assert_eq!(block_on(dfu.read(34, 612)).unwrap(), vec![0; 612]);
+    assert_eq!(
+        block_on(dfu.write(34, &[1, 2, 3], Erase::Never)).unwrap_err(),
+        Error::WriteRejected { address: 34 }
+    );
+}
+
+#[test]
+fn brownout_corruption_is_visible_in_reads() {
+    let key = pattern(612, 11);
+    let mut dev = SimBuilder::new(Platform::Photon)
+        .dct_bytes(34, &key)
+        .brownout_dct(34 + 300, 100)
+        .build();
+    let dct = dev.dct().to_vec();
+    let mut dfu = open(&mut dev, 1);
+    let read = block_on(dfu.read(34, 612)).unwrap();
+    assert_eq!(read, dct[34..646]);
+    assert_eq!(read[..300], key[..300]);
+    assert_ne!(read[300..400], key[300..400]);
+}
+
+#[test]
+fn the_host_reads_alternate_names_from_string_descriptors_when_the_browser_has_none() {
+    let mut dev = SimBuilder::new(Platform::Photon)
+        .hide_alternate_names()
+        .build();
+    let dfu = open(&mut dev, 1);
+    assert_eq!(dfu.layout().name, "DCT Flash");
+}
+
+#[test]
+fn claim_and_open_refusals_are_typed() {
+    let mut dev = SimBuilder::new(Platform::Photon).refuse_claim().build();
+    assert_eq!(dev.open(), Ok(()));
+    assert_eq!(dev.claim(0), Err(TransportError::UnableToClaim));
+    let mut dev = SimBuilder::new(Platform::Photon).deny_open().build();
+    assert_eq!(dev.open(), Err(TransportError::AccessDenied));
+}
+
+#[test]
+fn every_platform_layout_parses_and_its_writable_memories_round_trip() {
+    for p in Platform::ALL {
+        let mut dev = SimDevice::builder(p).build();
+        let names = dev.alternate_names();
+        for (alt, name) in names.iter().enumerate() {
+            let alt = alt as u8;
+            let mut dfu = open(&mut dev, alt);
+            let layout = dfu.layout().clone();
+            assert_eq!(
+                layout.name,
+                name[1..name.find('/').unwrap()].trim_end(),
+                "{p:?}"
+            );
+            // Pick a writable spot away from the start, aligned to 4 for internal flash.
+            let seg = layout
+                .segments()
+                .filter(|s| s.access.writable && s.access.readable)
+                .last()
+                .unwrap_or_else(|| panic!("{p:?} alt {alt} has no writable segment"));
+            let address = seg.start + seg.sector_size.min(8192) / 2;
+            let len = 1500;
+            let data = pattern(len, alt ^ p as u8);
+            let erase = if seg.access.erasable {
+                Erase::Sectors
+            } else {
+                Erase::Never
+            };
+            block_on(dfu.write_verified(address, &data, erase))
+                .unwrap_or_else(|e| panic!("{p:?} alt {alt} {name}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn gen3_dcd_is_written_without_erasing() {
+    let mut dev = SimDevice::builder(Platform::Boron).build();
+    let mut dfu = open(&mut dev, 1);
+    let key = pattern(121, 1);
+    block_on(dfu.write_verified(3106, &key, Erase::Sectors)).unwrap();
+    assert!(dev.erases().is_empty());
+    assert_eq!(&dev.dct()[3106..3227], &key[..]);
+    assert_eq!(dev.dct().len(), DCT_LEN);
+}
+
+#[test]
+fn gen3_device_protection_refuses_reads_and_writes() {
+    let mut dev = SimDevice::builder(Platform::Argon)
+        .device_protection()
+        .build();
+    let mut dfu = open(&mut dev, 1);
+    assert_eq!(
+        block_on(dfu.read(34, 4)).unwrap_err(),
+        Error::NotReadable { address: 34 }
+    );
+    assert_eq!(
+        block_on(dfu.write(34, &[0], Erase::Never)).unwrap_err(),
+        Error::NotWritable { address: 34 }
+    );
+}
+
+#[test]
+fn core_spi_flash_must_be_erased_before_a_write() {
+    let mut dev = SimDevice::builder(Platform::Core).build();
+    dev.set_memory(1, 0x2000, &pattern(1024, 2));
+    let key = pattern(612, 8);
+    let mut dfu = open(&mut dev, 1);
+    assert_eq!(dfu.functional().transfer_size, 1024);
+    // Without erasing, old and new bits are ANDed and only read-back notices.
+    block_on(dfu.write(0x2000, &key, Erase::Never)).unwrap();
+    assert!(matches!(
+        block_on(dfu.verify(0x2000, &key)).unwrap_err(),
+        Error::VerifyMismatch { .. }
+    ));
+    block_on(dfu.write_verified(0x2000, &key, Erase::Sectors)).unwrap();
+    assert_eq!(dev.erases(), [0x2000]);
+    // The erase cleared the whole 4 KiB sector.
+    assert!(
+        dev.memory(1)[0x2000 + 612..0x3000]
+            .iter()
+            .all(|&b| b == 0xFF)
+    );
+}
+
+#[test]
+fn p1_serial_flash_is_the_third_alternate() {
+    let mut dev = SimDevice::builder(Platform::P1).build();
+    let dfu = open(&mut dev, 2);
+    assert_eq!(dfu.layout().name, "Serial Flash");
+    assert_eq!(dfu.layout().segments().next().unwrap().count, 256);
+}
+
+#[test]
+fn counting_transport_measures_a_key_read() {
+    let mut dev = Counting::new(SimDevice::photon());
+    let mut dfu = block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+    let key = block_on(dfu.read(34, 612)).unwrap();
+    assert_eq!(key.len(), 612);
+    let c = dev.counts();
+    assert_eq!(c.transfers, dev.inner().transfers());
+    assert!(c.bytes_in >= 612);
+}
