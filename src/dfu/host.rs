@@ -182,6 +182,16 @@ impl<'t, T: Transport> Dfu<'t, T> {
         })
     }
 
+    /// Brings the device to a state that accepts a DNLOAD: dfuIDLE, or dfuDNLOAD-IDLE left by the
+    /// previous command, both with status OK. Saves an ABORT and a GETSTATUS between operations.
+    async fn ready_for_download(&mut self) -> Result<(), Error> {
+        let s = self.status().await?;
+        if s.status == 0 && matches!(s.state, State::DfuIdle | State::DnloadIdle) {
+            return Ok(());
+        }
+        self.go_idle().await
+    }
+
     /// Polls GETSTATUS until the device stops being busy, sleeping `bwPollTimeout` before each
     /// further poll (DFU 1.1, 6.1.2).
     async fn poll_until_done(&mut self) -> Result<StatusReply, Error> {
@@ -278,7 +288,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
         if len == 0 {
             return Ok(Vec::new());
         }
-        self.go_idle().await?;
+        self.ready_for_download().await?;
         self.command(Command::SetAddress, address).await?;
         self.simple(request::ABORT).await?;
         let xfer = usize::from(self.functional.transfer_size);
@@ -315,7 +325,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
             .layout
             .sectors_in(address, len as u32)
             .map_err(|_| Error::OutOfRange { address, len })?;
-        self.go_idle().await?;
+        self.ready_for_download().await?;
         let mut erased = 0;
         for s in sectors.iter().filter(|s| s.access.erasable) {
             self.command(Command::Erase, s.start).await?;
@@ -334,7 +344,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
         if erase == Erase::Sectors {
             self.erase(address, data.len()).await?;
         } else {
-            self.go_idle().await?;
+            self.ready_for_download().await?;
         }
         // ERASE moves the address pointer, so set it after erasing.
         self.command(Command::SetAddress, address).await?;
@@ -397,10 +407,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
     /// please dfu-util) or the device vanishing. With `jump_to`, the address pointer is set first
     /// (ST's reference bootloader jumps there; the Photon ignores it and resets).
     pub async fn leave(mut self, jump_to: Option<u32>) -> Result<LeaveOutcome, Error> {
-        let s = self.status().await?;
-        if !(s.status == 0 && matches!(s.state, State::DfuIdle | State::DnloadIdle)) {
-            self.go_idle().await?;
-        }
+        self.ready_for_download().await?;
         if let Some(address) = jump_to {
             self.command(Command::SetAddress, address).await?;
         }

@@ -13,7 +13,7 @@ pub mod layout;
 
 pub use descriptor::FunctionalDescriptor;
 pub use host::{Command, Dfu, Erase, LeaveOutcome};
-pub use layout::{Access, LayoutProblem, MemoryLayout, Sector, Segment};
+pub use layout::{Access, LayoutProblem, MemoryLayout, Region, Sector, Segment};
 
 use crate::usb::{ControlSetup, Transport, TransportError};
 use thiserror::Error;
