@@ -1,9 +1,138 @@
 //! The Particle cloud: which API the page may talk to, typed requests and pure response parsing.
 //!
-//! No browser imports here; the HTTP send lives in `http.rs` (wasm32 only) behind a small trait.
-//! Facts: shared/reference/cloud-api.md.
+//! No browser imports here; the HTTP send lives in `http.rs` (wasm32 only, the one file that uses
+//! gloo-net) behind the small [`CloudApi`] trait, and `crate::sim::cloud` implements the same trait
+//! in-process. Request building (`request.rs`) and parsing (`response.rs`) are plain functions tested
+//! natively. Facts: shared/reference/cloud-api.md.
+
+mod error;
+#[cfg(target_arch = "wasm32")]
+pub mod http;
+mod request;
+mod response;
+
+pub use error::ApiError;
+pub use request::{
+    AccessToken, ApiRequest, FORM, KeyAlgorithm, KeyUpload, Method, OAUTH_CLIENT_ID,
+    OAUTH_CLIENT_SECRET, SIGN_IN_EXPIRES_IN_S, form_decode, form_encode,
+};
+pub use response::{
+    ApiResponse, DeviceInfo, Session, SignInStep, parse_device, parse_devices,
+    parse_send_public_key, parse_sign_in, parse_sign_out,
+};
 
 use thiserror::Error;
+
+/// How often [`CloudApi::wait_until_online`] asks by default: the device retries its handshake
+/// every few seconds, so polling faster only spends the rate limit.
+pub const ONLINE_POLL_MS: u32 = 2_000;
+
+/// The Particle API as the rest of the page sees it.
+///
+/// Implementors provide the three primitives (send one request, sleep, read the wall clock); the
+/// endpoint methods are provided on top of them so every implementation parses answers the same way.
+/// Test stubs may override any provided method. No `Send` bound: browser futures are `!Send`.
+#[allow(async_fn_in_trait)]
+pub trait CloudApi {
+    /// Sends one request. `Err` only when no answer arrived ([`ApiError::Network`]); any HTTP status
+    /// is an `Ok` answer for the parsers to judge.
+    async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError>;
+
+    /// Waits `ms` milliseconds between polls; simulations advance a virtual clock instead.
+    async fn sleep(&mut self, ms: u32);
+
+    /// Milliseconds since the Unix epoch, for the CLI's `order=manual_<ms>` field.
+    fn now_ms(&self) -> u64;
+
+    /// Signs in with email and password. An MFA account answers [`ApiError::MfaRequired`]; continue
+    /// with [`CloudApi::sign_in_otp`].
+    async fn sign_in(&mut self, email: &str, password: &str) -> Result<Session, ApiError> {
+        let resp = self.execute(&ApiRequest::sign_in(email, password)).await?;
+        parse_sign_in(&resp, SignInStep::Password)
+    }
+
+    /// The second MFA step: the `mfa_token` from [`ApiError::MfaRequired`] and the 6-digit code.
+    async fn sign_in_otp(&mut self, mfa_token: &str, otp: &str) -> Result<Session, ApiError> {
+        let resp = self
+            .execute(&ApiRequest::sign_in_otp(mfa_token, otp))
+            .await?;
+        parse_sign_in(&resp, SignInStep::OneTimeCode)
+    }
+
+    /// Checks a pasted token by listing the account's devices, and returns it as a session.
+    async fn sign_in_with_token(&mut self, pasted: &str) -> Result<Session, ApiError> {
+        let token = AccessToken::from_pasted(pasted)?;
+        self.devices(&token).await?;
+        Ok(Session {
+            token,
+            expires_in_s: None,
+        })
+    }
+
+    /// Revokes the token. A token the cloud no longer accepts counts as signed out.
+    async fn sign_out(&mut self, token: &AccessToken) -> Result<(), ApiError> {
+        let resp = self.execute(&ApiRequest::sign_out(token)).await?;
+        parse_sign_out(&resp)
+    }
+
+    /// Looks one device up: owner or team access, product, platform, online, last handshake.
+    async fn device(
+        &mut self,
+        token: &AccessToken,
+        device_id: &str,
+    ) -> Result<DeviceInfo, ApiError> {
+        let resp = self.execute(&ApiRequest::device(token, device_id)).await?;
+        parse_device(&resp, device_id)
+    }
+
+    /// The account's devices.
+    async fn devices(&mut self, token: &AccessToken) -> Result<Vec<DeviceInfo>, ApiError> {
+        let resp = self.execute(&ApiRequest::devices(token)).await?;
+        parse_devices(&resp)
+    }
+
+    /// Uploads a device public key like `particle keys send`.
+    async fn send_public_key(
+        &mut self,
+        token: &AccessToken,
+        upload: &KeyUpload,
+    ) -> Result<(), ApiError> {
+        let request = ApiRequest::send_public_key(token, upload, self.now_ms());
+        let resp = self.execute(&request).await?;
+        parse_send_public_key(&resp, &upload.device_id, upload.product_id)
+    }
+
+    /// Polls the device every `poll_ms` until it reports online, for at most `timeout_ms`.
+    ///
+    /// Network and server errors while waiting are retried (a phone hotspot drops a request now and
+    /// then); token and permission errors end the wait at once.
+    async fn wait_until_online(
+        &mut self,
+        token: &AccessToken,
+        device_id: &str,
+        timeout_ms: u32,
+        poll_ms: u32,
+    ) -> Result<DeviceInfo, ApiError> {
+        let poll_ms = poll_ms.max(1);
+        let mut waited: u32 = 0;
+        loop {
+            match self.device(token, device_id).await {
+                Ok(info) if info.is_online() => return Ok(info),
+                Ok(_) | Err(ApiError::Network { .. } | ApiError::Server { .. }) => {}
+                Err(other) => return Err(other),
+            }
+            if waited >= timeout_ms {
+                return Err(ApiError::DeviceStayedOffline {
+                    device_id: device_id.to_ascii_lowercase(),
+                    waited_s: waited.div_ceil(1000),
+                });
+            }
+            let step = poll_ms.min(timeout_ms - waited);
+            self.sleep(step).await;
+            waited += step;
+        }
+    }
+}
 
 /// Particle's production API.
 pub const PRODUCTION_API: &str = "https://api.particle.io";

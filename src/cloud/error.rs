@@ -1,0 +1,110 @@
+//! `ApiError`: every way a call to the Particle cloud can fail, each one something the user can act on.
+
+use thiserror::Error;
+
+/// What went wrong talking to the Particle cloud.
+///
+/// Variants carry data, not preformatted strings; `Display` says what happened and [`ApiError::hint`]
+/// what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    /// `POST /oauth/token` answered 400 `invalid_grant`.
+    #[error("the email or password is wrong")]
+    WrongPassword,
+    /// The password was right and the account uses multi-factor authentication: send a one-time
+    /// code with this token next (cloud-api.md 2, MFA step 1).
+    #[error("this account needs a one-time code from its authenticator app")]
+    MfaRequired { mfa_token: String },
+    /// Any 4xx answer to the one-time-code step (the production body is not public).
+    #[error("the one-time code was not accepted")]
+    WrongOtp,
+    /// The account signs in through single sign-on, which does not work off Particle's domain.
+    #[error("this account signs in with single sign-on")]
+    SingleSignOn,
+    /// A pasted access token that cannot be a Particle token (empty, spaces, odd characters).
+    #[error("that does not look like a Particle access token")]
+    TokenMalformed,
+    /// 401 with "has expired".
+    #[error("the sign-in has expired")]
+    TokenExpired,
+    /// 401 `invalid_token`, or 400 "access token was not found" (signed out elsewhere, revoked).
+    #[error("the access token is not valid")]
+    TokenInvalid,
+    /// 403 "Permission Denied" on a device route; Particle also answers this for unknown ids.
+    #[error("device {device_id} is not in this account, or does not exist")]
+    NotYourDevice { device_id: String },
+    /// 403 on the key upload of a product device: the account is not a Developer or Administrator of
+    /// the product (View-only and Support members may not send keys).
+    #[error("this account may not send keys for devices of product {product_id}")]
+    ProductRoleMissing { product_id: u32 },
+    /// The cloud refused the public key itself (400 "No key provided", "Key error ...").
+    #[error("the cloud refused the public key: {detail}")]
+    KeyRejected { detail: String },
+    /// 429: too many requests, or 10 failed sign-ins in a row from this network.
+    #[error("the cloud is limiting requests from this network")]
+    RateLimited,
+    /// The request never got an answer: offline, DNS, CORS refusal or a dropped connection.
+    #[error("the cloud could not be reached: {message}")]
+    Network { message: String },
+    /// 5xx.
+    #[error("the cloud had an internal error (HTTP {status})")]
+    Server { status: u16 },
+    /// Polling ran out of time before the device reported `online`.
+    #[error("device {device_id} did not come online within {waited_s} s")]
+    DeviceStayedOffline { device_id: String, waited_s: u32 },
+    /// A 4xx the page does not expect (a malformed request: a bug on this side).
+    #[error("the cloud rejected the request (HTTP {status}): {detail}")]
+    BadRequest { status: u16, detail: String },
+    /// An answer whose status or body does not fit the contract.
+    #[error("the cloud gave an unexpected answer (HTTP {status}): {detail}")]
+    Unexpected { status: u16, detail: String },
+}
+
+impl ApiError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::WrongPassword => {
+                "Check the email and password (the ones for console.particle.io) and sign in again."
+            }
+            Self::MfaRequired { .. } => "Enter the 6-digit code from your authenticator app.",
+            Self::WrongOtp => {
+                "Enter the current code from your authenticator app. After three failures, recover \
+                 the account at https://login.particle.io/account-info."
+            }
+            Self::SingleSignOn => {
+                "Create an access token with `particle token create` and paste it instead of a \
+                 password."
+            }
+            Self::TokenMalformed => {
+                "Paste the whole access token (40 characters from `particle token create`)."
+            }
+            Self::TokenExpired | Self::TokenInvalid => "Sign in again.",
+            Self::NotYourDevice { .. } => {
+                "Sign in with the account the device is claimed to, or check the device ID."
+            }
+            Self::ProductRoleMissing { .. } => {
+                "Ask a product administrator for the Developer or Administrator role, or to send \
+                 the key for you."
+            }
+            Self::KeyRejected { .. } => "Press Retry to generate and send a new key.",
+            Self::RateLimited => "Wait a few minutes (30 after many failed sign-ins), then retry.",
+            Self::Network { .. } => "Check the internet connection, then retry.",
+            Self::Server { .. } => {
+                "Particle's cloud has a problem; check status.particle.io and retry later."
+            }
+            Self::DeviceStayedOffline { .. } => {
+                "Check that the device has Wi-Fi credentials and blinks cyan; press Retry to wait \
+                 longer, or run the repair again."
+            }
+            Self::BadRequest { .. } | Self::Unexpected { .. } => {
+                "Retry; if it happens again, report it with the message above."
+            }
+        }
+    }
+
+    /// Whether signing in again fixes it.
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self, Self::TokenExpired | Self::TokenInvalid)
+    }
+}

@@ -1,0 +1,72 @@
+//! The browser's [`CloudApi`]: sends [`ApiRequest`]s with `fetch` through gloo-net.
+//!
+//! wasm32 only, and the only file in the crate that imports gloo-net. It adds nothing to a request
+//! (no extra headers: Particle's CORS preflight would refuse them) and judges nothing: statuses and
+//! bodies go back to the pure parsers in `response.rs`.
+
+use super::{ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Method};
+use gloo_net::http::{Method as FetchMethod, RequestBuilder};
+
+/// The Particle API over `fetch`, against one [`ApiBase`] (production or a loopback test cloud).
+#[derive(Debug, Clone)]
+pub struct HttpCloud {
+    base: ApiBase,
+}
+
+impl HttpCloud {
+    pub fn new(base: ApiBase) -> Self {
+        Self { base }
+    }
+
+    pub fn base(&self) -> &ApiBase {
+        &self.base
+    }
+}
+
+impl CloudApi for HttpCloud {
+    async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let url = format!("{}{}", self.base.as_str(), request.path);
+        let method = match request.method {
+            Method::Get => FetchMethod::GET,
+            Method::Post => FetchMethod::POST,
+            Method::Delete => FetchMethod::DELETE,
+        };
+        let mut builder = RequestBuilder::new(&url).method(method);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let built = match &request.body {
+            Some(body) => builder.body(body.as_str()),
+            None => builder.build(),
+        }
+        .map_err(network)?;
+        // fetch rejects only when no answer arrived: offline, DNS, a refused CORS preflight.
+        let response = built.send().await.map_err(network)?;
+        let status = response.status();
+        let body = response.text().await.map_err(network)?;
+        Ok(ApiResponse { status, body })
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            let Some(window) = web_sys::window() else {
+                // No window (a worker): resolve at once rather than hang the poll loop forever.
+                let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+                return;
+            };
+            let timeout = i32::try_from(ms).unwrap_or(i32::MAX);
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, timeout);
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+}
+
+fn network(e: gloo_net::Error) -> ApiError {
+    ApiError::Network {
+        message: e.to_string(),
+    }
+}

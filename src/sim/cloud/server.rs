@@ -1,0 +1,209 @@
+//! The simulated cloud over loopback HTTP/1.1 (native only: `std::net`), for `src/bin/sim-cloud.rs`.
+//!
+//! One connection at a time, one request per connection: enough for a browser test and simple to
+//! reason about. Time is the wall clock plus an offset that the test control route can advance, so
+//! token expiry can be tested without waiting.
+
+use super::wire::{MAX_REQUEST_BYTES, WireError, parse_request};
+use super::{SimCloud, SimHttpRequest, SimHttpResponse};
+use crate::cloud::form_decode;
+use serde_json::json;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Server settings from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Serve the `/__sim/…` routes (never on a cloud that holds real data).
+    pub test_control: bool,
+}
+
+/// The state one server loop owns.
+pub struct SimServer {
+    pub cloud: SimCloud,
+    pub options: ServerOptions,
+    clock_offset_ms: u64,
+}
+
+impl SimServer {
+    pub fn new(cloud: SimCloud, options: ServerOptions) -> Self {
+        Self {
+            cloud,
+            options,
+            clock_offset_ms: 0,
+        }
+    }
+
+    /// The wall clock as the cloud sees it (the binary is the only place that reads it).
+    pub fn now_ms(&self) -> u64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        wall + self.clock_offset_ms
+    }
+
+    /// Serves connections until the listener fails.
+    pub fn run(&mut self, listener: &TcpListener) {
+        for stream in listener.incoming() {
+            match stream {
+                Ok(stream) => {
+                    if let Err(e) = self.serve_connection(stream) {
+                        eprintln!("sim-cloud: connection error: {e}");
+                    }
+                }
+                Err(e) => eprintln!("sim-cloud: accept failed: {e}"),
+            }
+        }
+    }
+
+    fn serve_connection(&mut self, mut stream: TcpStream) -> std::io::Result<()> {
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let response = loop {
+            let n = stream.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            match parse_request(&buf) {
+                Ok(Some(req)) => break self.respond(&req),
+                Ok(None) if buf.len() <= MAX_REQUEST_BYTES => continue,
+                Ok(None) | Err(WireError::TooLarge) => {
+                    break SimHttpResponse::json(413, json!({"ok": false, "error": "Too large"}));
+                }
+                Err(WireError::Malformed(what)) => {
+                    break SimHttpResponse::json(
+                        400,
+                        json!({"ok": false, "error": format!("Malformed {what}")}),
+                    );
+                }
+            }
+        };
+        stream.write_all(&response.to_http())?;
+        stream.flush()
+    }
+
+    /// Answers one request: a test control route, or the cloud contract.
+    pub fn respond(&mut self, req: &SimHttpRequest) -> SimHttpResponse {
+        let now = self.now_ms();
+        if self.options.test_control
+            && req.target.starts_with("/__sim/")
+            && !req.method.eq_ignore_ascii_case("OPTIONS")
+        {
+            return self.control(req, now);
+        }
+        let resp = self.cloud.handle(req, now);
+        eprintln!(
+            "sim-cloud: {} {} -> {}",
+            req.method,
+            path_only(&req.target),
+            resp.status
+        );
+        resp
+    }
+
+    fn control(&mut self, req: &SimHttpRequest, now: u64) -> SimHttpResponse {
+        let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+        let params = form_decode(query);
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let number = |name: &str| param(name).and_then(|v| v.parse::<u64>().ok());
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (req.method.to_ascii_uppercase().as_str(), &segments[1..]) {
+            ("POST", ["advance"]) => {
+                self.clock_offset_ms += number("ms").unwrap_or(0);
+                let now = self.now_ms();
+                self.cloud.tick(now);
+                SimHttpResponse::json(200, json!({"now_ms": now}))
+            }
+            ("POST", ["fail"]) => {
+                let status = number("status").unwrap_or(503) as u16;
+                let count = number("count").unwrap_or(1) as u32;
+                self.cloud.fail_next(status, count);
+                SimHttpResponse::json(200, json!({"ok": true}))
+            }
+            ("POST", ["token"]) => match param("email") {
+                Some(email) => {
+                    let token = self
+                        .cloud
+                        .issue_token(&email, number("ttl").unwrap_or(3600), now);
+                    SimHttpResponse::json(200, json!({"access_token": token}))
+                }
+                None => SimHttpResponse::json(400, json!({"ok": false, "error": "email missing"})),
+            },
+            ("GET", ["server-key-region"]) => {
+                SimHttpResponse::json(200, json!({"hex": hex(&self.cloud.server_key_region())}))
+            }
+            ("GET", ["devices", id]) => match self.cloud.device(id) {
+                Some(d) => SimHttpResponse::json(
+                    200,
+                    json!({
+                        "id": d.id,
+                        "online": d.online,
+                        "owner": d.owner,
+                        "product_id": d.product_id,
+                        "public_key_der_hex": d.public_key.as_ref().map(|k| hex(&k.der)),
+                        "algorithm": d.public_key.as_ref().map(|k| k.algorithm.clone()),
+                        "last_boot": self.cloud.last_boot(id).map(|b| json!({
+                            "online": b.online,
+                            "led": b.led,
+                            "error_code": b.error.map(|e| e.code()),
+                            "key_error_flags": b.key_error_flags,
+                            "log": b.log,
+                        })),
+                    }),
+                ),
+                None => SimHttpResponse::json(404, json!({"ok": false, "error": "no such device"})),
+            },
+            ("POST", ["devices", id, "boot"]) => match unhex(req.body.trim()) {
+                Some(dct) => {
+                    let b = self.cloud.boot_device(&dct, id, now);
+                    SimHttpResponse::json(
+                        200,
+                        json!({
+                            "online": b.online,
+                            "led": b.led,
+                            "error_code": b.error.map(|e| e.code()),
+                            "key_error_flags": b.key_error_flags,
+                            "log": b.log,
+                        }),
+                    )
+                }
+                None => SimHttpResponse::json(
+                    400,
+                    json!({"ok": false, "error": "body must be the DCT in hex"}),
+                ),
+            },
+            ("POST", ["devices", id, "offline"]) => {
+                self.cloud.mark_offline(id);
+                SimHttpResponse::json(200, json!({"ok": true}))
+            }
+            _ => SimHttpResponse::json(404, json!({"ok": false, "error": "unknown control route"})),
+        }
+    }
+}
+
+fn path_only(target: &str) -> &str {
+    target.split_once('?').map_or(target, |(p, _)| p)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
