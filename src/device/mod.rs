@@ -87,6 +87,23 @@ pub enum KeyAlgorithm {
     EcP256,
 }
 
+impl KeyAlgorithm {
+    /// The name shown to users.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rsa1024 => "RSA-1024",
+            Self::Rsa2048 => "RSA-2048",
+            Self::EcP256 => "EC P-256",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A DFU alternate setting and its DfuSe memory-layout string (the interface name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DfuAlt {

@@ -149,6 +149,15 @@ pub enum UnusableReason {
     /// The layout is the expected one, but the numbers the firmware reads do not form an RSA key.
     #[error("the numbers the firmware reads do not form an RSA key (the key is corrupt)")]
     Corrupt,
+    /// The EC slot holds something that is not an EC private key in SEC1 or PKCS#8 DER.
+    #[error("the slot does not hold an EC private key")]
+    NotAnEcKey,
+    /// An EC key on another curve: the firmware uses only NIST P-256.
+    #[error("the key is not on the P-256 curve, the only one the firmware uses")]
+    WrongCurve,
+    /// The server-key slot does not hold a public key of the kind the firmware expects.
+    #[error("the server key is not a {expected} public key")]
+    NotAServerKey { expected: &'static str },
     /// The server modulus at offset 33 is not a number an RSA public key can have.
     #[error("the server key's modulus is not a valid RSA modulus")]
     InvalidModulus,
