@@ -91,6 +91,12 @@ pub enum TransportError {
     /// The transfer did not complete in time.
     #[error("the USB transfer timed out")]
     Timeout,
+    /// The browser refused USB access here: no user gesture, or a permissions policy (iframes).
+    #[error("the browser blocked access to USB devices on this page: {message}")]
+    Blocked { message: String },
+    /// This browser has no WebUSB (`navigator.usb` is missing or the page is not secure).
+    #[error("this browser cannot talk to USB devices")]
+    Unsupported,
     /// Any other browser or driver error, with the name and message it gave.
     #[error("USB error {name}: {message}")]
     Other { name: String, message: String },
@@ -116,6 +122,13 @@ impl TransportError {
             }
             Self::Stall => "Put the device in DFU mode again (hold MODE, tap RESET) and retry.",
             Self::Timeout => "Try another USB cable or port, then retry.",
+            Self::Blocked { .. } => {
+                "Press the Connect button again; if this page is embedded in another site, open \
+                 Key Rescue in its own tab."
+            }
+            Self::Unsupported => {
+                "Open this page over https in Chrome or Edge on a computer or an Android phone."
+            }
             Self::Other { .. } => "Unplug and replug the device, then retry.",
         }
     }
@@ -380,6 +393,10 @@ mod tests {
             TransportError::Disconnected,
             TransportError::Stall,
             TransportError::Timeout,
+            TransportError::Blocked {
+                message: "Must be handling a user gesture".into(),
+            },
+            TransportError::Unsupported,
             TransportError::Other {
                 name: "NetworkError".into(),
                 message: "x".into(),

@@ -1,9 +1,26 @@
 //! The WebUSB adapter: the one place that touches `navigator.usb`. Compiled for wasm32 only.
 //!
+//! Owns device selection (`requestDevice` with every Particle id), open / configuration / claim /
+//! alternate selection, the `disconnect` event, and the mapping of Chrome's `DOMException`s to
+//! [`TransportError`]. Nothing outside this file imports WebUSB types from `web_sys`.
+//!
 //! Uses `unchecked_into` rather than `dyn_into` throughout, so a JavaScript stand-in for
 //! `navigator.usb` (tests, simulated mode) works exactly like the real one (webusb.md, 4).
 
+use super::{
+    AlternateInfo, ControlSetup, DeviceInfo, Recipient, RequestType, Transport, TransportError,
+};
+use crate::device::{PLATFORMS, Platform, UsbMode};
+use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{
+    Usb, UsbAlternateInterface, UsbConfiguration, UsbControlTransferParameters, UsbDevice,
+    UsbDeviceFilter, UsbDeviceRequestOptions, UsbInTransferResult, UsbInterface,
+    UsbOutTransferResult, UsbRecipient, UsbRequestType, UsbTransferStatus,
+};
 
 /// What the browser offers for talking to a USB device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,14 +40,10 @@ impl BrowserSupport {
                 webusb: false,
             };
         };
-        let secure_context = js_sys::Reflect::get(&window, &JsValue::from_str("isSecureContext"))
+        let secure_context = Reflect::get(&window, &JsValue::from_str("isSecureContext"))
             .map(|v| v.is_truthy())
             .unwrap_or(false);
-        // Feature-detect with a property read, not `dyn_into`, which a stand-in would fail.
-        let navigator: JsValue = window.navigator().unchecked_into();
-        let webusb = js_sys::Reflect::get(&navigator, &JsValue::from_str("usb"))
-            .map(|v| !v.is_undefined() && !v.is_null())
-            .unwrap_or(false);
+        let webusb = usb().is_ok();
         Self {
             secure_context,
             webusb,
@@ -40,5 +53,370 @@ impl BrowserSupport {
     /// Whether the page can repair a real device here.
     pub fn usable(&self) -> bool {
         self.secure_context && self.webusb
+    }
+}
+
+/// `navigator.usb`, feature-detected with a property read: `dyn_into` would reject a stand-in.
+fn usb() -> Result<Usb, TransportError> {
+    let window = web_sys::window().ok_or(TransportError::Unsupported)?;
+    let navigator: JsValue = window.navigator().unchecked_into();
+    let usb = Reflect::get(&navigator, &JsValue::from_str("usb"))
+        .map_err(|_| TransportError::Unsupported)?;
+    if usb.is_undefined() || usb.is_null() {
+        return Err(TransportError::Unsupported);
+    }
+    Ok(usb.unchecked_into())
+}
+
+/// Every (vendor id, product id) the chooser offers: each Particle platform in DFU mode and in
+/// normal mode, so a device that is not in DFU mode can still be recognised and the page can ask
+/// the user to put it in DFU mode.
+pub fn particle_usb_ids() -> Vec<(u16, u16)> {
+    PLATFORMS
+        .iter()
+        .flat_map(|p| {
+            [
+                (p.vendor_id, p.dfu_product_id),
+                (p.vendor_id, p.runtime_product_id),
+            ]
+        })
+        .collect()
+}
+
+/// Which operation an error came from; Chrome reuses names such as NetworkError across them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Request,
+    Open,
+    Claim,
+    Transfer,
+    Other,
+}
+
+/// Maps a rejected WebUSB promise to a typed error (webusb.md, 7). Matches on the exception name
+/// plus a fragment of the message, never on the whole text: Chrome prefixes synchronous errors.
+fn map_error(e: &JsValue, op: Op) -> TransportError {
+    let text = |key: &str| {
+        Reflect::get(e, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let (name, message) = (text("name"), text("message"));
+    match (name.as_str(), op) {
+        ("NotFoundError", _) if message.contains("No device selected") => TransportError::Cancelled,
+        ("NotFoundError", _) => TransportError::Disconnected,
+        ("SecurityError", _) if message.contains("Access denied") => TransportError::AccessDenied,
+        ("SecurityError", Op::Request | Op::Open) => TransportError::Blocked { message },
+        ("NetworkError", Op::Claim) => TransportError::UnableToClaim,
+        // Chromium on Windows rejects a stalled transfer with NetworkError instead of resolving
+        // with status "stall" (Chromium issue 40832809), and DfuSe devices reject with stalls.
+        ("NetworkError", Op::Transfer) => TransportError::Stall,
+        ("TimeoutError", _) => TransportError::Timeout,
+        _ => TransportError::Other { name, message },
+    }
+}
+
+/// Awaits any WebUSB promise (typed or not) and casts its value without an `instanceof` check.
+async fn await_promise<T: JsCast>(p: impl JsCast, op: Op) -> Result<T, TransportError> {
+    let p: Promise = p.unchecked_into();
+    match wasm_bindgen_futures::JsFuture::from(p).await {
+        Ok(v) => Ok(v.unchecked_into()),
+        Err(e) => Err(map_error(&e, op)),
+    }
+}
+
+/// A device the user picked, before it is opened.
+#[derive(Debug, Clone)]
+pub struct PickedDevice {
+    device: UsbDevice,
+    info: DeviceInfo,
+}
+
+impl PickedDevice {
+    fn new(device: UsbDevice) -> Self {
+        let info = DeviceInfo {
+            vendor_id: device.vendor_id(),
+            product_id: device.product_id(),
+            serial_number: device.serial_number(),
+            product_name: device.product_name(),
+            alternates: Vec::new(),
+        };
+        Self { device, info }
+    }
+
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    /// The platform and mode from the USB ids; `None` for a device that is not a Particle device.
+    pub fn platform(&self) -> Option<(Platform, UsbMode)> {
+        Platform::from_usb_ids(self.info.vendor_id, self.info.product_id)
+    }
+
+    /// The Particle device ID from the serial number (24 hex digits, lower case).
+    pub fn device_id(&self) -> Option<String> {
+        self.info.device_id()
+    }
+
+    /// Opens the device and claims `interface` (0 on Particle devices).
+    pub async fn open(self, interface: u8) -> Result<WebUsbTransport, TransportError> {
+        WebUsbTransport::open(self, interface).await
+    }
+}
+
+/// Shows Chrome's device chooser filtered to Particle devices. Call it straight from a click
+/// handler: Chrome requires a user gesture. A closed chooser is [`TransportError::Cancelled`].
+pub async fn request_device() -> Result<PickedDevice, TransportError> {
+    let usb = usb()?;
+    let filters: Vec<UsbDeviceFilter> = particle_usb_ids()
+        .into_iter()
+        .map(|(vendor, product)| {
+            let f = UsbDeviceFilter::new();
+            f.set_vendor_id(vendor);
+            f.set_product_id(product);
+            f
+        })
+        .collect();
+    let options = UsbDeviceRequestOptions::new(&filters);
+    let device: UsbDevice = await_promise(usb.request_device(&options), Op::Request).await?;
+    Ok(PickedDevice::new(device))
+}
+
+/// Devices this origin may use without a prompt, for finding a device again after it reset
+/// (match on [`PickedDevice::device_id`]).
+pub async fn granted_devices() -> Result<Vec<PickedDevice>, TransportError> {
+    let usb = usb()?;
+    let list: Array = await_promise(usb.get_devices(), Op::Other).await?;
+    Ok(list
+        .iter()
+        .map(|d| PickedDevice::new(d.unchecked_into()))
+        .filter(|d| d.platform().is_some())
+        .collect())
+}
+
+/// The `disconnect` listener on `navigator.usb`; removed again on drop.
+struct DisconnectWatch {
+    usb: Usb,
+    callback: Closure<dyn FnMut(JsValue)>,
+}
+
+impl Drop for DisconnectWatch {
+    fn drop(&mut self) {
+        let _ = self.usb.remove_event_listener_with_callback(
+            "disconnect",
+            self.callback.as_ref().unchecked_ref(),
+        );
+    }
+}
+
+/// An opened, claimed WebUSB device: the browser [`Transport`].
+pub struct WebUsbTransport {
+    device: UsbDevice,
+    info: DeviceInfo,
+    interface: u8,
+    gone: Rc<Cell<bool>>,
+    _watch: Option<DisconnectWatch>,
+}
+
+impl WebUsbTransport {
+    async fn open(picked: PickedDevice, interface: u8) -> Result<Self, TransportError> {
+        let PickedDevice { device, mut info } = picked;
+        await_promise::<JsValue>(device.open(), Op::Open).await?;
+        if device.configuration().is_none() {
+            await_promise::<JsValue>(device.select_configuration(1), Op::Other).await?;
+        }
+        await_promise::<JsValue>(device.claim_interface(interface), Op::Claim).await?;
+        info.alternates = alternates(&device);
+        let gone = Rc::new(Cell::new(false));
+        let watch = usb().ok().map(|usb| {
+            let (gone, me) = (gone.clone(), device.clone());
+            let callback = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                let other = Reflect::get(&event, &JsValue::from_str("device")).ok();
+                if other.is_some_and(|d| d == JsValue::from(me.clone())) {
+                    gone.set(true);
+                }
+            });
+            let _ = usb
+                .add_event_listener_with_callback("disconnect", callback.as_ref().unchecked_ref());
+            DisconnectWatch { usb, callback }
+        });
+        Ok(Self {
+            device,
+            info,
+            interface,
+            gone,
+            _watch: watch,
+        })
+    }
+
+    /// Whether the browser reported the device gone (unplugged, reset, or left DFU mode).
+    pub fn is_disconnected(&self) -> bool {
+        self.gone.get()
+    }
+
+    /// Releases the interface and closes the device; errors are ignored (it may be gone).
+    pub async fn close(self) {
+        let _ = await_promise::<JsValue>(self.device.release_interface(self.interface), Op::Other)
+            .await;
+        let _ = await_promise::<JsValue>(self.device.close(), Op::Other).await;
+    }
+
+    fn params(&self, setup: ControlSetup) -> UsbControlTransferParameters {
+        let request_type = match setup.request_type {
+            RequestType::Standard => UsbRequestType::Standard,
+            RequestType::Class => UsbRequestType::Class,
+            RequestType::Vendor => UsbRequestType::Vendor,
+        };
+        let recipient = match setup.recipient {
+            Recipient::Device => UsbRecipient::Device,
+            Recipient::Interface => UsbRecipient::Interface,
+            Recipient::Endpoint => UsbRecipient::Endpoint,
+            Recipient::Other => UsbRecipient::Other,
+        };
+        UsbControlTransferParameters::new(
+            setup.index,
+            recipient,
+            setup.request,
+            request_type,
+            setup.value,
+        )
+    }
+
+    fn check_present(&self) -> Result<(), TransportError> {
+        if self.gone.get() {
+            Err(TransportError::Disconnected)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The alternate settings of the current configuration with the names the browser read.
+fn alternates(device: &UsbDevice) -> Vec<AlternateInfo> {
+    let Some(config): Option<UsbConfiguration> = device.configuration() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for iface in config.interfaces().iter() {
+        let iface: UsbInterface = iface.unchecked_into();
+        for alt in iface.alternates().iter() {
+            let alt: UsbAlternateInterface = alt.unchecked_into();
+            out.push(AlternateInfo {
+                interface: iface.interface_number(),
+                alternate: alt.alternate_setting(),
+                name: alt.interface_name(),
+            });
+        }
+    }
+    out
+}
+
+fn status_error(status: UsbTransferStatus) -> Option<TransportError> {
+    match status {
+        UsbTransferStatus::Ok => None,
+        UsbTransferStatus::Stall => Some(TransportError::Stall),
+        other => Some(TransportError::Other {
+            name: "transfer status".to_owned(),
+            message: format!("{other:?}"),
+        }),
+    }
+}
+
+impl Transport for WebUsbTransport {
+    async fn control_in(
+        &mut self,
+        setup: ControlSetup,
+        len: u16,
+    ) -> Result<Vec<u8>, TransportError> {
+        self.check_present()?;
+        let params = self.params(setup);
+        let result: UsbInTransferResult =
+            await_promise(self.device.control_transfer_in(&params, len), Op::Transfer).await?;
+        if let Some(e) = status_error(result.status()) {
+            return Err(e);
+        }
+        Ok(match result.data() {
+            Some(view) => Uint8Array::new_with_byte_offset_and_length(
+                &view.buffer(),
+                view.byte_offset() as u32,
+                view.byte_length() as u32,
+            )
+            .to_vec(),
+            None => Vec::new(),
+        })
+    }
+
+    async fn control_out(
+        &mut self,
+        setup: ControlSetup,
+        data: &[u8],
+    ) -> Result<(), TransportError> {
+        self.check_present()?;
+        let params = self.params(setup);
+        // Chrome copies the view synchronously, so passing wasm memory is safe (webusb.md, 3).
+        let promise = self
+            .device
+            .control_transfer_out_with_u8_slice(&params, data)
+            .map_err(|e| map_error(&e, Op::Transfer))?;
+        let result: UsbOutTransferResult = await_promise(promise, Op::Transfer).await?;
+        match status_error(result.status()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        sleep_ms(ms).await;
+    }
+
+    async fn select_alternate(
+        &mut self,
+        interface: u8,
+        alternate: u8,
+    ) -> Result<(), TransportError> {
+        self.check_present()?;
+        await_promise::<JsValue>(
+            self.device.select_alternate_interface(interface, alternate),
+            Op::Other,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn info(&self) -> DeviceInfo {
+        self.info.clone()
+    }
+}
+
+/// Waits `ms` milliseconds with a Promise around the global `setTimeout` (works in windows and
+/// workers; there is no blocking on the browser's main thread).
+pub async fn sleep_ms(ms: u32) {
+    let promise = Promise::new(&mut |resolve: Function, _reject: Function| {
+        let set_timeout = Reflect::get(&js_sys::global(), &JsValue::from_str("setTimeout"))
+            .ok()
+            .map(|f| f.unchecked_into::<Function>());
+        match set_timeout {
+            Some(f) => {
+                let _ = f.call2(&JsValue::NULL, &resolve, &JsValue::from(ms));
+            }
+            None => {
+                let _ = resolve.call0(&JsValue::NULL);
+            }
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_cover_every_platform_in_both_modes() {
+        let ids = particle_usb_ids();
+        assert!(ids.contains(&(0x2b04, 0xd006)) && ids.contains(&(0x2b04, 0xc006)));
+        assert!(ids.contains(&(0x1d50, 0x607f)));
+        assert_eq!(ids.len(), 2 * PLATFORMS.len());
     }
 }

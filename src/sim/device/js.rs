@@ -1,1 +1,313 @@
-//! Placeholder; see below.
+//! The simulated devices exported to JavaScript, and the `navigator.usb` stand-in they back.
+//!
+//! `SimUsbDevice` answers control transfers synchronously; `www/sim/navigator-usb.js` wraps it in
+//! a WebUSB-shaped object with real Promises, Chrome's preconditions and errors, and the
+//! `disconnect` event, then installs it as `navigator.usb`. The page's simulated mode and the
+//! browser tests therefore drive `crate::usb::webusb` unchanged. Compiled for wasm32 only; this
+//! file must not use `web_sys` WebUSB types (it is the device side, not the host side).
+
+use super::{Faults, Platform, SimBuilder, SimDevice};
+use crate::dfu::State;
+use crate::usb::{ControlSetup, Recipient, RequestType, TransportError};
+use js_sys::{Object, Reflect, Uint8Array};
+use std::cell::{Ref, RefCell, RefMut};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/www/sim/navigator-usb.js")]
+extern "C" {
+    /// Installs the stand-in as `navigator.usb` with these `SimUsbDevice`s plugged in.
+    #[wasm_bindgen(js_name = installFakeUsb)]
+    fn install_fake_usb(devices: &js_sys::Array, options: &JsValue) -> JsValue;
+    /// Removes the stand-in; the browser's own `navigator.usb` is visible again.
+    #[wasm_bindgen(js_name = uninstallFakeUsb)]
+    pub fn uninstall_fake_usb();
+    /// Makes the next `requestDevice` behave like a closed chooser.
+    #[wasm_bindgen(js_name = cancelNextRequest)]
+    pub fn cancel_next_request();
+}
+
+/// A simulated device shared between Rust and the JavaScript stand-in.
+#[wasm_bindgen(js_name = SimUsbDevice)]
+#[derive(Clone)]
+pub struct JsSimDevice {
+    inner: Rc<RefCell<SimDevice>>,
+}
+
+/// Options for [`install_simulated_usb`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StandInOptions {
+    /// Delay between the leave's GETSTATUS and the `disconnect` event (the Photon resets ~500 ms
+    /// later).
+    pub reset_delay_ms: u32,
+    /// Reject stalled transfers with NetworkError, as Chromium on Windows does.
+    pub windows_stalls: bool,
+    /// Report `interfaceName` as null, so the host reads the string descriptors itself.
+    pub hide_interface_names: bool,
+}
+
+impl Default for StandInOptions {
+    fn default() -> Self {
+        Self {
+            reset_delay_ms: 500,
+            windows_stalls: false,
+            hide_interface_names: false,
+        }
+    }
+}
+
+/// Installs the `navigator.usb` stand-in with these devices plugged in. Keep the handles to look
+/// at the devices afterwards ([`JsSimDevice::device`]): they share state with the stand-in.
+pub fn install_simulated_usb(devices: &[JsSimDevice], options: StandInOptions) {
+    let list = js_sys::Array::new();
+    for d in devices {
+        list.push(&JsValue::from(d.clone()));
+    }
+    let opts = Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&opts, &JsValue::from_str(k), &v);
+    };
+    set("resetDelayMs", options.reset_delay_ms.into());
+    set("windowsStalls", options.windows_stalls.into());
+    set("hideInterfaceNames", options.hide_interface_names.into());
+    install_fake_usb(&list, &opts);
+}
+
+impl JsSimDevice {
+    pub fn from_device(device: SimDevice) -> Self {
+        Self {
+            inner: Rc::new(RefCell::new(device)),
+        }
+    }
+
+    pub fn from_builder(builder: SimBuilder) -> Self {
+        Self::from_device(builder.build())
+    }
+
+    /// The simulated device, e.g. for `left_dfu()` and `dct()`.
+    pub fn device(&self) -> Ref<'_, SimDevice> {
+        self.inner.borrow()
+    }
+
+    pub fn device_mut(&self) -> RefMut<'_, SimDevice> {
+        self.inner.borrow_mut()
+    }
+}
+
+fn platform_from_name(name: &str) -> Option<Platform> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "photon" => Platform::Photon,
+        "p1" => Platform::P1,
+        "electron" => Platform::Electron,
+        "argon" => Platform::Argon,
+        "boron" => Platform::Boron,
+        "core" => Platform::Core,
+        _ => return None,
+    })
+}
+
+fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
+    Reflect::get(obj, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+fn get_u32(obj: &JsValue, key: &str) -> Option<u32> {
+    get(obj, key).and_then(|v| v.as_f64()).map(|f| f as u32)
+}
+
+fn get_bool(obj: &JsValue, key: &str) -> bool {
+    get(obj, key).is_some_and(|v| v.is_truthy())
+}
+
+/// Reads faults from a plain object such as `{refuseClaim: true, disconnectAfter: 12}`.
+fn faults_from_js(obj: &JsValue) -> Faults {
+    Faults {
+        stall_at_request: get_u32(obj, "stallAtRequest"),
+        stall_on_command: get_u32(obj, "stallOnCommand").map(|c| c as u8),
+        stall_on_write: get_bool(obj, "stallOnWrite"),
+        disconnect_after: get_u32(obj, "disconnectAfter"),
+        busy_polls: get_u32(obj, "busyPolls").unwrap_or(0),
+        poll_timeout_ms: get_u32(obj, "pollTimeoutMs").unwrap_or(0),
+        dct_unreachable: get_bool(obj, "dctUnreachable"),
+        refuse_claim: get_bool(obj, "refuseClaim"),
+        deny_open: get_bool(obj, "denyOpen"),
+        old_bootloader: get_bool(obj, "oldBootloader"),
+        device_protection: get_bool(obj, "deviceProtection"),
+        hide_alternate_names: get_bool(obj, "hideAlternateNames"),
+    }
+}
+
+fn setup(request_type: &str, recipient: &str, request: u8, value: u16, index: u16) -> ControlSetup {
+    ControlSetup {
+        request_type: match request_type {
+            "standard" => RequestType::Standard,
+            "vendor" => RequestType::Vendor,
+            _ => RequestType::Class,
+        },
+        recipient: match recipient {
+            "device" => Recipient::Device,
+            "endpoint" => Recipient::Endpoint,
+            "other" => Recipient::Other,
+            _ => Recipient::Interface,
+        },
+        request,
+        value,
+        index,
+    }
+}
+
+/// The stand-in's name for an outcome: "ok", "stall", or an error the stand-in turns into a
+/// DOMException.
+fn outcome(e: &TransportError) -> &'static str {
+    match e {
+        TransportError::Stall => "stall",
+        TransportError::Disconnected => "disconnected",
+        TransportError::UnableToClaim => "claim-refused",
+        TransportError::AccessDenied => "access-denied",
+        _ => "error",
+    }
+}
+
+fn result(status: &str, data: Option<&[u8]>, written: u32) -> JsValue {
+    let obj = Object::new();
+    let _ = Reflect::set(&obj, &"status".into(), &status.into());
+    if let Some(d) = data {
+        let _ = Reflect::set(&obj, &"data".into(), &Uint8Array::from(d).into());
+    }
+    let _ = Reflect::set(&obj, &"bytesWritten".into(), &written.into());
+    obj.into()
+}
+
+#[wasm_bindgen(js_class = SimUsbDevice)]
+impl JsSimDevice {
+    /// `new SimUsbDevice("photon", {refuseClaim: true, deviceId: "..."})`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(platform: &str, options: JsValue) -> Result<JsSimDevice, JsError> {
+        let platform = platform_from_name(platform)
+            .ok_or_else(|| JsError::new(&format!("unknown platform {platform:?}")))?;
+        let mut builder = SimBuilder::new(platform).faults(faults_from_js(&options));
+        if let Some(id) = get(&options, "deviceId").and_then(|v| v.as_string()) {
+            builder = builder.device_id(&id);
+        }
+        if let Some(state) = get_u32(&options, "startState") {
+            builder = builder.start_in(State::from_byte(state as u8));
+        }
+        Ok(Self::from_builder(builder))
+    }
+
+    /// Another handle on the same device.
+    pub fn share(&self) -> JsSimDevice {
+        self.clone()
+    }
+
+    #[wasm_bindgen(getter, js_name = vendorId)]
+    pub fn vendor_id(&self) -> u16 {
+        self.device().platform().vendor_id()
+    }
+
+    #[wasm_bindgen(getter, js_name = productId)]
+    pub fn product_id(&self) -> u16 {
+        self.device().platform().dfu_product_id()
+    }
+
+    #[wasm_bindgen(getter, js_name = serialNumber)]
+    pub fn serial_number(&self) -> String {
+        self.device().device_id().to_owned()
+    }
+
+    #[wasm_bindgen(getter, js_name = productName)]
+    pub fn product_name(&self) -> String {
+        self.device().platform().product_string().to_owned()
+    }
+
+    #[wasm_bindgen(getter, js_name = manufacturerName)]
+    pub fn manufacturer_name(&self) -> String {
+        "Particle".to_owned()
+    }
+
+    #[wasm_bindgen(js_name = alternateNames)]
+    pub fn alternate_names(&self) -> Vec<String> {
+        let hide = self.device().faults().hide_alternate_names;
+        self.device()
+            .alternate_names()
+            .into_iter()
+            .map(|n| if hide { String::new() } else { n.to_owned() })
+            .collect()
+    }
+
+    /// "ok" or "access-denied".
+    pub fn open(&self) -> String {
+        match self.device_mut().open() {
+            Ok(()) => "ok".into(),
+            Err(e) => outcome(&e).into(),
+        }
+    }
+
+    /// "ok", "claim-refused" or "disconnected".
+    pub fn claim(&self, interface: u8) -> String {
+        match self.device_mut().claim(interface) {
+            Ok(()) => "ok".into(),
+            Err(e) => outcome(&e).into(),
+        }
+    }
+
+    /// `{status, data}` with status "ok", "stall" or "disconnected".
+    #[wasm_bindgen(js_name = controlIn)]
+    pub fn control_in(
+        &self,
+        request_type: &str,
+        recipient: &str,
+        request: u8,
+        value: u16,
+        index: u16,
+        length: u16,
+    ) -> JsValue {
+        let s = setup(request_type, recipient, request, value, index);
+        match self.device_mut().handle_in(s, length) {
+            Ok(data) => result("ok", Some(&data), 0),
+            Err(e) => result(outcome(&e), None, 0),
+        }
+    }
+
+    /// `{status, bytesWritten}`; `data` is copied into the simulator during the call.
+    #[wasm_bindgen(js_name = controlOut)]
+    pub fn control_out(
+        &self,
+        request_type: &str,
+        recipient: &str,
+        request: u8,
+        value: u16,
+        index: u16,
+        data: &[u8],
+    ) -> JsValue {
+        let s = setup(request_type, recipient, request, value, index);
+        match self.device_mut().handle_out(s, data) {
+            Ok(()) => result("ok", None, data.len() as u32),
+            Err(e) => result(outcome(&e), None, 0),
+        }
+    }
+
+    #[wasm_bindgen(js_name = leftDfu)]
+    pub fn left_dfu(&self) -> bool {
+        self.device().left_dfu()
+    }
+
+    pub fn disconnected(&self) -> bool {
+        self.device().disconnected()
+    }
+
+    pub fn transfers(&self) -> u32 {
+        self.device().transfers()
+    }
+
+    /// The meaningful DCT bytes (a copy).
+    pub fn dct(&self) -> Vec<u8> {
+        self.device().dct().to_vec()
+    }
+
+    #[wasm_bindgen(js_name = setDctBytes)]
+    pub fn set_dct_bytes(&self, offset: usize, bytes: &[u8]) {
+        self.device_mut().set_dct_bytes(offset, bytes);
+    }
+}

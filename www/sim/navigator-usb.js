@@ -1,0 +1,325 @@
+// A `navigator.usb` stand-in backed by simulated devices (webusb.md, 9).
+//
+// The wasm side exports `SimUsbDevice` (src/sim/device/js.rs), which answers control transfers
+// synchronously. This module wraps each one in an object shaped like Chrome's USBDevice, enforces
+// Chrome's preconditions and errors, returns real Promises, copies OUT data synchronously, and fires
+// `disconnect` after a DFU leave. Because web-sys bindings are structural, the Rust WebUSB transport
+// runs unchanged against it, in the page's simulated mode and in headless browser tests.
+//
+// Install from Rust with `key_rescue::sim::device::js::install_simulated_usb`, or from JavaScript:
+//   import { installFakeUsb } from './navigator-usb.js';
+//   installFakeUsb([new SimUsbDevice('photon', {})], { resetDelayMs: 500 });
+
+let current = null;
+
+const REQUEST_TYPES = ['standard', 'class', 'vendor'];
+const RECIPIENTS = ['device', 'interface', 'endpoint', 'other'];
+
+function domError(name, message) {
+  return new DOMException(message, name);
+}
+
+function disconnectedError() {
+  return domError('NotFoundError', 'The device was disconnected.');
+}
+
+class FakeUsbDevice {
+  constructor(backend, usb, options) {
+    this._backend = backend;
+    this._usb = usb;
+    this._options = options;
+    this._gone = false;
+    this._leaveSeen = false;
+    this.opened = false;
+    this.configuration = null;
+    this.vendorId = backend.vendorId;
+    this.productId = backend.productId;
+    this.serialNumber = backend.serialNumber;
+    this.productName = backend.productName;
+    this.manufacturerName = backend.manufacturerName;
+    this.usbVersionMajor = 2;
+    this.usbVersionMinor = 0;
+    this.usbVersionSubminor = 0;
+    this.deviceClass = 0;
+    this.deviceSubclass = 0;
+    this.deviceProtocol = 0;
+    this.deviceVersionMajor = 2;
+    this.deviceVersionMinor = 5;
+    this.deviceVersionSubminor = 0;
+    const names = backend.alternateNames();
+    const alternates = names.map((name, i) => ({
+      alternateSetting: i,
+      interfaceClass: 0xfe,
+      interfaceSubclass: 1,
+      interfaceProtocol: 2,
+      interfaceName: options.hideInterfaceNames || name === '' ? null : name,
+      endpoints: [],
+    }));
+    this._interface = {
+      interfaceNumber: 0,
+      claimed: false,
+      alternate: alternates[0],
+      alternates,
+    };
+    this.configurations = [
+      { configurationValue: 1, configurationName: null, interfaces: [this._interface] },
+    ];
+  }
+
+  // Runs `body` as a Promise after the common checks; `needs` lists Chrome's preconditions.
+  _call(needs, body) {
+    return new Promise((resolve, reject) => {
+      try {
+        if (this._gone) throw disconnectedError();
+        if (needs.opened && !this.opened) {
+          throw domError('InvalidStateError', 'The device must be opened first.');
+        }
+        if (needs.configured && this.configuration === null) {
+          throw domError('InvalidStateError', 'The device must have a configuration selected.');
+        }
+        resolve(body());
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  _checkSetup(setup) {
+    if (!setup || !REQUEST_TYPES.includes(setup.requestType)) {
+      throw new TypeError(`The provided value '${setup && setup.requestType}' is not a valid enum value of type USBRequestType.`);
+    }
+    if (!RECIPIENTS.includes(setup.recipient)) {
+      throw new TypeError(`The provided value '${setup.recipient}' is not a valid enum value of type USBRecipient.`);
+    }
+    if (setup.recipient === 'interface') {
+      const number = setup.index & 0xff;
+      if (number !== this._interface.interfaceNumber || !this._interface.claimed) {
+        throw domError('InvalidStateError', 'The specified interface has not been claimed.');
+      }
+    }
+  }
+
+  // Turns a backend outcome into a resolved result or a thrown DOMException, and notices a leave.
+  _finish(result, kind) {
+    this._watchLeave();
+    switch (result.status) {
+      case 'ok':
+        if (kind === 'in') {
+          const bytes = result.data || new Uint8Array(0);
+          return { status: 'ok', data: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+        }
+        return { status: 'ok', bytesWritten: result.bytesWritten };
+      case 'stall':
+        if (this._options.windowsStalls) {
+          throw domError('NetworkError', 'A transfer error has occurred.');
+        }
+        return kind === 'in' ? { status: 'stall', data: null } : { status: 'stall', bytesWritten: 0 };
+      case 'disconnected':
+        this._markGone(0);
+        throw disconnectedError();
+      default:
+        throw domError('NetworkError', 'A transfer error has occurred.');
+    }
+  }
+
+  // After a leave the bootloader resets about 500 ms later: the device drops off the bus.
+  _watchLeave() {
+    if (!this._leaveSeen && this._backend.leftDfu()) {
+      this._leaveSeen = true;
+      this._markGone(this._options.resetDelayMs);
+    }
+  }
+
+  _markGone(delayMs) {
+    if (this._goneScheduled) return;
+    this._goneScheduled = true;
+    setTimeout(() => {
+      this._gone = true;
+      this.opened = false;
+      this._interface.claimed = false;
+      this._usb._deviceGone(this);
+    }, delayMs);
+  }
+
+  open() {
+    return this._call({}, () => {
+      const r = this._backend.open();
+      if (r === 'access-denied') throw domError('SecurityError', 'Access denied.');
+      if (r === 'disconnected') throw disconnectedError();
+      this.opened = true;
+    });
+  }
+
+  close() {
+    return this._call({}, () => {
+      this.opened = false;
+      this._interface.claimed = false;
+    });
+  }
+
+  selectConfiguration(value) {
+    return this._call({ opened: true }, () => {
+      if (value !== 1) throw domError('NotFoundError', 'The configuration value provided is not supported by the device.');
+      this.configuration = this.configurations[0];
+    });
+  }
+
+  claimInterface(number) {
+    return this._call({ opened: true, configured: true }, () => {
+      if (number !== this._interface.interfaceNumber) {
+        throw domError('NotFoundError', 'The interface number provided is not supported by the device in its current configuration.');
+      }
+      const r = this._backend.claim(number);
+      if (r === 'claim-refused') throw domError('NetworkError', 'Unable to claim interface.');
+      if (r === 'disconnected') throw disconnectedError();
+      this._interface.claimed = true;
+    });
+  }
+
+  releaseInterface(number) {
+    return this._call({ opened: true, configured: true }, () => {
+      if (number === this._interface.interfaceNumber) this._interface.claimed = false;
+    });
+  }
+
+  selectAlternateInterface(number, alternate) {
+    return this._call({ opened: true, configured: true }, () => {
+      if (number !== this._interface.interfaceNumber || !this._interface.claimed) {
+        throw domError('InvalidStateError', 'The specified interface has not been claimed.');
+      }
+      const alt = this._interface.alternates.find((a) => a.alternateSetting === alternate);
+      if (!alt) {
+        throw domError('NotFoundError', 'The alternate setting provided is not supported by the device in its current configuration.');
+      }
+      // Chrome sends SET_INTERFACE to the device.
+      const r = this._backend.controlOut('standard', 'interface', 11, alternate, number, new Uint8Array(0));
+      if (r.status === 'disconnected') {
+        this._markGone(0);
+        throw disconnectedError();
+      }
+      if (r.status !== 'ok') throw domError('NetworkError', 'Unable to set device interface.');
+      this._interface.alternate = alt;
+    });
+  }
+
+  controlTransferIn(setup, length) {
+    return this._call({ opened: true, configured: true }, () => {
+      this._checkSetup(setup);
+      const r = this._backend.controlIn(setup.requestType, setup.recipient, setup.request, setup.value, setup.index, length);
+      return this._finish(r, 'in');
+    });
+  }
+
+  controlTransferOut(setup, data) {
+    // Copy the OUT data now, before anything asynchronous: `data` may be a view into wasm memory.
+    let bytes = new Uint8Array(0);
+    if (data !== undefined && data !== null) {
+      bytes = ArrayBuffer.isView(data)
+        ? new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
+        : new Uint8Array(data.slice(0));
+    }
+    return this._call({ opened: true, configured: true }, () => {
+      this._checkSetup(setup);
+      const r = this._backend.controlOut(setup.requestType, setup.recipient, setup.request, setup.value, setup.index, bytes);
+      return this._finish(r, 'out');
+    });
+  }
+
+  reset() {
+    return this._call({ opened: true }, () => {});
+  }
+
+  forget() {
+    return this._call({}, () => {
+      this._usb._granted.delete(this);
+    });
+  }
+}
+
+function matchesFilter(device, f) {
+  if (f.vendorId !== undefined && f.vendorId !== device.vendorId) return false;
+  if (f.productId !== undefined && f.productId !== device.productId) return false;
+  if (f.serialNumber !== undefined && f.serialNumber !== device.serialNumber) return false;
+  if (f.classCode !== undefined && f.classCode !== 0xfe) return false;
+  return true;
+}
+
+class FakeUsb extends EventTarget {
+  constructor(backends, options) {
+    super();
+    this._options = options;
+    this._devices = backends.map((b) => new FakeUsbDevice(b, this, options));
+    this._granted = new Set();
+    this._cancelNext = false;
+    this.onconnect = null;
+    this.ondisconnect = null;
+  }
+
+  requestDevice(options) {
+    return new Promise((resolve, reject) => {
+      if (!options || !Array.isArray(options.filters)) {
+        reject(new TypeError("Failed to execute 'requestDevice' on 'USB': required member filters is undefined."));
+        return;
+      }
+      for (const f of options.filters) {
+        if (f.productId !== undefined && f.vendorId === undefined) {
+          reject(new TypeError("Failed to execute 'requestDevice' on 'USB': A filter containing a productId must also contain a vendorId."));
+          return;
+        }
+      }
+      if (this._options.requireUserGesture && !(navigator.userActivation && navigator.userActivation.isActive)) {
+        reject(domError('SecurityError', "Failed to execute 'requestDevice' on 'USB': Must be handling a user gesture to show a permission request."));
+        return;
+      }
+      if (this._cancelNext) {
+        this._cancelNext = false;
+        reject(domError('NotFoundError', 'No device selected.'));
+        return;
+      }
+      const device = this._devices.find(
+        (d) => !d._gone && (options.filters.length === 0 || options.filters.some((f) => matchesFilter(d, f))),
+      );
+      if (!device) {
+        reject(domError('NotFoundError', 'No device selected.'));
+        return;
+      }
+      this._granted.add(device);
+      resolve(device);
+    });
+  }
+
+  getDevices() {
+    return Promise.resolve([...this._granted].filter((d) => !d._gone));
+  }
+
+  _deviceGone(device) {
+    const event = new Event('disconnect');
+    Object.defineProperty(event, 'device', { value: device });
+    if (typeof this.ondisconnect === 'function') this.ondisconnect(event);
+    this.dispatchEvent(event);
+  }
+}
+
+/// Installs the stand-in as `navigator.usb`, with one fake USBDevice per backend.
+/// Options: resetDelayMs (500), windowsStalls (false), hideInterfaceNames (false),
+/// requireUserGesture (false).
+export function installFakeUsb(backends, options) {
+  const opts = Object.assign(
+    { resetDelayMs: 500, windowsStalls: false, hideInterfaceNames: false, requireUserGesture: false },
+    options || {},
+  );
+  current = new FakeUsb(Array.from(backends), opts);
+  Object.defineProperty(navigator, 'usb', { value: current, configurable: true });
+  return current;
+}
+
+/// Removes the stand-in; the browser's own `navigator.usb` (if any) is visible again.
+export function uninstallFakeUsb() {
+  delete navigator.usb;
+  current = null;
+}
+
+/// The next `requestDevice` rejects as if the user closed the chooser.
+export function cancelNextRequest() {
+  if (current) current._cancelNext = true;
+}
