@@ -295,6 +295,15 @@ pub struct Session {
     pub counter: u16,
 }
 
+impl std::fmt::Debug for Session {
+    // Session keys are secrets even in a simulator's test output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Session {
     fn from_key_material(c: &[u8]) -> Self {
         let mut iv = [0u8; 16];
