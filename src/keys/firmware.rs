@@ -423,6 +423,15 @@ fn explain_private_key(slot: &[u8]) -> UnusableReason {
             field: KeyField::Modulus,
         };
     }
+    // A key cut short near its end still parses when the slot is padded: the missing bytes are read
+    // from the erased (or zeroed) flash after it. Call it truncated when its last bytes and the
+    // bytes after it are one run of 0xFF or 0x00.
+    let der_end = fields[fields.len() - 1].1.value.end;
+    let last = slot[der_end - 1];
+    let after = &slot[der_end..slot.len().min(der_end + 8)];
+    if (last == ERASED || last == 0x00) && after.len() >= 4 && after.iter().all(|&b| b == last) {
+        return UnusableReason::Truncated;
+    }
     UnusableReason::Corrupt
 }
 

@@ -5,12 +5,13 @@
 use super::pem::read_key_file;
 use super::{DevicePrivateKey, KeyError, RSA_PRIVATE_KEY_SLOT_LEN, firmware};
 use crate::device::KeyAlgorithm;
+use p256::elliptic_curve::bigint::ConcatenatingMul;
 use rsa::BoxedUint;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::der::Decode;
 use rsa::pkcs8::der::asn1::AsUintRef;
 use rsa::pkcs8::{ObjectIdentifier, PrivateKeyInfoRef, SubjectPublicKeyInfoRef};
-use rsa::traits::PrivateKeyParts;
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use zeroize::Zeroizing;
 
 pub(crate) const OID_RSA_ENCRYPTION: ObjectIdentifier =
@@ -180,10 +181,27 @@ fn rsa_for_firmware(pkcs1_der: &[u8]) -> Result<DevicePrivateKey, KeyError> {
     let p: BoxedUint = key.primes()[0].as_ref().clone();
     let q: BoxedUint = key.primes()[1].as_ref().clone();
     let e = BoxedUint::from(firmware::FIRMWARE_RSA_EXPONENT);
+    // D + φ(n)/2 is also a valid private exponent: λ(n) divides φ(n)/2 because P − 1 and Q − 1
+    // are both even. It stays below N and is at least 2^1021, so it always encodes in full length.
+    let one = BoxedUint::one();
+    let half_phi = p
+        .wrapping_sub(&one)
+        .concatenating_mul(&q.wrapping_sub(&one))
+        .shr_vartime(1)
+        .unwrap_or_default();
+    let n: BoxedUint = key.n().as_ref().clone();
+    let long_d = key.d().wrapping_add(&half_phi);
     let variants = [
         rsa::PrivateKey::from_p_q(q.clone(), p.clone(), e.clone()),
         rsa::PrivateKey::from_p_q(p.clone(), q.clone(), e.clone()),
         rsa::PrivateKey::from_primes(vec![p.clone(), q.clone()], e.clone()),
+        rsa::PrivateKey::from_components(
+            n.clone(),
+            e.clone(),
+            long_d.clone(),
+            vec![p.clone(), q.clone()],
+        ),
+        rsa::PrivateKey::from_components(n, e.clone(), long_d, vec![q.clone(), p.clone()]),
         rsa::PrivateKey::from_primes(vec![q, p], e),
     ];
     for variant in variants.into_iter().flatten() {
@@ -209,7 +227,11 @@ fn try_encoding(
             needed: der.len(),
         }));
     }
-    match firmware::read_device_private_key(&der) {
+    // Read it as it would sit in the slot: the DER followed by erased flash. A key the firmware can
+    // use never reads past its own end, so the padding only matters for the reason given.
+    let mut slot = Zeroizing::new(der.to_vec());
+    slot.resize(RSA_PRIVATE_KEY_SLOT_LEN, super::ERASED);
+    match firmware::read_device_private_key(&slot) {
         firmware::FirmwarePrivateKey::Usable(_) => DevicePrivateKey::from_rsa(key, der).map(Ok),
         firmware::FirmwarePrivateKey::Unusable(reason) => Ok(Err(reason)),
         // A PKCS#1 encoding never starts with 0xFF.
