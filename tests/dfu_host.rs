@@ -1,5 +1,6 @@
 //! The DfuSe host against the simulated bootloaders: round trips, every fault, every platform's
 //! layout, and leave.
+#![cfg(not(target_arch = "wasm32"))]
 
 use futures_executor::block_on;
 use key_rescue::dfu::{

@@ -1,5 +1,6 @@
 //! Property tests: the layout parser and the simulated bootloader never panic, whatever they get,
 //! and the parser reads back what it prints.
+#![cfg(not(target_arch = "wasm32"))]
 
 use futures_executor::block_on;
 use key_rescue::dfu::{Access, Dfu, Erase, MemoryLayout, Region, Segment};

@@ -1,0 +1,211 @@
+//! The WebUSB transport in headless Chromium, driven through the `navigator.usb` stand-in that a
+//! simulated Photon backs (www/sim/navigator-usb.js).
+#![cfg(target_arch = "wasm32")]
+
+use key_rescue::dfu::{Dfu, Erase, LeaveOutcome, State};
+use key_rescue::sim::device::js::{
+    JsSimDevice, StandInOptions, cancel_next_request, install_simulated_usb, uninstall_fake_usb,
+};
+use key_rescue::sim::device::{Platform, SimBuilder};
+use key_rescue::usb::TransportError;
+use key_rescue::usb::webusb::{self, BrowserSupport};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn install(builder: SimBuilder, options: StandInOptions) -> JsSimDevice {
+    let sim = JsSimDevice::from_builder(builder);
+    install_simulated_usb(std::slice::from_ref(&sim), options);
+    sim
+}
+
+fn photon() -> SimBuilder {
+    SimBuilder::new(Platform::Photon).device_id("0123456789ABCDEF01234567")
+}
+
+#[wasm_bindgen_test]
+async fn request_device_finds_the_photon_with_particle_filters() {
+    let _sim = install(photon(), StandInOptions::default());
+    assert!(BrowserSupport::detect().webusb);
+    let picked = webusb::request_device().await.unwrap();
+    assert_eq!(
+        (picked.info().vendor_id, picked.info().product_id),
+        (0x2b04, 0xd006)
+    );
+    assert_eq!(
+        picked.device_id().as_deref(),
+        Some("0123456789abcdef01234567")
+    );
+    assert_eq!(
+        picked.platform(),
+        Some((
+            key_rescue::device::Platform::Photon,
+            key_rescue::device::UsbMode::Dfu
+        ))
+    );
+    assert_eq!(webusb::granted_devices().await.unwrap().len(), 1);
+    uninstall_fake_usb();
+}
+
+#[wasm_bindgen_test]
+async fn closing_the_chooser_is_cancelled() {
+    let _sim = install(photon(), StandInOptions::default());
+    cancel_next_request();
+    let err = webusb::request_device().await.unwrap_err();
+    assert_eq!(err, TransportError::Cancelled);
+    uninstall_fake_usb();
+}
+
+#[wasm_bindgen_test]
+async fn no_particle_device_plugged_in_is_like_a_closed_chooser() {
+    // No stand-in device matches: Chrome rejects like a closed chooser.
+    install_simulated_usb(&[], StandInOptions::default());
+    assert_eq!(
+        webusb::request_device().await.unwrap_err(),
+        TransportError::Cancelled
+    );
+    uninstall_fake_usb();
+}
+
+#[wasm_bindgen_test]
+async fn claim_refusal_and_access_denied_are_typed() {
+    let _sim = install(photon().refuse_claim(), StandInOptions::default());
+    let picked = webusb::request_device().await.unwrap();
+    let err = picked.open(0).await.err().unwrap();
+    assert_eq!(err, TransportError::UnableToClaim);
+    uninstall_fake_usb();
+
+    let _sim = install(photon().deny_open(), StandInOptions::default());
+    let picked = webusb::request_device().await.unwrap();
+    assert_eq!(
+        picked.open(0).await.err().unwrap(),
+        TransportError::AccessDenied
+    );
+    uninstall_fake_usb();
+}
+
+#[wasm_bindgen_test]
+async fn reads_the_dct_and_writes_and_verifies_a_key() {
+    let key: Vec<u8> = (0..612u32).map(|i| (i * 13 + 5) as u8).collect();
+    let sim = install(
+        photon().dct_bytes(2082, &[0x30, 0x82]),
+        StandInOptions::default(),
+    );
+    let mut t = webusb::request_device()
+        .await
+        .unwrap()
+        .open(0)
+        .await
+        .unwrap();
+    assert_eq!(
+        t_info_name(&t),
+        Some("@DCT Flash   /0x00000000/01*016Kg".to_owned())
+    );
+    let mut dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
+    assert_eq!(dfu.functional().transfer_size, 4096);
+    let server = dfu.read(2082, 512).await.unwrap();
+    assert_eq!(&server[..2], &[0x30, 0x82]);
+    dfu.write_verified(34, &key, Erase::Never).await.unwrap();
+    assert_eq!(&sim.device().dct()[34..646], &key[..]);
+    uninstall_fake_usb();
+}
+
+fn t_info_name(t: &webusb::WebUsbTransport) -> Option<String> {
+    use key_rescue::usb::Transport;
+    t.info().alternate_name(0, 1).map(str::to_owned)
+}
+
+#[wasm_bindgen_test]
+async fn stalls_arrive_as_status_and_as_windows_network_errors() {
+    for windows_stalls in [false, true] {
+        let options = StandInOptions {
+            windows_stalls,
+            ..StandInOptions::default()
+        };
+        let _sim = install(photon().stall_on_write(), options);
+        let mut t = webusb::request_device()
+            .await
+            .unwrap()
+            .open(0)
+            .await
+            .unwrap();
+        let mut dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
+        let err = dfu.write(34, &[1, 2, 3], Erase::Never).await.unwrap_err();
+        assert_eq!(
+            err,
+            key_rescue::dfu::Error::WriteRejected { address: 34 },
+            "windows {windows_stalls}"
+        );
+        uninstall_fake_usb();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn interface_names_are_read_from_strings_when_the_browser_has_none() {
+    let options = StandInOptions {
+        hide_interface_names: true,
+        ..StandInOptions::default()
+    };
+    let _sim = install(photon(), options);
+    let mut t = webusb::request_device()
+        .await
+        .unwrap()
+        .open(0)
+        .await
+        .unwrap();
+    let dfu = Dfu::open(&mut t, 0, 0).await.unwrap();
+    assert_eq!(dfu.layout().name, "Internal Flash");
+    uninstall_fake_usb();
+}
+
+#[wasm_bindgen_test]
+async fn leave_then_disconnect_event() {
+    let options = StandInOptions {
+        reset_delay_ms: 50,
+        ..StandInOptions::default()
+    };
+    let sim = install(photon().start_in(State::DnloadIdle), options);
+    let mut t = webusb::request_device()
+        .await
+        .unwrap()
+        .open(0)
+        .await
+        .unwrap();
+    let dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
+    assert_eq!(
+        dfu.leave(None).await.unwrap(),
+        LeaveOutcome::Reported(State::DnloadIdle)
+    );
+    assert!(sim.device().left_dfu());
+    assert!(!t.is_disconnected());
+    webusb::sleep_ms(120).await;
+    assert!(t.is_disconnected(), "the disconnect event arrived");
+    let err = key_rescue::dfu::get_status(&mut t, 0).await.unwrap_err();
+    assert_eq!(
+        err,
+        key_rescue::dfu::Error::Transport(TransportError::Disconnected)
+    );
+    assert!(webusb::granted_devices().await.unwrap().is_empty());
+    uninstall_fake_usb();
+}
+
+#[wasm_bindgen_test]
+async fn requests_after_a_reset_are_not_found_errors() {
+    // Without waiting for the event, the next request fails with Chrome's NotFoundError.
+    let sim = install(photon(), StandInOptions::default());
+    let mut t = webusb::request_device()
+        .await
+        .unwrap()
+        .open(0)
+        .await
+        .unwrap();
+    let dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
+    dfu.leave(None).await.unwrap();
+    assert!(sim.device().disconnected());
+    let err = key_rescue::dfu::get_status(&mut t, 0).await.unwrap_err();
+    assert_eq!(
+        err,
+        key_rescue::dfu::Error::Transport(TransportError::Disconnected)
+    );
+    uninstall_fake_usb();
+}
