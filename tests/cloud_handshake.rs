@@ -259,7 +259,7 @@ fn a_signature_from_another_key_is_an_authentication_error() {
         device_id: [
             0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67,
         ],
-        private_key: DevicePrivate::Usable(key.clone()),
+        private_key: DevicePrivate::Usable(Box::new(key.clone())),
         public_key_der: spki(&key),
         server_key: DeviceServerKey::Dct(server_key().to_public_key()),
     };

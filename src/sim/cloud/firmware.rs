@@ -161,7 +161,7 @@ pub fn boot_and_connect(
                         offset: PRIVATE_KEY_OFFSET,
                         bytes: der,
                     });
-                    (DevicePrivate::Usable(key), public)
+                    (DevicePrivate::Usable(Box::new(key)), public)
                 }
                 None => (DevicePrivate::Unusable, vec![0; 162]),
             }
@@ -173,7 +173,7 @@ pub fn boot_and_connect(
         }
         FirmwarePrivateKey::Usable(key) => {
             let public = derived_public_key_der(&slot).map_or_else(|| vec![0; 162], |d| d.to_vec());
-            (DevicePrivate::Usable(key), public)
+            (DevicePrivate::Usable(Box::new(key)), public)
         }
     };
     // The firmware rewrites the public-key slot when it differs from the derived key (4.2).

@@ -224,7 +224,7 @@ pub enum DeviceServerKey {
 
 /// The device's private key as the firmware loaded it.
 pub enum DevicePrivate {
-    Usable(rsa::PrivateKey),
+    Usable(Box<rsa::PrivateKey>),
     /// Numbers that do not form a key: every decryption fails.
     Unusable,
 }
