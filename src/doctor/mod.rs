@@ -1,12 +1,36 @@
 //! The orchestrator: identify, diagnose, back up, plan, repair, verify.
 //!
-//! Generic over the transport and the cloud client; reports progress through a callback of
-//! [`DoctorEvent`]s and knows nothing of signals or the DOM. The UI renders the events.
+//! This is the part that decides what to do to a user's device. It drives the DFU host
+//! (`crate::dfu`), the key code (`crate::keys`) and the cloud client (`crate::cloud::CloudApi`)
+//! through their traits, reports progress through a callback of [`DoctorEvent`]s, and can be
+//! cancelled between steps with a [`CancelFlag`]. It knows nothing of signals or the DOM and must not
+//! import `web_sys`, `leptos` or `gloo`.
+//!
+//! Safety rules it enforces in code, not by convention:
+//! - nothing is written before the bytes of every region the repair touches are backed up;
+//! - every write is read back and compared, and a failed write is rolled back from the backup;
+//! - the public key sent to the cloud is derived from the key read back from the device, never from
+//!   the key in memory;
+//! - a step that fails says what happened, why, and what the user does next (`hint`).
+
+mod backup;
+mod error;
+mod plan;
+mod session;
+
+pub use backup::{Backup, BackupFile, BackupRegion};
+pub use error::{DoctorError, RestoreOutcome};
+pub use plan::{Action, CloudAccess, Plan, PlanBlock, PlanOptions, ServerChoice, plan};
+pub use session::{
+    CloudContext, CloudDeviceSummary, Diagnosis, Doctor, Identity, RepairReport, SendOutcome,
+    VerifyOutcome,
+};
 
 use crate::dfu::{self, State};
 use crate::usb::Transport;
 use serde::Serialize;
-use thiserror::Error;
+use std::cell::Cell;
+use std::rc::Rc;
 
 /// The steps of a repair, in order, as the page shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,29 +65,47 @@ impl Step {
     }
 }
 
-/// Progress the orchestrator reports while it works.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum DoctorEvent {
-    Step(Step),
-    Progress { done: u32, total: u32 },
-    Log(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum DoctorError {
-    #[error(transparent)]
-    Dfu(#[from] dfu::Error),
-}
-
-impl DoctorError {
-    pub fn hint(&self) -> &'static str {
-        match self {
-            Self::Dfu(e) => e.hint(),
-        }
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
     }
 }
 
-/// Asks a connected device for its DFU state: the first thing every session does.
+/// Progress the orchestrator reports while it works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum DoctorEvent {
+    /// A step started.
+    Step(Step),
+    /// Bytes moved in the current transfer-heavy operation.
+    Progress { done: u32, total: u32 },
+    /// A line for the live log. Never contains secret bytes.
+    Log(String),
+}
+
+/// Shared between the UI and a running doctor: set it to stop before the next step. A step that
+/// has started writing finishes (or rolls back) first, so cancelling never leaves a half-written key.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Rc<Cell<bool>>);
+
+impl CancelFlag {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.set(true);
+    }
+
+    pub fn reset(&self) {
+        self.0.set(false);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.get()
+    }
+}
+
+/// Asks a connected device for its DFU state, without opening a session.
 pub async fn probe<T: Transport>(
     transport: &mut T,
     on_event: &mut impl FnMut(DoctorEvent),
@@ -92,5 +134,16 @@ mod tests {
         assert_eq!(events[0], DoctorEvent::Step(Step::Connect));
         assert!(matches!(&events[1], DoctorEvent::Log(l) if l.contains("DnloadIdle")));
         assert_eq!(dev.transfers(), 1);
+    }
+
+    #[test]
+    fn cancel_flag_is_shared_between_clones() {
+        let flag = CancelFlag::new();
+        let ui_side = flag.clone();
+        assert!(!flag.is_cancelled());
+        ui_side.cancel();
+        assert!(flag.is_cancelled());
+        flag.reset();
+        assert!(!ui_side.is_cancelled());
     }
 }

@@ -1,0 +1,143 @@
+//! `DoctorError`: every way a repair can stop, each with what happened and what to do next.
+
+use super::Step;
+use crate::cloud::ApiError;
+use crate::dfu;
+use crate::keys::KeyError;
+use crate::usb::TransportError;
+use serde::Serialize;
+use thiserror::Error;
+
+/// What happened to the device's bytes after a write failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum RestoreOutcome {
+    /// The region still held exactly the backed-up bytes: nothing changed.
+    Unchanged,
+    /// The backed-up bytes were written back and read back identical.
+    Restored,
+    /// Restoring failed too (the device disconnected, say); the backup is still held in memory.
+    NotRestored { reason: String },
+}
+
+impl std::fmt::Display for RestoreOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unchanged => f.write_str("the device was not changed"),
+            Self::Restored => f.write_str("the previous bytes were restored and verified"),
+            Self::NotRestored { reason } => {
+                write!(f, "restoring the previous bytes failed too ({reason})")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DoctorError {
+    #[error("this USB device ({vendor_id:04x}:{product_id:04x}) is not a Particle device")]
+    NotParticle { vendor_id: u16, product_id: u16 },
+    #[error("the {platform} is running its firmware, not its DFU bootloader")]
+    NotInDfuMode { platform: &'static str },
+    #[error("the device did not report a device ID in its USB serial number")]
+    NoDeviceId,
+    #[error("this is device {got}, but the support link is for device {expected}")]
+    WrongDevice { expected: String, got: String },
+    #[error("the bootloader cannot reach the configuration table: every byte read back as zero")]
+    DctUnreachable,
+    #[error("nothing was written: the current keys have not been backed up yet")]
+    NoBackup,
+    #[error("the backup is of device {backup}, not of the connected device {connected}")]
+    BackupOfOtherDevice { backup: String, connected: String },
+    #[error("stopped before the {before} step, as asked")]
+    Cancelled { before: Step },
+    #[error("the repair needs the cloud, and {reason}")]
+    CloudNeeded { reason: String },
+    #[error("writing the {what} failed ({cause}); {restore}")]
+    WriteFailed {
+        what: &'static str,
+        cause: dfu::Error,
+        restore: RestoreOutcome,
+    },
+    #[error("the key on the device cannot be read back as a valid key: {reason}")]
+    KeyNotOnDevice { reason: String },
+    #[error(transparent)]
+    Dfu(#[from] dfu::Error),
+    #[error(transparent)]
+    Cloud(#[from] ApiError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+impl From<TransportError> for DoctorError {
+    fn from(e: TransportError) -> Self {
+        Self::Dfu(dfu::Error::Transport(e))
+    }
+}
+
+impl DoctorError {
+    /// What the user does next, in a sentence or two.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::NotParticle { .. } => {
+                "Pick the Particle device in the browser's list (its name ends in \"DFU Mode\")."
+                    .into()
+            }
+            Self::NotInDfuMode { .. } => "Put the device in DFU mode: hold MODE (SETUP), tap \
+                 RESET, keep holding MODE until the LED blinks yellow, then press Connect again; \
+                 the browser asks once more because a DFU-mode device is a new USB device."
+                .into(),
+            Self::NoDeviceId => "Unplug the device, put it in DFU mode again and reconnect; if \
+                 this repeats, its bootloader is too old for this page."
+                .into(),
+            Self::WrongDevice { .. } => "Connect the device the support link was made for, or \
+                 open the page without the device parameter to repair this one."
+                .into(),
+            Self::DctUnreachable => "The bootloader needs the device's system firmware to reach \
+                 its keys. Restore Device OS first (Particle's Device Restore page or \
+                 `particle update`), then come back; nothing was written."
+                .into(),
+            Self::NoBackup => {
+                "Run the diagnosis first: it reads and keeps the current keys.".into()
+            }
+            Self::BackupOfOtherDevice { .. } => {
+                "Connect the device the backup was made from.".into()
+            }
+            Self::Cancelled { .. } => "Press Continue when you are ready.".into(),
+            Self::CloudNeeded { .. } => "Sign in with the account that owns the device (or a \
+                 product team member's account), or choose \"repair now, send the key later\"."
+                .into(),
+            Self::WriteFailed { restore, cause, .. } => match restore {
+                RestoreOutcome::NotRestored { .. } => format!(
+                    "{} Then press \"Restore backup\": the backup is still held by this page; do \
+                     not close it. You can also download the backup files now.",
+                    cause.hint()
+                ),
+                _ => format!("{} Then retry the repair.", cause.hint()),
+            },
+            Self::KeyNotOnDevice { .. } => {
+                "Retry the repair: the page will write a new key and check it again.".into()
+            }
+            Self::Dfu(e) => e.hint().into(),
+            Self::Cloud(e) => e.hint().into(),
+            Self::Key(e) => e.hint().into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_failure_that_could_not_be_restored_says_to_keep_the_page_open() {
+        let e = DoctorError::WriteFailed {
+            what: "device private key",
+            cause: dfu::Error::Transport(TransportError::Disconnected),
+            restore: RestoreOutcome::NotRestored {
+                reason: "the device disconnected".into(),
+            },
+        };
+        assert!(e.to_string().contains("restoring the previous bytes failed too"));
+        assert!(e.hint().contains("Restore backup"));
+        assert!(e.hint().starts_with("Reconnect the cable"));
+    }
+}

@@ -1,0 +1,816 @@
+//! A repair session with one connected device: the steps the page walks through, in order.
+//!
+//! Each step is one async method. The UI calls them one after the other, shows what each returns,
+//! and may stop between any two (or set the [`CancelFlag`]). Cloud calls take the [`CloudApi`] and
+//! the access token as arguments so "diagnose only" works signed out.
+
+use super::backup::{Backup, BackupRegion};
+use super::error::{DoctorError, RestoreOutcome};
+use super::plan::{self, Action, CloudAccess, Plan, PlanBlock, PlanOptions};
+use super::{CancelFlag, DoctorEvent, Step};
+use crate::cloud::{self, AccessToken, ApiError, CloudApi, DeviceInfo, KeyUpload};
+use crate::device::{KEYS_ALT, KeyAlgorithm, Platform, TransportKeys, UsbMode};
+use crate::dfu::{self, Dfu, Erase, LeaveOutcome};
+use crate::keys::diagnose::PrivateKeyStatus;
+use crate::keys::{self, DctReport, DctSnapshot, PublicKeyInfo};
+use crate::usb::{Counting, TransferCounts, Transport};
+use serde::Serialize;
+use std::ops::Range;
+use zeroize::Zeroizing;
+
+/// The DFU interface every Particle bootloader exposes.
+const INTERFACE: u8 = 0;
+/// Internal flash on DFU alt 0 of Gen 2 devices, for the support dump.
+const INTERNAL_FLASH_ALT: u8 = 0;
+/// Bytes per read while dumping flash, so progress can be reported.
+const DUMP_CHUNK: usize = 64 * 1024;
+
+/// What the device said about itself when it connected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub platform: Platform,
+    pub platform_name: &'static str,
+    /// 24 lowercase hex characters, from the USB serial number.
+    pub device_id: String,
+    /// The bootloader's `wTransferSize`.
+    pub transfer_size: u16,
+    /// The memory layout of the alternate setting that holds the keys, as the device reported it.
+    pub keys_layout: String,
+}
+
+/// Where the cloud stands on this device, plus what the diagnosis read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub identity: Identity,
+    pub report: DctReport,
+    pub cloud: CloudAccess,
+    /// The cloud's record of the device, when the lookup succeeded.
+    pub cloud_device: Option<CloudDeviceSummary>,
+}
+
+/// The parts of the cloud's device record the page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CloudDeviceSummary {
+    pub name: Option<String>,
+    pub product_id: u32,
+    pub platform_id: u16,
+    pub online: bool,
+    pub last_handshake_at: Option<String>,
+}
+
+impl From<&DeviceInfo> for CloudDeviceSummary {
+    fn from(d: &DeviceInfo) -> Self {
+        Self {
+            name: d.name.clone(),
+            product_id: d.product_id,
+            platform_id: d.platform_id,
+            online: d.is_online(),
+            last_handshake_at: d.last_handshake_at.clone(),
+        }
+    }
+}
+
+impl Diagnosis {
+    /// The report as JSON for the "download diagnostic report" button: no secret in it.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Whether the public key reached the cloud.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "send", rename_all = "snake_case")]
+pub enum SendOutcome {
+    Sent,
+    /// The user chose to send it later, or the plan had no cloud access.
+    Deferred,
+    /// The device keeps its new key; the send can be retried from the key read back from it.
+    Failed { error: String, hint: String },
+}
+
+/// What a repair did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairReport {
+    /// The regions written and verified, in order.
+    pub written: Vec<&'static str>,
+    /// The device's public key, derived from the private key read back from the device.
+    pub public_key: Option<PublicKeyInfo>,
+    pub send: SendOutcome,
+}
+
+/// How the device did after leaving DFU mode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "verify", rename_all = "snake_case")]
+pub enum VerifyOutcome {
+    /// The cloud reports the device online.
+    Online { last_handshake_at: Option<String> },
+    /// It left DFU mode but did not come online in time.
+    StayedOffline {
+        waited_s: u32,
+        next_steps: Vec<&'static str>,
+    },
+    /// It left DFU mode; nobody is signed in, so the page cannot ask the cloud.
+    LeftDfu { next_steps: Vec<&'static str> },
+    /// It left DFU mode; the cloud could not be asked.
+    CouldNotCheck { error: String, hint: String },
+}
+
+/// What to do when a repaired device does not come online.
+const OFFLINE_NEXT_STEPS: [&str; 4] = [
+    "Watch the status LED: breathing cyan means connected.",
+    "Blinking green means it is looking for Wi-Fi: set up Wi-Fi again (hold MODE for 3 s, then use \
+     the Particle app or `particle serial wifi`).",
+    "Fast cyan with a red or orange burst: count the bursts in the LED decoder above; run the \
+     repair again if it says keys.",
+    "Fast cyan with 3 orange blinks: the network blocks the cloud (outbound TCP 5683); try another \
+     network.",
+];
+
+/// The cloud API and the signed-in session, for the steps that need them.
+pub struct CloudContext<'a, C: CloudApi> {
+    pub api: &'a mut C,
+    pub token: Option<&'a AccessToken>,
+}
+
+/// A repair session with one device in DFU mode.
+pub struct Doctor<T: Transport> {
+    t: Counting<T>,
+    identity: Identity,
+    cancel: CancelFlag,
+    /// The last full read of the key area, kept by `diagnose`.
+    snapshot: Option<BackupRegion>,
+    backup: Option<Backup>,
+}
+
+impl<T: Transport> Doctor<T> {
+    /// Identifies the device: a Particle device, in DFU mode, with a device ID; opens its keys
+    /// alternate setting (which brings the bootloader to dfuIDLE from any state it was left in).
+    /// With `expected_id` (from a support link) a different device is refused.
+    pub async fn connect(
+        transport: T,
+        expected_id: Option<&str>,
+        cancel: CancelFlag,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<Self, DoctorError> {
+        on_event(DoctorEvent::Step(Step::Connect));
+        let info = transport.info();
+        let (platform, mode) = Platform::from_usb_ids(info.vendor_id, info.product_id).ok_or(
+            DoctorError::NotParticle {
+                vendor_id: info.vendor_id,
+                product_id: info.product_id,
+            },
+        )?;
+        let platform_name = platform.info().name;
+        if mode == UsbMode::Runtime {
+            return Err(DoctorError::NotInDfuMode {
+                platform: platform_name,
+            });
+        }
+        let device_id = info.device_id().ok_or(DoctorError::NoDeviceId)?;
+        if let Some(expected) = expected_id {
+            if !expected.trim().eq_ignore_ascii_case(&device_id) {
+                return Err(DoctorError::WrongDevice {
+                    expected: expected.trim().to_ascii_lowercase(),
+                    got: device_id,
+                });
+            }
+        }
+        on_event(DoctorEvent::Log(format!(
+            "{platform_name} {device_id} in DFU mode"
+        )));
+        let mut t = Counting::new(transport);
+        let dfu = Dfu::open(&mut t, INTERFACE, KEYS_ALT).await?;
+        let identity = Identity {
+            platform,
+            platform_name,
+            device_id,
+            transfer_size: dfu.functional().transfer_size,
+            keys_layout: dfu.layout().to_string(),
+        };
+        on_event(DoctorEvent::Log(format!(
+            "bootloader ready: transfer size {} bytes, keys in {}",
+            identity.transfer_size, identity.keys_layout
+        )));
+        Ok(Self {
+            t,
+            identity,
+            cancel,
+            snapshot: None,
+            backup: None,
+        })
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Control transfers and bytes used so far in this session.
+    pub fn transfers(&self) -> TransferCounts {
+        self.t.counts()
+    }
+
+    /// The backup taken by [`Doctor::back_up`], if any.
+    pub fn backup(&self) -> Option<&Backup> {
+        self.backup.as_ref()
+    }
+
+    /// Gives the transport back (to close it, or to start another session).
+    pub fn into_transport(self) -> T {
+        self.t.into_inner()
+    }
+
+    fn check_cancel(&self, before: Step) -> Result<(), DoctorError> {
+        if self.cancel.is_cancelled() {
+            Err(DoctorError::Cancelled { before })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn keys(&self, report: &DctReport) -> &'static TransportKeys {
+        let info = self.identity.platform.info();
+        info.keys(report.transport.active)
+            .unwrap_or(info.default_keys())
+    }
+
+    /// Reads every key slot of the platform (read-only), classifies them the way the firmware
+    /// would, and asks the cloud about the device when someone is signed in.
+    pub async fn diagnose<C: CloudApi>(
+        &mut self,
+        cloud: CloudContext<'_, C>,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<Diagnosis, DoctorError> {
+        self.check_cancel(Step::Diagnose)?;
+        on_event(DoctorEvent::Step(Step::Diagnose));
+        let platform = self.identity.platform;
+        let mut dfu = Dfu::open(&mut self.t, INTERFACE, KEYS_ALT).await?;
+        let range = snapshot_range(platform, dfu.layout());
+        let len = (range.end - range.start) as usize;
+        on_event(DoctorEvent::Progress {
+            done: 0,
+            total: len as u32,
+        });
+        let bytes = Zeroizing::new(dfu.read(range.start, len).await?);
+        on_event(DoctorEvent::Progress {
+            done: len as u32,
+            total: len as u32,
+        });
+        // A Gen 2 bootloader that cannot find the DCT functions in system-part2 answers every read
+        // with zeros (dfuse-protocol.md 9.5). That is not a blank DCT, and nothing may be written.
+        if bytes.iter().all(|&b| b == 0) {
+            return Err(DoctorError::DctUnreachable);
+        }
+        let report = keys::diagnose(
+            platform,
+            &DctSnapshot::new(range.start, &bytes),
+            Some(&self.identity.device_id),
+        );
+        on_event(DoctorEvent::Log(format!(
+            "read {len} bytes of keys at {:#06x}: private key {}, server key {}",
+            range.start,
+            private_key_word(&report.private_key),
+            server_key_word(&report)
+        )));
+        self.snapshot = Some(BackupRegion {
+            alt: KEYS_ALT,
+            address: range.start,
+            bytes,
+        });
+
+        let (access, cloud_device) = match cloud.token {
+            None => (CloudAccess::SignedOut, None),
+            Some(token) => {
+                let id = self.identity.device_id.clone();
+                match cloud.api.device(token, &id).await {
+                    Ok(info) => {
+                        let product_id =
+                            (info.product_id != u32::from(info.platform_id)).then_some(info.product_id);
+                        on_event(DoctorEvent::Log(format!(
+                            "cloud: device found ({}), {}",
+                            product_id.map_or("developer device".to_owned(), |p| format!(
+                                "product {p}"
+                            )),
+                            if info.is_online() { "online" } else { "offline" }
+                        )));
+                        (
+                            CloudAccess::Allowed { product_id },
+                            Some(CloudDeviceSummary::from(&info)),
+                        )
+                    }
+                    Err(e) => {
+                        on_event(DoctorEvent::Log(format!("cloud: {e}")));
+                        (access_from_error(&e), None)
+                    }
+                }
+            }
+        };
+        Ok(Diagnosis {
+            identity: self.identity.clone(),
+            report,
+            cloud: access,
+            cloud_device,
+        })
+    }
+
+    /// Keeps the bytes the diagnosis read as the backup: every region a repair may touch. No
+    /// transfer is needed: those bytes were read a moment ago and the bootloader cannot change them.
+    pub fn back_up(&mut self, on_event: &mut impl FnMut(DoctorEvent)) -> Result<&Backup, DoctorError> {
+        self.check_cancel(Step::BackUp)?;
+        on_event(DoctorEvent::Step(Step::BackUp));
+        let region = self.snapshot.take().ok_or(DoctorError::NoBackup)?;
+        on_event(DoctorEvent::Log(format!(
+            "backup of {} bytes (alt {}, {:#06x}..{:#06x}) held in this page",
+            region.bytes.len(),
+            region.alt,
+            region.address,
+            region.end()
+        )));
+        Ok(self.backup.insert(Backup {
+            device_id: self.identity.device_id.clone(),
+            platform: self.identity.platform,
+            regions: vec![region],
+        }))
+    }
+
+    /// Plans the smallest repair (pure: nothing is written).
+    pub fn plan(
+        &self,
+        diagnosis: &Diagnosis,
+        options: &PlanOptions,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<Plan, DoctorError> {
+        on_event(DoctorEvent::Step(Step::Plan));
+        let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
+        let keys = self.keys(&diagnosis.report);
+        let plan = plan::plan(&diagnosis.report, keys, backup, &diagnosis.cloud, options);
+        for action in &plan.actions {
+            on_event(DoctorEvent::Log(format!("plan: {}", action.describe())));
+        }
+        if plan.is_empty() && plan.blocked.is_none() {
+            on_event(DoctorEvent::Log("plan: nothing to change".into()));
+        }
+        Ok(plan)
+    }
+
+    /// Carries out a plan: writes (each read back and compared, rolled back from the backup on
+    /// failure), then sends the public key of the key read back from the device.
+    pub async fn repair<C: CloudApi>(
+        &mut self,
+        plan: &Plan,
+        cloud: CloudContext<'_, C>,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<RepairReport, DoctorError> {
+        if let Some(PlanBlock::CloudNeeded { reason }) = &plan.blocked {
+            return Err(DoctorError::CloudNeeded {
+                reason: reason.clone(),
+            });
+        }
+        if plan.blocked.is_some() {
+            return Err(DoctorError::NoBackup);
+        }
+        self.check_cancel(Step::Repair)?;
+        on_event(DoctorEvent::Step(Step::Repair));
+        let mut written = Vec::new();
+        for action in &plan.actions {
+            self.check_cancel(Step::Repair)?;
+            match action {
+                Action::WriteServerKey {
+                    alt,
+                    address,
+                    bytes,
+                    ..
+                } => {
+                    self.write_region(*alt, *address, bytes, "server key", on_event)
+                        .await?;
+                    written.push("server key");
+                }
+                Action::NewDeviceKey {
+                    algorithm,
+                    alt,
+                    address,
+                    slot_len,
+                    ..
+                } => {
+                    let key = keys::generate_device_key(*algorithm)?;
+                    on_event(DoctorEvent::Log(format!(
+                        "generated a new {} key pair in this browser (public {})",
+                        algorithm.name(),
+                        key.public_key().fingerprint
+                    )));
+                    let mut image = Zeroizing::new(vec![keys::ERASED; *slot_len as usize]);
+                    image[..key.der().len()].copy_from_slice(key.der());
+                    drop(key);
+                    self.write_region(*alt, *address, &image, "device private key", on_event)
+                        .await?;
+                    written.push("device private key");
+                }
+                Action::SendPublicKey { .. } => {}
+            }
+        }
+
+        // What the cloud gets is derived from what the device holds now, read back once more.
+        let public_key = self.read_device_public_key(on_event).await?;
+        let send = match plan.send_action() {
+            Some(product_id) => {
+                match self
+                    .send(&public_key, cloud.api, cloud.token, product_id, on_event)
+                    .await
+                {
+                    Ok(()) => SendOutcome::Sent,
+                    Err(e) => {
+                        on_event(DoctorEvent::Log(format!(
+                            "sending the public key failed: {e}; the device keeps its new key"
+                        )));
+                        SendOutcome::Failed {
+                            error: e.to_string(),
+                            hint: e.hint(),
+                        }
+                    }
+                }
+            }
+            None => SendOutcome::Deferred,
+        };
+        Ok(RepairReport {
+            written,
+            public_key: Some(public_key),
+            send,
+        })
+    }
+
+    /// Sends the public key of the private key on the device again (after a failed or deferred
+    /// send): the key is read back from the device, so what the cloud gets is what the device holds.
+    pub async fn send_key_from_device<C: CloudApi>(
+        &mut self,
+        product_id: Option<u32>,
+        cloud: CloudContext<'_, C>,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<PublicKeyInfo, DoctorError> {
+        let public_key = self.read_device_public_key(on_event).await?;
+        self.send(&public_key, cloud.api, cloud.token, product_id, on_event)
+            .await?;
+        Ok(public_key)
+    }
+
+    /// Writes the backed-up bytes back where they differ from the device, each write verified.
+    pub async fn restore(
+        &mut self,
+        backup: &Backup,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<usize, DoctorError> {
+        if backup.device_id != self.identity.device_id {
+            return Err(DoctorError::BackupOfOtherDevice {
+                backup: backup.device_id.clone(),
+                connected: self.identity.device_id.clone(),
+            });
+        }
+        on_event(DoctorEvent::Step(Step::Repair));
+        let mut restored = 0;
+        for region in &backup.regions {
+            let mut dfu = Dfu::open(&mut self.t, INTERFACE, region.alt).await?;
+            let current = dfu.read(region.address, region.bytes.len()).await?;
+            let Some(span) = differing_span(&current, &region.bytes) else {
+                continue;
+            };
+            let at = region.address + span.start as u32;
+            dfu.write_verified(at, &region.bytes[span.clone()], Erase::Never)
+                .await?;
+            restored += span.len();
+            on_event(DoctorEvent::Log(format!(
+                "restored {} bytes at {at:#06x} from the backup",
+                span.len()
+            )));
+        }
+        Ok(restored)
+    }
+
+    /// Reads the whole internal flash (alt 0) for support, with progress.
+    pub async fn dump_internal_flash(
+        &mut self,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<(u32, Vec<u8>), DoctorError> {
+        let cancel = self.cancel.clone();
+        let mut dfu = Dfu::open(&mut self.t, INTERFACE, INTERNAL_FLASH_ALT).await?;
+        let readable: Vec<(u32, u32)> = dfu
+            .layout()
+            .segments()
+            .filter(|s| s.access.readable)
+            .map(|s| (s.start, s.end() as u32))
+            .collect();
+        let start = readable.first().map_or(0, |s| s.0);
+        // The contiguous readable span from the first readable segment.
+        let mut end = start;
+        for (s, e) in &readable {
+            if *s == end {
+                end = *e;
+            }
+        }
+        let total = (end - start) as usize;
+        let mut out = Vec::with_capacity(total);
+        while out.len() < total {
+            if cancel.is_cancelled() {
+                return Err(DoctorError::Cancelled { before: Step::BackUp });
+            }
+            let n = DUMP_CHUNK.min(total - out.len());
+            let chunk = dfu.read(start + out.len() as u32, n).await?;
+            out.extend_from_slice(&chunk);
+            on_event(DoctorEvent::Progress {
+                done: out.len() as u32,
+                total: total as u32,
+            });
+        }
+        on_event(DoctorEvent::Log(format!(
+            "read {total} bytes of internal flash from {start:#010x}"
+        )));
+        Ok((start, out))
+    }
+
+    /// Leaves DFU mode (the device resets and runs its firmware) and waits for the cloud to report
+    /// it online when someone is signed in.
+    pub async fn leave_and_verify<C: CloudApi>(
+        mut self,
+        cloud: CloudContext<'_, C>,
+        timeout_ms: u32,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<(VerifyOutcome, TransferCounts), DoctorError> {
+        self.check_cancel(Step::Verify)?;
+        on_event(DoctorEvent::Step(Step::Verify));
+        let dfu = Dfu::open(&mut self.t, INTERFACE, KEYS_ALT).await?;
+        let outcome = dfu.leave(None).await?;
+        on_event(DoctorEvent::Log(match outcome {
+            LeaveOutcome::Reported(state) => format!("left DFU mode (device reported {state:?})"),
+            LeaveOutcome::Disconnected => "left DFU mode (the device reset)".to_owned(),
+        }));
+        let counts = self.t.counts();
+        let Some(token) = cloud.token else {
+            return Ok((
+                VerifyOutcome::LeftDfu {
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                },
+                counts,
+            ));
+        };
+        on_event(DoctorEvent::Log(format!(
+            "waiting up to {} s for the device to come online",
+            timeout_ms / 1000
+        )));
+        let id = self.identity.device_id.clone();
+        let verify = match cloud
+            .api
+            .wait_until_online(token, &id, timeout_ms, cloud::ONLINE_POLL_MS)
+            .await
+        {
+            Ok(info) => {
+                on_event(DoctorEvent::Log("the cloud reports the device online".into()));
+                VerifyOutcome::Online {
+                    last_handshake_at: info.last_handshake_at,
+                }
+            }
+            Err(ApiError::DeviceStayedOffline { waited_s, .. }) => VerifyOutcome::StayedOffline {
+                waited_s,
+                next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+            },
+            Err(e) => VerifyOutcome::CouldNotCheck {
+                error: e.to_string(),
+                hint: e.hint().to_owned(),
+            },
+        };
+        Ok((verify, counts))
+    }
+
+    /// Writes `bytes` at `address` on `alt`, reads them back and compares; on any failure puts the
+    /// backed-up bytes back. Refuses to write where the backup does not cover.
+    async fn write_region(
+        &mut self,
+        alt: u8,
+        address: u32,
+        bytes: &[u8],
+        what: &'static str,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<(), DoctorError> {
+        let erase = self.identity.platform.info().erase_before_write;
+        let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
+        let mut dfu = Dfu::open(&mut self.t, INTERFACE, alt).await?;
+        // On memories that must be erased before a write (the Core's SPI flash), a write rewrites
+        // whole sectors: the new bytes over the backed-up sector contents.
+        let (at, image) = if erase {
+            let span = sector_span(dfu.layout(), address, bytes.len())?;
+            let len = (span.end - span.start) as usize;
+            let mut image = Zeroizing::new(
+                backup
+                    .bytes_at(alt, span.start, len)
+                    .ok_or(DoctorError::NoBackup)?
+                    .to_vec(),
+            );
+            let off = (address - span.start) as usize;
+            image[off..off + bytes.len()].copy_from_slice(bytes);
+            (span.start, image)
+        } else {
+            if !backup.covers(alt, address, bytes.len()) {
+                return Err(DoctorError::NoBackup);
+            }
+            (address, Zeroizing::new(bytes.to_vec()))
+        };
+        let mode = if erase { Erase::Sectors } else { Erase::Never };
+        on_event(DoctorEvent::Progress {
+            done: 0,
+            total: image.len() as u32,
+        });
+        match dfu.write_verified(at, &image, mode).await {
+            Ok(()) => {
+                on_event(DoctorEvent::Progress {
+                    done: image.len() as u32,
+                    total: image.len() as u32,
+                });
+                on_event(DoctorEvent::Log(format!(
+                    "wrote the {what} ({} bytes at {at:#06x}) and read it back identical",
+                    image.len()
+                )));
+                Ok(())
+            }
+            Err(cause) => {
+                on_event(DoctorEvent::Log(format!("writing the {what} failed: {cause}")));
+                let original = backup
+                    .bytes_at(alt, at, image.len())
+                    .ok_or(DoctorError::NoBackup)?;
+                let restore = roll_back(&mut dfu, at, original, mode).await;
+                on_event(DoctorEvent::Log(format!("after the failure: {restore}")));
+                Err(DoctorError::WriteFailed {
+                    what,
+                    cause,
+                    restore,
+                })
+            }
+        }
+    }
+
+    /// Reads the private key slot back from the device and derives its public key the way the
+    /// firmware does.
+    async fn read_device_public_key(
+        &mut self,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<PublicKeyInfo, DoctorError> {
+        let platform = self.identity.platform;
+        let mut dfu = Dfu::open(&mut self.t, INTERFACE, KEYS_ALT).await?;
+        let range = snapshot_range(platform, dfu.layout());
+        let bytes = Zeroizing::new(
+            dfu.read(range.start, (range.end - range.start) as usize)
+                .await?,
+        );
+        let report = keys::diagnose(
+            platform,
+            &DctSnapshot::new(range.start, &bytes),
+            Some(&self.identity.device_id),
+        );
+        match report.private_key {
+            PrivateKeyStatus::Valid { public_key } => {
+                on_event(DoctorEvent::Log(format!(
+                    "read the key back from the device: public key {}",
+                    public_key.fingerprint
+                )));
+                Ok(public_key)
+            }
+            other => Err(DoctorError::KeyNotOnDevice {
+                reason: private_key_word(&other).to_owned(),
+            }),
+        }
+    }
+
+    /// Sends `public_key` for this device to the cloud as the CLI does.
+    async fn send<C: CloudApi>(
+        &self,
+        public_key: &PublicKeyInfo,
+        api: &mut C,
+        token: Option<&AccessToken>,
+        product_id: Option<u32>,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<(), DoctorError> {
+        let token = token.ok_or_else(|| DoctorError::CloudNeeded {
+            reason: "nobody is signed in".into(),
+        })?;
+        let upload = KeyUpload {
+            device_id: self.identity.device_id.clone(),
+            public_key_pem: public_key.pem.clone(),
+            algorithm: cloud_algorithm(public_key.algorithm),
+            product_id,
+        };
+        api.send_public_key(token, &upload).await?;
+        on_event(DoctorEvent::Log(format!(
+            "sent public key {} to the cloud",
+            public_key.fingerprint
+        )));
+        Ok(())
+    }
+}
+
+/// Puts `original` back at `at` after a failed write, if it is not still there.
+async fn roll_back<T: Transport>(
+    dfu: &mut Dfu<'_, T>,
+    at: u32,
+    original: &[u8],
+    mode: Erase,
+) -> RestoreOutcome {
+    match dfu.read(at, original.len()).await {
+        Ok(now) if now == original => return RestoreOutcome::Unchanged,
+        Ok(_) => {}
+        Err(e) => {
+            return RestoreOutcome::NotRestored {
+                reason: e.to_string(),
+            };
+        }
+    }
+    match dfu.write_verified(at, original, mode).await {
+        Ok(()) => RestoreOutcome::Restored,
+        Err(e) => RestoreOutcome::NotRestored {
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// The key area a diagnosis reads: every key slot of the platform, widened to whole sectors on
+/// memories that must be erased before a write, so the backup covers whatever a write erases.
+fn snapshot_range(platform: Platform, layout: &dfu::layout::MemoryLayout) -> Range<u32> {
+    let info = platform.info();
+    let range = info.keys_snapshot_range();
+    if !info.erase_before_write {
+        return range;
+    }
+    let start = layout.sector_at(range.start).map_or(range.start, |s| s.start);
+    let end = layout
+        .sector_at(range.end - 1)
+        .map_or(range.end, |s| s.start + s.size);
+    start..end
+}
+
+/// The whole sectors covering `[address, address + len)`.
+fn sector_span(
+    layout: &dfu::layout::MemoryLayout,
+    address: u32,
+    len: usize,
+) -> Result<Range<u32>, DoctorError> {
+    let sectors = layout
+        .sectors_in(address, len as u32)
+        .map_err(|_| dfu::Error::OutOfRange { address, len })?;
+    match (sectors.first(), sectors.last()) {
+        (Some(first), Some(last)) => Ok(first.start..last.start + last.size),
+        _ => Err(dfu::Error::OutOfRange { address, len }.into()),
+    }
+}
+
+/// The smallest range outside which `a` and `b` are equal, or `None` if they are equal.
+fn differing_span(a: &[u8], b: &[u8]) -> Option<Range<usize>> {
+    let first = a.iter().zip(b).position(|(x, y)| x != y)?;
+    let last = a.iter().zip(b).rposition(|(x, y)| x != y)?;
+    Some(first..last + 1)
+}
+
+fn access_from_error(e: &ApiError) -> CloudAccess {
+    let (reason, hint) = (e.to_string(), e.hint().to_owned());
+    match e {
+        ApiError::Network { .. }
+        | ApiError::Server { .. }
+        | ApiError::RateLimited
+        | ApiError::Unexpected { .. } => CloudAccess::Unavailable { reason, hint },
+        _ => CloudAccess::Denied { reason, hint },
+    }
+}
+
+fn private_key_word(status: &PrivateKeyStatus) -> &'static str {
+    match status {
+        PrivateKeyStatus::Blank => "blank",
+        PrivateKeyStatus::Corrupt { .. } => "corrupt",
+        PrivateKeyStatus::Unusable { .. } => "unusable by the firmware",
+        PrivateKeyStatus::Valid { .. } => "valid",
+        PrivateKeyStatus::NotRead => "not read",
+    }
+}
+
+fn server_key_word(report: &DctReport) -> &'static str {
+    use crate::keys::diagnose::ServerKeyStatus;
+    match report.server_key {
+        ServerKeyStatus::Blank => "blank (built-in key used)",
+        ServerKeyStatus::ParticleProduction => "Particle's",
+        ServerKeyStatus::Custom { .. } => "custom",
+        ServerKeyStatus::Corrupt { .. } => "corrupt",
+        ServerKeyStatus::NotRead => "not read",
+    }
+}
+
+/// The algorithm name the cloud's provisioning route takes for a device key algorithm.
+fn cloud_algorithm(algorithm: KeyAlgorithm) -> cloud::KeyAlgorithm {
+    match algorithm {
+        KeyAlgorithm::EcP256 => cloud::KeyAlgorithm::Ecc,
+        _ => cloud::KeyAlgorithm::Rsa,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differing_span_covers_first_to_last_difference() {
+        assert_eq!(differing_span(b"abcdef", b"abcdef"), None);
+        assert_eq!(differing_span(b"abcdef", b"aXcdYf"), Some(1..5));
+        assert_eq!(differing_span(b"abcdef", b"Xbcdef"), Some(0..1));
+    }
+}
