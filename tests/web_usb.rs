@@ -171,6 +171,9 @@ async fn leave_then_disconnect_event() {
         .open(0)
         .await
         .unwrap();
+    let events = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = events.clone();
+    t.set_on_disconnect(move || seen.set(seen.get() + 1));
     let dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
     assert_eq!(
         dfu.leave(None).await.unwrap(),
@@ -180,6 +183,7 @@ async fn leave_then_disconnect_event() {
     assert!(!t.is_disconnected());
     webusb::sleep_ms(120).await;
     assert!(t.is_disconnected(), "the disconnect event arrived");
+    assert_eq!(events.get(), 1);
     let err = key_rescue::dfu::get_status(&mut t, 0).await.unwrap_err();
     assert_eq!(
         err,

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::device::{PLATFORMS, Platform, UsbMode};
 use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -210,12 +210,16 @@ impl Drop for DisconnectWatch {
     }
 }
 
+/// The caller's disconnect callback, shared with the event listener.
+type DisconnectCallback = Rc<RefCell<Option<Box<dyn FnMut()>>>>;
+
 /// An opened, claimed WebUSB device: the browser [`Transport`].
 pub struct WebUsbTransport {
     device: UsbDevice,
     info: DeviceInfo,
     interface: u8,
     gone: Rc<Cell<bool>>,
+    on_disconnect: DisconnectCallback,
     _watch: Option<DisconnectWatch>,
 }
 
@@ -229,12 +233,18 @@ impl WebUsbTransport {
         await_promise::<JsValue>(device.claim_interface(interface), Op::Claim).await?;
         info.alternates = alternates(&device);
         let gone = Rc::new(Cell::new(false));
+        let on_disconnect: DisconnectCallback = Rc::default();
         let watch = usb().ok().map(|usb| {
-            let (gone, me) = (gone.clone(), device.clone());
+            let (gone, me, notify) = (gone.clone(), device.clone(), on_disconnect.clone());
             let callback = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
                 let other = Reflect::get(&event, &JsValue::from_str("device")).ok();
-                if other.is_some_and(|d| d == JsValue::from(me.clone())) {
-                    gone.set(true);
+                if other.is_some_and(|d| d == JsValue::from(me.clone())) && !gone.replace(true) {
+                    // Take the callback out while it runs, so it may set a new one.
+                    let f = notify.borrow_mut().take();
+                    if let Some(mut f) = f {
+                        f();
+                        notify.borrow_mut().get_or_insert(f);
+                    }
                 }
             });
             let _ = usb
@@ -246,8 +256,14 @@ impl WebUsbTransport {
             info,
             interface,
             gone,
+            on_disconnect,
             _watch: watch,
         })
+    }
+
+    /// Calls `f` once when the browser reports this device gone (a DFU leave ends this way).
+    pub fn set_on_disconnect(&mut self, f: impl FnMut() + 'static) {
+        *self.on_disconnect.borrow_mut() = Some(Box::new(f));
     }
 
     /// Whether the browser reported the device gone (unplugged, reset, or left DFU mode).
