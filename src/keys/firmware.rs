@@ -163,6 +163,9 @@ pub enum UnusableReason {
     InvalidModulus,
 }
 
+// `Usable` is much larger than the other variants; the shape is the agreed interface with the
+// simulated device, and values are short-lived, so boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 /// What the firmware makes of its device private-key slot (handshake.cpp,
 /// `init_rsa_context_with_private_key`, and `HAL_FLASH_Read_CorePrivateKey`).
 pub enum FirmwarePrivateKey {
