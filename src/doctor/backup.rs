@@ -18,7 +18,8 @@ impl BackupRegion {
 
     fn slice(&self, alt: u8, address: u32, len: usize) -> Option<&[u8]> {
         let start = address.checked_sub(self.address)? as usize;
-        (alt == self.alt && start + len <= self.bytes.len()).then(|| &self.bytes[start..start + len])
+        (alt == self.alt && start + len <= self.bytes.len())
+            .then(|| &self.bytes[start..start + len])
     }
 }
 
@@ -154,6 +155,9 @@ mod tests {
         assert!(!backup.covers(0, 34, 612), "another alternate setting");
         assert!(!backup.covers(1, 0, 612), "starts before the region");
         assert!(!backup.covers(1, 3600, 612), "runs past the region");
-        assert!(!format!("{backup:?}").contains("34, 35"), "Debug must not print bytes");
+        assert!(
+            !format!("{backup:?}").contains("34, 35"),
+            "Debug must not print bytes"
+        );
     }
 }

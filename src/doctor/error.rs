@@ -136,7 +136,10 @@ mod tests {
                 reason: "the device disconnected".into(),
             },
         };
-        assert!(e.to_string().contains("restoring the previous bytes failed too"));
+        assert!(
+            e.to_string()
+                .contains("restoring the previous bytes failed too")
+        );
         assert!(e.hint().contains("Restore backup"));
         assert!(e.hint().starts_with("Reconnect the cable"));
     }

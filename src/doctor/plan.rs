@@ -14,7 +14,10 @@ pub enum ServerChoice {
     #[default]
     Particle,
     /// A custom cloud: this exact server-key region (built by `keys::build_server_region`).
-    Custom { region: Vec<u8>, description: String },
+    Custom {
+        region: Vec<u8>,
+        description: String,
+    },
     /// Leave the server key and address alone whatever they hold.
     Keep,
 }
@@ -185,10 +188,12 @@ pub fn plan(
         }
         PrivateKeyStatus::Valid { .. } => None,
         PrivateKeyStatus::Blank => Some("the private key slot is blank".to_owned()),
-        PrivateKeyStatus::Corrupt { reason } => Some(format!("the private key is corrupt ({reason})")),
-        PrivateKeyStatus::Unusable { reason } => {
-            Some(format!("the firmware cannot use the private key ({reason})"))
+        PrivateKeyStatus::Corrupt { reason } => {
+            Some(format!("the private key is corrupt ({reason})"))
         }
+        PrivateKeyStatus::Unusable { reason } => Some(format!(
+            "the firmware cannot use the private key ({reason})"
+        )),
     };
     let send_reason = match &new_key_reason {
         Some(_) => "the cloud must know the new key",
@@ -239,7 +244,9 @@ fn particle_server_problem(report: &DctReport) -> Option<String> {
         ServerKeyStatus::ParticleProduction => None,
         ServerKeyStatus::Blank => Some("the server key is blank".to_owned()),
         ServerKeyStatus::Custom { .. } => Some("the server key is not Particle's".to_owned()),
-        ServerKeyStatus::Corrupt { reason } => Some(format!("the server key is corrupt ({reason})")),
+        ServerKeyStatus::Corrupt { reason } => {
+            Some(format!("the server key is corrupt ({reason})"))
+        }
         ServerKeyStatus::NotRead => Some("the server key was not read".to_owned()),
     };
     let address = match &report.server_address {

@@ -85,7 +85,10 @@ pub enum SendOutcome {
     /// The user chose to send it later, or the plan had no cloud access.
     Deferred,
     /// The device keeps its new key; the send can be retried from the key read back from it.
-    Failed { error: String, hint: String },
+    Failed {
+        error: String,
+        hint: String,
+    },
 }
 
 /// What a repair did.
@@ -283,14 +286,17 @@ impl<T: Transport> Doctor<T> {
                 let id = self.identity.device_id.clone();
                 match cloud.api.device(token, &id).await {
                     Ok(info) => {
-                        let product_id =
-                            (info.product_id != u32::from(info.platform_id)).then_some(info.product_id);
+                        let product_id = (info.product_id != u32::from(info.platform_id))
+                            .then_some(info.product_id);
                         on_event(DoctorEvent::Log(format!(
                             "cloud: device found ({}), {}",
-                            product_id.map_or("developer device".to_owned(), |p| format!(
-                                "product {p}"
-                            )),
-                            if info.is_online() { "online" } else { "offline" }
+                            product_id
+                                .map_or("developer device".to_owned(), |p| format!("product {p}")),
+                            if info.is_online() {
+                                "online"
+                            } else {
+                                "offline"
+                            }
                         )));
                         (
                             CloudAccess::Allowed { product_id },
@@ -314,7 +320,10 @@ impl<T: Transport> Doctor<T> {
 
     /// Keeps the bytes the diagnosis read as the backup: every region a repair may touch. No
     /// transfer is needed: those bytes were read a moment ago and the bootloader cannot change them.
-    pub fn back_up(&mut self, on_event: &mut impl FnMut(DoctorEvent)) -> Result<&Backup, DoctorError> {
+    pub fn back_up(
+        &mut self,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<&Backup, DoctorError> {
         self.check_cancel(Step::BackUp)?;
         on_event(DoctorEvent::Step(Step::BackUp));
         let region = self.snapshot.take().ok_or(DoctorError::NoBackup)?;
@@ -508,7 +517,9 @@ impl<T: Transport> Doctor<T> {
         let mut out = Vec::with_capacity(total);
         while out.len() < total {
             if cancel.is_cancelled() {
-                return Err(DoctorError::Cancelled { before: Step::BackUp });
+                return Err(DoctorError::Cancelled {
+                    before: Step::BackUp,
+                });
             }
             let n = DUMP_CHUNK.min(total - out.len());
             let chunk = dfu.read(start + out.len() as u32, n).await?;
@@ -560,7 +571,9 @@ impl<T: Transport> Doctor<T> {
             .await
         {
             Ok(info) => {
-                on_event(DoctorEvent::Log("the cloud reports the device online".into()));
+                on_event(DoctorEvent::Log(
+                    "the cloud reports the device online".into(),
+                ));
                 VerifyOutcome::Online {
                     last_handshake_at: info.last_handshake_at,
                 }
@@ -628,7 +641,9 @@ impl<T: Transport> Doctor<T> {
                 Ok(())
             }
             Err(cause) => {
-                on_event(DoctorEvent::Log(format!("writing the {what} failed: {cause}")));
+                on_event(DoctorEvent::Log(format!(
+                    "writing the {what} failed: {cause}"
+                )));
                 let original = backup
                     .bytes_at(alt, at, image.len())
                     .ok_or(DoctorError::NoBackup)?;
@@ -734,7 +749,9 @@ fn snapshot_range(platform: Platform, layout: &dfu::layout::MemoryLayout) -> Ran
     if !info.erase_before_write {
         return range;
     }
-    let start = layout.sector_at(range.start).map_or(range.start, |s| s.start);
+    let start = layout
+        .sector_at(range.start)
+        .map_or(range.start, |s| s.start);
     let end = layout
         .sector_at(range.end - 1)
         .map_or(range.end, |s| s.start + s.size);

@@ -1,0 +1,407 @@
+//! Whole repairs, natively, against the simulated devices and the simulated cloud: the happy path on
+//! every platform family, the decisions the plan makes, and the refusals.
+
+mod doctor_common;
+
+use doctor_common::*;
+use futures_executor::block_on;
+use key_rescue::doctor::{
+    Action, CloudAccess, DoctorError, PlanBlock, PlanOptions, SendOutcome, ServerChoice,
+    VerifyOutcome,
+};
+use key_rescue::keys::diagnose::{PrivateKeyStatus, ServerKeyStatus};
+use key_rescue::sim::device::{Platform as SimPlatform, SimDevice};
+
+#[test]
+fn photon_with_blank_keys_is_repaired_and_comes_online() {
+    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+    let diagnosis = run.diagnosis.as_ref().unwrap();
+    assert_eq!(diagnosis.report.private_key, PrivateKeyStatus::Blank);
+    assert_eq!(diagnosis.report.server_key, ServerKeyStatus::Blank);
+    let plan = run.plan.as_ref().unwrap();
+    assert!(matches!(plan.actions[0], Action::WriteServerKey { .. }));
+    assert!(matches!(plan.actions[1], Action::NewDeviceKey { .. }));
+    assert!(matches!(
+        plan.actions[2],
+        Action::SendPublicKey {
+            product_id: None,
+            ..
+        }
+    ));
+    let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(repair.written, vec!["server key", "device private key"]);
+    assert_eq!(repair.send, SendOutcome::Sent);
+    assert!(matches!(
+        run.verify.as_ref().unwrap().as_ref().unwrap(),
+        VerifyOutcome::Online { .. }
+    ));
+    assert_invariants(&w, &run);
+    assert_eq!(
+        cloud_key(&w),
+        device_public_key(&w),
+        "the cloud holds the device's key"
+    );
+    assert!(w.cloud.borrow().device(&device_id(&w)).unwrap().online);
+    // The backup holds the bytes from before the repair: a blank slot.
+    assert!(run.backup_private_slot.iter().all(|&b| b == 0xFF));
+}
+
+#[test]
+fn p1_is_repaired_like_the_photon() {
+    let w = world(SimDevice::builder(SimPlatform::P1).build(), Owner::Demo);
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+    assert_eq!(
+        run.repair.as_ref().unwrap().as_ref().unwrap().send,
+        SendOutcome::Sent
+    );
+    assert!(matches!(
+        run.verify.as_ref().unwrap().as_ref().unwrap(),
+        VerifyOutcome::Online { .. }
+    ));
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn electron_gets_an_ec_key_and_particles_udp_server_key() {
+    let w = world(
+        SimDevice::builder(SimPlatform::Electron).build(),
+        Owner::Demo,
+    );
+    let run = block_on(full_repair(&w, PlanOptions::default(), Some(DEMO_EMAIL)));
+    let plan = run.plan.as_ref().unwrap();
+    assert!(plan.actions.iter().any(|a| matches!(
+        a,
+        Action::NewDeviceKey {
+            algorithm: key_rescue::device::KeyAlgorithm::EcP256,
+            address: 3106,
+            ..
+        }
+    )));
+    assert!(
+        plan.actions
+            .iter()
+            .any(|a| matches!(a, Action::WriteServerKey { address: 3298, .. }))
+    );
+    assert!(matches!(
+        run.verify.as_ref().unwrap().as_ref().unwrap(),
+        VerifyOutcome::Online { .. }
+    ));
+    assert_eq!(
+        w.cloud
+            .borrow()
+            .device(&device_id(&w))
+            .unwrap()
+            .public_key
+            .as_ref()
+            .unwrap()
+            .algorithm,
+        "ecc"
+    );
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn argon_is_repaired_over_its_ec_slots() {
+    let w = world(SimDevice::builder(SimPlatform::Argon).build(), Owner::Demo);
+    let run = block_on(full_repair(&w, PlanOptions::default(), Some(DEMO_EMAIL)));
+    assert_eq!(
+        run.repair.as_ref().unwrap().as_ref().unwrap().send,
+        SendOutcome::Sent
+    );
+    assert!(matches!(
+        run.verify.as_ref().unwrap().as_ref().unwrap(),
+        VerifyOutcome::Online { .. }
+    ));
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn a_valid_key_the_cloud_lost_is_only_sent_again() {
+    let healthy = healthy_photon_dct_patches();
+    let w = world(
+        build_with(SimPlatform::Photon, &healthy.patches),
+        Owner::Demo,
+    );
+    let before = w.device.borrow().dct().to_vec();
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+    let plan = run.plan.as_ref().unwrap();
+    assert_eq!(plan.actions.len(), 1, "{:?}", plan.actions);
+    assert!(matches!(plan.actions[0], Action::SendPublicKey { .. }));
+    assert!(!plan.writes_device());
+    let now = w.device.borrow().dct().to_vec();
+    assert_eq!(
+        differs(&now, &before, private_slot(&w)),
+        None,
+        "private key untouched"
+    );
+    assert_eq!(
+        differs(&now, &before, server_region(&w)),
+        None,
+        "server key untouched"
+    );
+    assert!(matches!(
+        run.verify.as_ref().unwrap().as_ref().unwrap(),
+        VerifyOutcome::Online { .. }
+    ));
+    assert_eq!(cloud_key(&w), Some(healthy.public_spki));
+}
+
+#[test]
+fn forcing_new_keys_replaces_a_valid_key() {
+    let healthy = healthy_photon_dct_patches();
+    let w = world(
+        build_with(SimPlatform::Photon, &healthy.patches),
+        Owner::Demo,
+    );
+    let mut options = options_for(&w);
+    options.force_new_key = true;
+    let run = block_on(full_repair(&w, options, Some(DEMO_EMAIL)));
+    assert_eq!(
+        run.repair.as_ref().unwrap().as_ref().unwrap().written,
+        vec!["device private key"]
+    );
+    assert_ne!(cloud_key(&w), Some(healthy.public_spki));
+    assert!(matches!(
+        run.verify.as_ref().unwrap().as_ref().unwrap(),
+        VerifyOutcome::Online { .. }
+    ));
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn an_openssl3_pkcs8_key_is_found_unusable_and_replaced() {
+    let mut patches = healthy_photon_dct_patches().patches;
+    patches.retain(|(offset, _)| *offset != 34);
+    patches.push((34, pkcs8_key_der()));
+    let w = world(build_with(SimPlatform::Photon, &patches), Owner::Demo);
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+    let report = &run.diagnosis.as_ref().unwrap().report;
+    assert!(
+        matches!(report.private_key, PrivateKeyStatus::Unusable { .. }),
+        "{:?}",
+        report.private_key
+    );
+    let plan = run.plan.as_ref().unwrap();
+    assert!(
+        !plan
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::WriteServerKey { .. }))
+    );
+    assert!(
+        plan.actions
+            .iter()
+            .any(|a| matches!(a, Action::NewDeviceKey { .. }))
+    );
+    assert!(matches!(
+        run.verify.as_ref().unwrap().as_ref().unwrap(),
+        VerifyOutcome::Online { .. }
+    ));
+}
+
+#[test]
+fn a_brownout_corrupted_key_is_replaced() {
+    let healthy = healthy_photon_dct_patches();
+    let device = {
+        let mut b = SimDevice::builder(SimPlatform::Photon);
+        for (offset, bytes) in &healthy.patches {
+            b = b.dct_bytes(*offset, bytes);
+        }
+        b.brownout_dct(34 + 200, 64).build()
+    };
+    let w = world(device, Owner::Demo);
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+    let report = &run.diagnosis.as_ref().unwrap().report;
+    assert!(
+        !matches!(report.private_key, PrivateKeyStatus::Valid { .. }),
+        "a brownout-damaged key must not pass: {:?}",
+        report.private_key
+    );
+    assert!(matches!(
+        run.verify.as_ref().unwrap().as_ref().unwrap(),
+        VerifyOutcome::Online { .. }
+    ));
+}
+
+#[test]
+fn signed_out_diagnosis_works_and_the_plan_waits_for_the_cloud() {
+    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let run = block_on(full_repair(&w, options_for(&w), None));
+    assert_eq!(
+        run.diagnosis.as_ref().unwrap().cloud,
+        CloudAccess::SignedOut
+    );
+    let plan = run.plan.as_ref().unwrap();
+    assert!(matches!(plan.blocked, Some(PlanBlock::CloudNeeded { .. })));
+    let err = run.repair.as_ref().unwrap().as_ref().unwrap_err();
+    assert!(matches!(err, DoctorError::CloudNeeded { .. }), "{err}");
+    assert!(err.hint().contains("Sign in"));
+    assert_eq!(
+        differs(&run.dct_before, w.device.borrow().dct(), 0..8391),
+        None,
+        "nothing written"
+    );
+}
+
+#[test]
+fn repair_now_send_later_then_send_from_the_device() {
+    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let mut options = options_for(&w);
+    options.send_later = true;
+    let run = block_on(full_repair_until_repair(&w, options, None));
+    let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(repair.send, SendOutcome::Deferred);
+    assert_eq!(cloud_key(&w), None);
+    // Later, signed in: the key is read back from the device and sent.
+    let mut doctor = run.doctor.unwrap();
+    let token = w.token(DEMO_EMAIL);
+    let mut api = w.cloud_api();
+    let sent =
+        block_on(doctor.send_key_from_device(None, ctx(&mut api, Some(&token)), &mut |_| {}))
+            .unwrap();
+    assert_eq!(cloud_key(&w), Some(sent.spki_der.clone()));
+    assert_eq!(device_public_key(&w), Some(sent.spki_der));
+}
+
+#[test]
+fn a_device_of_another_account_is_not_touched() {
+    let w = world(
+        SimDevice::builder(SimPlatform::Photon).build(),
+        Owner::Someone,
+    );
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+    let diagnosis = run.diagnosis.as_ref().unwrap();
+    assert!(
+        matches!(diagnosis.cloud, CloudAccess::Denied { .. }),
+        "{:?}",
+        diagnosis.cloud
+    );
+    let err = run.repair.as_ref().unwrap().as_ref().unwrap_err();
+    assert!(err.to_string().contains("not in this account"), "{err}");
+    assert_eq!(
+        differs(&run.dct_before, w.device.borrow().dct(), 0..8391),
+        None,
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_product_device_is_sent_with_its_product_id_by_a_team_developer() {
+    let w = world(
+        SimDevice::builder(SimPlatform::Photon).build(),
+        Owner::Product,
+    );
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEVELOPER_EMAIL)));
+    let plan = run.plan.as_ref().unwrap();
+    assert!(plan.actions.iter().any(|a| matches!(
+        a,
+        Action::SendPublicKey {
+            product_id: Some(PRODUCT_ID),
+            ..
+        }
+    )));
+    assert_eq!(
+        run.repair.as_ref().unwrap().as_ref().unwrap().send,
+        SendOutcome::Sent
+    );
+    assert_eq!(cloud_key(&w), device_public_key(&w));
+}
+
+#[test]
+fn the_support_links_device_id_is_enforced() {
+    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let err = block_on(key_rescue::doctor::Doctor::connect(
+        w.transport(),
+        Some("ffffffffffffffffffffffff"),
+        Default::default(),
+        &mut |_| {},
+    ))
+    .err()
+    .unwrap();
+    assert!(matches!(err, DoctorError::WrongDevice { .. }), "{err}");
+    assert!(err.to_string().contains(&device_id(&w)));
+    // The same ID in upper case is the same device.
+    let upper = device_id(&w).to_ascii_uppercase();
+    assert!(
+        block_on(key_rescue::doctor::Doctor::connect(
+            w.transport(),
+            Some(&upper),
+            Default::default(),
+            &mut |_| {},
+        ))
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_runtime_mode_device_is_asked_to_enter_dfu_and_others_are_refused() {
+    let runtime = FakeUsb::new(0x2b04, 0xc006, "3a0038000d47353033323637");
+    let err = block_on(key_rescue::doctor::Doctor::connect(
+        runtime,
+        None,
+        Default::default(),
+        &mut |_| {},
+    ))
+    .err()
+    .unwrap();
+    assert_eq!(err, DoctorError::NotInDfuMode { platform: "Photon" });
+    assert!(err.hint().contains("blinks yellow"));
+    let st = FakeUsb::new(0x0483, 0xdf11, "");
+    let err = block_on(key_rescue::doctor::Doctor::connect(
+        st,
+        None,
+        Default::default(),
+        &mut |_| {},
+    ))
+    .err()
+    .unwrap();
+    assert!(matches!(
+        err,
+        DoctorError::NotParticle {
+            vendor_id: 0x0483,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_bootloader_that_cannot_reach_the_dct_is_never_written() {
+    let device = SimDevice::builder(SimPlatform::Photon)
+        .dct_unreachable()
+        .build();
+    let w = world(device, Owner::Demo);
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+    let err = run.diagnosis_error.expect("diagnosis must fail");
+    assert_eq!(err, DoctorError::DctUnreachable);
+    assert!(err.hint().contains("nothing was written"));
+    assert!(run.plan.is_none());
+}
+
+#[test]
+fn a_custom_server_is_written_with_its_address() {
+    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let region = key_rescue::keys::build_server_region(
+        key_rescue::device::Platform::Photon,
+        key_rescue::device::Transport::Tcp,
+        None,
+        &key_rescue::keys::ServerAddressSpec::Host {
+            host: "my.server.example".into(),
+            port: Some(1234),
+        },
+    )
+    .unwrap();
+    let options = PlanOptions {
+        server: ServerChoice::Custom {
+            region: region.clone(),
+            description: "my.server.example:1234".into(),
+        },
+        ..PlanOptions::default()
+    };
+    let run = block_on(full_repair_until_repair(&w, options, Some(DEMO_EMAIL)));
+    assert!(run.repair.as_ref().unwrap().is_ok());
+    let dct = w.device.borrow().dct().to_vec();
+    assert!(dct[2082..2082 + 512] == region[..], "the region as built");
+    assert_eq!(&dct[2466..2468], &[0x01, 17]);
+    assert_eq!(&dct[2532..2534], &[0x04, 0xd2]);
+}
