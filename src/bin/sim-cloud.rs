@@ -26,7 +26,9 @@ USAGE: sim-cloud [--port N] [--host 127.0.0.1|::1|localhost] [--scenario demo|em
                     empty: no accounts or devices.
   --test-control    serve the test control routes below (never on a shared machine):
                       POST /__sim/advance?ms=N         move the cloud's clock forward (token expiry)
-                      POST /__sim/fail?status=S&count=N  answer the next N requests with S (429, 5xx)
+                      POST /__sim/fail?status=S&count=N[&path=P]
+                                                       answer the next N requests (whose path
+                                                       starts with P) with S (429, 5xx)
                       POST /__sim/token?email=E&ttl=S  issue a token without signing in
                       GET  /__sim/server-key-region    {\"hex\": the 512-byte DCT region at 2082}
                       GET  /__sim/devices/ID           stored key, online, last boot outcome

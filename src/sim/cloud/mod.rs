@@ -183,8 +183,8 @@ pub struct SimCloud {
     mfa_tokens: BTreeMap<String, MfaEntry>,
     failed_sign_ins: u32,
     blocked_until_ms: Option<u64>,
-    /// Test control: the next `count` requests answer `status` instead of being served.
-    forced: Option<(u16, u32)>,
+    /// Test control: the next `count` requests (whose path starts with the prefix) answer `status`.
+    forced: Option<(u16, u32, String)>,
     /// The cloud's RSA-2048 key (e = 65537) for the device handshake.
     server_key: rsa::PrivateKey,
     /// The address block this cloud is reachable at, as devices read it from their DCT.
@@ -287,7 +287,13 @@ impl SimCloud {
     /// Test control: the next `count` requests (preflights excepted) answer `status` with the
     /// matching error body (429 rate limit, 5xx server error).
     pub fn fail_next(&mut self, status: u16, count: u32) {
-        self.forced = (count > 0).then_some((status, count));
+        self.fail_next_on(status, count, "/");
+    }
+
+    /// Like [`SimCloud::fail_next`], for requests whose path starts with `path_prefix` only, so
+    /// concurrent tests do not see each other's failures.
+    pub fn fail_next_on(&mut self, status: u16, count: u32, path_prefix: &str) {
+        self.forced = (count > 0).then(|| (status, count, path_prefix.to_owned()));
     }
 
     /// The cloud's public key as SubjectPublicKeyInfo DER (294 bytes for RSA-2048).
@@ -364,9 +370,12 @@ impl SimCloud {
         if req.method.eq_ignore_ascii_case("OPTIONS") {
             return SimHttpResponse::preflight();
         }
-        if let Some((status, left)) = self.forced {
-            self.forced = (left > 1).then_some((status, left - 1));
-            return forced_failure(status);
+        if let Some((status, left, prefix)) = self.forced.take() {
+            if req.target.starts_with(&prefix) {
+                self.forced = (left > 1).then(|| (status, left - 1, prefix));
+                return forced_failure(status);
+            }
+            self.forced = Some((status, left, prefix));
         }
         let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

@@ -126,7 +126,8 @@ impl SimServer {
             ("POST", ["fail"]) => {
                 let status = number("status").unwrap_or(503) as u16;
                 let count = number("count").unwrap_or(1) as u32;
-                self.cloud.fail_next(status, count);
+                let prefix = param("path").unwrap_or_else(|| "/".into());
+                self.cloud.fail_next_on(status, count, &prefix);
                 SimHttpResponse::json(200, json!({"ok": true}))
             }
             ("POST", ["token"]) => match param("email") {
