@@ -4,6 +4,7 @@ use crate::device::{KeyAlgorithm, Platform};
 use zeroize::Zeroizing;
 
 /// The bytes of one address range of one DFU alternate setting, as read before any write.
+#[derive(Clone)]
 pub struct BackupRegion {
     pub alt: u8,
     pub address: u32,
@@ -35,8 +36,9 @@ impl std::fmt::Debug for BackupRegion {
     }
 }
 
-/// Everything read from a device before a repair, held in memory by the page.
-#[derive(Debug)]
+/// Everything read from a device before a repair, held in memory by the page (kept across a
+/// reconnection, so a repair that lost the device can still be undone).
+#[derive(Debug, Clone)]
 pub struct Backup {
     pub device_id: String,
     pub platform: Platform,

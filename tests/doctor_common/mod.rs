@@ -180,8 +180,26 @@ pub async fn full_repair_until_repair(
     options: PlanOptions,
     email: Option<&str>,
 ) -> Run {
-    let token = email.map(|e| w.token(e));
     let mut api = w.cloud_api();
+    repair_with(w, &mut api, options, email).await
+}
+
+/// A whole repair: the steps above, then leave DFU mode and wait for the cloud.
+pub async fn full_repair(w: &SimWorld, options: PlanOptions, email: Option<&str>) -> Run {
+    let mut api = w.cloud_api();
+    let mut run = repair_with(w, &mut api, options, email).await;
+    verify_with(w, &mut run, &mut api, email).await;
+    run
+}
+
+/// The steps up to the repair with a given cloud client (tests inject cloud faults through it).
+pub async fn repair_with<C: CloudApi>(
+    w: &SimWorld,
+    api: &mut C,
+    options: PlanOptions,
+    email: Option<&str>,
+) -> Run {
+    let token = email.map(|e| w.token(e));
     let mut events = Vec::new();
     let mut run = Run {
         doctor: None,
@@ -209,7 +227,7 @@ pub async fn full_repair_until_repair(
             }
         };
     match doctor
-        .diagnose(ctx(&mut api, token.as_ref()), &mut on_event)
+        .diagnose(ctx(api, token.as_ref()), &mut on_event)
         .await
     {
         Ok(d) => run.diagnosis = Some(d),
@@ -235,7 +253,7 @@ pub async fn full_repair_until_repair(
         .expect("planning after a backup");
     run.repair = Some(
         doctor
-            .repair(&plan, ctx(&mut api, token.as_ref()), &mut on_event)
+            .repair(&plan, ctx(api, token.as_ref()), &mut on_event)
             .await,
     );
     run.plan = Some(plan);
@@ -245,18 +263,21 @@ pub async fn full_repair_until_repair(
     run
 }
 
-/// A whole repair: the steps above, then leave DFU mode and wait for the cloud.
-pub async fn full_repair(w: &SimWorld, options: PlanOptions, email: Option<&str>) -> Run {
-    let mut run = full_repair_until_repair(w, options, email).await;
+/// Leaves DFU mode and waits for the cloud, if the repair succeeded.
+pub async fn verify_with<C: CloudApi>(
+    w: &SimWorld,
+    run: &mut Run,
+    api: &mut C,
+    email: Option<&str>,
+) {
     if !matches!(run.repair, Some(Ok(_))) {
-        return run;
+        return;
     }
     let token = email.map(|e| w.token(e));
-    let mut api = w.cloud_api();
     let doctor = run.doctor.take().unwrap();
     let mut events = Vec::new();
     let result = doctor
-        .leave_and_verify(ctx(&mut api, token.as_ref()), VERIFY_TIMEOUT_MS, &mut |e| {
+        .leave_and_verify(ctx(api, token.as_ref()), VERIFY_TIMEOUT_MS, &mut |e| {
             events.push(e)
         })
         .await;
@@ -265,7 +286,6 @@ pub async fn full_repair(w: &SimWorld, options: PlanOptions, email: Option<&str>
         run.transfers = counts;
         outcome
     }));
-    run
 }
 
 /// The rules every run keeps, whatever failed:
