@@ -35,7 +35,11 @@ fn rsa_1024_keygen_in_the_browser() {
         ));
     }
     times.sort_by(f64::total_cmp);
-    let profile = if cfg!(debug_assertions) { "test" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "test"
+    } else {
+        "release"
+    };
     console_log!(
         "keygen-figures profile={profile} keys={KEYS} median_ms={:.1} p95_ms={:.1} min_ms={:.1} max_ms={:.1}",
         percentile(&times, 50.0),

@@ -170,13 +170,13 @@ impl<T: Transport> Doctor<T> {
             });
         }
         let device_id = info.device_id().ok_or(DoctorError::NoDeviceId)?;
-        if let Some(expected) = expected_id {
-            if !expected.trim().eq_ignore_ascii_case(&device_id) {
-                return Err(DoctorError::WrongDevice {
-                    expected: expected.trim().to_ascii_lowercase(),
-                    got: device_id,
-                });
-            }
+        if let Some(expected) = expected_id
+            && !expected.trim().eq_ignore_ascii_case(&device_id)
+        {
+            return Err(DoctorError::WrongDevice {
+                expected: expected.trim().to_ascii_lowercase(),
+                got: device_id,
+            });
         }
         on_event(DoctorEvent::Log(format!(
             "{platform_name} {device_id} in DFU mode"
