@@ -12,8 +12,12 @@ fn letter() -> impl Strategy<Value = char> {
     prop::sample::select(vec!['a', 'b', 'c', 'd', 'e', 'f', 'g'])
 }
 
-/// Layout strings in the grammar, with padding, leading zeros and every multiplier.
-fn layout_text() -> impl Strategy<Value = (String, Vec<Vec<(u32, u32, char, char)>>)> {
+/// One segment as generated: count, size, multiplier letter, type letter.
+type SegmentSpec = (u32, u32, char, char);
+
+/// Layout strings in the grammar, with padding, leading zeros and every multiplier, and the
+/// regions' segments they were made from.
+fn layout_text() -> impl Strategy<Value = (String, Vec<Vec<SegmentSpec>>)> {
     let segment = (
         1u32..300,
         1u32..600,
@@ -85,8 +89,8 @@ proptest! {
                 Segment { start: 0xC000, count: 20, sector_size: 0x2_0000, access: Access::from_letter('a').unwrap() },
             ]}],
         };
-        if let Ok(sectors) = layout.sectors_in(start, len) {
-            if len > 0 {
+        if let Ok(sectors) = layout.sectors_in(start, len)
+            && len > 0 {
                 prop_assert!(sectors[0].start <= start);
                 let last = sectors.last().unwrap();
                 prop_assert!(u64::from(last.start) + u64::from(last.size) >= u64::from(start) + u64::from(len));
@@ -94,7 +98,6 @@ proptest! {
                     prop_assert_eq!(w[0].start + w[0].size, w[1].start);
                 }
             }
-        }
     }
 }
 

@@ -19,8 +19,8 @@ fn clean_run_transfers() -> u32 {
     let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
     let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
     assert!(matches!(run.verify, Some(Ok(VerifyOutcome::Online { .. }))));
-    let transfers = w.device.borrow().transfers();
-    transfers
+
+    w.device.borrow().transfers()
 }
 
 /// After a failed run: the device is put back in DFU mode (faults cleared), and a second repair

@@ -134,7 +134,7 @@ pub fn cloud_key(w: &SimWorld) -> Option<Vec<u8>> {
 
 /// The public key of the private key the device holds now, read the way the firmware reads it.
 pub fn device_public_key(w: &SimWorld) -> Option<Vec<u8>> {
-    match private_key_status(w, &w.device.borrow().dct().to_vec()) {
+    match private_key_status(w, w.device.borrow().dct()) {
         PrivateKeyStatus::Valid { public_key } => Some(public_key.spki_der),
         _ => None,
     }
