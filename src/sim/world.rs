@@ -34,6 +34,14 @@ impl SimWorld {
         }
     }
 
+    /// A world around a device that is already shared, e.g. with the `navigator.usb` stand-in.
+    pub fn from_shared(device: Rc<RefCell<SimDevice>>, cloud: SimCloud) -> Self {
+        Self {
+            device,
+            cloud: Rc::new(RefCell::new(cloud)),
+        }
+    }
+
     /// The device as a USB transport (what WebUSB gives the page).
     pub fn transport(&self) -> SharedDevice {
         SharedDevice(self.device.clone())

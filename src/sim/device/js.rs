@@ -92,6 +92,11 @@ impl JsSimDevice {
     pub fn device_mut(&self) -> RefMut<'_, SimDevice> {
         self.inner.borrow_mut()
     }
+
+    /// The shared device itself, to wire it to a simulated cloud (`sim::world::SimWorld`).
+    pub fn shared(&self) -> Rc<RefCell<SimDevice>> {
+        self.inner.clone()
+    }
 }
 
 fn platform_from_name(name: &str) -> Option<Platform> {
