@@ -4,6 +4,8 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 export const dist = process.env.KR_DIST ?? path.join(root, 'target', 'dist');
@@ -63,10 +65,45 @@ export async function launchBrowser() {
   });
 }
 
-/** Opens a page that records console errors and failed requests, for assertions. */
-export async function openPage(browser, url, viewport = { width: 1024, height: 800 }) {
-  const page = await browser.newPage({ viewport });
+/**
+ * The loopback simulated cloud: `KR_SIM_CLOUD` when scripts/test started one, otherwise one started
+ * here from `KR_SIM_CLOUD_BIN` (default target/debug/sim-cloud). Resolves to { url, close }.
+ */
+export async function simCloud() {
+  if (process.env.KR_SIM_CLOUD) return { url: process.env.KR_SIM_CLOUD.replace(/\/$/, ''), close: async () => {} };
+  const bin = process.env.KR_SIM_CLOUD_BIN ?? path.join(root, 'target', 'debug', 'sim-cloud');
+  if (!fs.existsSync(bin)) throw new Error(`no sim-cloud at ${bin}: run cargo build --bin sim-cloud, or set KR_SIM_CLOUD`);
+  const child = spawn(bin, ['--port', '0', '--test-control'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const port = await new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.once('line', (line) => resolve(line.trim()));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`sim-cloud exited with ${code} before printing its port`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      child.kill();
+    },
+  };
+}
+
+/**
+ * Opens a page that records console errors, failed requests, every requested URL and every
+ * Content-Security-Policy violation, for assertions.
+ */
+export async function openPage(browser, url, viewport = { width: 1024, height: 800 }, contextOptions = {}) {
+  const page = await browser.newPage({ viewport, ...contextOptions });
   const problems = [];
+  const requests = [];
+  page.on('request', (req) => requests.push(req.url()));
+  // Runs through the DevTools protocol, before the page's own scripts and outside its policy.
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`),
+    );
+  });
   page.on('console', (msg) => {
     // A failed load is reported with its URL by the response handler below.
     if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) {
@@ -79,7 +116,7 @@ export async function openPage(browser, url, viewport = { width: 1024, height: 8
     if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`);
   });
   await page.goto(url);
-  return { page, problems };
+  return { page, problems, requests, cspViolations: () => page.evaluate(() => window.__cspViolations) };
 }
 
 export async function screenshot(page, name) {
