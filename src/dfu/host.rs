@@ -51,6 +51,16 @@ const MAX_POLLS: u32 = 1000;
 /// Rounds of GETSTATUS/CLRSTATUS/ABORT before a dirty start is declared stuck.
 const MAX_IDLE_ROUNDS: u32 = 6;
 
+/// The descriptors [`Dfu::open`] read for one alternate setting. They cannot change while the
+/// device stays in DFU mode, so a later session on the same device can resume with them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AltFacts {
+    pub interface: u8,
+    pub alternate: u8,
+    pub functional: FunctionalDescriptor,
+    pub layout: MemoryLayout,
+}
+
 /// A DFU session on one interface and alternate setting of an opened, claimed device.
 pub struct Dfu<'t, T: Transport> {
     t: &'t mut T,
@@ -110,6 +120,35 @@ impl<'t, T: Transport> Dfu<'t, T> {
         };
         dfu.go_idle().await?;
         Ok(dfu)
+    }
+
+    /// Resumes a session on an alternate setting that [`Dfu::open`] described before, without
+    /// reading its descriptors again: selects it again only if `reselect` (another alternate was
+    /// selected since), then brings the device to dfuIDLE.
+    pub async fn resume(t: &'t mut T, facts: &AltFacts, reselect: bool) -> Result<Self, Error> {
+        if reselect {
+            t.select_alternate(facts.interface, facts.alternate).await?;
+        }
+        let mut dfu = Self {
+            t,
+            interface: facts.interface,
+            alternate: facts.alternate,
+            functional: facts.functional,
+            layout: facts.layout.clone(),
+            protected: Vec::new(),
+        };
+        dfu.go_idle().await?;
+        Ok(dfu)
+    }
+
+    /// What this session learned about its alternate setting, for [`Dfu::resume`].
+    pub fn facts(&self) -> AltFacts {
+        AltFacts {
+            interface: self.interface,
+            alternate: self.alternate,
+            functional: self.functional,
+            layout: self.layout.clone(),
+        }
     }
 
     pub fn layout(&self) -> &MemoryLayout {

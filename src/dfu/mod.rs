@@ -12,7 +12,7 @@ mod host;
 pub mod layout;
 
 pub use descriptor::FunctionalDescriptor;
-pub use host::{Command, Dfu, Erase, LeaveOutcome};
+pub use host::{AltFacts, Command, Dfu, Erase, LeaveOutcome};
 pub use layout::{Access, LayoutProblem, MemoryLayout, Region, Sector, Segment};
 
 use crate::usb::{ControlSetup, Transport, TransportError};

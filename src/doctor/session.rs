@@ -10,7 +10,7 @@ use super::plan::{self, Action, CloudAccess, Plan, PlanBlock, PlanOptions};
 use super::{CancelFlag, DoctorEvent, Step};
 use crate::cloud::{self, AccessToken, ApiError, CloudApi, DeviceInfo, KeyUpload};
 use crate::device::{KEYS_ALT, KeyAlgorithm, Platform, TransportKeys, UsbMode};
-use crate::dfu::{self, Dfu, Erase, LeaveOutcome};
+use crate::dfu::{self, AltFacts, Dfu, Erase, LeaveOutcome};
 use crate::keys::diagnose::PrivateKeyStatus;
 use crate::keys::{self, DctReport, DctSnapshot, PublicKeyInfo};
 use crate::usb::{Counting, TransferCounts, Transport};
@@ -143,6 +143,13 @@ pub struct Doctor<T: Transport> {
     /// The last full read of the key area, kept by `diagnose`.
     snapshot: Option<BackupRegion>,
     backup: Option<Backup>,
+    /// What the device holds in the key area: the diagnosis read, patched with every write that
+    /// was read back identical since. Deriving the public key from it is deriving it from bytes
+    /// read back from the device, without reading them a third time.
+    keys_area: Option<BackupRegion>,
+    /// The descriptors of each alternate setting opened so far, and which one is selected.
+    alts: Vec<AltFacts>,
+    selected: Option<u8>,
 }
 
 impl<T: Transport> Doctor<T> {
@@ -183,6 +190,7 @@ impl<T: Transport> Doctor<T> {
         )));
         let mut t = Counting::new(transport);
         let dfu = Dfu::open(&mut t, INTERFACE, KEYS_ALT).await?;
+        let facts = dfu.facts();
         let identity = Identity {
             platform,
             platform_name,
@@ -200,7 +208,31 @@ impl<T: Transport> Doctor<T> {
             cancel,
             snapshot: None,
             backup: None,
+            keys_area: None,
+            alts: vec![facts],
+            selected: Some(KEYS_ALT),
         })
+    }
+
+    /// A DFU session on `alt`: the first time with [`Dfu::open`] (descriptors read), after that
+    /// with [`Dfu::resume`] (selected again only if another alternate was selected in between).
+    async fn session<'a>(
+        t: &'a mut Counting<T>,
+        alts: &mut Vec<AltFacts>,
+        selected: &mut Option<u8>,
+        alt: u8,
+    ) -> Result<Dfu<'a, Counting<T>>, DoctorError> {
+        let reselect = *selected != Some(alt);
+        let dfu = match alts.iter().find(|f| f.alternate == alt) {
+            Some(facts) => Dfu::resume(t, facts, reselect).await?,
+            None => {
+                let dfu = Dfu::open(t, INTERFACE, alt).await?;
+                alts.push(dfu.facts());
+                dfu
+            }
+        };
+        *selected = Some(alt);
+        Ok(dfu)
     }
 
     pub fn identity(&self) -> &Identity {
@@ -246,7 +278,8 @@ impl<T: Transport> Doctor<T> {
         self.check_cancel(Step::Diagnose)?;
         on_event(DoctorEvent::Step(Step::Diagnose));
         let platform = self.identity.platform;
-        let mut dfu = Dfu::open(&mut self.t, INTERFACE, KEYS_ALT).await?;
+        let mut dfu =
+            Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
         let range = snapshot_range(platform, dfu.layout());
         let len = (range.end - range.start) as usize;
         on_event(DoctorEvent::Progress {
@@ -274,11 +307,13 @@ impl<T: Transport> Doctor<T> {
             private_key_word(&report.private_key),
             server_key_word(&report)
         )));
-        self.snapshot = Some(BackupRegion {
+        let area = BackupRegion {
             alt: KEYS_ALT,
             address: range.start,
             bytes,
-        });
+        };
+        self.keys_area = Some(area.clone());
+        self.snapshot = Some(area);
 
         let (access, cloud_device) = match cloud.token {
             None => (CloudAccess::SignedOut, None),
@@ -417,8 +452,9 @@ impl<T: Transport> Doctor<T> {
             }
         }
 
-        // What the cloud gets is derived from what the device holds now, read back once more.
-        let public_key = self.read_device_public_key(on_event).await?;
+        // What the cloud gets is derived from what the device holds: the bytes every write was
+        // read back and compared against.
+        let public_key = self.read_device_public_key(false, on_event).await?;
         let send = match plan.send_action() {
             Some(product_id) => {
                 match self
@@ -454,7 +490,7 @@ impl<T: Transport> Doctor<T> {
         cloud: CloudContext<'_, C>,
         on_event: &mut impl FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
-        let public_key = self.read_device_public_key(on_event).await?;
+        let public_key = self.read_device_public_key(true, on_event).await?;
         self.send(&public_key, cloud.api, cloud.token, product_id, on_event)
             .await?;
         Ok(public_key)
@@ -475,7 +511,8 @@ impl<T: Transport> Doctor<T> {
         on_event(DoctorEvent::Step(Step::Repair));
         let mut restored = 0;
         for region in &backup.regions {
-            let mut dfu = Dfu::open(&mut self.t, INTERFACE, region.alt).await?;
+            let mut dfu =
+                Self::session(&mut self.t, &mut self.alts, &mut self.selected, region.alt).await?;
             let current = dfu.read(region.address, region.bytes.len()).await?;
             let Some(span) = differing_span(&current, &region.bytes) else {
                 continue;
@@ -498,7 +535,13 @@ impl<T: Transport> Doctor<T> {
         on_event: &mut impl FnMut(DoctorEvent),
     ) -> Result<(u32, Vec<u8>), DoctorError> {
         let cancel = self.cancel.clone();
-        let mut dfu = Dfu::open(&mut self.t, INTERFACE, INTERNAL_FLASH_ALT).await?;
+        let mut dfu = Self::session(
+            &mut self.t,
+            &mut self.alts,
+            &mut self.selected,
+            INTERNAL_FLASH_ALT,
+        )
+        .await?;
         let readable: Vec<(u32, u32)> = dfu
             .layout()
             .segments()
@@ -545,7 +588,7 @@ impl<T: Transport> Doctor<T> {
     ) -> Result<(VerifyOutcome, TransferCounts), DoctorError> {
         self.check_cancel(Step::Verify)?;
         on_event(DoctorEvent::Step(Step::Verify));
-        let dfu = Dfu::open(&mut self.t, INTERFACE, KEYS_ALT).await?;
+        let dfu = Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
         let outcome = dfu.leave(None).await?;
         on_event(DoctorEvent::Log(match outcome {
             LeaveOutcome::Reported(state) => format!("left DFU mode (device reported {state:?})"),
@@ -602,7 +645,7 @@ impl<T: Transport> Doctor<T> {
     ) -> Result<(), DoctorError> {
         let erase = self.identity.platform.info().erase_before_write;
         let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
-        let mut dfu = Dfu::open(&mut self.t, INTERFACE, alt).await?;
+        let mut dfu = Self::session(&mut self.t, &mut self.alts, &mut self.selected, alt).await?;
         // On memories that must be erased before a write (the Core's SPI flash), a write rewrites
         // whole sectors: the new bytes over the backed-up sector contents.
         let (at, image) = if erase {
@@ -630,6 +673,9 @@ impl<T: Transport> Doctor<T> {
         });
         match dfu.write_verified(at, &image, mode).await {
             Ok(()) => {
+                if let Some(area) = self.keys_area.as_mut().filter(|a| a.alt == alt) {
+                    patch(area, at, &image);
+                }
                 on_event(DoctorEvent::Progress {
                     done: image.len() as u32,
                     total: image.len() as u32,
@@ -658,28 +704,38 @@ impl<T: Transport> Doctor<T> {
         }
     }
 
-    /// Reads the private key slot back from the device and derives its public key the way the
-    /// firmware does.
+    /// Derives the public key of the private key on the device the way the firmware does: from
+    /// the key area as read and verified in this session, or (`fresh`) from a new read.
     async fn read_device_public_key(
         &mut self,
+        fresh: bool,
         on_event: &mut impl FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let platform = self.identity.platform;
-        let mut dfu = Dfu::open(&mut self.t, INTERFACE, KEYS_ALT).await?;
-        let range = snapshot_range(platform, dfu.layout());
-        let bytes = Zeroizing::new(
-            dfu.read(range.start, (range.end - range.start) as usize)
-                .await?,
-        );
+        if fresh || self.keys_area.is_none() {
+            let mut dfu =
+                Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
+            let range = snapshot_range(platform, dfu.layout());
+            let bytes = Zeroizing::new(
+                dfu.read(range.start, (range.end - range.start) as usize)
+                    .await?,
+            );
+            self.keys_area = Some(BackupRegion {
+                alt: KEYS_ALT,
+                address: range.start,
+                bytes,
+            });
+        }
+        let area = self.keys_area.as_ref().ok_or(DoctorError::NoBackup)?;
         let report = keys::diagnose(
             platform,
-            &DctSnapshot::new(range.start, &bytes),
+            &DctSnapshot::new(area.address, &area.bytes),
             Some(&self.identity.device_id),
         );
         match report.private_key {
             PrivateKeyStatus::Valid { public_key } => {
                 on_event(DoctorEvent::Log(format!(
-                    "read the key back from the device: public key {}",
+                    "the key on the device (as read back) has public key {}",
                     public_key.fingerprint
                 )));
                 Ok(public_key)
@@ -715,6 +771,18 @@ impl<T: Transport> Doctor<T> {
         )));
         Ok(())
     }
+}
+
+/// Copies `image`, verified on the device at `at`, into the known key area where they overlap.
+fn patch(area: &mut BackupRegion, at: u32, image: &[u8]) {
+    let start = at.max(area.address);
+    let end = (at + image.len() as u32).min(area.end());
+    if start >= end {
+        return;
+    }
+    let src = (start - at) as usize..(end - at) as usize;
+    let dst = (start - area.address) as usize..(end - area.address) as usize;
+    area.bytes[dst].copy_from_slice(&image[src]);
 }
 
 /// Puts `original` back at `at` after a failed write, if it is not still there.
