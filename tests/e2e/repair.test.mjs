@@ -1,0 +1,222 @@
+// End-to-end: repairing the simulated Photon against the loopback simulated cloud, as a user would,
+// and the sign-in variants (MFA, access token), somebody else's device and a support link for
+// another device. Screenshots: target/e2e/screenshots/2x-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { serveDist, launchBrowser, simCloud } from './harness.mjs';
+import { KeyRescue, DEMO, MFA, STRANGER } from './keyrescue.mjs';
+
+// A whole repair against a real loopback server; generous, and never a timing assertion.
+const LONG = { timeout: 180_000 };
+
+let server;
+let cloud;
+let browser;
+
+before(async () => {
+  server = await serveDist();
+  cloud = await simCloud();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await cloud?.close();
+  await server?.close();
+});
+
+/** What the sim-cloud itself knows about a device (its test control route). */
+async function cloudDevice(id) {
+  const res = await fetch(`${cloud.url}/__sim/devices/${id}`);
+  assert.equal(res.status, 200, `the sim-cloud knows device ${id}`);
+  return res.json();
+}
+
+/** Records every state of the progress bar while a repair runs (it may appear only briefly). */
+async function watchProgress(page) {
+  await page.evaluate(() => {
+    window.__progress = [];
+    const seen = () => {
+      const bar = document.querySelector('[data-testid="progress"]');
+      if (bar) window.__progress.push({ role: bar.getAttribute('role'), now: bar.getAttribute('aria-valuenow'), max: bar.getAttribute('aria-valuemax') });
+    };
+    seen();
+    new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+}
+
+/** Saves a download started by clicking `locator`; returns its text. */
+async function download(page, locator) {
+  const [file] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), locator.click()]);
+  const text = fs.readFileSync(await file.path(), 'latin1');
+  return { name: file.suggestedFilename(), text };
+}
+
+test('Photon happy path: sign in, connect, diagnose, back up, plan, repair, and the device comes online', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '20-happy-path', api: cloud.url });
+  await kr.shot('landing');
+
+  // A loopback cloud is never silent.
+  const banner = await kr.visible('test-cloud-banner');
+  assert.match(await banner.textContent(), new RegExp(new URL(cloud.url).port), 'the banner names the test cloud');
+  assert.equal(await kr.page.getByLabel('Simulated problem').inputValue(), 'none', 'no problem is simulated by default');
+
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  assert.equal(await kr.el('password').count(), 0, 'the password field is gone after signing in');
+  await kr.shot('signed-in');
+
+  await kr.connect();
+  const id = await kr.waitForDiagnosis();
+  await kr.shot('connected');
+  assert.match(await kr.text('identity'), /photon/i, 'the identity names the platform');
+
+  // Diagnose: the demo Photon's keys are fine; the cloud just does not know its public key yet.
+  assert.match(await kr.text('slot-private-key'), /valid/i);
+  assert.doesNotMatch(await kr.text('slot-private-key'), /corrupt|blank|pkcs#8/i);
+  assert.match(await kr.text('slot-server-key'), /particle/i);
+  assert.match(await kr.text('slot-address'), /particle|default|device\.spark\.io/i);
+  assert.match(await kr.text('cloud-status'), /demo@example\.com|your account|owned|can send/i);
+  await kr.shot('diagnosed');
+
+  // Back up: the backup and the redacted report can be downloaded before anything is written.
+  await kr.visible('backup-downloads', 60_000);
+  const backups = kr.el('backup-downloads').locator('a, button');
+  assert.ok((await backups.count()) >= 1, 'at least one backup file is offered');
+  const backup = await download(kr.page, backups.first());
+  assert.ok(backup.text.length > 0, `backup ${backup.name} is not empty`);
+  const report = await download(kr.page, kr.el('report-json'));
+  const json = JSON.parse(report.text);
+  assert.ok(JSON.stringify(json).toLowerCase().includes(id), 'the report names the device');
+  assert.doesNotMatch(report.text, /PRIVATE KEY|"private_key_(der|hex)"\s*:\s*"[0-9a-f]{16}/i, 'the report holds no private key');
+  const readable = await download(kr.page, kr.el('report-text'));
+  assert.match(readable.text, new RegExp(id, 'i'), 'the readable report names the device');
+  await kr.shot('backed-up');
+
+  // Plan: only send the public key again; nothing is written to the device.
+  const plan = await kr.waitForPlan();
+  assert.match(plan, /send the device's public key/i);
+  assert.doesNotMatch(plan, /write a new device key|write the cloud server key/i);
+  await kr.waitForStep('Plan');
+  await kr.shot('plan');
+
+  await watchProgress(kr.page);
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.waitForStep('Verify');
+  await kr.shot('verified-online');
+  const progress = await kr.page.evaluate(() => window.__progress);
+  assert.ok(progress.length > 0, 'a progress bar was shown during the repair');
+  assert.ok(progress.every((p) => p.role === 'progressbar'), 'the progress bar has role=progressbar');
+
+  // The cloud agrees: it holds a public key for the device and sees it online.
+  const known = await cloudDevice(id);
+  assert.equal(known.online, true, 'the sim-cloud sees the device online');
+  assert.ok(known.public_key_der_hex, 'the sim-cloud holds the device public key');
+
+  // The log can be read and copied; the next device can follow.
+  assert.match(await kr.logText(), /online/i);
+  await kr.visible('copy-log');
+  await kr.visible('repair-another');
+
+  assert.deepEqual(kr.foreignRequests([cloud.url]), [], 'no request left the page origin and the loopback cloud');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('MFA sign-in: a wrong one-time code is refused, the right one signs in, and sign-out forgets it', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '21-mfa-sign-in', api: cloud.url });
+  await kr.signIn(MFA);
+  await kr.visible('otp');
+  assert.equal(await kr.el('signed-in').count(), 0, 'not signed in before the code');
+  await kr.shot('code-asked');
+
+  await kr.enterOtp('000000');
+  const { cause } = await kr.waitForError(15_000);
+  assert.match(cause, /one-time code was not accepted/i);
+  await kr.shot('wrong-code');
+
+  await kr.enterOtp(MFA.otp);
+  await kr.expectSignedIn(MFA.email);
+  await kr.shot('signed-in');
+
+  await kr.signOut();
+  assert.equal(await kr.el('signed-in').count(), 0, 'signed out');
+  await kr.shot('signed-out');
+  await kr.expectClean({ cloud: cloud.url, cloudStatuses: [400, 401, 403] });
+  await kr.close();
+});
+
+test('an access token signs in instead of a password', LONG, async () => {
+  const res = await fetch(`${cloud.url}/__sim/token?email=${encodeURIComponent(DEMO.email)}`, { method: 'POST' });
+  const { access_token: token } = await res.json();
+  const kr = await KeyRescue.open(browser, server, { name: '22-token-sign-in', api: cloud.url });
+  await kr.visible('token-input');
+  await kr.el('token-input').fill(token);
+  await kr.el('token-submit').click();
+  await kr.expectSignedIn(DEMO.email);
+  assert.equal(await kr.page.getByTestId('remember-token').isChecked(), false, 'the token is kept in memory unless asked');
+  const stored = await kr.page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  assert.ok(!stored.includes(token), 'the token is not stored');
+  await kr.shot('signed-in');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('not the owner: signed in as another account, the page diagnoses but will not send the key', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '23-not-owner', api: cloud.url });
+  await kr.signIn(STRANGER);
+  await kr.expectSignedIn(STRANGER.email);
+  await kr.connect();
+  await kr.waitForDiagnosis();
+  await kr.waitForText('cloud-status', /not in this account|not yours|does not own|another account/i, 60_000);
+  await kr.shot('cloud-refuses');
+  // The plan is blocked until the owner signs in, or the user chooses to send the key later.
+  const plan = await kr.waitForPlan();
+  assert.match(plan, /sign in|owner|send .*later|cloud/i);
+  const repair = kr.el('repair');
+  assert.ok((await repair.count()) === 0 || (await repair.isDisabled()), 'Repair cannot run as planned');
+  await kr.visible('send-later');
+  await kr.shot('plan-blocked');
+  await kr.expectClean({ cloud: cloud.url, cloudStatuses: [403, 404] });
+  await kr.close();
+});
+
+test('support link for another device: the connected Photon is flagged and nothing is written', LONG, async () => {
+  const expected = 'aaaaaaaaaaaaaaaaaaaaaaaa';
+  const kr = await KeyRescue.open(browser, server, { name: '24-device-mismatch', api: cloud.url, device: expected });
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await kr.connect();
+  const warning = await kr.visible('device-mismatch', 60_000);
+  const text = await warning.textContent();
+  assert.match(text, new RegExp(expected), 'the warning names the expected device');
+  assert.match(text, /[0-9a-f]{24}/i);
+  const shown = [...text.matchAll(/[0-9a-f]{24}/gi)].map((m) => m[0].toLowerCase());
+  assert.ok(shown.some((id) => id !== expected), 'the warning names the connected device too');
+  await kr.shot('mismatch');
+  const repair = kr.el('repair');
+  assert.ok((await repair.count()) === 0 || (await repair.isDisabled()), 'Repair is not offered for the wrong device');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('diagnose only: without signing in the page diagnoses and plans, but sends nothing', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '25-diagnose-only', api: cloud.url });
+  await kr.visible('diagnose-only');
+  await kr.el('diagnose-only').click();
+  await kr.connect();
+  await kr.waitForDiagnosis();
+  const plan = await kr.waitForPlan();
+  assert.match(plan, /sign in|nobody is signed in|send .*later/i);
+  assert.equal(await kr.el('signed-in').count(), 0);
+  await kr.shot('diagnosed-signed-out');
+  assert.deepEqual(
+    kr.requests.filter((u) => u.startsWith(cloud.url) && /oauth|provisioning/.test(u)),
+    [],
+    'diagnose only neither signs in nor sends a key',
+  );
+  await kr.expectClean();
+  await kr.close();
+});
