@@ -66,35 +66,207 @@ fn browser_csprng_generates_a_firmware_sized_pkcs1_key() {
     );
 }
 
-#[wasm_bindgen_test]
-async fn app_mounts_and_runs_the_simulated_photon_probe() {
+/// Mounts the whole page in a fresh element; the handle unmounts it when dropped.
+fn mount_app() -> (web_sys::Element, impl Drop) {
     let host = document().create_element("div").unwrap();
     document().body().unwrap().append_child(&host).unwrap();
     let handle = leptos::mount::mount_to(host.clone().unchecked_into(), key_rescue::ui::App);
+    (host, handle)
+}
 
-    let heading = host
-        .query_selector("h1")
+fn find(host: &web_sys::Element, testid: &str) -> Option<web_sys::HtmlElement> {
+    host.query_selector(&format!("[data-testid={testid}]"))
         .unwrap()
-        .expect("the app renders a heading");
-    assert_eq!(heading.text_content().unwrap(), "Key Rescue");
-    let button = host
-        .query_selector("[data-testid=try-simulated]")
-        .unwrap()
-        .unwrap();
-    button.unchecked_into::<web_sys::HtmlElement>().click();
-    tick(50).await;
+        .map(|e| e.unchecked_into())
+}
 
-    let log = host
-        .query_selector("[data-testid=log]")
+fn text(host: &web_sys::Element, testid: &str) -> String {
+    find(host, testid)
+        .and_then(|e| e.text_content())
+        .unwrap_or_default()
+}
+
+/// Polls until `testid` exists and its text satisfies `ok`; panics with the log after `ms`.
+async fn wait_for(host: &web_sys::Element, testid: &str, ok: impl Fn(&str) -> bool, ms: u32) {
+    let mut waited = 0;
+    loop {
+        if find(host, testid).is_some() && ok(&text(host, testid)) {
+            return;
+        }
+        assert!(
+            waited < ms,
+            "[data-testid={testid}] never matched; it says {:?}; error {:?}; log:\n{}",
+            text(host, testid),
+            text(host, "error"),
+            text(host, "log")
+        );
+        tick(50).await;
+        waited += 50;
+    }
+}
+
+fn click(host: &web_sys::Element, testid: &str) {
+    find(host, testid)
+        .unwrap_or_else(|| panic!("no [data-testid={testid}]"))
+        .click();
+}
+
+/// Types into an input as a user would: sets the value and fires `input`.
+fn fill(host: &web_sys::Element, testid: &str, value: &str) {
+    let input: web_sys::HtmlInputElement = find(host, testid).unwrap().unchecked_into();
+    input.set_value(value);
+    let event = web_sys::Event::new("input").unwrap();
+    input.dispatch_event(&event).unwrap();
+}
+
+fn set_select(host: &web_sys::Element, selector: &str, value: &str) {
+    let select: web_sys::HtmlSelectElement = host
+        .query_selector(selector)
         .unwrap()
         .unwrap()
-        .text_content()
+        .unchecked_into();
+    select.set_value(value);
+    select
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
         .unwrap();
-    assert!(
-        log.contains("Simulated Photon ready (DfuIdle)"),
-        "log was: {log}"
+}
+
+fn current_step(host: &web_sys::Element) -> String {
+    host.query_selector("[data-testid=steps] [aria-current=step]")
+        .unwrap()
+        .and_then(|e| e.text_content())
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn simulated_photon_is_repaired_in_page_and_comes_online() {
+    let (host, handle) = mount_app();
+    assert_eq!(
+        host.query_selector("h1")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap(),
+        "Key Rescue"
     );
-    let current = host.query_selector("[aria-current=step]").unwrap().unwrap();
-    assert_eq!(current.text_content().unwrap(), "Connect");
+    assert!(
+        find(&host, "test-cloud-banner").is_none(),
+        "no banner for Particle's cloud"
+    );
+    click(&host, "try-simulated");
+    wait_for(
+        &host,
+        "log",
+        |l| l.contains("Simulated Photon ready"),
+        120_000,
+    )
+    .await;
+    assert_eq!(current_step(&host), "Connect");
+    assert!(
+        text(&host, "test-cloud-banner").contains("in-page simulated cloud"),
+        "the simulated cloud is announced"
+    );
+    assert!(text(&host, "demo-credentials").contains("demo@example.com"));
+
+    fill(&host, "email", "demo@example.com");
+    fill(&host, "password", "demo-password");
+    click(&host, "signin-submit");
+    wait_for(
+        &host,
+        "signed-in",
+        |t| t.contains("demo@example.com"),
+        10_000,
+    )
+    .await;
+    assert!(
+        find(&host, "password").is_none(),
+        "the password field is gone"
+    );
+
+    click(&host, "connect");
+    wait_for(
+        &host,
+        "plan",
+        |t| t.contains("Send the device's public key"),
+        30_000,
+    )
+    .await;
+    assert!(text(&host, "identity").contains("0123456789abcdef01234567"));
+    assert!(text(&host, "identity").contains("Photon"));
+    assert!(text(&host, "slot-private-key").contains("valid"));
+    assert!(text(&host, "cloud-status").contains("your account"));
+    assert!(
+        text(&host, "backup-downloads").contains("backup_rsa_0123456789abcdef01234567_rsa_new.der")
+    );
+    assert!(find(&host, "report-json").is_some() && find(&host, "report-text").is_some());
+    assert_eq!(current_step(&host), "Plan");
+
+    let repair: web_sys::HtmlButtonElement = find(&host, "repair").unwrap().unchecked_into();
+    assert!(!repair.disabled(), "the plan can run");
+    repair.click();
+    wait_for(&host, "verify-result", |t| t.contains("online"), 60_000).await;
+    assert_eq!(current_step(&host), "Verify");
+    assert!(text(&host, "log").contains("sent public key"));
+    assert!(find(&host, "repair-another").is_some());
+    assert!(find(&host, "error").is_none(), "{}", text(&host, "error"));
+    key_rescue::sim::device::js::uninstall_fake_usb();
+    drop(handle);
+}
+
+#[wasm_bindgen_test]
+async fn led_decoder_names_the_fix_in_words() {
+    let (host, handle) = mount_app();
+    let verdict = text(&host, "led-verdict");
+    assert!(verdict.contains("1 red blink"), "{verdict}");
+    assert!(verdict.contains("This page can help"), "{verdict}");
+    set_select(&host, "[data-testid=led-decoder] select", "orange");
+    let blinks = host
+        .query_selector("[data-testid=led-decoder] input")
+        .unwrap()
+        .unwrap();
+    blinks
+        .unchecked_ref::<web_sys::HtmlInputElement>()
+        .set_value("2");
+    blinks
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    tick(20).await;
+    let verdict = text(&host, "led-verdict");
+    assert!(verdict.contains("2 orange blinks"), "{verdict}");
+    assert!(verdict.contains("cannot fix"), "{verdict}");
+    assert!(verdict.contains("internet"), "{verdict}");
+    drop(handle);
+}
+
+#[wasm_bindgen_test]
+async fn a_claimed_interface_shows_an_error_panel_with_cause_and_next_step() {
+    let (host, handle) = mount_app();
+    set_select(&host, "[data-testid=sim-fault]", "interface-claimed");
+    click(&host, "try-simulated");
+    wait_for(
+        &host,
+        "log",
+        |l| l.contains("Simulated Photon ready"),
+        120_000,
+    )
+    .await;
+    click(&host, "diagnose-only");
+    click(&host, "connect");
+    wait_for(&host, "error", |t| !t.is_empty(), 10_000).await;
+    let panel = find(&host, "error").unwrap();
+    assert_eq!(panel.get_attribute("role").as_deref(), Some("alert"));
+    assert!(text(&host, "error-cause").contains("held by another program"));
+    assert!(text(&host, "error-hint").contains("Close other tabs"));
+    assert!(
+        find(&host, "reconnect").is_some(),
+        "the panel offers Reconnect"
+    );
+    assert!(find(&host, "diagnosis").is_none(), "nothing was diagnosed");
+
+    // Reconnecting after the other program let go (the simulation lets go) diagnoses the device.
+    click(&host, "reconnect");
+    wait_for(&host, "plan", |t| t.contains("nobody is signed in"), 30_000).await;
+    assert!(find(&host, "error").is_none());
+    key_rescue::sim::device::js::uninstall_fake_usb();
     drop(handle);
 }

@@ -15,7 +15,10 @@
 
 mod backup;
 mod error;
+pub mod led;
+pub mod link;
 mod plan;
+pub mod report;
 mod session;
 
 pub use backup::{Backup, BackupFile, BackupRegion};

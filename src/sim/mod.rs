@@ -4,6 +4,9 @@
 //! on: they implement the same traits as the browser adapters and must stay faithful to the real
 //! bootloader and cloud, never shaped after what the host happens to expect.
 
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
 pub mod cloud;
 pub mod device;
+pub mod faults;
 pub mod world;

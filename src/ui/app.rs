@@ -1,37 +1,20 @@
-use crate::doctor::{self, DoctorEvent, Step};
-use crate::sim::device::SimDevice;
-use crate::usb::webusb::BrowserSupport;
-use leptos::prelude::*;
-use leptos::task::spawn_local;
+//! The whole page: the store, the test-cloud banner, a support link's problems, and the views in
+//! reading order.
 
-/// The whole page.
+use crate::ui::advanced::Advanced;
+use crate::ui::landing::Landing;
+use crate::ui::signin::SignIn;
+use crate::ui::steps::Steps;
+use crate::ui::store::{Store, page_query};
+use crate::ui::widgets::LogPanel;
+use leptos::prelude::*;
+
 #[component]
 pub fn App() -> impl IntoView {
-    let support = BrowserSupport::detect();
-    let log = RwSignal::new(Vec::<String>::new());
-    let step = RwSignal::new(None::<Step>);
-
-    let try_simulated = move |_| {
-        log.set(vec![
-            "Connecting to a simulated Photon in DFU mode…".to_owned(),
-        ]);
-        spawn_local(async move {
-            let mut device = SimDevice::photon();
-            let mut on_event = |event: DoctorEvent| match event {
-                DoctorEvent::Step(s) => step.set(Some(s)),
-                DoctorEvent::Log(line) => log.update(|l| l.push(line)),
-                DoctorEvent::Progress { .. } => {}
-            };
-            let result = doctor::probe(&mut device, &mut on_event).await;
-            let line = match result {
-                Ok(state) => format!("Simulated Photon ready ({state:?})."),
-                Err(e) => format!("{e}. {}", e.hint()),
-            };
-            log.update(|l| l.push(line));
-        });
-    };
-
+    let store = Store::new(&page_query());
+    provide_context(store);
     view! {
+        <a class="skip" href="#steps-heading">"Skip to the repair steps"</a>
         <header>
             <h1>"Key Rescue"</h1>
             <p class="lede">
@@ -40,40 +23,52 @@ pub fn App() -> impl IntoView {
                 "Chrome, with nothing to install."
             </p>
         </header>
+        {move || {
+            store
+                .test_cloud
+                .get()
+                .map(|label| {
+                    view! {
+                        <div class="banner" role="note" data-testid="test-cloud-banner">
+                            <strong>"Test cloud: "</strong>
+                            "this page talks to " <code>{label}</code>
+                            ", not to Particle's cloud. Keys sent here do not reach real devices' accounts."
+                        </div>
+                    }
+                })
+        }}
         <main>
-            <section aria-labelledby="browser-check">
-                <h2 id="browser-check">"Your browser"</h2>
-                <p data-testid="browser-support">
-                    {if support.usable() {
-                        "This browser can talk to USB devices (WebUSB)."
-                    } else if !support.secure_context {
-                        "This page must be opened over https (or from 127.0.0.1) to use USB."
-                    } else {
-                        "This browser cannot talk to USB devices: use Chrome or Edge on a computer \
-                         or an Android phone."
-                    }}
-                </p>
-            </section>
-            <section aria-labelledby="steps">
-                <h2 id="steps">"Steps"</h2>
-                <ol class="steps">
-                    {Step::ALL
-                        .into_iter()
-                        .map(|s| {
-                            let current = move || step.get() == Some(s);
-                            view! {
-                                <li aria-current=move || current().then_some("step")>
-                                    {s.label()}
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ol>
-                <button data-testid="try-simulated" on:click=try_simulated>
-                    "Try with a simulated Photon"
-                </button>
-                <pre data-testid="log" aria-live="polite">{move || log.get().join("\n")}</pre>
-            </section>
+            {move || {
+                store
+                    .link_error
+                    .get()
+                    .map(|(cause, hint)| {
+                        view! {
+                            <div class="error" role="alert" data-testid="link-error">
+                                <p class="error-cause">{cause}</p>
+                                <p>{hint}</p>
+                            </div>
+                        }
+                    })
+            }}
+            {move || {
+                store
+                    .link
+                    .with_value(|l| l.expected_device.clone())
+                    .map(|id| {
+                        view! {
+                            <p class="notice" data-testid="expected-device">
+                                "This support link is for device " <code>{id}</code>
+                                ": the page refuses any other device."
+                            </p>
+                        }
+                    })
+            }}
+            <SignIn/>
+            <Steps/>
+            <Advanced/>
+            <LogPanel/>
+            <Landing/>
         </main>
     }
 }

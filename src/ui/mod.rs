@@ -1,7 +1,17 @@
 //! The page: Leptos views that render state and call the orchestrator. wasm32 only.
 //!
-//! Views hold no protocol logic: they read the store, render it, and call one function in `doctor`.
+//! Views hold no protocol logic: they read the store (`store.rs`), render it, and call one of its
+//! methods, which calls the doctor. One file per view: the landing (`landing.rs`, `led.rs`), the
+//! sign-in (`signin.rs`), the repair steps (`steps/`), the advanced panel (`advanced.rs`) and
+//! shared widgets (`widgets/`).
 
+mod advanced;
 mod app;
+mod landing;
+mod led;
+mod signin;
+mod steps;
+pub mod store;
+mod widgets;
 
 pub use app::App;

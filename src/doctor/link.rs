@@ -1,0 +1,211 @@
+//! Support links: the query string a support person sends, parsed and checked before the page
+//! uses any of it.
+//!
+//! `device=<24 hex>` names the device the link is for (the doctor refuses another one),
+//! `sim=photon` starts the simulated mode, `fault=<name>` picks a simulated problem and
+//! `api=<loopback base>` points the page at a local test cloud (only loopback or Particle's own API
+//! pass `ApiBase::parse`, so a crafted link cannot send a password elsewhere). Anything malformed is
+//! a typed error the page shows; nothing is silently ignored except unknown parameter names. Pure:
+//! no browser imports; the fault names are passed in so this module does not depend on `sim`.
+
+use crate::cloud::{ApiBase, ApiBaseError, form_decode};
+use thiserror::Error;
+
+/// The one simulated platform the page offers.
+pub const SIM_PLATFORMS: [&str; 1] = ["photon"];
+
+/// What a support link asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SupportLink {
+    /// The device the link was made for: 24 lower-case hex characters.
+    pub expected_device: Option<String>,
+    /// The simulated platform (`photon`), when the link starts the simulated mode.
+    pub sim: Option<&'static str>,
+    /// A fault name from the simulated catalogue (only with `sim`).
+    pub fault: Option<&'static str>,
+    /// A loopback test cloud instead of Particle's.
+    pub api: Option<ApiBase>,
+}
+
+impl SupportLink {
+    /// Whether the cloud in use is not Particle's production API.
+    pub fn uses_test_cloud(&self) -> bool {
+        self.sim.is_some() || self.api.as_ref().is_some_and(|a| !a.is_production())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LinkError {
+    #[error("the link's device ID {0:?} is not 24 hexadecimal characters")]
+    BadDeviceId(String),
+    #[error("the link asks for a simulated {0:?}, which this page does not offer")]
+    UnknownSimulation(String),
+    #[error("the link asks for the simulated problem {0:?}, which this page does not know")]
+    UnknownFault(String),
+    #[error("the link names a simulated problem but does not start the simulated mode")]
+    FaultWithoutSimulation,
+    #[error("the link gives {0} more than once")]
+    Repeated(&'static str),
+    #[error(transparent)]
+    Api(#[from] ApiBaseError),
+}
+
+impl LinkError {
+    pub fn hint(&self) -> String {
+        match self {
+            Self::BadDeviceId(_) => "Check the link: a device ID looks like \
+                 0123456789abcdef01234567 (the console and `particle identify` show it). The page \
+                 works without it too."
+                .into(),
+            Self::UnknownSimulation(_) => "Use sim=photon, or remove the sim parameter.".into(),
+            Self::UnknownFault(_) | Self::FaultWithoutSimulation => {
+                "Pick the simulated problem in the list below instead.".into()
+            }
+            Self::Repeated(_) => "Ask for a new link, or remove the repeated parameter.".into(),
+            Self::Api(e) => e.hint().into(),
+        }
+    }
+}
+
+/// Parses `query` (with or without the leading `?`). `known_faults` are the names of the
+/// simulated catalogue (`sim::faults::NAMES`).
+pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, LinkError> {
+    let query = query.trim().trim_start_matches('?');
+    let mut link = SupportLink::default();
+    let (mut seen_device, mut seen_sim, mut seen_fault, mut seen_api) =
+        (false, false, false, false);
+    let mut fault = None;
+    for (name, value) in form_decode(query) {
+        let value = value.trim().to_owned();
+        match name.as_str() {
+            "device" => {
+                once(&mut seen_device, "device")?;
+                let ok = value.len() == 24 && value.bytes().all(|b| b.is_ascii_hexdigit());
+                if !ok {
+                    return Err(LinkError::BadDeviceId(value));
+                }
+                link.expected_device = Some(value.to_ascii_lowercase());
+            }
+            "sim" => {
+                once(&mut seen_sim, "sim")?;
+                link.sim = Some(
+                    SIM_PLATFORMS
+                        .into_iter()
+                        .find(|p| p.eq_ignore_ascii_case(&value))
+                        .ok_or(LinkError::UnknownSimulation(value))?,
+                );
+            }
+            "fault" => {
+                once(&mut seen_fault, "fault")?;
+                fault = Some(
+                    known_faults
+                        .iter()
+                        .copied()
+                        .find(|f| f.eq_ignore_ascii_case(&value))
+                        .ok_or(LinkError::UnknownFault(value))?,
+                );
+            }
+            "api" => {
+                once(&mut seen_api, "api")?;
+                link.api = Some(ApiBase::parse(&value)?);
+            }
+            _ => {}
+        }
+    }
+    if fault.is_some() && link.sim.is_none() {
+        return Err(LinkError::FaultWithoutSimulation);
+    }
+    link.fault = fault;
+    Ok(link)
+}
+
+fn once(seen: &mut bool, name: &'static str) -> Result<(), LinkError> {
+    if std::mem::replace(seen, true) {
+        Err(LinkError::Repeated(name))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAULTS: [&str; 3] = ["none", "corrupt-key", "not-your-device"];
+
+    #[test]
+    fn an_empty_query_is_the_plain_page() {
+        let link = parse("", &FAULTS).unwrap();
+        assert_eq!(link, SupportLink::default());
+        assert!(!link.uses_test_cloud());
+    }
+
+    #[test]
+    fn a_support_link_names_the_device() {
+        let link = parse("?device=0123456789ABCDEF01234567", &FAULTS).unwrap();
+        assert_eq!(
+            link.expected_device.as_deref(),
+            Some("0123456789abcdef01234567")
+        );
+    }
+
+    #[test]
+    fn simulated_mode_with_a_fault_and_a_loopback_cloud() {
+        let link = parse(
+            "sim=photon&fault=corrupt-key&api=http%3A%2F%2F127.0.0.1%3A8081",
+            &FAULTS,
+        )
+        .unwrap();
+        assert_eq!(link.sim, Some("photon"));
+        assert_eq!(link.fault, Some("corrupt-key"));
+        assert_eq!(link.api.as_ref().unwrap().as_str(), "http://127.0.0.1:8081");
+        assert!(link.uses_test_cloud());
+    }
+
+    #[test]
+    fn bad_input_is_a_typed_error() {
+        assert!(matches!(
+            parse("device=0123", &FAULTS),
+            Err(LinkError::BadDeviceId(_))
+        ));
+        assert!(matches!(
+            parse("device=0123456789abcdef0123456g", &FAULTS),
+            Err(LinkError::BadDeviceId(_))
+        ));
+        assert!(matches!(
+            parse("sim=electron", &FAULTS),
+            Err(LinkError::UnknownSimulation(_))
+        ));
+        assert!(matches!(
+            parse("sim=photon&fault=melted", &FAULTS),
+            Err(LinkError::UnknownFault(_))
+        ));
+        assert_eq!(
+            parse("fault=corrupt-key", &FAULTS),
+            Err(LinkError::FaultWithoutSimulation)
+        );
+        assert!(matches!(
+            parse("api=https%3A%2F%2Fevil.example", &FAULTS),
+            Err(LinkError::Api(_))
+        ));
+        assert_eq!(
+            parse(
+                "device=0123456789abcdef01234567&device=0123456789abcdef01234568",
+                &FAULTS
+            ),
+            Err(LinkError::Repeated("device"))
+        );
+        for e in [
+            LinkError::BadDeviceId("x".into()),
+            LinkError::FaultWithoutSimulation,
+        ] {
+            assert!(!e.hint().is_empty() && !e.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored() {
+        let link = parse("utm_source=forum&sim=PHOTON", &FAULTS).unwrap();
+        assert_eq!(link.sim, Some("photon"));
+    }
+}

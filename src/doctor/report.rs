@@ -1,0 +1,396 @@
+//! Readable words for a [`Diagnosis`]: one line per key slot for the page, and the plain-text
+//! diagnostic report a user downloads and sends to support.
+//!
+//! Holds no secret: a diagnosis never contains private key bytes (only public keys and
+//! fingerprints), and this module prints no token, e-mail address or password. Pure, no I/O.
+
+use super::plan::CloudAccess;
+use super::session::{Diagnosis, RepairReport, SendOutcome, VerifyOutcome};
+use crate::keys::diagnose::{PrivateKeyStatus, PublicKeySlotStatus, ServerKeyStatus};
+use crate::keys::firmware::ServerHost;
+
+/// How a line reads on the page: fine, or a problem the repair addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Good,
+    Problem,
+    /// Not known (not read, signed out, cloud unreachable).
+    Unknown,
+}
+
+impl Verdict {
+    /// A word shown before the line, so the meaning never rests on colour alone.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Good => "OK",
+            Self::Problem => "Problem",
+            Self::Unknown => "Unknown",
+        }
+    }
+
+    /// The CSS class of the line.
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::Good => "verdict-good",
+            Self::Problem => "verdict-problem",
+            Self::Unknown => "verdict-unknown",
+        }
+    }
+}
+
+/// One diagnosed item, ready to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub verdict: Verdict,
+    pub title: &'static str,
+    pub text: String,
+}
+
+/// The device private key slot.
+pub fn private_key_line(d: &Diagnosis) -> Line {
+    let status = &d.report.private_key;
+    let (verdict, what) = match status {
+        PrivateKeyStatus::Valid { public_key } => (
+            Verdict::Good,
+            format!(
+                "valid {} key (public key fingerprint {})",
+                public_key.algorithm, public_key.fingerprint
+            ),
+        ),
+        PrivateKeyStatus::Blank => (Verdict::Problem, "blank (erased)".to_owned()),
+        PrivateKeyStatus::Corrupt { reason } => (Verdict::Problem, format!("corrupt: {reason}")),
+        PrivateKeyStatus::Unusable { reason } => (
+            Verdict::Problem,
+            format!("the firmware cannot use it: {reason}"),
+        ),
+        PrivateKeyStatus::NotRead => (Verdict::Unknown, "not read".to_owned()),
+    };
+    Line {
+        verdict,
+        title: "Device private key",
+        text: format!("{what}. {}", status.consequence()),
+    }
+}
+
+/// The server (cloud) public key slot.
+pub fn server_key_line(d: &Diagnosis) -> Line {
+    let (verdict, text) = match &d.report.server_key {
+        ServerKeyStatus::ParticleProduction => (
+            Verdict::Good,
+            "Particle's cloud key, as `particle keys server` writes it.".to_owned(),
+        ),
+        ServerKeyStatus::Blank => (
+            Verdict::Problem,
+            "blank: the firmware falls back to its built-in Particle key; the repair writes it \
+             explicitly."
+                .to_owned(),
+        ),
+        ServerKeyStatus::Custom { public_key } => (
+            Verdict::Unknown,
+            format!(
+                "not Particle's key (fingerprint {}): right only for a private or test cloud.",
+                public_key.fingerprint
+            ),
+        ),
+        ServerKeyStatus::Corrupt { reason } => (
+            Verdict::Problem,
+            format!("corrupt: {reason}. The device cannot reach the cloud with it."),
+        ),
+        ServerKeyStatus::NotRead => (Verdict::Unknown, "not read.".to_owned()),
+    };
+    Line {
+        verdict,
+        title: "Cloud server key",
+        text,
+    }
+}
+
+/// The server address block.
+pub fn address_line(d: &Diagnosis) -> Line {
+    let (verdict, text) = match &d.report.server_address {
+        None => (Verdict::Unknown, "not read.".to_owned()),
+        Some(a) if a.fallback => (
+            Verdict::Good,
+            format!(
+                "blank: the firmware uses its built-in address {}:{}.",
+                a.host, a.port
+            ),
+        ),
+        Some(a) if a.is_particle_default => (
+            Verdict::Good,
+            format!("{}:{} (Particle's cloud).", a.host, a.port),
+        ),
+        Some(a) => {
+            let kind = match a.block.host {
+                ServerHost::Ipv4 { .. } => "an IP address",
+                _ => "a custom host",
+            };
+            (
+                Verdict::Unknown,
+                format!(
+                    "{}:{}, {kind}, not Particle's cloud: right only for a private or test cloud.",
+                    a.host, a.port
+                ),
+            )
+        }
+    };
+    Line {
+        verdict,
+        title: "Cloud server address",
+        text,
+    }
+}
+
+/// What the cloud said about the device.
+pub fn cloud_line(d: &Diagnosis) -> Line {
+    let (verdict, text) = match (&d.cloud, &d.cloud_device) {
+        (CloudAccess::SignedOut, _) => (
+            Verdict::Unknown,
+            "not asked: nobody is signed in (diagnose only).".to_owned(),
+        ),
+        (CloudAccess::Allowed { product_id }, device) => {
+            let whose = match product_id {
+                Some(p) => format!("a device of product {p} your account can manage"),
+                None => "a device of your account".to_owned(),
+            };
+            let state = match device {
+                Some(dev) if dev.online => "online",
+                _ => "offline",
+            };
+            let name = device
+                .as_ref()
+                .and_then(|dev| dev.name.as_deref())
+                .map(|n| format!(" named {n:?}"))
+                .unwrap_or_default();
+            (
+                Verdict::Good,
+                format!("{whose}{name}, {state}; you can send its key."),
+            )
+        }
+        (CloudAccess::Denied { reason, hint }, _) => {
+            (Verdict::Problem, format!("{reason}. {hint}"))
+        }
+        (CloudAccess::Unavailable { reason, hint }, _) => {
+            (Verdict::Unknown, format!("{reason}. {hint}"))
+        }
+    };
+    Line {
+        verdict,
+        title: "Particle cloud",
+        text,
+    }
+}
+
+/// Every line, in the order the page shows them.
+pub fn lines(d: &Diagnosis) -> [Line; 4] {
+    [
+        private_key_line(d),
+        server_key_line(d),
+        address_line(d),
+        cloud_line(d),
+    ]
+}
+
+/// The plain-text diagnostic report (the "readable text" download).
+pub fn render_text(d: &Diagnosis) -> String {
+    let mut out = String::new();
+    let id = &d.identity;
+    out.push_str("Key Rescue diagnostic report\n");
+    out.push_str("============================\n\n");
+    out.push_str(&format!(
+        "Device:       {} {}\n",
+        id.platform_name, id.device_id
+    ));
+    out.push_str(&format!(
+        "Bootloader:   transfer size {} bytes; keys in {}\n",
+        id.transfer_size, id.keys_layout
+    ));
+    out.push_str(&format!(
+        "Transport:    {:?} (private key {})\n\n",
+        d.report.transport.active, d.report.private_key_algorithm
+    ));
+    for line in lines(d) {
+        out.push_str(&format!(
+            "[{}] {}: {}\n",
+            line.verdict.word(),
+            line.title,
+            line.text
+        ));
+    }
+    let public_slot = match d.report.public_key_slot {
+        PublicKeySlotStatus::Blank => "blank",
+        PublicKeySlotStatus::MatchesPrivateKey => "matches the private key",
+        PublicKeySlotStatus::DiffersFromPrivateKey => {
+            "differs from the private key (the firmware rewrites it at its next start)"
+        }
+        PublicKeySlotStatus::Unknown => "not compared",
+    };
+    out.push_str(&format!("[Info] Device public key slot: {public_slot}\n"));
+    if let Some(claimed) = d.report.claimed {
+        out.push_str(&format!(
+            "[Info] Claim flag: {}\n",
+            if claimed { "set" } else { "not set" }
+        ));
+    }
+    if let Some(dev) = &d.cloud_device
+        && let Some(at) = &dev.last_handshake_at
+    {
+        out.push_str(&format!("[Info] Last handshake with the cloud: {at}\n"));
+    }
+    let s = d.report.summary;
+    out.push_str(&format!(
+        "\nSummary: private key {}; server key {}; address {}.\n",
+        if s.private_key_usable {
+            "usable"
+        } else {
+            "NOT usable"
+        },
+        if s.server_key_is_particle {
+            "Particle's"
+        } else {
+            "not Particle's"
+        },
+        if s.address_is_particle {
+            "Particle's"
+        } else {
+            "not Particle's"
+        },
+    ));
+    out.push_str("\nThis report holds no private key, password or access token.\n");
+    out
+}
+
+/// The repair's outcome in a sentence.
+pub fn repair_summary(r: &RepairReport) -> String {
+    let written = if r.written.is_empty() {
+        "Nothing was written to the device".to_owned()
+    } else {
+        format!("Wrote and verified the {}", r.written.join(" and the "))
+    };
+    let key = r
+        .public_key
+        .as_ref()
+        .map(|k| format!(" (device public key {})", k.fingerprint))
+        .unwrap_or_default();
+    let send = match &r.send {
+        SendOutcome::Sent => "the cloud now holds the device's public key.".to_owned(),
+        SendOutcome::Deferred => {
+            "the public key was not sent: sign in and use \"Send key\" in the advanced panel."
+                .to_owned()
+        }
+        SendOutcome::Failed { error, hint } => {
+            format!("sending the public key failed ({error}). {hint}")
+        }
+    };
+    format!("{written}{key}; {send}")
+}
+
+/// The verification's outcome: a headline and the next steps.
+pub fn verify_summary(v: &VerifyOutcome) -> (String, Vec<String>) {
+    match v {
+        VerifyOutcome::Online { last_handshake_at } => (
+            format!(
+                "The device is online: the cloud accepted its keys{}.",
+                last_handshake_at
+                    .as_ref()
+                    .map(|t| format!(" (handshake at {t})"))
+                    .unwrap_or_default()
+            ),
+            vec!["Its LED should be breathing cyan.".to_owned()],
+        ),
+        VerifyOutcome::StayedOffline {
+            waited_s,
+            next_steps,
+        } => (
+            format!("The device left DFU mode but did not come online within {waited_s} s."),
+            next_steps.iter().map(|s| (*s).to_owned()).collect(),
+        ),
+        VerifyOutcome::LeftDfu { next_steps } => (
+            "The device left DFU mode and restarts. Nobody is signed in, so the page cannot ask \
+             the cloud whether it is online."
+                .to_owned(),
+            next_steps.iter().map(|s| (*s).to_owned()).collect(),
+        ),
+        VerifyOutcome::CouldNotCheck { error, hint } => (
+            format!("The device left DFU mode; the cloud could not be asked ({error})."),
+            vec![hint.clone()],
+        ),
+    }
+}
+
+/// Extra help an error panel shows beside the cause and the next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraHelp {
+    /// The operating system refused access: the Windows driver and the Linux udev rule.
+    UsbPermissions,
+    /// Another program or tab holds the DFU interface.
+    InterfaceBusy,
+    /// The device runs its firmware: put it in DFU mode and press Reconnect.
+    NotInDfuMode,
+    /// The device is not the one the support link names.
+    WrongDevice,
+    /// The device dropped off the bus: reconnect it.
+    Disconnected,
+    /// A write failed and the previous bytes could not be put back: reconnect, then restore.
+    RestoreNeeded,
+}
+
+/// What an error panel shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorHelp {
+    pub cause: String,
+    pub hint: String,
+    pub extra: Option<ExtraHelp>,
+}
+
+/// The error panel for a doctor error. `None` for a closed device chooser, which is not a failure.
+pub fn error_help(e: &super::DoctorError) -> Option<ErrorHelp> {
+    use super::{DoctorError, RestoreOutcome};
+    use crate::dfu;
+    use crate::usb::TransportError;
+    let transport = match e {
+        DoctorError::Dfu(dfu::Error::Transport(t)) => Some(t),
+        _ => None,
+    };
+    let extra = match (e, transport) {
+        (_, Some(TransportError::Cancelled)) => return None,
+        (_, Some(TransportError::AccessDenied)) => Some(ExtraHelp::UsbPermissions),
+        (_, Some(TransportError::UnableToClaim)) => Some(ExtraHelp::InterfaceBusy),
+        (_, Some(TransportError::Disconnected)) => Some(ExtraHelp::Disconnected),
+        (DoctorError::NotInDfuMode { .. }, _) => Some(ExtraHelp::NotInDfuMode),
+        (DoctorError::WrongDevice { .. }, _) => Some(ExtraHelp::WrongDevice),
+        (
+            DoctorError::WriteFailed {
+                restore: RestoreOutcome::NotRestored { .. },
+                ..
+            },
+            _,
+        ) => Some(ExtraHelp::RestoreNeeded),
+        (
+            DoctorError::WriteFailed {
+                cause: dfu::Error::Transport(TransportError::Disconnected),
+                ..
+            },
+            _,
+        ) => Some(ExtraHelp::Disconnected),
+        _ => None,
+    };
+    Some(ErrorHelp {
+        cause: capitalise(&e.to_string()),
+        hint: e.hint(),
+        extra,
+    })
+}
+
+/// Particle's udev rule (particle-cli `assets/50-particle.rules`; webusb.md 8).
+pub const UDEV_RULE: &str = "SUBSYSTEMS==\"usb\", ATTRS{idVendor}==\"1d50\", ATTRS{idProduct}==\"607[df]\", GROUP=\"plugdev\", MODE=\"0666\", ENV{ID_MM_DEVICE_IGNORE}=\"1\"\n\
+SUBSYSTEMS==\"usb\", ATTRS{idVendor}==\"2b04\", ATTRS{idProduct}==\"[cd]0??\", GROUP=\"plugdev\", MODE=\"0666\", ENV{ID_MM_DEVICE_IGNORE}=\"1\"";
+
+/// The first letter in upper case, for an error's `Display` shown as a sentence.
+pub fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

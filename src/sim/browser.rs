@@ -1,0 +1,284 @@
+//! The page's simulated mode, wasm32 only: plugs a simulated Photon with the chosen fault into the
+//! `navigator.usb` stand-in, so the page reaches it through `usb::webusb` exactly as it reaches a
+//! real device, and picks the cloud it talks to.
+//!
+//! Without an `api` parameter the cloud is a `SimCloud` in this page, wired to the same device
+//! (`SimWorld`), so the device boots and handshakes after it leaves DFU mode. With `api=` (a
+//! loopback `sim-cloud --test-control`) the page talks HTTP to it, and once the device has left DFU
+//! mode its DCT is posted to the server's control route so it boots and handshakes there. All HTTP
+//! goes through `cloud::http::HttpCloud`; this file touches no browser API itself.
+
+use super::cloud::SimCloud;
+use super::cloud::scenario;
+use super::device::js::{JsSimDevice, StandInOptions, install_simulated_usb, uninstall_fake_usb};
+use super::faults::Fault;
+use super::world::{SimWorld, WorldCloudApi};
+use crate::cloud::http::HttpCloud;
+use crate::cloud::{ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Method};
+use crate::keys::KeyError;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use thiserror::Error;
+
+/// Why the simulated mode could not start.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SimStartError {
+    #[error("the simulated Photon could not be built: {0}")]
+    Key(#[from] KeyError),
+    #[error("the simulated cloud could not be created: {0}")]
+    Cloud(String),
+    #[error("the test cloud did not answer: {0}")]
+    Api(#[from] ApiError),
+}
+
+impl SimStartError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::Api(_) => {
+                "Start `sim-cloud --test-control` and use the address it prints, or remove the api \
+                 parameter to use the in-page simulated cloud."
+            }
+            _ => "Reload the page and try again.",
+        }
+    }
+}
+
+/// The simulated cloud as the page's [`CloudApi`]. Cheap to clone: clones share one cloud.
+#[derive(Clone)]
+pub enum SimCloudClient {
+    /// The in-page cloud. The client is taken out while a call runs (calls never overlap: the
+    /// page runs one step at a time), so no `RefCell` borrow is held across an await.
+    InPage(Rc<RefCell<Option<WorldCloudApi>>>),
+    /// A loopback `sim-cloud` with its control routes.
+    Loopback {
+        http: HttpCloud,
+        device: JsSimDevice,
+        booted: Rc<Cell<bool>>,
+    },
+}
+
+fn busy() -> ApiError {
+    ApiError::Network {
+        message: "the simulated cloud is busy with another request".into(),
+    }
+}
+
+impl SimCloudClient {
+    /// After the device has left DFU mode, has the loopback cloud boot it from its DCT, once.
+    async fn boot_if_left(&self) {
+        let Self::Loopback {
+            http,
+            device,
+            booted,
+        } = self
+        else {
+            return;
+        };
+        if booted.get() || !device.device().left_dfu() {
+            return;
+        }
+        booted.set(true);
+        let (id, dct) = {
+            let d = device.device();
+            (d.device_id().to_owned(), hex(d.dct()))
+        };
+        let request = ApiRequest {
+            method: Method::Post,
+            path: format!("/__sim/devices/{id}/boot"),
+            headers: Vec::new(),
+            body: Some(dct),
+        };
+        let _ = http.clone().execute(&request).await;
+    }
+}
+
+impl CloudApi for SimCloudClient {
+    async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        match self {
+            Self::InPage(cell) => {
+                let mut api = cell.borrow_mut().take().ok_or_else(busy)?;
+                let result = api.execute(request).await;
+                *cell.borrow_mut() = Some(api);
+                result
+            }
+            Self::Loopback { http, .. } => {
+                let mut http = http.clone();
+                self.boot_if_left().await;
+                http.execute(request).await
+            }
+        }
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        match self {
+            Self::InPage(cell) => {
+                let taken = cell.borrow_mut().take();
+                if let Some(mut api) = taken {
+                    api.sleep(ms).await;
+                    *cell.borrow_mut() = Some(api);
+                }
+            }
+            Self::Loopback { http, .. } => {
+                let mut http = http.clone();
+                http.sleep(ms).await;
+            }
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        match self {
+            Self::InPage(cell) => cell.borrow().as_ref().map_or(0, |api| api.now_ms()),
+            Self::Loopback { http, .. } => http.now_ms(),
+        }
+    }
+}
+
+/// A running simulated mode: the device plugged into the stand-in and the cloud it talks to.
+#[derive(Clone)]
+pub struct SimMode {
+    pub fault: Fault,
+    pub device: JsSimDevice,
+    pub cloud: SimCloudClient,
+    /// The simulated cloud's server-key region: what "Particle's key" is in this mode.
+    pub server_region: Vec<u8>,
+    /// What the test-cloud banner shows.
+    pub cloud_label: String,
+}
+
+impl SimMode {
+    /// Builds the simulated Photon with `fault`, installs the stand-in and picks the cloud.
+    pub async fn start(fault: Fault, api: Option<ApiBase>) -> Result<Self, SimStartError> {
+        match api.filter(|a| !a.is_production()) {
+            None => {
+                let mut cloud = SimCloud::generate().map_err(SimStartError::Cloud)?;
+                scenario::seed_demo(&mut cloud);
+                let server_region = cloud.server_key_region();
+                let setup = fault.setup(&server_region)?;
+                let device = JsSimDevice::from_builder(setup.builder);
+                let world = SimWorld::from_shared(device.shared(), cloud);
+                let client = SimCloudClient::InPage(Rc::new(RefCell::new(Some(world.cloud_api()))));
+                install_simulated_usb(std::slice::from_ref(&device), StandInOptions::default());
+                Ok(Self {
+                    fault,
+                    device,
+                    cloud: client,
+                    server_region,
+                    cloud_label: "in-page simulated cloud".into(),
+                })
+            }
+            Some(base) => {
+                let mut http = HttpCloud::new(base.clone());
+                let server_region = loopback_server_region(&mut http).await?;
+                let setup = fault.setup(&server_region)?;
+                let device = JsSimDevice::from_builder(setup.builder);
+                install_simulated_usb(std::slice::from_ref(&device), StandInOptions::default());
+                Ok(Self {
+                    fault,
+                    device: device.clone(),
+                    cloud: SimCloudClient::Loopback {
+                        http,
+                        device,
+                        booted: Rc::new(Cell::new(false)),
+                    },
+                    server_region,
+                    cloud_label: base.as_str().to_owned(),
+                })
+            }
+        }
+    }
+
+    /// The same cloud (and sign-in) with a new simulated Photon that has `fault`.
+    pub fn with_fault(&self, fault: Fault) -> Result<Self, SimStartError> {
+        let setup = fault.setup(&self.server_region)?;
+        let device = JsSimDevice::from_builder(setup.builder);
+        let cloud = match &self.cloud {
+            SimCloudClient::InPage(cell) => {
+                let shared = cell
+                    .borrow_mut()
+                    .as_mut()
+                    .map(|api| api.inner_mut().cloud().clone())
+                    .ok_or_else(|| SimStartError::Cloud("the simulated cloud is busy".into()))?;
+                let world = SimWorld {
+                    device: device.shared(),
+                    cloud: shared,
+                };
+                SimCloudClient::InPage(Rc::new(RefCell::new(Some(world.cloud_api()))))
+            }
+            SimCloudClient::Loopback { http, .. } => SimCloudClient::Loopback {
+                http: http.clone(),
+                device: device.clone(),
+                booted: Rc::new(Cell::new(false)),
+            },
+        };
+        install_simulated_usb(std::slice::from_ref(&device), StandInOptions::default());
+        Ok(Self {
+            fault,
+            device,
+            cloud,
+            server_region: self.server_region.clone(),
+            cloud_label: self.cloud_label.clone(),
+        })
+    }
+
+    /// "Reconnect": the user put the device back in DFU mode (and closed whatever held its
+    /// interface); the stand-in shows it as a newly plugged device.
+    pub fn replug(&self) {
+        {
+            let mut d = self.device.device_mut();
+            d.reenter_dfu();
+            d.faults_mut().refuse_claim = false;
+        }
+        if let SimCloudClient::Loopback { booted, .. } = &self.cloud {
+            booted.set(false);
+        }
+        install_simulated_usb(
+            std::slice::from_ref(&self.device),
+            StandInOptions::default(),
+        );
+    }
+
+    /// Leaves the simulated mode: the browser's own `navigator.usb` is visible again.
+    pub fn stop(&self) {
+        uninstall_fake_usb();
+    }
+}
+
+/// `GET /__sim/server-key-region` of a loopback `sim-cloud --test-control`.
+async fn loopback_server_region(http: &mut HttpCloud) -> Result<Vec<u8>, ApiError> {
+    let request = ApiRequest {
+        method: Method::Get,
+        path: "/__sim/server-key-region".into(),
+        headers: Vec::new(),
+        body: None,
+    };
+    let resp = http.execute(&request).await?;
+    let unexpected = |detail: &str| ApiError::Unexpected {
+        status: resp.status,
+        detail: detail.to_owned(),
+    };
+    if resp.status != 200 {
+        return Err(unexpected(
+            "the server has no /__sim routes (start it with --test-control)",
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&resp.body).map_err(|_| unexpected("not JSON"))?;
+    let hex_text = value["hex"]
+        .as_str()
+        .ok_or_else(|| unexpected("no hex field"))?;
+    unhex(hex_text).ok_or_else(|| unexpected("bad hex"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

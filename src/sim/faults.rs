@@ -1,0 +1,190 @@
+//! The simulated mode's fault catalogue: each problem the landing page's "Simulated problem" list
+//! offers, as a simulated Photon built to have it.
+//!
+//! Pure and native: a fault turns the simulated cloud's server-key region into a [`SimBuilder`] and
+//! the device ID to use. A healthy simulated Photon holds a valid device key and that region (the
+//! simulated cloud plays Particle with its own key, which nobody else can hold); each fault changes
+//! one thing, the way it goes wrong on real devices (particle-dct.md 4 to 8).
+
+use super::cloud::scenario::{DEMO_PHOTON_ID, FOREIGN_PHOTON_ID};
+use super::device::{Platform, SimBuilder};
+use crate::keys::{self, KeyError, ServerAddressSpec};
+use rsa::pkcs8::EncodePrivateKey;
+
+/// Where the Photon's device private key starts in the DCT (particle-dct.md 4).
+const PRIVATE_KEY_OFFSET: usize = 34;
+/// Where the Photon's server-key region starts.
+const SERVER_KEY_OFFSET: usize = 2082;
+/// Bytes of the private key a simulated brownout damages.
+const BROWNOUT_LEN: usize = 300;
+/// Transfers a blank-key Photon answers before the repair's key write is under way: connect,
+/// diagnose, the server-key write and a few blocks of the key write (measured by the test
+/// `disconnect_fault_drops_the_device_during_the_key_write`).
+pub const DISCONNECT_AFTER_TRANSFERS: u32 = 40;
+
+/// A problem the simulated Photon can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    CorruptKey,
+    BlankKey,
+    WrongServerKey,
+    CustomServer,
+    Pkcs8Key,
+    DisconnectDuringWrite,
+    InterfaceClaimed,
+    NotYourDevice,
+}
+
+/// The `<option>` values, in the order the list shows them.
+pub const NAMES: [&str; 9] = [
+    "none",
+    "corrupt-key",
+    "blank-key",
+    "wrong-server-key",
+    "custom-server",
+    "pkcs8-key",
+    "disconnect-during-write",
+    "interface-claimed",
+    "not-your-device",
+];
+
+/// What the simulated mode plugs in.
+#[derive(Debug, Clone)]
+pub struct SimSetup {
+    pub builder: SimBuilder,
+    pub device_id: &'static str,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 9] = [
+        Fault::None,
+        Fault::CorruptKey,
+        Fault::BlankKey,
+        Fault::WrongServerKey,
+        Fault::CustomServer,
+        Fault::Pkcs8Key,
+        Fault::DisconnectDuringWrite,
+        Fault::InterfaceClaimed,
+        Fault::NotYourDevice,
+    ];
+
+    pub fn name(self) -> &'static str {
+        NAMES[self as usize]
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name.trim())
+    }
+
+    /// The option text.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::None => "No problem: the cloud only lost the device's public key",
+            Self::CorruptKey => "Corrupt device key (a brownout during a flash write)",
+            Self::BlankKey => "Blank device key",
+            Self::WrongServerKey => "Wrong cloud server key",
+            Self::CustomServer => "Custom server address (a private cloud)",
+            Self::Pkcs8Key => "PKCS#8 device key from OpenSSL 3",
+            Self::DisconnectDuringWrite => "USB cable pulled during the key write",
+            Self::InterfaceClaimed => "Interface already claimed by another program",
+            Self::NotYourDevice => "Not your device (claimed to another account)",
+        }
+    }
+
+    /// Builds the simulated Photon with this fault. `server_region` is the simulated cloud's
+    /// 512-byte server-key region (`SimCloud::server_key_region`).
+    pub fn setup(self, server_region: &[u8]) -> Result<SimSetup, KeyError> {
+        let device_id = match self {
+            Self::NotYourDevice => FOREIGN_PHOTON_ID,
+            _ => DEMO_PHOTON_ID,
+        };
+        let builder = SimBuilder::new(Platform::Photon).device_id(device_id);
+        let healthy_key = || keys::generate_rsa_device_key().map(|k| k.der().to_vec());
+        let builder = match self {
+            Self::None | Self::InterfaceClaimed => builder
+                .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
+                .dct_bytes(SERVER_KEY_OFFSET, server_region),
+            Self::CorruptKey => builder
+                .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
+                .brownout_dct(PRIVATE_KEY_OFFSET + 100, BROWNOUT_LEN)
+                .dct_bytes(SERVER_KEY_OFFSET, server_region),
+            Self::BlankKey | Self::NotYourDevice => {
+                builder.dct_bytes(SERVER_KEY_OFFSET, server_region)
+            }
+            Self::WrongServerKey => builder
+                .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
+                .dct_bytes(SERVER_KEY_OFFSET, &wrong_server_region(server_region)),
+            Self::CustomServer => {
+                let region = keys::build_server_region(
+                    crate::device::Platform::Photon,
+                    crate::device::Transport::Tcp,
+                    Some(server_region),
+                    &ServerAddressSpec::Host {
+                        host: "cloud.example.com".into(),
+                        port: Some(5684),
+                    },
+                )?;
+                builder
+                    .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
+                    .dct_bytes(SERVER_KEY_OFFSET, &region)
+            }
+            Self::Pkcs8Key => builder
+                .dct_bytes(PRIVATE_KEY_OFFSET, &pkcs8_key()?)
+                .dct_bytes(SERVER_KEY_OFFSET, server_region),
+            Self::DisconnectDuringWrite => builder
+                .dct_bytes(SERVER_KEY_OFFSET, server_region)
+                .disconnect_after(DISCONNECT_AFTER_TRANSFERS),
+        };
+        let builder = match self {
+            Self::InterfaceClaimed => builder.refuse_claim(),
+            _ => builder,
+        };
+        Ok(SimSetup { builder, device_id })
+    }
+}
+
+/// The region with one byte of the key's modulus changed: still a well-formed RSA key, but not the
+/// cloud's, as after a `particle keys server` with another cloud's key file.
+fn wrong_server_region(region: &[u8]) -> Vec<u8> {
+    let mut wrong = region.to_vec();
+    // Offset 100 lies inside the 256-byte modulus of the SPKI DER that starts at 0.
+    if let Some(b) = wrong.get_mut(100) {
+        *b ^= 0x5A;
+    }
+    wrong
+}
+
+/// An RSA-1024 key as OpenSSL 3 writes it by default: PKCS#8, which the firmware cannot read.
+fn pkcs8_key() -> Result<Vec<u8>, KeyError> {
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024)
+        .map_err(|e| KeyError::Encoding(e.to_string()))?;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| KeyError::Encoding(e.to_string()))?;
+    Ok(der.as_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_follow_the_list_order() {
+        for (i, f) in Fault::ALL.into_iter().enumerate() {
+            assert_eq!(f.name(), NAMES[i]);
+            assert_eq!(Fault::from_name(f.name()), Some(f));
+            assert!(!f.label().is_empty());
+        }
+        assert_eq!(Fault::from_name("melted"), None);
+    }
+
+    #[test]
+    fn wrong_server_region_changes_only_the_modulus() {
+        let region = vec![7u8; 512];
+        let wrong = wrong_server_region(&region);
+        assert_eq!(wrong.len(), 512);
+        let changed: Vec<usize> = (0..512).filter(|&i| wrong[i] != region[i]).collect();
+        assert_eq!(changed, vec![100]);
+    }
+}

@@ -1,0 +1,179 @@
+//! Sign-in: e-mail and password (with the one-time code step), or a pasted access token; sign
+//! out; or "diagnose only" without signing in.
+
+use crate::sim::cloud::scenario;
+use crate::ui::store::{ErrorPlace, Store};
+use crate::ui::widgets::ErrorPanel;
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+#[component]
+pub fn SignIn() -> impl IntoView {
+    let store = expect_context::<Store>();
+    view! {
+        <section aria-labelledby="signin-heading" data-testid="signin">
+            <h2 id="signin-heading">"Your Particle account"</h2>
+            {move || match store.signed_in.get() {
+                Some(who) => view! {
+                    <div class="row">
+                        <p data-testid="signed-in" role="status">"Signed in as " {who} "."</p>
+                        <button
+                            type="button"
+                            class="secondary"
+                            data-testid="signout"
+                            on:click=move |_| store.sign_out()
+                        >
+                            "Sign out"
+                        </button>
+                    </div>
+                }
+                .into_any(),
+                None => view! { <SignInForms/> }.into_any(),
+            }}
+            <ErrorPanel place=ErrorPlace::SignIn/>
+        </section>
+    }
+}
+
+#[component]
+fn SignInForms() -> impl IntoView {
+    let store = expect_context::<Store>();
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let otp = RwSignal::new(String::new());
+    let token = RwSignal::new(String::new());
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        store.sign_in(email.get_untracked(), password.get_untracked());
+        password.set(String::new());
+    };
+    let submit_otp = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        store.sign_in_otp(otp.get_untracked());
+        otp.set(String::new());
+    };
+    let submit_token = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        store.sign_in_with_token(token.get_untracked());
+        token.set(String::new());
+    };
+    view! {
+        <p>
+            "Sign in with the account that owns the device, so the page can give the cloud the "
+            "device's new public key. The password goes only to Particle's cloud; the sign-in "
+            "is kept in this tab's memory unless you tick \"Remember on this computer\"."
+        </p>
+        {move || {
+            store
+                .in_simulation()
+                .then(|| {
+                    view! {
+                        <p class="demo" data-testid="demo-credentials">
+                            "Simulated cloud: sign in as " <code>{scenario::DEMO_EMAIL}</code>
+                            " with password " <code>{scenario::DEMO_PASSWORD}</code> " (or "
+                            <code>{scenario::MFA_EMAIL}</code> " / " <code>{scenario::MFA_PASSWORD}</code>
+                            " with one-time code " <code>{scenario::MFA_OTP}</code> ")."
+                        </p>
+                    }
+                })
+        }}
+        {move || {
+            if store.mfa_pending.get() {
+                view! {
+                    <form class="stack" on:submit=submit_otp>
+                        <p>"This account uses two-step verification."</p>
+                        <div class="field">
+                            <label for="otp">"One-time code"</label>
+                            <input
+                                id="otp"
+                                data-testid="otp"
+                                inputmode="numeric"
+                                autocomplete="one-time-code"
+                                bind:value=otp
+                            />
+                        </div>
+                        <button type="submit" data-testid="otp-submit" disabled=move || store.busy.get()>
+                            "Verify code"
+                        </button>
+                    </form>
+                }
+                .into_any()
+            } else {
+                view! {
+                    <form class="stack" on:submit=submit>
+                        <div class="field">
+                            <label for="email">"Email"</label>
+                            <input
+                                id="email"
+                                data-testid="email"
+                                type="email"
+                                autocomplete="username"
+                                bind:value=email
+                            />
+                        </div>
+                        <div class="field">
+                            <label for="password">"Password"</label>
+                            <input
+                                id="password"
+                                data-testid="password"
+                                type="password"
+                                autocomplete="current-password"
+                                bind:value=password
+                            />
+                        </div>
+                        <div class="check">
+                            <input
+                                id="remember"
+                                data-testid="remember-token"
+                                type="checkbox"
+                                bind:checked=store.remember
+                            />
+                            <label for="remember">"Remember on this computer"</label>
+                        </div>
+                        <button type="submit" data-testid="signin-submit" disabled=move || store.busy.get()>
+                            "Sign in"
+                        </button>
+                    </form>
+                }
+                .into_any()
+            }
+        }}
+        <div class="token">
+            <h3>"Or use an access token"</h3>
+            <form class="stack" on:submit=submit_token>
+                <div class="field">
+                    <label for="token">"Access token"</label>
+                    <input
+                        id="token"
+                        data-testid="token-input"
+                        type="password"
+                        autocomplete="off"
+                        bind:value=token
+                    />
+                </div>
+                <button type="submit" data-testid="token-submit" disabled=move || store.busy.get()>
+                    "Use token"
+                </button>
+            </form>
+            <p class="muted">"Create one with `particle token create` (needed for single sign-on accounts)."</p>
+        </div>
+        <div class="row">
+            <button
+                type="button"
+                class="secondary"
+                data-testid="diagnose-only"
+                on:click=move |_| store.choose_diagnose_only()
+            >
+                "Diagnose only"
+            </button>
+            <span class="muted" role="status">
+                {move || {
+                    store
+                        .diagnose_only
+                        .get()
+                        .then_some("Diagnose only: the page reads the device and sends nothing.")
+                }}
+            </span>
+        </div>
+    }
+}

@@ -1,0 +1,65 @@
+//! Connect: the button, what the device said about itself, and "Restore backup" after a failed
+//! write.
+
+use crate::ui::store::Store;
+use leptos::prelude::*;
+
+#[component]
+pub fn ConnectStep() -> impl IntoView {
+    let store = expect_context::<Store>();
+    view! {
+        <div class="step">
+            <h3>"1. Connect"</h3>
+            <p>
+                "Put the device in DFU mode (blinking yellow), press Connect device and pick it in "
+                "the browser's list (its name ends in \"DFU Mode\")."
+            </p>
+            <button
+                type="button"
+                data-testid="connect"
+                on:click=move |_| store.connect()
+                disabled=move || {
+                    store.busy.get()
+                        || store.sim_status.get() == crate::ui::store::SimStatus::Starting
+                }
+            >
+                "Connect device"
+            </button>
+            {move || {
+                store
+                    .identity
+                    .get()
+                    .map(|id| {
+                        view! {
+                            <p class="identity" data-testid="identity">
+                                <strong>{id.platform_name}</strong>
+                                " " <code>{id.device_id}</code> " in DFU mode "
+                                {move || (!store.connected.get()).then_some("(disconnected)")}
+                            </p>
+                        }
+                    })
+            }}
+            {move || {
+                (store.needs_restore.get() && store.identity.get().is_some())
+                    .then(|| {
+                        view! {
+                            <div class="notice">
+                                <p>
+                                    "The last write failed and could not be undone. Write the "
+                                    "backup taken before the repair back to the device:"
+                                </p>
+                                <button
+                                    type="button"
+                                    data-testid="restore-backup"
+                                    on:click=move |_| store.restore_backup()
+                                    disabled=move || store.busy.get()
+                                >
+                                    "Restore backup"
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
+        </div>
+    }
+}

@@ -1,0 +1,67 @@
+//! Diagnose: one line per key slot and the cloud's answer (words from `doctor::report`), and the
+//! redacted diagnostic report as JSON and as text.
+
+use crate::doctor::report;
+use crate::ui::store::Store;
+use crate::ui::widgets::download;
+use leptos::prelude::*;
+
+#[component]
+pub fn DiagnoseStep() -> impl IntoView {
+    let store = expect_context::<Store>();
+    move || {
+        store.diagnosis.get().map(|d| {
+            let [private, server, address, cloud] = report::lines(&d);
+            let id = d.identity.device_id.clone();
+            let json = d.to_json();
+            let text = report::render_text(&d);
+            let (json_name, text_name) = (
+                format!("key-rescue-report-{id}.json"),
+                format!("key-rescue-report-{id}.txt"),
+            );
+            view! {
+                <div class="step" data-testid="diagnosis">
+                    <h3>"2. Diagnosis"</h3>
+                    <ul class="lines">
+                        <Line line=private testid="slot-private-key"/>
+                        <Line line=server testid="slot-server-key"/>
+                        <Line line=address testid="slot-address"/>
+                        <Line line=cloud testid="cloud-status"/>
+                    </ul>
+                    <div class="row">
+                        <button
+                            type="button"
+                            class="secondary"
+                            data-testid="report-json"
+                            on:click=move |_| download(&json_name, json.as_bytes(), "application/json")
+                        >
+                            "Download report (JSON)"
+                        </button>
+                        <button
+                            type="button"
+                            class="secondary"
+                            data-testid="report-text"
+                            on:click=move |_| download(&text_name, text.as_bytes(), "text/plain")
+                        >
+                            "Download report (text)"
+                        </button>
+                    </div>
+                    <p class="muted">"The report holds no private key, password or token."</p>
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn Line(line: report::Line, testid: &'static str) -> impl IntoView {
+    view! {
+        <li class=line.verdict.class() data-testid=testid>
+            <span class="tag">{line.verdict.word()}</span>
+            " "
+            <strong>{line.title}</strong>
+            ": "
+            {line.text}
+        </li>
+    }
+}

@@ -1,0 +1,83 @@
+//! Plan: what the repair will do, the options that change it, and the Repair button the user
+//! presses to confirm.
+
+use crate::doctor::PlanBlock;
+use crate::ui::store::Store;
+use leptos::prelude::*;
+
+#[component]
+pub fn PlanStep() -> impl IntoView {
+    let store = expect_context::<Store>();
+    move || {
+        store.plan.get().map(|plan| {
+            let blocked = plan.blocked.clone();
+            let empty = plan.is_empty();
+            let can_repair = blocked.is_none() && !empty;
+            view! {
+                <div class="step">
+                    <h3>"4. Plan"</h3>
+                    <div data-testid="plan">
+                        {(!plan.actions.is_empty())
+                            .then(|| {
+                                view! {
+                                    <ol class="actions">
+                                        {plan
+                                            .actions
+                                            .iter()
+                                            .map(|a| view! { <li>{a.describe()}</li> })
+                                            .collect_view()}
+                                    </ol>
+                                }
+                            })}
+                        {empty.then_some(view! { <p>"Nothing needs to change on this device."</p> })}
+                        {blocked
+                            .map(|b| {
+                                let text = match b {
+                                    PlanBlock::CloudNeeded { reason } => {
+                                        format!(
+                                            "The repair cannot send the key to the cloud: {reason}. Sign in with the account that owns the device, or tick \"send the key later\" to repair the device now."
+                                        )
+                                    }
+                                    PlanBlock::NotDiagnosed => {
+                                        "The key slots were not read: connect again.".to_owned()
+                                    }
+                                };
+                                view! { <p class="verdict-problem">{text}</p> }
+                            })}
+                        {plan.notes.iter().map(|n| view! { <p class="muted">{n.clone()}</p> }).collect_view()}
+                    </div>
+                    <div class="check">
+                        <input
+                            id="force-new-key"
+                            type="checkbox"
+                            data-testid="force-new-key"
+                            prop:checked=move || store.options.get().force_new_key
+                            on:change=move |ev| store.set_force_new_key(event_target_checked(&ev))
+                        />
+                        <label for="force-new-key">"Write a new key pair even if the current key is valid"</label>
+                    </div>
+                    <div class="check">
+                        <input
+                            id="send-later"
+                            type="checkbox"
+                            data-testid="send-later"
+                            prop:checked=move || store.options.get().send_later
+                            on:change=move |ev| store.set_send_later(event_target_checked(&ev))
+                        />
+                        <label for="send-later">"Repair now, send the key later"</label>
+                    </div>
+                    <button
+                        type="button"
+                        data-testid="repair"
+                        disabled=move || {
+                            store.busy.get() || !can_repair || store.repair.get().is_some()
+                        }
+                        on:click=move |_| store.repair()
+                    >
+                        "Repair"
+                    </button>
+                </div>
+            }
+        })
+    }
+}

@@ -1,0 +1,736 @@
+//! The page's state and the one function each button calls.
+//!
+//! `App` creates one [`Store`] and provides it as context; every view reads it with
+//! `expect_context`. The store's methods run the doctor's steps in order and write what they
+//! return (and the doctor's events) into signals; they decide nothing about devices themselves.
+//! Things that are not `Send` (the doctor with its WebUSB transport, the simulated mode, the token)
+//! live in local `StoredValue`s and are taken out while a step runs, so no borrow spans an await.
+
+use crate::cloud::http::HttpCloud;
+use crate::cloud::{AccessToken, ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Session};
+use crate::doctor::link::{LinkError, SupportLink};
+use crate::doctor::report::{self, ErrorHelp};
+use crate::doctor::{
+    Backup, CancelFlag, CloudAccess, CloudContext, Diagnosis, Doctor, DoctorError, DoctorEvent,
+    Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
+};
+use crate::sim::browser::{SimCloudClient, SimMode};
+use crate::sim::faults::{self, Fault};
+use crate::usb::TransportError;
+use crate::usb::webusb::{self, WebUsbTransport};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// How long the page waits for the cloud to report a repaired device online.
+const VERIFY_TIMEOUT_MS: u32 = 90_000;
+/// Where a remembered token is kept (only when the user ticks "remember on this computer").
+const TOKEN_KEY: &str = "key-rescue-token";
+
+/// The cloud the page talks to: Particle's (or a loopback test cloud) over HTTP, or the simulated
+/// mode's. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub enum PageCloud {
+    Http(HttpCloud),
+    Sim(SimCloudClient),
+}
+
+impl CloudApi for PageCloud {
+    async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        match self {
+            Self::Http(c) => c.execute(request).await,
+            Self::Sim(c) => c.execute(request).await,
+        }
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        match self {
+            Self::Http(c) => c.sleep(ms).await,
+            Self::Sim(c) => c.sleep(ms).await,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        match self {
+            Self::Http(c) => c.now_ms(),
+            Self::Sim(c) => c.now_ms(),
+        }
+    }
+}
+
+/// Where an error panel shows up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPlace {
+    SignIn,
+    Steps,
+    Simulation,
+}
+
+/// The simulated mode as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimStatus {
+    Off,
+    Starting,
+    Ready,
+}
+
+/// Everything the page shows. `Copy`: every field is an arena handle.
+#[derive(Clone, Copy)]
+pub struct Store {
+    pub link: StoredValue<SupportLink>,
+    pub link_error: RwSignal<Option<(String, String)>>,
+    cloud: StoredValue<PageCloud, LocalStorage>,
+    /// What the test-cloud banner names; `None` for Particle's cloud.
+    pub test_cloud: RwSignal<Option<String>>,
+    sim: StoredValue<Option<SimMode>, LocalStorage>,
+    pub sim_status: RwSignal<SimStatus>,
+    pub fault: RwSignal<Fault>,
+    token: StoredValue<Option<AccessToken>, LocalStorage>,
+    mfa_token: StoredValue<Option<String>, LocalStorage>,
+    pub mfa_pending: RwSignal<bool>,
+    mfa_email: RwSignal<String>,
+    /// Who is signed in, as shown ("demo@example.com", or "an access token").
+    pub signed_in: RwSignal<Option<String>>,
+    pub remember: RwSignal<bool>,
+    pub diagnose_only: RwSignal<bool>,
+    pub busy: RwSignal<bool>,
+    pub step: RwSignal<Option<Step>>,
+    pub progress: RwSignal<Option<(u32, u32)>>,
+    pub log: RwSignal<Vec<String>>,
+    doctor: StoredValue<Option<Doctor<WebUsbTransport>>, LocalStorage>,
+    pub connected: RwSignal<bool>,
+    pub identity: RwSignal<Option<Identity>>,
+    pub diagnosis: RwSignal<Option<Diagnosis>>,
+    backup: StoredValue<Option<Backup>>,
+    /// The names of the backup files, once a backup is held.
+    pub backup_files: RwSignal<Vec<String>>,
+    pub options: RwSignal<PlanOptions>,
+    pub plan: RwSignal<Option<Plan>>,
+    pub repair: RwSignal<Option<RepairReport>>,
+    pub verify: RwSignal<Option<VerifyOutcome>>,
+    pub error: RwSignal<Option<(ErrorPlace, ErrorHelp)>>,
+    /// A write failed and could not be undone: offer "Restore backup" once reconnected.
+    pub needs_restore: RwSignal<bool>,
+    /// The last result of an advanced-panel command.
+    pub advanced_result: RwSignal<Option<String>>,
+}
+
+impl Store {
+    /// A store for the page at `query` (`location.search`).
+    pub fn new(query: &str) -> Self {
+        let (link, link_error) = match crate::doctor::link::parse(query, &faults::NAMES) {
+            Ok(link) => (link, None),
+            Err(e) => (SupportLink::default(), Some(link_problem(&e))),
+        };
+        let base = link.api.clone().unwrap_or_default();
+        let test_cloud = (!base.is_production()).then(|| base.as_str().to_owned());
+        let fault = link.fault.and_then(Fault::from_name).unwrap_or(Fault::None);
+        let store = Self {
+            link: StoredValue::new(link),
+            link_error: RwSignal::new(link_error),
+            cloud: StoredValue::new_local(PageCloud::Http(HttpCloud::new(base))),
+            test_cloud: RwSignal::new(test_cloud),
+            sim: StoredValue::new_local(None),
+            sim_status: RwSignal::new(SimStatus::Off),
+            fault: RwSignal::new(fault),
+            token: StoredValue::new_local(None),
+            mfa_token: StoredValue::new_local(None),
+            mfa_pending: RwSignal::new(false),
+            mfa_email: RwSignal::new(String::new()),
+            signed_in: RwSignal::new(None),
+            remember: RwSignal::new(false),
+            diagnose_only: RwSignal::new(false),
+            busy: RwSignal::new(false),
+            step: RwSignal::new(None),
+            progress: RwSignal::new(None),
+            log: RwSignal::new(Vec::new()),
+            doctor: StoredValue::new_local(None),
+            connected: RwSignal::new(false),
+            identity: RwSignal::new(None),
+            diagnosis: RwSignal::new(None),
+            backup: StoredValue::new(None),
+            backup_files: RwSignal::new(Vec::new()),
+            options: RwSignal::new(PlanOptions::default()),
+            plan: RwSignal::new(None),
+            repair: RwSignal::new(None),
+            verify: RwSignal::new(None),
+            error: RwSignal::new(None),
+            needs_restore: RwSignal::new(false),
+            advanced_result: RwSignal::new(None),
+        };
+        if store.link.with_value(|l| l.sim.is_some()) {
+            store.start_simulation();
+        } else {
+            store.restore_remembered_token();
+        }
+        store
+    }
+
+    // --- events, log and errors ------------------------------------------------------------------
+
+    pub fn on_event(self, event: DoctorEvent) {
+        match event {
+            DoctorEvent::Step(s) => {
+                self.step.set(Some(s));
+                self.progress.set(None);
+            }
+            DoctorEvent::Progress { done, total } => self.progress.set(Some((done, total))),
+            DoctorEvent::Log(line) => self.log_line(line),
+        }
+    }
+
+    pub fn log_line(self, line: impl Into<String>) {
+        self.log.update(|l| l.push(line.into()));
+    }
+
+    fn fail(self, place: ErrorPlace, e: &DoctorError) {
+        if let Some(help) = report::error_help(e) {
+            self.log_line(format!("error: {}", help.cause));
+            if matches!(help.extra, Some(report::ExtraHelp::RestoreNeeded)) {
+                self.needs_restore.set(true);
+            }
+            self.error.set(Some((place, help)));
+        }
+    }
+
+    fn fail_text(self, place: ErrorPlace, cause: String, hint: String) {
+        self.log_line(format!("error: {cause}"));
+        self.error.set(Some((
+            place,
+            ErrorHelp {
+                cause: report::capitalise(&cause),
+                hint,
+                extra: None,
+            },
+        )));
+    }
+
+    fn begin(self) -> bool {
+        if self.busy.get_untracked() {
+            return false;
+        }
+        self.busy.set(true);
+        self.error.set(None);
+        true
+    }
+
+    fn end(self) {
+        self.busy.set(false);
+        self.progress.set(None);
+    }
+
+    // --- simulated mode --------------------------------------------------------------------------
+
+    /// "Try with a simulated Photon", or a `sim=` link: plugs in a simulated Photon with the
+    /// chosen fault and switches to the simulated cloud.
+    pub fn start_simulation(self) {
+        let fault = self.fault.get_untracked();
+        if let Some(sim) = self.sim.get_value() {
+            // The cloud stays (and with it the sign-in); only the device changes.
+            self.replace_sim_device(&sim, fault);
+            return;
+        }
+        self.sim_status.set(SimStatus::Starting);
+        self.log_line("Preparing the simulated Photon and its cloud…");
+        let api = self.link.with_value(|l| l.api.clone());
+        spawn_local(async move {
+            match SimMode::start(fault, api).await {
+                Ok(sim) => {
+                    self.test_cloud.set(Some(sim.cloud_label.clone()));
+                    self.cloud.set_value(PageCloud::Sim(sim.cloud.clone()));
+                    self.sim.set_value(Some(sim));
+                    self.sim_status.set(SimStatus::Ready);
+                    self.step.set(Some(Step::Connect));
+                    self.log_line(format!(
+                        "Simulated Photon ready ({}). Sign in with the demo account, then press \
+                         Connect device.",
+                        fault.label()
+                    ));
+                }
+                Err(e) => {
+                    self.sim_status.set(SimStatus::Off);
+                    self.fail_text(ErrorPlace::Simulation, e.to_string(), e.hint().into());
+                }
+            }
+        });
+    }
+
+    /// The fault picker changed.
+    pub fn choose_fault(self, fault: Fault) {
+        self.fault.set(fault);
+        if let Some(sim) = self.sim.get_value() {
+            self.replace_sim_device(&sim, fault);
+        }
+    }
+
+    fn replace_sim_device(self, sim: &SimMode, fault: Fault) {
+        match sim.with_fault(fault) {
+            Ok(next) => {
+                self.forget_device();
+                self.cloud.set_value(PageCloud::Sim(next.cloud.clone()));
+                self.sim.set_value(Some(next));
+                self.step.set(Some(Step::Connect));
+                self.log_line(format!("Simulated Photon ready ({}).", fault.label()));
+            }
+            Err(e) => self.fail_text(ErrorPlace::Simulation, e.to_string(), e.hint().into()),
+        }
+    }
+
+    pub fn in_simulation(self) -> bool {
+        self.sim_status.get() == SimStatus::Ready
+    }
+
+    // --- sign-in ---------------------------------------------------------------------------------
+
+    pub fn sign_in(self, email: String, password: String) {
+        if !self.begin() {
+            return;
+        }
+        let mut cloud = self.cloud.get_value();
+        spawn_local(async move {
+            match cloud.sign_in(email.trim(), &password).await {
+                Ok(session) => self.signed_in_as(session, email.trim().to_owned()),
+                Err(ApiError::MfaRequired { mfa_token }) => {
+                    self.mfa_token.set_value(Some(mfa_token));
+                    self.mfa_email.set(email.trim().to_owned());
+                    self.mfa_pending.set(true);
+                }
+                Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
+            }
+            self.end();
+        });
+    }
+
+    pub fn sign_in_otp(self, otp: String) {
+        let Some(mfa_token) = self.mfa_token.get_value() else {
+            return;
+        };
+        if !self.begin() {
+            return;
+        }
+        let mut cloud = self.cloud.get_value();
+        spawn_local(async move {
+            match cloud.sign_in_otp(&mfa_token, otp.trim()).await {
+                Ok(session) => {
+                    self.mfa_token.set_value(None);
+                    self.mfa_pending.set(false);
+                    let who = self.mfa_email.get_untracked();
+                    self.signed_in_as(session, who);
+                }
+                Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
+            }
+            self.end();
+        });
+    }
+
+    pub fn sign_in_with_token(self, pasted: String) {
+        if !self.begin() {
+            return;
+        }
+        let mut cloud = self.cloud.get_value();
+        spawn_local(async move {
+            match cloud.sign_in_with_token(&pasted).await {
+                // The API tells a token's scope, not its account's e-mail address.
+                Ok(session) => self.signed_in_as(session, "an access token".to_owned()),
+                Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
+            }
+            self.end();
+        });
+    }
+
+    fn signed_in_as(self, session: Session, who: String) {
+        if self.remember.get_untracked() {
+            storage_set(&self.token_key(), session.token.expose());
+        }
+        self.token.set_value(Some(session.token));
+        self.diagnose_only.set(false);
+        self.log_line(format!("Signed in as {who}."));
+        self.signed_in.set(Some(who));
+        self.error.set(None);
+    }
+
+    pub fn sign_out(self) {
+        let token = self.token.get_value();
+        self.token.set_value(None);
+        self.signed_in.set(None);
+        self.mfa_pending.set(false);
+        storage_remove(&self.token_key());
+        self.log_line("Signed out.");
+        if let Some(token) = token {
+            let mut cloud = self.cloud.get_value();
+            spawn_local(async move {
+                // A token the cloud no longer knows is signed out anyway.
+                let _ = cloud.sign_out(&token).await;
+            });
+        }
+    }
+
+    pub fn choose_diagnose_only(self) {
+        self.diagnose_only.set(true);
+        self.log_line("Diagnose only: nothing will be sent to the cloud.");
+    }
+
+    fn token_key(self) -> String {
+        match self.test_cloud.get_untracked() {
+            None => TOKEN_KEY.to_owned(),
+            Some(base) => format!("{TOKEN_KEY} {base}"),
+        }
+    }
+
+    fn restore_remembered_token(self) {
+        if let Some(saved) = storage_get(&self.token_key())
+            && let Ok(token) = AccessToken::from_pasted(&saved)
+        {
+            self.token.set_value(Some(token));
+            self.remember.set(true);
+            self.signed_in
+                .set(Some("the access token remembered on this computer".into()));
+        }
+    }
+
+    // --- the repair steps ------------------------------------------------------------------------
+
+    /// "Connect device": pick the device, open it, identify it, then diagnose, back up and plan.
+    pub fn connect(self) {
+        if !self.begin() {
+            return;
+        }
+        spawn_local(async move {
+            if self.run_connect().await && !self.needs_restore.get_untracked() {
+                self.run_diagnosis().await;
+            }
+            self.end();
+        });
+    }
+
+    /// "Reconnect": the device is back in DFU mode (or was unplugged and plugged in again).
+    pub fn reconnect(self) {
+        if let Some(sim) = self.sim.get_value() {
+            sim.replug();
+        }
+        self.busy.set(false);
+        self.connect();
+    }
+
+    async fn run_connect(self) -> bool {
+        self.forget_device();
+        self.on_event(DoctorEvent::Step(Step::Connect));
+        let picked = match webusb::request_device().await {
+            Ok(p) => p,
+            Err(TransportError::Cancelled) => return false,
+            Err(e) => {
+                self.fail(ErrorPlace::Steps, &e.into());
+                return false;
+            }
+        };
+        let mut transport = match picked.open(0).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.fail(ErrorPlace::Steps, &e.into());
+                return false;
+            }
+        };
+        transport.set_on_disconnect(move || {
+            self.connected.set(false);
+            self.log_line("The device disconnected.");
+        });
+        let expected = self.link.with_value(|l| l.expected_device.clone());
+        match Doctor::connect(
+            transport,
+            expected.as_deref(),
+            CancelFlag::new(),
+            &mut |e| self.on_event(e),
+        )
+        .await
+        {
+            Ok(doctor) => {
+                self.identity.set(Some(doctor.identity().clone()));
+                self.doctor.set_value(Some(doctor));
+                self.connected.set(true);
+                true
+            }
+            Err(e) => {
+                self.fail(ErrorPlace::Steps, &e);
+                false
+            }
+        }
+    }
+
+    fn forget_device(self) {
+        self.doctor.set_value(None);
+        self.connected.set(false);
+        self.identity.set(None);
+        self.diagnosis.set(None);
+        self.plan.set(None);
+        self.repair.set(None);
+        self.verify.set(None);
+        self.error.set(None);
+        self.advanced_result.set(None);
+    }
+
+    fn take_doctor(self) -> Option<Doctor<WebUsbTransport>> {
+        self.doctor.try_update_value(Option::take).flatten()
+    }
+
+    /// Diagnose, back up and plan (read-only), stopping at the plan for the user to confirm.
+    async fn run_diagnosis(self) {
+        let Some(mut doctor) = self.take_doctor() else {
+            return;
+        };
+        let mut cloud = self.cloud.get_value();
+        let token = self.token.get_value();
+        let on_event = &mut |e| self.on_event(e);
+        let diagnosis = doctor
+            .diagnose(
+                CloudContext {
+                    api: &mut cloud,
+                    token: token.as_ref(),
+                },
+                on_event,
+            )
+            .await;
+        match diagnosis {
+            Ok(d) => {
+                match doctor.back_up(on_event) {
+                    Ok(backup) => {
+                        self.backup_files
+                            .set(backup.files().into_iter().map(|f| f.name).collect());
+                        self.backup.set_value(Some(backup.clone()));
+                    }
+                    Err(e) => self.fail(ErrorPlace::Steps, &e),
+                }
+                self.diagnosis.set(Some(d));
+                self.doctor.set_value(Some(doctor));
+                self.replan();
+            }
+            Err(e) => {
+                self.doctor.set_value(Some(doctor));
+                self.fail(ErrorPlace::Steps, &e);
+            }
+        }
+    }
+
+    /// Plans again with the current options (the plan is pure: nothing is written).
+    pub fn replan(self) {
+        let Some(diagnosis) = self.diagnosis.get_untracked() else {
+            return;
+        };
+        let mut options = self.options.get_untracked();
+        options.server = self.server_choice();
+        let planned = self.doctor.with_value(|d| {
+            d.as_ref()
+                .map(|d| d.plan(&diagnosis, &options, &mut |e| self.on_event(e)))
+        });
+        match planned {
+            Some(Ok(plan)) => self.plan.set(Some(plan)),
+            Some(Err(e)) => self.fail(ErrorPlace::Steps, &e),
+            None => {}
+        }
+    }
+
+    /// In the simulated mode the simulated cloud plays Particle with its own key.
+    fn server_choice(self) -> ServerChoice {
+        match self.sim.get_value() {
+            Some(sim) => ServerChoice::Custom {
+                region: sim.server_region.clone(),
+                description: "the simulated cloud's key and address".into(),
+            },
+            None => ServerChoice::Particle,
+        }
+    }
+
+    pub fn set_force_new_key(self, on: bool) {
+        self.options.update(|o| o.force_new_key = on);
+        self.replan();
+    }
+
+    pub fn set_send_later(self, on: bool) {
+        self.options.update(|o| o.send_later = on);
+        self.replan();
+    }
+
+    /// "Repair": carry out the confirmed plan, then leave DFU mode and verify.
+    pub fn repair(self) {
+        let Some(plan) = self.plan.get_untracked() else {
+            return;
+        };
+        if !self.begin() {
+            return;
+        }
+        spawn_local(async move {
+            let Some(mut doctor) = self.take_doctor() else {
+                self.end();
+                return;
+            };
+            let mut cloud = self.cloud.get_value();
+            let token = self.token.get_value();
+            let ctx = CloudContext {
+                api: &mut cloud,
+                token: token.as_ref(),
+            };
+            match doctor.repair(&plan, ctx, &mut |e| self.on_event(e)).await {
+                Ok(report) => {
+                    self.log_line(report::repair_summary(&report));
+                    self.repair.set(Some(report));
+                    let ctx = CloudContext {
+                        api: &mut cloud,
+                        token: token.as_ref(),
+                    };
+                    match doctor
+                        .leave_and_verify(ctx, VERIFY_TIMEOUT_MS, &mut |e| self.on_event(e))
+                        .await
+                    {
+                        Ok((outcome, counts)) => {
+                            self.log_line(format!(
+                                "{} ({} control transfers)",
+                                report::verify_summary(&outcome).0,
+                                counts.transfers
+                            ));
+                            self.verify.set(Some(outcome));
+                            self.connected.set(false);
+                        }
+                        Err(e) => self.fail(ErrorPlace::Steps, &e),
+                    }
+                }
+                Err(e) => {
+                    self.doctor.set_value(Some(doctor));
+                    self.fail(ErrorPlace::Steps, &e);
+                }
+            }
+            self.end();
+        });
+    }
+
+    /// "Restore backup": write the backup back to the reconnected device.
+    pub fn restore_backup(self) {
+        let Some(backup) = self.backup.get_value() else {
+            return;
+        };
+        if !self.begin() {
+            return;
+        }
+        spawn_local(async move {
+            if let Some(mut doctor) = self.take_doctor() {
+                match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
+                    Ok(n) => {
+                        self.needs_restore.set(false);
+                        self.log_line(format!(
+                            "Restored {n} bytes from the backup; the device holds its keys from \
+                             before the repair."
+                        ));
+                        self.doctor.set_value(Some(doctor));
+                        self.run_diagnosis().await;
+                    }
+                    Err(e) => {
+                        self.doctor.set_value(Some(doctor));
+                        self.fail(ErrorPlace::Steps, &e);
+                    }
+                }
+            }
+            self.end();
+        });
+    }
+
+    /// "Repair another device": forget the device, keep the sign-in (and any backup).
+    pub fn repair_another(self) {
+        if let Some(sim) = self.sim.get_value() {
+            sim.replug();
+        }
+        self.forget_device();
+        self.step.set(Some(Step::Connect));
+        self.log_line("Ready for the next device: put it in DFU mode and press Connect device.");
+    }
+
+    /// The backup file named `name`, for its download button.
+    pub fn backup_file(self, name: &str) -> Option<Vec<u8>> {
+        self.backup.with_value(|b| {
+            b.as_ref()?
+                .files()
+                .into_iter()
+                .find(|f| f.name == name)
+                .map(|f| f.bytes.to_vec())
+        })
+    }
+
+    // --- advanced panel --------------------------------------------------------------------------
+
+    /// Runs one advanced command on the connected device (which stays connected afterwards).
+    pub fn advanced<F, Fut>(self, run: F)
+    where
+        F: FnOnce(Doctor<WebUsbTransport>, PageCloud, Option<AccessToken>, Store) -> Fut + 'static,
+        Fut: std::future::Future<Output = (Doctor<WebUsbTransport>, Result<String, DoctorError>)>
+            + 'static,
+    {
+        if !self.begin() {
+            return;
+        }
+        let Some(doctor) = self.take_doctor() else {
+            self.fail_text(
+                ErrorPlace::Steps,
+                "no device is connected".into(),
+                "Press Connect device first; the advanced commands work on a connected device."
+                    .into(),
+            );
+            self.end();
+            return;
+        };
+        let cloud = self.cloud.get_value();
+        let token = self.token.get_value();
+        spawn_local(async move {
+            let (doctor, result) = run(doctor, cloud, token, self).await;
+            self.doctor.set_value(Some(doctor));
+            match result {
+                Ok(text) => {
+                    self.log_line(text.clone());
+                    self.advanced_result.set(Some(text));
+                }
+                Err(e) => self.fail(ErrorPlace::Steps, &e),
+            }
+            self.end();
+        });
+    }
+
+    /// The product id to send keys with, from the diagnosis.
+    pub fn product_id(self) -> Option<u32> {
+        match self.diagnosis.get_untracked().map(|d| d.cloud) {
+            Some(CloudAccess::Allowed { product_id }) => product_id,
+            _ => None,
+        }
+    }
+}
+
+fn link_problem(e: &LinkError) -> (String, String) {
+    (report::capitalise(&e.to_string()), e.hint())
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn storage_get(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok().flatten()
+}
+
+fn storage_set(key: &str, value: &str) {
+    if let Some(s) = local_storage() {
+        let _ = s.set_item(key, value);
+    }
+}
+
+fn storage_remove(key: &str) {
+    if let Some(s) = local_storage() {
+        let _ = s.remove_item(key);
+    }
+}
+
+/// Reads `location.search` of the page.
+pub fn page_query() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default()
+}
+
+impl From<&ApiBase> for PageCloud {
+    fn from(base: &ApiBase) -> Self {
+        Self::Http(HttpCloud::new(base.clone()))
+    }
+}

@@ -1,0 +1,112 @@
+//! The error panel: what happened, what to do next, and the help that fits the cause.
+
+use crate::doctor::report::{ExtraHelp, UDEV_RULE};
+use crate::ui::store::{ErrorPlace, Store};
+use leptos::prelude::*;
+
+/// Shows the store's error if it belongs to `place`.
+#[component]
+pub fn ErrorPanel(place: ErrorPlace) -> impl IntoView {
+    let store = expect_context::<Store>();
+    move || {
+        let (at, help) = store.error.get()?;
+        (at == place).then(|| {
+            view! {
+                <div class="error" role="alert" data-testid="error">
+                    <p class="error-cause" data-testid="error-cause">{help.cause.clone()}</p>
+                    <p data-testid="error-hint">{help.hint.clone()}</p>
+                    {help.extra.map(|extra| view! { <ExtraPanel extra=extra/> })}
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let reconnect = move || {
+        view! {
+            <button
+                type="button"
+                data-testid="reconnect"
+                on:click=move |_| store.reconnect()
+                disabled=move || store.busy.get()
+            >
+                "Reconnect"
+            </button>
+        }
+    };
+    match extra {
+        ExtraHelp::UsbPermissions => view! {
+            <div>
+                <h3>"Windows"</h3>
+                <p>
+                    "Chrome needs the WinUSB driver for the device. Particle devices ask Windows for "
+                    "it themselves (Windows 10 and later install nothing else). If you once used "
+                    "Zadig, or old forum advice, to install libusbK or libusb0, that driver now holds "
+                    "the device and Chrome cannot open it. Remove it: in Device Manager, show hidden "
+                    "devices, right-click each entry of the device (in DFU mode and in normal mode), "
+                    "choose Uninstall device and tick \"Delete the driver software for this device\", "
+                    "then unplug and replug it."
+                </p>
+                <h3>"Linux"</h3>
+                <p>
+                    "Chrome opens the USB device node itself, so your user needs access to it. "
+                    "Save these lines as /etc/udev/rules.d/50-particle.rules (or run "
+                    "`particle udev`), then unplug and replug the device:"
+                </p>
+                <pre class="code" data-testid="udev-rule" tabindex="0">{UDEV_RULE}</pre>
+                {reconnect()}
+            </div>
+        }
+        .into_any(),
+        ExtraHelp::InterfaceBusy => view! {
+            <div>
+                <p>
+                    "Another program or browser tab is using the device: close other tabs of this "
+                    "page or of Particle's web tools, quit dfu-util and the Particle CLI "
+                    "(`particle serial monitor` included), then reconnect."
+                </p>
+                {reconnect()}
+            </div>
+        }
+        .into_any(),
+        ExtraHelp::NotInDfuMode | ExtraHelp::Disconnected => view! {
+            <div>
+                <p>
+                    "Put the device in DFU mode (hold MODE, tap RESET, release MODE when the LED "
+                    "blinks yellow), then press Reconnect: the browser asks again because a device "
+                    "in DFU mode is a new USB device to it."
+                </p>
+                {reconnect()}
+            </div>
+        }
+        .into_any(),
+        ExtraHelp::WrongDevice => {
+            let expected = store.link.with_value(|l| l.expected_device.clone()).unwrap_or_default();
+            view! {
+                <div>
+                    <p class="mismatch" data-testid="device-mismatch">
+                        {move || store.error.get().map(|(_, h)| h.cause).unwrap_or_default()}
+                        " The support link is for device " <strong>{expected.clone()}</strong>
+                        ". Nothing was read or written."
+                    </p>
+                    {reconnect()}
+                </div>
+            }
+            .into_any()
+        }
+        ExtraHelp::RestoreNeeded => view! {
+            <div>
+                <p>
+                    "The backup is still held by this page: do not close it. Reconnect the device "
+                    "in DFU mode, then press Restore backup. You can also download the backup files "
+                    "now."
+                </p>
+                {reconnect()}
+            </div>
+        }
+        .into_any(),
+    }
+}
