@@ -196,8 +196,8 @@ test('the page requests nothing from any host but its own origin and the loopbac
   await kr.shot('plan');
   assert.ok(kr.requests.some((u) => u.startsWith(cloud.url)), 'the cloud was asked');
   assert.deepEqual(kr.foreignRequests([cloud.url]), []);
-  // Without ?api= the page would use Particle's cloud and says so: no test-cloud banner.
-  const prod = await KeyRescue.open(browser, server, { name: '45-production-cloud' });
+  // Opened plainly (no ?sim=, no ?api=), the page would use Particle's cloud: no test-cloud banner.
+  const prod = await KeyRescue.open(browser, server, { name: '45-production-cloud', sim: null });
   await prod.visible('browser-support');
   assert.equal(await prod.el('test-cloud-banner').count(), 0, 'no test-cloud banner for Particle\'s cloud');
   assert.deepEqual(prod.foreignRequests(), [], 'nothing is requested before the user acts');

@@ -193,6 +193,23 @@ export class KeyRescue {
     return { cause, hint };
   }
 
+  /** Starts recording every state of the progress bar (it may show only for a moment). */
+  async watchProgress() {
+    await this.page.evaluate(() => {
+      window.__progress = [];
+      const seen = () => {
+        const bar = document.querySelector('[data-testid="progress"]');
+        if (bar) window.__progress.push({ role: bar.getAttribute('role'), now: bar.getAttribute('aria-valuenow') });
+      };
+      new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+  }
+
+  /** The progress bar states recorded since watchProgress(). */
+  async progressSeen() {
+    return this.page.evaluate(() => window.__progress);
+  }
+
   // --- Keyboard ---------------------------------------------------------------------------------
 
   /** The data-testid of the focused element (or of its nearest ancestor that has one). */
