@@ -229,3 +229,37 @@ test('diagnose only: without signing in the page diagnoses and plans, but sends 
   await kr.expectClean();
   await kr.close();
 });
+
+test('advanced panel: collapsed at first, and the internal-flash dump downloads the flash of the connected Photon', LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '26-advanced-flash-dump', api: cloud.url });
+  const advanced = await kr.visible('advanced');
+  assert.equal(await advanced.evaluate((el) => el.tagName), 'DETAILS');
+  assert.equal(await advanced.evaluate((el) => el.open), false, 'the advanced panel starts collapsed');
+  assert.equal(await kr.el('flash-dump').isVisible(), false);
+  await kr.el('diagnose-only').click();
+  await kr.connect();
+  const id = await kr.waitForDiagnosis();
+  await advanced.locator('summary').click();
+  await kr.visible('flash-dump');
+  await kr.shot('advanced-open');
+  const dump = await download(kr.page, kr.el('flash-dump'));
+  assert.match(dump.name, new RegExp(`internal_flash_${id}`), 'the file is named after the device');
+  assert.ok(dump.text.length >= 64 * 1024, `the dump holds the internal flash (${dump.text.length} bytes)`);
+  await kr.waitForText('advanced-result', /saved \d+ bytes of internal flash/i);
+  await kr.shot('flash-dumped');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test("advanced panel: offers the CLI's keys commands (save, load, new, send, server, address)", LONG, async () => {
+  const kr = await KeyRescue.open(browser, server, { name: '27-advanced-commands', api: cloud.url });
+  const advanced = await kr.visible('advanced');
+  await advanced.locator('summary').click();
+  await kr.shot('advanced-open');
+  const names = await advanced.locator('button, input[type=file], label').evaluateAll((els) => els.map((e) => e.textContent.trim() || e.getAttribute('aria-label') || ''));
+  for (const command of [/save/i, /load/i, /new/i, /send/i, /server/i, /address/i, /dump/i]) {
+    assert.ok(names.some((n) => command.test(n)), `the advanced panel offers ${command} (it has: ${names.join(' | ')})`);
+  }
+  await kr.expectClean();
+  await kr.close();
+});
