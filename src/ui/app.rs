@@ -64,11 +64,11 @@ pub fn App() -> impl IntoView {
                         }
                     })
             }}
+            <Landing/>
             <SignIn/>
             <Steps/>
             <Advanced/>
             <LogPanel/>
-            <Landing/>
         </main>
     }
 }

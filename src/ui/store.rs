@@ -609,6 +609,16 @@ impl Store {
             return;
         }
         spawn_local(async move {
+            // Pressed before reconnecting: reconnect first (the browser asks for the device again).
+            if !self.connected.get_untracked() {
+                if let Some(sim) = self.sim.get_value() {
+                    sim.replug();
+                }
+                if !self.run_connect().await {
+                    self.end();
+                    return;
+                }
+            }
             if let Some(mut doctor) = self.take_doctor() {
                 match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
                     Ok(n) => {

@@ -40,7 +40,7 @@ pub fn ConnectStep() -> impl IntoView {
                     })
             }}
             {move || {
-                (store.needs_restore.get() && store.identity.get().is_some())
+                store.needs_restore.get()
                     .then(|| {
                         view! {
                             <div class="notice">

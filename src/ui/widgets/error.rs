@@ -97,16 +97,6 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             }
             .into_any()
         }
-        ExtraHelp::RestoreNeeded => view! {
-            <div>
-                <p>
-                    "The backup is still held by this page: do not close it. Reconnect the device "
-                    "in DFU mode, then press Restore backup. You can also download the backup files "
-                    "now."
-                </p>
-                {reconnect()}
-            </div>
-        }
-        .into_any(),
+        ExtraHelp::RestoreNeeded => view! { <div>{reconnect()}</div> }.into_any(),
     }
 }

@@ -1,0 +1,246 @@
+//! The page's logic outside the views, natively: every simulated problem of the fault picker leads
+//! to the diagnosis, plan or error the page shows for it, and the advanced panel's commands.
+
+mod doctor_common;
+
+use doctor_common::*;
+use futures_executor::block_on;
+use key_rescue::doctor::report::{self, ExtraHelp};
+use key_rescue::doctor::{
+    Action, CancelFlag, CloudAccess, Doctor, DoctorError, PlanBlock, PlanOptions, RestoreOutcome,
+    ServerChoice, VerifyOutcome,
+};
+use key_rescue::keys::diagnose::{PrivateKeyStatus, ServerKeyStatus};
+use key_rescue::sim::faults::{Fault, NAMES};
+use key_rescue::sim::world::SimWorld;
+
+fn sim_world(fault: Fault) -> (SimWorld, Vec<u8>) {
+    let cloud = new_cloud();
+    let region = cloud.server_key_region();
+    let setup = fault.setup(&region).expect("the fault builds");
+    (SimWorld::new(setup.builder.build(), cloud), region)
+}
+
+fn sim_options(region: &[u8]) -> PlanOptions {
+    PlanOptions {
+        server: ServerChoice::Custom {
+            region: region.to_vec(),
+            description: "the simulated cloud".into(),
+        },
+        ..PlanOptions::default()
+    }
+}
+
+fn run(fault: Fault) -> (SimWorld, Run) {
+    let (w, region) = sim_world(fault);
+    let run = block_on(full_repair(&w, sim_options(&region), Some(DEMO_EMAIL)));
+    (w, run)
+}
+
+fn online(run: &Run) -> bool {
+    matches!(
+        run.verify.as_ref().map(|v| v.as_ref().ok()),
+        Some(Some(VerifyOutcome::Online { .. }))
+    )
+}
+
+fn actions(run: &Run) -> Vec<&'static str> {
+    run.plan
+        .as_ref()
+        .unwrap()
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::WriteServerKey { .. } => "server",
+            Action::NewDeviceKey { .. } => "key",
+            Action::SendPublicKey { .. } => "send",
+        })
+        .collect()
+}
+
+#[test]
+fn the_picker_lists_every_fault_in_order() {
+    assert_eq!(NAMES.len(), Fault::ALL.len());
+    assert_eq!(NAMES[0], "none");
+    assert_eq!(NAMES[8], "not-your-device");
+}
+
+#[test]
+fn fault_none_only_sends_the_key_and_comes_online() {
+    let (w, run) = run(Fault::None);
+    assert_eq!(actions(&run), ["send"]);
+    assert!(online(&run));
+    assert_invariants(&w, &run);
+    let d = run.diagnosis.as_ref().unwrap();
+    assert!(report::private_key_line(d).text.contains("valid"));
+    assert!(report::cloud_line(d).text.contains("your account"));
+    assert!(report::address_line(d).text.contains("Particle"));
+}
+
+#[test]
+fn fault_corrupt_key_gets_a_new_key() {
+    let (w, run) = run(Fault::CorruptKey);
+    let d = run.diagnosis.as_ref().unwrap();
+    assert!(matches!(
+        d.report.private_key,
+        PrivateKeyStatus::Corrupt { .. }
+    ));
+    assert!(report::private_key_line(d).text.contains("corrupt"));
+    assert_eq!(actions(&run), ["key", "send"]);
+    assert!(online(&run));
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn fault_blank_key_gets_a_new_key() {
+    let (w, run) = run(Fault::BlankKey);
+    assert_eq!(
+        run.diagnosis.as_ref().unwrap().report.private_key,
+        PrivateKeyStatus::Blank
+    );
+    assert_eq!(actions(&run), ["key", "send"]);
+    assert!(online(&run));
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn fault_wrong_server_key_gets_the_clouds_key_back() {
+    let (w, run) = run(Fault::WrongServerKey);
+    let d = run.diagnosis.as_ref().unwrap();
+    assert!(matches!(
+        d.report.server_key,
+        ServerKeyStatus::Custom { .. } | ServerKeyStatus::Corrupt { .. }
+    ));
+    assert_eq!(actions(&run), ["server", "send"]);
+    assert!(online(&run));
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn fault_custom_server_shows_the_host_and_is_rewritten() {
+    let (w, run) = run(Fault::CustomServer);
+    let d = run.diagnosis.as_ref().unwrap();
+    let address = report::address_line(d).text;
+    assert!(address.contains("cloud.example.com:5684"), "{address}");
+    assert_eq!(actions(&run), ["server", "send"]);
+    assert!(online(&run));
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn fault_pkcs8_key_is_unusable_and_replaced() {
+    let (w, run) = run(Fault::Pkcs8Key);
+    let d = run.diagnosis.as_ref().unwrap();
+    assert!(matches!(
+        d.report.private_key,
+        PrivateKeyStatus::Unusable { .. }
+    ));
+    assert!(report::private_key_line(d).text.contains("PKCS#8"));
+    assert_eq!(actions(&run), ["key", "send"]);
+    assert!(online(&run));
+    assert_invariants(&w, &run);
+}
+
+#[test]
+fn disconnect_fault_drops_the_device_during_the_key_write() {
+    let (w, run) = run(Fault::DisconnectDuringWrite);
+    let err = run.error().expect("the repair fails");
+    assert!(
+        matches!(
+            err,
+            DoctorError::WriteFailed {
+                restore: RestoreOutcome::NotRestored { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let help = report::error_help(err).unwrap();
+    assert_eq!(help.extra, Some(ExtraHelp::RestoreNeeded));
+    assert!(help.cause.contains("disconnected"), "{}", help.cause);
+    assert!(help.hint.contains("Restore backup"));
+    assert_invariants(&w, &run);
+
+    // Reconnected, the backup puts the device back as it was.
+    w.device.borrow_mut().reenter_dfu();
+    let backup = run.doctor.as_ref().unwrap().backup().unwrap().clone();
+    let restored = block_on(async {
+        let mut doctor = Doctor::connect(w.transport(), None, CancelFlag::new(), &mut |_| {})
+            .await
+            .unwrap();
+        doctor.restore(&backup, &mut |_| {}).await
+    });
+    assert!(restored.unwrap() > 0);
+    assert_eq!(
+        &w.device.borrow().dct()[private_slot(&w)],
+        &run.dct_before[private_slot(&w)]
+    );
+}
+
+#[test]
+fn fault_interface_claimed_refuses_the_claim() {
+    let (w, _) = sim_world(Fault::InterfaceClaimed);
+    let err = w.device.borrow_mut().claim(0).unwrap_err();
+    let help = report::error_help(&DoctorError::from(err)).unwrap();
+    assert_eq!(help.extra, Some(ExtraHelp::InterfaceBusy));
+    assert!(help.cause.contains("held by another program"));
+}
+
+#[test]
+fn fault_not_your_device_blocks_the_send() {
+    let (w, region) = sim_world(Fault::NotYourDevice);
+    let run = block_on(full_repair_until_repair(
+        &w,
+        sim_options(&region),
+        Some(DEMO_EMAIL),
+    ));
+    let d = run.diagnosis.as_ref().unwrap();
+    assert!(matches!(d.cloud, CloudAccess::Denied { .. }));
+    assert!(report::cloud_line(d).text.contains("not in this account"));
+    assert!(matches!(
+        run.plan.as_ref().unwrap().blocked,
+        Some(PlanBlock::CloudNeeded { .. })
+    ));
+    assert!(matches!(run.error(), Some(DoctorError::CloudNeeded { .. })));
+}
+
+#[test]
+fn a_wrong_device_is_refused_and_the_panel_names_both() {
+    let (w, _) = sim_world(Fault::None);
+    let err = block_on(Doctor::connect(
+        w.transport(),
+        Some("aaaaaaaaaaaaaaaaaaaaaaaa"),
+        CancelFlag::new(),
+        &mut |_| {},
+    ))
+    .err()
+    .unwrap();
+    let help = report::error_help(&err).unwrap();
+    assert_eq!(help.extra, Some(ExtraHelp::WrongDevice));
+    assert!(help.cause.contains("aaaaaaaaaaaaaaaaaaaaaaaa"));
+    assert!(help.cause.contains("0123456789abcdef01234567"));
+}
+
+#[test]
+fn the_readable_report_names_the_device_and_holds_no_secret() {
+    let (_, run) = run(Fault::CorruptKey);
+    let d = run.diagnosis.as_ref().unwrap();
+    let text = report::render_text(d);
+    assert!(text.contains("0123456789abcdef01234567"));
+    assert!(text.contains("[Problem] Device private key"));
+    assert!(!text.contains("PRIVATE KEY-----"));
+    let json = d.to_json();
+    assert!(!json.contains("PRIVATE KEY"));
+}
+
+#[test]
+fn a_closed_chooser_shows_no_error_panel() {
+    let e = DoctorError::from(key_rescue::usb::TransportError::Cancelled);
+    assert!(report::error_help(&e).is_none());
+    let denied = DoctorError::from(key_rescue::usb::TransportError::AccessDenied);
+    assert_eq!(
+        report::error_help(&denied).unwrap().extra,
+        Some(ExtraHelp::UsbPermissions)
+    );
+    assert!(report::UDEV_RULE.contains("ATTRS{idVendor}==\"2b04\""));
+}
