@@ -244,3 +244,87 @@ fn a_closed_chooser_shows_no_error_panel() {
     );
     assert!(report::UDEV_RULE.contains("ATTRS{idVendor}==\"2b04\""));
 }
+
+#[test]
+fn the_simulated_clouds_key_reads_as_right_and_another_key_as_wrong() {
+    let (_, healthy) = run(Fault::None);
+    let d = healthy.diagnosis.as_ref().unwrap();
+    let own = &healthy.dct_before[2082..2082 + 512];
+    let line = report::server_key_line_for(d, Some(own));
+    assert_eq!(line.verdict, report::Verdict::Good, "{}", line.text);
+    assert!(line.text.contains("Particle"));
+    // A device holding another key, judged against the test cloud's region, is not right.
+    let (_, wrong_run) = run(Fault::WrongServerKey);
+    let wrong = wrong_run.diagnosis.as_ref().unwrap();
+    let other = report::server_key_line_for(wrong, Some(own));
+    assert_eq!(other.verdict, report::Verdict::Unknown);
+    assert!(other.text.contains("not Particle's"));
+}
+
+#[test]
+fn advanced_commands_save_write_and_decode_keys() {
+    let (w, region) = sim_world(Fault::None);
+    block_on(async {
+        let mut api = w.cloud_api();
+        let token = w.token(DEMO_EMAIL);
+        let mut doctor = Doctor::connect(w.transport(), None, CancelFlag::new(), &mut |_| {})
+            .await
+            .unwrap();
+        // Writes need the backup the diagnosis takes.
+        assert!(matches!(
+            doctor.write_new_key(&mut |_| {}).await,
+            Err(DoctorError::NoBackup)
+        ));
+        doctor
+            .diagnose(ctx(&mut api, Some(&token)), &mut |_| {})
+            .await
+            .unwrap();
+        doctor.back_up(&mut |_| {}).unwrap();
+
+        let saved = doctor.save_private_key(&mut |_| {}).await.unwrap();
+        assert_eq!(saved.name, "0123456789abcdef01234567_rsa_private_key.der");
+        assert_eq!(&saved.bytes[..2], &[0x30, 0x82]);
+        assert!(saved.bytes.len() < 612, "cut at the DER length");
+
+        // keys new, then keys load of the saved file puts the old key back.
+        let new = doctor.write_new_key(&mut |_| {}).await.unwrap();
+        assert_eq!(device_public_key(&w), Some(new.spki_der.clone()));
+        let loaded = doctor
+            .write_key_file(&saved.bytes, &mut |_| {})
+            .await
+            .unwrap();
+        assert_ne!(loaded.fingerprint, new.fingerprint);
+        assert_eq!(
+            &w.device.borrow().dct()[34..34 + saved.bytes.len()],
+            &saved.bytes[..]
+        );
+
+        // keys server with a custom host and port, then keys address decodes it.
+        let custom = doctor
+            .server_region(
+                Some(&region),
+                &key_rescue::keys::ServerAddressSpec::Host {
+                    host: "10.0.0.2".into(),
+                    port: Some(5700),
+                },
+            )
+            .unwrap();
+        doctor
+            .write_server_region(&custom, &mut |_| {})
+            .await
+            .unwrap();
+        let address = doctor
+            .read_server_address(&mut |_| {})
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((address.host.as_str(), address.port), ("10.0.0.2", 5700));
+
+        // keys send: the key on the device goes to the cloud.
+        let sent = doctor
+            .send_key_from_device(None, ctx(&mut api, Some(&token)), &mut |_| {})
+            .await
+            .unwrap();
+        assert_eq!(cloud_key(&w), Some(sent.spki_der));
+    });
+}

@@ -13,6 +13,7 @@
 //!   the key in memory;
 //! - a step that fails says what happened, why, and what the user does next (`hint`).
 
+mod advanced;
 mod backup;
 mod error;
 pub mod led;

@@ -6,6 +6,7 @@
 
 use super::plan::CloudAccess;
 use super::session::{Diagnosis, RepairReport, SendOutcome, VerifyOutcome};
+use crate::keys::DctSnapshot;
 use crate::keys::diagnose::{PrivateKeyStatus, PublicKeySlotStatus, ServerKeyStatus};
 use crate::keys::firmware::ServerHost;
 
@@ -181,11 +182,41 @@ pub fn cloud_line(d: &Diagnosis) -> Line {
     }
 }
 
+/// The server key line in a test cloud's world: `test_cloud_region` is that cloud's server-key
+/// region (the simulated cloud plays Particle with its own key), so holding its key is right.
+pub fn server_key_line_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> Line {
+    if let (Some(region), ServerKeyStatus::Custom { public_key }) =
+        (test_cloud_region, &d.report.server_key)
+    {
+        let platform = d.identity.platform;
+        let offset = platform.info().default_keys().server_key.offset;
+        let test = crate::keys::diagnose(platform, &DctSnapshot::new(offset, region), None);
+        if let ServerKeyStatus::Custom { public_key: theirs } = test.server_key
+            && theirs.fingerprint == public_key.fingerprint
+        {
+            return Line {
+                verdict: Verdict::Good,
+                title: "Cloud server key",
+                text: format!(
+                    "the test cloud's key (fingerprint {}): it plays Particle's cloud here.",
+                    theirs.fingerprint
+                ),
+            };
+        }
+    }
+    server_key_line(d)
+}
+
 /// Every line, in the order the page shows them.
 pub fn lines(d: &Diagnosis) -> [Line; 4] {
+    lines_for(d, None)
+}
+
+/// [`lines`] in a test cloud's world (see [`server_key_line_for`]).
+pub fn lines_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> [Line; 4] {
     [
         private_key_line(d),
-        server_key_line(d),
+        server_key_line_for(d, test_cloud_region),
         address_line(d),
         cloud_line(d),
     ]

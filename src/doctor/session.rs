@@ -137,8 +137,8 @@ pub struct CloudContext<'a, C: CloudApi> {
 
 /// A repair session with one device in DFU mode.
 pub struct Doctor<T: Transport> {
-    t: Counting<T>,
-    identity: Identity,
+    pub(super) t: Counting<T>,
+    pub(super) identity: Identity,
     cancel: CancelFlag,
     /// The last full read of the key area, kept by `diagnose`.
     snapshot: Option<BackupRegion>,
@@ -146,10 +146,10 @@ pub struct Doctor<T: Transport> {
     /// What the device holds in the key area: the diagnosis read, patched with every write that
     /// was read back identical since. Deriving the public key from it is deriving it from bytes
     /// read back from the device, without reading them a third time.
-    keys_area: Option<BackupRegion>,
+    pub(super) keys_area: Option<BackupRegion>,
     /// The descriptors of each alternate setting opened so far, and which one is selected.
-    alts: Vec<AltFacts>,
-    selected: Option<u8>,
+    pub(super) alts: Vec<AltFacts>,
+    pub(super) selected: Option<u8>,
 }
 
 impl<T: Transport> Doctor<T> {
@@ -216,7 +216,7 @@ impl<T: Transport> Doctor<T> {
 
     /// A DFU session on `alt`: the first time with [`Dfu::open`] (descriptors read), after that
     /// with [`Dfu::resume`] (selected again only if another alternate was selected in between).
-    async fn session<'a>(
+    pub(super) async fn session<'a>(
         t: &'a mut Counting<T>,
         alts: &mut Vec<AltFacts>,
         selected: &mut Option<u8>,
@@ -262,7 +262,7 @@ impl<T: Transport> Doctor<T> {
         }
     }
 
-    fn keys(&self, report: &DctReport) -> &'static TransportKeys {
+    pub(super) fn keys(&self, report: &DctReport) -> &'static TransportKeys {
         let info = self.identity.platform.info();
         info.keys(report.transport.active)
             .unwrap_or(info.default_keys())
@@ -635,7 +635,7 @@ impl<T: Transport> Doctor<T> {
 
     /// Writes `bytes` at `address` on `alt`, reads them back and compares; on any failure puts the
     /// backed-up bytes back. Refuses to write where the backup does not cover.
-    async fn write_region(
+    pub(super) async fn write_region(
         &mut self,
         alt: u8,
         address: u32,
@@ -706,7 +706,7 @@ impl<T: Transport> Doctor<T> {
 
     /// Derives the public key of the private key on the device the way the firmware does: from
     /// the key area as read and verified in this session, or (`fresh`) from a new read.
-    async fn read_device_public_key(
+    pub(super) async fn read_device_public_key(
         &mut self,
         fresh: bool,
         on_event: &mut impl FnMut(DoctorEvent),
@@ -811,7 +811,7 @@ async fn roll_back<T: Transport>(
 
 /// The key area a diagnosis reads: every key slot of the platform, widened to whole sectors on
 /// memories that must be erased before a write, so the backup covers whatever a write erases.
-fn snapshot_range(platform: Platform, layout: &dfu::layout::MemoryLayout) -> Range<u32> {
+pub(super) fn snapshot_range(platform: Platform, layout: &dfu::layout::MemoryLayout) -> Range<u32> {
     let info = platform.info();
     let range = info.keys_snapshot_range();
     if !info.erase_before_write {

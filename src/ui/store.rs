@@ -699,6 +699,12 @@ impl Store {
         });
     }
 
+    /// The simulated cloud's server-key region, in the simulated mode.
+    pub fn test_cloud_region(self) -> Option<Vec<u8>> {
+        self.sim
+            .with_value(|s| s.as_ref().map(|s| s.server_region.clone()))
+    }
+
     /// The product id to send keys with, from the diagnosis.
     pub fn product_id(self) -> Option<u32> {
         match self.diagnosis.get_untracked().map(|d| d.cloud) {

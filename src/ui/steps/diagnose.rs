@@ -11,7 +11,8 @@ pub fn DiagnoseStep() -> impl IntoView {
     let store = expect_context::<Store>();
     move || {
         store.diagnosis.get().map(|d| {
-            let [private, server, address, cloud] = report::lines(&d);
+            let region = store.test_cloud_region();
+            let [private, server, address, cloud] = report::lines_for(&d, region.as_deref());
             let id = d.identity.device_id.clone();
             let json = d.to_json();
             let text = report::render_text(&d);

@@ -2,10 +2,12 @@
 
 mod download;
 mod error;
+mod file;
 mod log;
 mod progress;
 
 pub use download::download;
 pub use error::ErrorPanel;
+pub use file::read_picked;
 pub use log::LogPanel;
 pub use progress::ProgressBar;
