@@ -54,3 +54,49 @@ test('the page fits a 360 px wide phone screen', async () => {
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test('the LED decoder says which fix applies to the blinks the user counted', async () => {
+  const { page, problems } = await openPage(browser, server.url);
+  const decoder = page.getByTestId('led-decoder');
+  await decoder.waitFor({ timeout: 15000 });
+  const verdict = page.getByTestId('led-verdict');
+  const read = async (colour, blinks) => {
+    await decoder.getByLabel('Colour').selectOption(colour);
+    await decoder.getByLabel('Blinks').fill(String(blinks));
+    await page.waitForFunction(
+      ([c, b]) => document.querySelector('#led-colour, [data-testid=led-decoder] select')?.value === c &&
+        document.querySelector('[data-testid=led-decoder] input')?.value === String(b),
+      [colour, blinks],
+    );
+    return verdict.textContent();
+  };
+  // One orange burst between fast cyan: the device key is bad; this page fixes it.
+  assert.match(await read('orange', 1), /this page can help.*decrypt/is);
+  await screenshot(page, '04-led-orange-1');
+  // Two orange bursts: no internet; not a key problem.
+  const network = await read('orange', 2);
+  assert.match(network, /this page cannot fix that/i);
+  assert.match(network, /wi-fi/i);
+  await screenshot(page, '05-led-orange-2');
+  // The DFU how-to is on the landing page.
+  assert.match(await page.getByTestId('dfu-howto').textContent(), /yellow/i);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('a browser without WebUSB is told what to use instead, with advice for Firefox, Safari and iOS', async () => {
+  // Firefox and Safari have no navigator.usb at all.
+  const { page, problems } = await openPage(browser, server.url, undefined, {
+    initScript: () => Object.defineProperty(Navigator.prototype, 'usb', { get: () => undefined, configurable: true }),
+  });
+  const support = page.getByTestId('browser-support');
+  await support.waitFor({ timeout: 15000 });
+  const text = await support.textContent();
+  assert.match(text, /cannot talk to USB devices/i);
+  assert.match(text, /chrome|edge/i, 'it names a browser that works');
+  const advice = await page.locator('section', { has: support }).textContent();
+  for (const which of [/firefox/i, /safari/i, /iphone|ipad|ios/i]) assert.match(advice, which);
+  await screenshot(page, '06-no-webusb');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
