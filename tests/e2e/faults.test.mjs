@@ -191,3 +191,34 @@ test("fault not-your-device: the cloud says the device is not in the demo accoun
   await kr.expectClean({ cloud: cloud.url, cloudStatuses: [403] });
   await kr.close();
 });
+
+test('a problem picked while the simulated Photon is still starting is the problem the Photon has', LONG, async () => {
+  // The page asks the loopback cloud for its server key before the simulated Photon is ready; hold
+  // that answer back for a moment so the pick lands while the Photon is starting.
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  const kr = await KeyRescue.open(browser, server, {
+    name: '3a-fault-picked-early',
+    api: cloud.url,
+    contextOptions: {
+      setup: (page) =>
+        page.route('**/__sim/server-key-region', async (route) => {
+          await held;
+          await route.continue();
+        }),
+    },
+  });
+  await kr.chooseFault('blank-key', { waitForReady: false });
+  assert.ok(await kr.el('connect').isDisabled(), 'Connect waits for the simulated Photon');
+  release();
+  await kr.waitForSimReady();
+  assert.equal(await kr.el('sim-fault').inputValue(), 'blank-key', 'the picker still shows the pick');
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await kr.connect();
+  await kr.waitForDiagnosis();
+  await kr.shot('diagnosed');
+  assert.match(await kr.text('slot-private-key'), /blank/i, 'the connected Photon has the picked problem');
+  await kr.expectClean();
+  await kr.close();
+});

@@ -91,13 +91,15 @@ export async function simCloud() {
 /**
  * Opens a page that records console errors, failed requests, every requested URL and every
  * Content-Security-Policy violation, for assertions. `options`: Playwright context options, plus
- * `initScript` to run before the page's own scripts.
+ * `initScript` to run before the page's own scripts and `setup(page)` to run before it loads.
  */
 export async function openPage(browser, url, viewport = { width: 1024, height: 800 }, options = {}) {
-  const { initScript, ...contextOptions } = options;
+  const { initScript, setup, ...contextOptions } = options;
   const page = await browser.newPage({ viewport, ...contextOptions });
   // A script to run before the page's own (e.g. to take WebUSB away).
   if (initScript) await page.addInitScript(initScript);
+  // Anything else to arrange before the page loads (e.g. page.route to slow a request down).
+  if (setup) await setup(page);
   const problems = [];
   const requests = [];
   page.on('request', (req) => requests.push(req.url()));

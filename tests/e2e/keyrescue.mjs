@@ -116,10 +116,22 @@ export class KeyRescue {
 
   // --- Simulated mode ---------------------------------------------------------------------------
 
-  /** Picks a problem for the simulated Photon from the "Simulated problem" picker. */
-  async chooseFault(fault) {
+  /** Waits until the simulated Photon is ready: Connect is disabled while it starts. */
+  async waitForSimReady() {
+    const button = this.page.getByRole('button', { name: 'Connect device' });
+    await button.waitFor({ state: 'visible', timeout: 15_000 });
+    await this.page.waitForFunction(() => document.querySelector('[data-testid="connect"]')?.disabled === false, null, { timeout: 30_000 });
+  }
+
+  /**
+   * Picks a problem for the simulated Photon from the "Simulated problem" picker, once the page has
+   * prepared the simulated Photon (as a user who reads the page would). Picking earlier is tested
+   * on its own ("a problem picked while the simulated Photon starts").
+   */
+  async chooseFault(fault, { waitForReady = true } = {}) {
     const picker = this.page.getByLabel('Simulated problem');
     await picker.waitFor({ state: 'visible', timeout: 15_000 });
+    if (waitForReady) await this.waitForSimReady();
     assert.equal(await picker.getAttribute('data-testid'), 'sim-fault');
     await picker.selectOption(fault);
     assert.equal(await picker.inputValue(), fault);
