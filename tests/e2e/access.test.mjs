@@ -1,12 +1,12 @@
 // End-to-end: the page is usable with the keyboard alone and on a 360 px phone screen, it carries a
 // strict Content-Security-Policy that the browser enforces, and it talks to nobody but its own origin
 // and the cloud. Screenshots: target/e2e/screenshots/4x-*.png.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serveDist, launchBrowser, simCloud, dist } from './harness.mjs';
-import { KeyRescue, DEMO } from './keyrescue.mjs';
+import { KeyRescue, DEMO, closeLeftovers } from './keyrescue.mjs';
 
 // A whole repair against a real loopback server; generous, and never a timing assertion.
 const LONG = { timeout: 180_000 };
@@ -20,6 +20,8 @@ before(async () => {
   cloud = await simCloud();
   browser = await launchBrowser();
 });
+
+afterEach(closeLeftovers);
 
 after(async () => {
   await browser?.close();

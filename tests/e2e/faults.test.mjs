@@ -1,9 +1,9 @@
 // End-to-end: every problem in the simulated Photon's fault picker, each leading to the diagnosis,
 // plan or error panel that fits it. Screenshots: target/e2e/screenshots/3x-*.png.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { serveDist, launchBrowser, simCloud } from './harness.mjs';
-import { KeyRescue, FAULTS, DEMO } from './keyrescue.mjs';
+import { KeyRescue, FAULTS, DEMO, closeLeftovers } from './keyrescue.mjs';
 
 // A whole repair against a real loopback server; generous, and never a timing assertion.
 const LONG = { timeout: 180_000 };
@@ -17,6 +17,8 @@ before(async () => {
   cloud = await simCloud();
   browser = await launchBrowser();
 });
+
+afterEach(closeLeftovers);
 
 after(async () => {
   await browser?.close();

@@ -27,6 +27,20 @@ const STEP_LABELS = ['Connect', 'Diagnose', 'Back up', 'Plan', 'Repair', 'Verify
 // run against a real loopback server: generous waits, never asserted as timings.
 const SLOW = 60_000;
 
+/** Pages a test opened and has not closed: a test that fails leaves its page open. */
+const open = new Set();
+
+/**
+ * For `afterEach`: saves a `<test>-NN-failed` screenshot of every page the last test left open (it
+ * failed before closing it), then closes them, so the next test starts clean.
+ */
+export async function closeLeftovers() {
+  for (const kr of [...open]) {
+    await kr.shot('failed').catch(() => {});
+    await kr.close().catch(() => {});
+  }
+}
+
 export class KeyRescue {
   /**
    * Opens the page. `sim` puts it in simulated mode (?sim=photon), `api` points it at a cloud
@@ -39,6 +53,7 @@ export class KeyRescue {
     if (device) url.searchParams.set('device', device);
     const opened = await openPage(browser, url.href, viewport, contextOptions);
     const kr = new KeyRescue(opened, name);
+    open.add(kr);
     await kr.page.waitForSelector('h1', { timeout: 15_000 });
     return kr;
   }
@@ -276,6 +291,7 @@ export class KeyRescue {
   }
 
   async close() {
+    open.delete(this);
     await this.page.context().close();
   }
 }

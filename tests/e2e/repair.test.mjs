@@ -1,11 +1,11 @@
 // End-to-end: repairing the simulated Photon against the loopback simulated cloud, as a user would,
 // and the sign-in variants (MFA, access token), somebody else's device and a support link for
 // another device. Screenshots: target/e2e/screenshots/2x-*.png.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { serveDist, launchBrowser, simCloud } from './harness.mjs';
-import { KeyRescue, DEMO, MFA, STRANGER } from './keyrescue.mjs';
+import { KeyRescue, DEMO, MFA, STRANGER, closeLeftovers } from './keyrescue.mjs';
 
 // A whole repair against a real loopback server; generous, and never a timing assertion.
 const LONG = { timeout: 180_000 };
@@ -19,6 +19,8 @@ before(async () => {
   cloud = await simCloud();
   browser = await launchBrowser();
 });
+
+afterEach(closeLeftovers);
 
 after(async () => {
   await browser?.close();
