@@ -237,9 +237,15 @@ impl Store {
                 Ok(sim) => {
                     self.test_cloud.set(Some(sim.cloud_label.clone()));
                     self.cloud.set_value(PageCloud::Sim(sim.cloud.clone()));
-                    self.sim.set_value(Some(sim));
+                    self.sim.set_value(Some(sim.clone()));
                     self.sim_status.set(SimStatus::Ready);
                     self.step.set(Some(Step::Connect));
+                    // A problem picked while the Photon was starting must be the one it has.
+                    let picked = self.fault.get_untracked();
+                    if picked != fault {
+                        self.replace_sim_device(&sim, picked);
+                        return;
+                    }
                     self.log_line(format!(
                         "Simulated Photon ready ({}). Sign in with the demo account, then press \
                          Connect device.",
