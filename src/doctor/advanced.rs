@@ -10,8 +10,8 @@
 use super::DoctorEvent;
 use super::backup::BackupFile;
 use super::error::DoctorError;
-use super::session::{Doctor, snapshot_range};
-use crate::device::{KEYS_ALT, KeyAlgorithm, TransportKeys};
+use super::session::Doctor;
+use crate::device::{KeyAlgorithm, TransportKeys};
 use crate::keys::diagnose::AddressReport;
 use crate::keys::{self, DctSnapshot, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec};
 use crate::usb::Transport;
@@ -33,23 +33,6 @@ impl<T: Transport> Doctor<T> {
             }
             None => platform.info().default_keys(),
         }
-    }
-
-    /// Reads the whole key area again and diagnoses it.
-    async fn read_keys_area(&mut self) -> Result<keys::DctReport, DoctorError> {
-        let platform = self.identity.platform;
-        let mut dfu =
-            Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
-        let range = snapshot_range(platform, dfu.layout());
-        let bytes = Zeroizing::new(
-            dfu.read(range.start, (range.end - range.start) as usize)
-                .await?,
-        );
-        Ok(keys::diagnose(
-            platform,
-            &DctSnapshot::new(range.start, &bytes),
-            Some(&self.identity.device_id),
-        ))
     }
 
     /// `particle keys save`: the private-key slot as the device holds it, for a download. The DER

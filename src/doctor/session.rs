@@ -704,6 +704,33 @@ impl<T: Transport> Doctor<T> {
         }
     }
 
+    /// Reads the whole key area again, keeps it as what the device holds, and diagnoses it.
+    pub(super) async fn read_keys_area(&mut self) -> Result<DctReport, DoctorError> {
+        let mut dfu =
+            Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
+        let range = snapshot_range(self.identity.platform, dfu.layout());
+        let bytes = Zeroizing::new(
+            dfu.read(range.start, (range.end - range.start) as usize)
+                .await?,
+        );
+        self.keys_area = Some(BackupRegion {
+            alt: KEYS_ALT,
+            address: range.start,
+            bytes,
+        });
+        self.diagnose_keys_area()
+    }
+
+    /// Diagnoses the key area as last read and verified in this session.
+    fn diagnose_keys_area(&self) -> Result<DctReport, DoctorError> {
+        let area = self.keys_area.as_ref().ok_or(DoctorError::NoBackup)?;
+        Ok(keys::diagnose(
+            self.identity.platform,
+            &DctSnapshot::new(area.address, &area.bytes),
+            Some(&self.identity.device_id),
+        ))
+    }
+
     /// Derives the public key of the private key on the device the way the firmware does: from
     /// the key area as read and verified in this session, or (`fresh`) from a new read.
     pub(super) async fn read_device_public_key(
@@ -711,27 +738,11 @@ impl<T: Transport> Doctor<T> {
         fresh: bool,
         on_event: &mut impl FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
-        let platform = self.identity.platform;
-        if fresh || self.keys_area.is_none() {
-            let mut dfu =
-                Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
-            let range = snapshot_range(platform, dfu.layout());
-            let bytes = Zeroizing::new(
-                dfu.read(range.start, (range.end - range.start) as usize)
-                    .await?,
-            );
-            self.keys_area = Some(BackupRegion {
-                alt: KEYS_ALT,
-                address: range.start,
-                bytes,
-            });
-        }
-        let area = self.keys_area.as_ref().ok_or(DoctorError::NoBackup)?;
-        let report = keys::diagnose(
-            platform,
-            &DctSnapshot::new(area.address, &area.bytes),
-            Some(&self.identity.device_id),
-        );
+        let report = if fresh || self.keys_area.is_none() {
+            self.read_keys_area().await?
+        } else {
+            self.diagnose_keys_area()?
+        };
         match report.private_key {
             PrivateKeyStatus::Valid { public_key } => {
                 on_event(DoctorEvent::Log(format!(

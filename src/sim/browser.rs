@@ -10,6 +10,7 @@
 
 use super::cloud::SimCloud;
 use super::cloud::scenario;
+use super::cloud::wire::{hex, unhex};
 use super::device::js::{JsSimDevice, StandInOptions, install_simulated_usb, uninstall_fake_usb};
 use super::faults::Fault;
 use super::world::{SimWorld, WorldCloudApi};
@@ -267,18 +268,4 @@ async fn loopback_server_region(http: &mut HttpCloud) -> Result<Vec<u8>, ApiErro
         .as_str()
         .ok_or_else(|| unexpected("no hex field"))?;
     unhex(hex_text).ok_or_else(|| unexpected("bad hex"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }

@@ -4,7 +4,7 @@
 //! reason about. Time is the wall clock plus an offset that the test control route can advance, so
 //! token expiry can be tested without waiting.
 
-use super::wire::{MAX_REQUEST_BYTES, WireError, parse_request};
+use super::wire::{MAX_REQUEST_BYTES, WireError, hex, parse_request, unhex};
 use super::{SimCloud, SimHttpRequest, SimHttpResponse};
 use crate::cloud::form_decode;
 use serde_json::json;
@@ -193,18 +193,4 @@ impl SimServer {
 
 fn path_only(target: &str) -> &str {
     target.split_once('?').map_or(target, |(p, _)| p)
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }

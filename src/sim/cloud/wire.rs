@@ -187,6 +187,22 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<SimHttpRequest>, WireError> {
     Ok(Some(req))
 }
 
+/// Lowercase hex, as the test-control routes carry DCT images.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The inverse of [`hex`]; `None` for odd lengths or non-hex characters.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
