@@ -466,3 +466,27 @@ fn every_error_reads_well_and_has_a_hint() {
         assert!(e.hint().ends_with('.'), "{}", e.hint());
     }
 }
+
+#[test]
+fn team_roles_are_read_and_judged() {
+    use key_rescue::cloud::{ApiResponse, parse_team_role, role_may_send_keys};
+    let team = ApiResponse::new(
+        200,
+        r#"{"ok":true,"team":[{"username":"dev@example.com","role":{"name":"Developer"}},
+            {"username":"Viewer@Example.com","role":{"name":"View-only"}}]}"#,
+    );
+    let role = |user| parse_team_role(&team, 7, user).unwrap();
+    assert_eq!(role("dev@example.com").as_deref(), Some("Developer"));
+    assert_eq!(role("viewer@example.com").as_deref(), Some("View-only"));
+    assert_eq!(role("stranger@example.com"), None);
+    let denied = ApiResponse::new(403, r#"{"ok":false,"error":"Permission Denied"}"#);
+    assert_eq!(
+        parse_team_role(&denied, 7, "x@example.com"),
+        Err(key_rescue::cloud::ApiError::ProductRoleMissing { product_id: 7 })
+    );
+    assert_eq!(role_may_send_keys("Administrator"), Some(true));
+    assert_eq!(role_may_send_keys("developer"), Some(true));
+    assert_eq!(role_may_send_keys("View-only"), Some(false));
+    assert_eq!(role_may_send_keys("Support"), Some(false));
+    assert_eq!(role_may_send_keys("Billing"), None);
+}

@@ -314,15 +314,26 @@ fn a_failed_upload_is_retried_from_the_key_read_back_from_the_device() {
 }
 
 #[test]
-fn a_view_only_team_member_is_refused_at_upload_and_the_backup_restores_the_device() {
+fn an_upload_refused_after_the_write_is_undone_by_restoring_the_backup() {
+    // A Developer passes the role check; the upload is then refused (the role changed meanwhile).
+    // Requests: the device lookup, the user, the product team, then the upload.
     let w = world(
         SimDevice::builder(SimPlatform::Photon).build(),
         Owner::Product,
     );
-    let run = block_on(full_repair_until_repair(
+    let mut api = FaultyCloud {
+        inner: w.cloud_api(),
+        fail_at: 3,
+        error: ApiError::ProductRoleMissing {
+            product_id: PRODUCT_ID,
+        },
+        seen: 0,
+    };
+    let run = block_on(repair_with(
         &w,
+        &mut api,
         options_for(&w),
-        Some(scenario_viewer()),
+        Some(DEVELOPER_EMAIL),
     ));
     let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
     match &repair.send {
@@ -371,8 +382,4 @@ fn cancelling_stops_before_the_next_step_and_writes_nothing() {
     cancel.reset();
     let report = block_on(doctor.repair(&plan, ctx(&mut api, Some(&token)), &mut |_| {})).unwrap();
     assert_eq!(report.send, SendOutcome::Sent);
-}
-
-fn scenario_viewer() -> &'static str {
-    key_rescue::sim::cloud::scenario::VIEWER_EMAIL
 }

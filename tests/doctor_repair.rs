@@ -309,6 +309,38 @@ fn a_product_device_is_sent_with_its_product_id_by_a_team_developer() {
 }
 
 #[test]
+fn a_view_only_team_member_is_stopped_before_anything_is_written() {
+    let w = world(
+        SimDevice::builder(SimPlatform::Photon).build(),
+        Owner::Product,
+    );
+    let run = block_on(full_repair(
+        &w,
+        options_for(&w),
+        Some(key_rescue::sim::cloud::scenario::VIEWER_EMAIL),
+    ));
+    match &run.diagnosis.as_ref().unwrap().cloud {
+        CloudAccess::Denied { reason, hint } => {
+            assert!(reason.contains("View-only"), "{reason}");
+            assert!(hint.contains("Administrator"), "{hint}");
+        }
+        other => panic!("a View-only member must be denied before writing: {other:?}"),
+    }
+    let err = run.repair.as_ref().unwrap().as_ref().unwrap_err();
+    assert!(matches!(err, DoctorError::CloudNeeded { .. }), "{err}");
+    assert!(
+        err.to_string().contains("may not send device keys"),
+        "{err}"
+    );
+    assert_eq!(
+        differs(&run.dct_before, w.device.borrow().dct(), 0..8391),
+        None,
+        "nothing written"
+    );
+    assert_eq!(cloud_key(&w), None);
+}
+
+#[test]
 fn the_support_links_device_id_is_enforced() {
     let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
     let err = block_on(key_rescue::doctor::Doctor::connect(

@@ -18,7 +18,8 @@ pub use request::{
 };
 pub use response::{
     ApiResponse, DeviceInfo, Session, SignInStep, parse_device, parse_devices,
-    parse_send_public_key, parse_sign_in, parse_sign_out,
+    parse_send_public_key, parse_sign_in, parse_sign_out, parse_team_role, parse_user,
+    role_may_send_keys,
 };
 
 use thiserror::Error;
@@ -89,6 +90,20 @@ pub trait CloudApi {
     async fn devices(&mut self, token: &AccessToken) -> Result<Vec<DeviceInfo>, ApiError> {
         let resp = self.execute(&ApiRequest::devices(token)).await?;
         parse_devices(&resp)
+    }
+
+    /// The signed-in account's role in `product_id`'s team (`None`: not on the team), so the page
+    /// can tell before writing anything whether a product device's key may be sent.
+    async fn product_role(
+        &mut self,
+        token: &AccessToken,
+        product_id: u32,
+    ) -> Result<Option<String>, ApiError> {
+        let user = parse_user(&self.execute(&ApiRequest::user(token)).await?)?;
+        let resp = self
+            .execute(&ApiRequest::product_team(token, product_id))
+            .await?;
+        parse_team_role(&resp, product_id, &user)
     }
 
     /// Uploads a device public key like `particle keys send`.

@@ -173,6 +173,17 @@ impl ApiRequest {
         .bearer(token)
     }
 
+    /// `GET /v1/user`: the signed-in account (its `username` is the email).
+    pub fn user(token: &AccessToken) -> Self {
+        Self::new(Method::Get, "/v1/user".into()).bearer(token)
+    }
+
+    /// `GET /v1/products/:id/team`: the product's team members and their roles. The page uses it
+    /// to check, before writing anything, that a product device's key may be sent.
+    pub fn product_team(token: &AccessToken, product_id: u32) -> Self {
+        Self::new(Method::Get, format!("/v1/products/{product_id}/team")).bearer(token)
+    }
+
     /// `GET /v1/devices`: the account's devices; also a cheap check that a pasted token works.
     pub fn devices(token: &AccessToken) -> Self {
         Self::new(Method::Get, "/v1/devices".into()).bearer(token)

@@ -257,6 +257,84 @@ pub fn parse_device(resp: &ApiResponse, device_id: &str) -> Result<DeviceInfo, A
     }
 }
 
+/// Parses `GET /v1/user`: the account's username (its email).
+///
+/// Unverified: only the `username` field is read; the reference does not document this route.
+pub fn parse_user(resp: &ApiResponse) -> Result<String, ApiError> {
+    if (200..300).contains(&resp.status) {
+        #[derive(Deserialize)]
+        struct User {
+            username: String,
+        }
+        return serde_json::from_str::<User>(&resp.body)
+            .map(|u| u.username)
+            .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a user ({e})")));
+    }
+    Err(common_error(
+        resp.status,
+        &ErrorBody::parse(&resp.body),
+        &resp.body,
+    ))
+}
+
+/// Parses `GET /v1/products/:id/team` and returns the role name of `username`, or `None` when the
+/// account is not on the team. A 403 means the account may not see the team at all.
+///
+/// Unverified: the shape `{"team": [{"username": …, "role": {"name": …}}]}` follows Particle's
+/// console; the reference does not document this route.
+pub fn parse_team_role(
+    resp: &ApiResponse,
+    product_id: u32,
+    username: &str,
+) -> Result<Option<String>, ApiError> {
+    if (200..300).contains(&resp.status) {
+        #[derive(Deserialize)]
+        struct Role {
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct Member {
+            username: String,
+            role: Option<Role>,
+        }
+        #[derive(Deserialize)]
+        struct Team {
+            team: Vec<Member>,
+        }
+        let team: Team = serde_json::from_str(&resp.body)
+            .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a team ({e})")))?;
+        return Ok(team
+            .team
+            .into_iter()
+            .find(|m| m.username.eq_ignore_ascii_case(username))
+            .and_then(|m| m.role.map(|r| r.name)));
+    }
+    match resp.status {
+        403 | 404 => Err(ApiError::ProductRoleMissing { product_id }),
+        _ => Err(common_error(
+            resp.status,
+            &ErrorBody::parse(&resp.body),
+            &resp.body,
+        )),
+    }
+}
+
+/// Whether a product team role may send device keys: Developer and Administrator (and the
+/// product's owner) may; View-only and Support may not (DOCS repairing-product-device-keys.md).
+/// `None` for a role name this page does not know.
+pub fn role_may_send_keys(role: &str) -> Option<bool> {
+    match role
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['-', '_'], " ")
+        .as_str()
+    {
+        "administrator" | "admin" | "developer" | "owner" => Some(true),
+        "view only" | "viewer" | "support" => Some(false),
+        _ => None,
+    }
+}
+
 /// Parses `GET /v1/devices`.
 pub fn parse_devices(resp: &ApiResponse) -> Result<Vec<DeviceInfo>, ApiError> {
     if (200..300).contains(&resp.status) {

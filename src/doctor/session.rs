@@ -333,10 +333,11 @@ impl<T: Transport> Doctor<T> {
                                 "offline"
                             }
                         )));
-                        (
-                            CloudAccess::Allowed { product_id },
-                            Some(CloudDeviceSummary::from(&info)),
-                        )
+                        let access = match product_id {
+                            Some(p) => product_access(cloud.api, token, p, on_event).await,
+                            None => CloudAccess::Allowed { product_id },
+                        };
+                        (access, Some(CloudDeviceSummary::from(&info)))
                     }
                     Err(e) => {
                         on_event(DoctorEvent::Log(format!("cloud: {e}")));
@@ -857,6 +858,57 @@ fn differing_span(a: &[u8], b: &[u8]) -> Option<Range<usize>> {
     let first = a.iter().zip(b).position(|(x, y)| x != y)?;
     let last = a.iter().zip(b).rposition(|(x, y)| x != y)?;
     Some(first..last + 1)
+}
+
+/// Whether the signed-in account may send keys for a device of product `product_id`: a team role
+/// that positively may not (View-only, Support) stops the plan before anything is written. An
+/// answer the page cannot read does not: the upload itself then says, and the device keeps a
+/// verified key whose send can be retried.
+async fn product_access<C: CloudApi>(
+    api: &mut C,
+    token: &AccessToken,
+    product_id: u32,
+    on_event: &mut impl FnMut(DoctorEvent),
+) -> CloudAccess {
+    let allowed = CloudAccess::Allowed {
+        product_id: Some(product_id),
+    };
+    match api.product_role(token, product_id).await {
+        Ok(Some(role)) => match cloud::role_may_send_keys(&role) {
+            Some(false) => CloudAccess::Denied {
+                reason: format!(
+                    "your role in product {product_id} is {role}, which may not send device keys"
+                ),
+                hint: "Ask a product Administrator to make you a Developer, or to run the repair \
+                       with their account."
+                    .to_owned(),
+            },
+            Some(true) => {
+                on_event(DoctorEvent::Log(format!(
+                    "cloud: your role in product {product_id} is {role}: it may send keys"
+                )));
+                allowed
+            }
+            None => {
+                on_event(DoctorEvent::Log(format!(
+                    "cloud: your role in product {product_id} ({role}) is unknown to this page"
+                )));
+                allowed
+            }
+        },
+        Ok(None) => {
+            on_event(DoctorEvent::Log(format!(
+                "cloud: you can see this device but are not on product {product_id}'s team"
+            )));
+            allowed
+        }
+        Err(e) => {
+            on_event(DoctorEvent::Log(format!(
+                "cloud: could not check your role in product {product_id}: {e}"
+            )));
+            allowed
+        }
+    }
 }
 
 fn access_from_error(e: &ApiError) -> CloudAccess {

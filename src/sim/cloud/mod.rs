@@ -55,6 +55,16 @@ impl TeamRole {
     pub fn may_send_keys(self) -> bool {
         matches!(self, Self::Administrator | Self::Developer)
     }
+
+    /// The role's name as Particle's console shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Administrator => "Administrator",
+            Self::Developer => "Developer",
+            Self::ViewOnly => "View-only",
+            Self::Support => "Support",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -385,6 +395,8 @@ impl SimCloud {
         ) {
             ("POST", ["oauth", "token"]) => self.oauth_token(req, now_ms),
             ("DELETE", ["v1", "access_tokens", "current"]) => self.sign_out(req, query, now_ms),
+            ("GET", ["v1", "user"]) => self.user(req, query, now_ms),
+            ("GET", ["v1", "products", id, "team"]) => self.product_team(req, query, id, now_ms),
             ("GET", ["v1", "devices"]) => self.list_devices(req, query, now_ms),
             ("GET", ["v1", "devices", id]) => self.get_device(req, query, id, now_ms),
             ("POST", ["v1", "provisioning", id]) => self.provision(req, query, id, now_ms),
@@ -631,6 +643,43 @@ impl SimCloud {
                 self.tokens.remove(&token);
                 SimHttpResponse::json(200, json!({"ok": true}))
             }
+        }
+    }
+
+    /// `GET /v1/user`. Unverified beyond `username` (cloud-api.md does not cover this route).
+    fn user(&self, req: &SimHttpRequest, query: &str, now_ms: u64) -> SimHttpResponse {
+        match self.authorise(req, query, now_ms) {
+            Err(resp) => resp,
+            Ok((email, _)) => SimHttpResponse::json(200, json!({ "username": email })),
+        }
+    }
+
+    /// `GET /v1/products/:id/team`: visible to team members only. Unverified shape (see
+    /// `cloud::parse_team_role`).
+    fn product_team(
+        &self,
+        req: &SimHttpRequest,
+        query: &str,
+        id: &str,
+        now_ms: u64,
+    ) -> SimHttpResponse {
+        let email = match self.authorise(req, query, now_ms) {
+            Ok((email, _)) => email,
+            Err(resp) => return resp,
+        };
+        let product = id.parse::<u32>().ok().and_then(|p| self.products.get(&p));
+        match product.filter(|p| p.team.contains_key(&email)) {
+            Some(p) => {
+                let team: Vec<_> = p
+                    .team
+                    .iter()
+                    .map(|(member, role)| {
+                        json!({ "username": member, "role": { "name": role.name() } })
+                    })
+                    .collect();
+                SimHttpResponse::json(200, json!({ "ok": true, "team": team }))
+            }
+            None => SimHttpResponse::json(403, json!({"ok": false, "error": "Permission Denied"})),
         }
     }
 
