@@ -437,3 +437,39 @@ fn a_custom_server_is_written_with_its_address() {
     assert_eq!(&dct[2466..2468], &[0x01, 17]);
     assert_eq!(&dct[2532..2534], &[0x04, 0xd2]);
 }
+
+#[test]
+fn the_core_spi_flash_is_rewritten_sector_by_sector_without_losing_its_neighbours() {
+    // The Core keeps its keys in SPI flash that must be erased (4 KiB sectors) before a write:
+    // erasing the server key's sector would wipe the rest of it unless the doctor writes it back.
+    let neighbour = b"bytes beside the keys that must survive".to_vec();
+    let device = SimDevice::builder(SimPlatform::Core)
+        .dct_bytes(0x1800, &neighbour)
+        .dct_bytes(0x2800, &neighbour)
+        .build();
+    let w = world(device, Owner::Demo);
+    let run = block_on(full_repair_until_repair(
+        &w,
+        PlanOptions::default(),
+        Some(DEMO_EMAIL),
+    ));
+    let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(repair.written, vec!["server key", "device private key"]);
+    assert_eq!(repair.send, SendOutcome::Sent);
+    let flash = w.device.borrow().dct().to_vec();
+    assert!(flash[0x1000..0x1000 + 2048] == key_rescue::device::PARTICLE_CORE_SERVER_REGION[..]);
+    assert!(
+        flash[0x1800..0x1800 + neighbour.len()] == neighbour[..],
+        "server sector neighbour"
+    );
+    assert!(
+        flash[0x2800..0x2800 + neighbour.len()] == neighbour[..],
+        "key sector neighbour"
+    );
+    assert_eq!(cloud_key(&w), device_public_key(&w));
+    let erases = w.device.borrow().erases();
+    assert!(
+        erases.contains(&0x1000) && erases.contains(&0x2000),
+        "{erases:x?}"
+    );
+}
