@@ -383,3 +383,37 @@ fn cancelling_stops_before_the_next_step_and_writes_nothing() {
     let report = block_on(doctor.repair(&plan, ctx(&mut api, Some(&token)), &mut |_| {})).unwrap();
     assert_eq!(report.send, SendOutcome::Sent);
 }
+
+#[test]
+fn a_write_reported_as_dfu_error_is_explained_and_the_device_is_unchanged() {
+    // ST's reference bootloader reports a failed write as dfuERROR with errWRITE, not a stall.
+    let (w, run) = run_with_fault(
+        SimDevice::builder(SimPlatform::Photon).error_on_write(0x03),
+        "dfuERROR errWRITE on every write",
+    );
+    let err = run.error().expect("the write must fail");
+    match err {
+        DoctorError::WriteFailed {
+            what,
+            cause,
+            restore,
+        } => {
+            assert_eq!(*what, "server key");
+            assert!(
+                matches!(
+                    cause,
+                    key_rescue::dfu::Error::WriteFailed {
+                        status: 0x03,
+                        state: State::Error,
+                        ..
+                    }
+                ),
+                "{cause:?}"
+            );
+            assert_eq!(*restore, RestoreOutcome::Unchanged);
+        }
+        other => panic!("expected a write failure, got {other}"),
+    }
+    assert_eq!(cloud_key(&w), None, "nothing was sent");
+    assert_second_attempt_repairs(&w, "dfuERROR errWRITE");
+}

@@ -40,6 +40,10 @@ pub struct Faults {
     pub stall_on_command: Option<u8>,
     /// Fail (stall) every data block written.
     pub stall_on_write: bool,
+    /// Fail every data block written the way ST's reference bootloader reports it: the DNBUSY
+    /// poll is answered, then the device sits in dfuERROR with this bStatus (0x03 errWRITE)
+    /// instead of stalling (dfuse-protocol.md, 9.9).
+    pub error_on_write: Option<u8>,
     /// Drop off the bus once this many transfers have been answered.
     pub disconnect_after: Option<u32>,
     /// After each executed DNLOAD, report dfuDNBUSY for this many extra polls...
@@ -128,6 +132,12 @@ impl SimBuilder {
 
     pub fn stall_on_write(mut self) -> Self {
         self.faults.stall_on_write = true;
+        self
+    }
+
+    /// Data blocks fail with dfuERROR and `status` (ST style) instead of a stall.
+    pub fn error_on_write(mut self, status: u8) -> Self {
+        self.faults.error_on_write = Some(status);
         self
     }
 
@@ -671,6 +681,7 @@ impl SimDevice {
                 // interrupt; a failure shows up as a stall of this transfer (9.4).
                 self.state = State::DnBusy;
                 let reply = self.status_reply(State::DnBusy, timeout);
+                let data_block = self.block >= 2;
                 let ok = self.execute();
                 self.pending.clear();
                 self.block = 0;
@@ -681,10 +692,15 @@ impl SimDevice {
                 } else {
                     State::DnloadSync
                 };
-                if ok {
-                    Ok(reply)
-                } else {
-                    Err(TransportError::Stall)
+                match (ok, self.faults.error_on_write) {
+                    (true, _) => Ok(reply),
+                    (false, Some(status)) if data_block => {
+                        self.state = State::Error;
+                        self.status = status;
+                        self.busy_left = 0;
+                        Ok(reply)
+                    }
+                    (false, _) => Err(TransportError::Stall),
                 }
             }
             State::DnBusy if self.busy_left > 0 => {
@@ -784,7 +800,7 @@ impl SimDevice {
             0 => self.command(&data),
             1 => true,
             block => {
-                if self.faults.stall_on_write {
+                if self.faults.stall_on_write || self.faults.error_on_write.is_some() {
                     return false;
                 }
                 let address = (u64::from(block) - 2) * self.xfer() as u64 + u64::from(self.pointer);
