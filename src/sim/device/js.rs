@@ -125,12 +125,14 @@ fn get_bool(obj: &JsValue, key: &str) -> bool {
     get(obj, key).is_some_and(|v| v.is_truthy())
 }
 
-/// Reads faults from a plain object such as `{refuseClaim: true, disconnectAfter: 12}`.
+/// Reads faults from a plain object such as `{refuseClaim: true, disconnectAfter: 12}` (or
+/// `errorOnWrite: 3` for an ST-style dfuERROR/errWRITE).
 fn faults_from_js(obj: &JsValue) -> Faults {
     Faults {
         stall_at_request: get_u32(obj, "stallAtRequest"),
         stall_on_command: get_u32(obj, "stallOnCommand").map(|c| c as u8),
         stall_on_write: get_bool(obj, "stallOnWrite"),
+        error_on_write: get_u32(obj, "errorOnWrite").map(|s| s as u8),
         disconnect_after: get_u32(obj, "disconnectAfter"),
         busy_polls: get_u32(obj, "busyPolls").unwrap_or(0),
         poll_timeout_ms: get_u32(obj, "pollTimeoutMs").unwrap_or(0),
