@@ -473,3 +473,26 @@ fn the_core_spi_flash_is_rewritten_sector_by_sector_without_losing_its_neighbour
         "{erases:x?}"
     );
 }
+
+#[test]
+fn restoring_a_core_backup_erases_first_and_brings_back_every_byte() {
+    // SPI flash writes only clear bits: putting the old sectors back without erasing would AND
+    // them with the new keys. The restore must rewrite whole sectors, erased first.
+    let w = world(SimDevice::builder(SimPlatform::Core).build(), Owner::Demo);
+    let run = block_on(full_repair_until_repair(
+        &w,
+        PlanOptions::default(),
+        Some(DEMO_EMAIL),
+    ));
+    assert!(run.repair.as_ref().unwrap().is_ok());
+    assert!(differs(&run.dct_before, w.device.borrow().dct(), 0x1000..0x3000).is_some());
+    let mut doctor = run.doctor.unwrap();
+    let backup = doctor.backup().expect("a backup").clone();
+    let restored = block_on(doctor.restore(&backup, &mut |_| {})).unwrap();
+    assert!(restored > 0);
+    assert_eq!(
+        differs(&run.dct_before, w.device.borrow().dct(), 0x1000..0x3000),
+        None,
+        "the key sectors are as they were before the repair"
+    );
+}

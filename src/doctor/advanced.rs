@@ -10,10 +10,10 @@
 use super::DoctorEvent;
 use super::backup::BackupFile;
 use super::error::DoctorError;
-use super::session::Doctor;
+use super::session::{Doctor, new_key};
 use crate::device::{KeyAlgorithm, TransportKeys};
 use crate::keys::diagnose::AddressReport;
-use crate::keys::{self, DctSnapshot, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec};
+use crate::keys::{self, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec};
 use crate::usb::Transport;
 use zeroize::Zeroizing;
 
@@ -21,17 +21,9 @@ impl<T: Transport> Doctor<T> {
     /// The key slots the firmware uses now (the Electron's transport byte decides), from the key
     /// area read in this session, or the platform's default before any read.
     fn active_keys(&self) -> &'static TransportKeys {
-        let platform = self.identity.platform;
-        match &self.keys_area {
-            Some(area) => {
-                let report = keys::diagnose(
-                    platform,
-                    &DctSnapshot::new(area.address, &area.bytes),
-                    Some(&self.identity.device_id),
-                );
-                self.keys(&report)
-            }
-            None => platform.info().default_keys(),
+        match self.diagnose_keys_area() {
+            Ok(report) => self.keys(&report),
+            Err(_) => self.identity.platform.info().default_keys(),
         }
     }
 
@@ -76,13 +68,7 @@ impl<T: Transport> Doctor<T> {
         &mut self,
         on_event: &mut impl FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
-        let algorithm = self.active_keys().private_key.algorithm;
-        let key = keys::generate_device_key(algorithm)?;
-        on_event(DoctorEvent::Log(format!(
-            "generated a new {} key pair in this browser (public {})",
-            algorithm.name(),
-            key.public_key().fingerprint
-        )));
+        let key = new_key(self.active_keys().private_key.algorithm, on_event)?;
         self.write_device_key(key, on_event).await
     }
 
@@ -92,17 +78,8 @@ impl<T: Transport> Doctor<T> {
         on_event: &mut impl FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let slot = self.active_keys().private_key;
-        let mut image = Zeroizing::new(vec![keys::ERASED; slot.read_len as usize]);
-        image[..key.der().len()].copy_from_slice(key.der());
-        drop(key);
-        self.write_region(
-            slot.alt,
-            slot.offset,
-            &image,
-            "device private key",
-            on_event,
-        )
-        .await?;
+        self.write_private_key(key, slot.alt, slot.offset, slot.read_len, on_event)
+            .await?;
         self.read_device_public_key(false, on_event).await
     }
 

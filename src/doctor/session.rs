@@ -277,42 +277,25 @@ impl<T: Transport> Doctor<T> {
     ) -> Result<Diagnosis, DoctorError> {
         self.check_cancel(Step::Diagnose)?;
         on_event(DoctorEvent::Step(Step::Diagnose));
-        let platform = self.identity.platform;
-        let mut dfu =
-            Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
-        let range = snapshot_range(platform, dfu.layout());
-        let len = (range.end - range.start) as usize;
-        on_event(DoctorEvent::Progress {
-            done: 0,
-            total: len as u32,
-        });
-        let bytes = Zeroizing::new(dfu.read(range.start, len).await?);
+        on_event(DoctorEvent::Progress { done: 0, total: 1 });
+        let report = self.read_keys_area().await?;
+        let area = self.keys_area.clone().ok_or(DoctorError::NoBackup)?;
+        let len = area.bytes.len();
         on_event(DoctorEvent::Progress {
             done: len as u32,
             total: len as u32,
         });
         // A Gen 2 bootloader that cannot find the DCT functions in system-part2 answers every read
         // with zeros (dfuse-protocol.md 9.5). That is not a blank DCT, and nothing may be written.
-        if bytes.iter().all(|&b| b == 0) {
+        if area.bytes.iter().all(|&b| b == 0) {
             return Err(DoctorError::DctUnreachable);
         }
-        let report = keys::diagnose(
-            platform,
-            &DctSnapshot::new(range.start, &bytes),
-            Some(&self.identity.device_id),
-        );
         on_event(DoctorEvent::Log(format!(
             "read {len} bytes of keys at {:#06x}: private key {}, server key {}",
-            range.start,
+            area.address,
             private_key_word(&report.private_key),
             server_key_word(&report)
         )));
-        let area = BackupRegion {
-            alt: KEYS_ALT,
-            address: range.start,
-            bytes,
-        };
-        self.keys_area = Some(area.clone());
         self.snapshot = Some(area);
 
         let (access, cloud_device) = match cloud.token {
@@ -321,8 +304,7 @@ impl<T: Transport> Doctor<T> {
                 let id = self.identity.device_id.clone();
                 match cloud.api.device(token, &id).await {
                     Ok(info) => {
-                        let product_id = (info.product_id != u32::from(info.platform_id))
-                            .then_some(info.product_id);
+                        let product_id = info.upload_product_id();
                         on_event(DoctorEvent::Log(format!(
                             "cloud: device found ({}), {}",
                             product_id
@@ -436,16 +418,8 @@ impl<T: Transport> Doctor<T> {
                     slot_len,
                     ..
                 } => {
-                    let key = keys::generate_device_key(*algorithm)?;
-                    on_event(DoctorEvent::Log(format!(
-                        "generated a new {} key pair in this browser (public {})",
-                        algorithm.name(),
-                        key.public_key().fingerprint
-                    )));
-                    let mut image = Zeroizing::new(vec![keys::ERASED; *slot_len as usize]);
-                    image[..key.der().len()].copy_from_slice(key.der());
-                    drop(key);
-                    self.write_region(*alt, *address, &image, "device private key", on_event)
+                    let key = new_key(*algorithm, on_event)?;
+                    self.write_private_key(key, *alt, *address, *slot_len, on_event)
                         .await?;
                     written.push("device private key");
                 }
@@ -518,13 +492,25 @@ impl<T: Transport> Doctor<T> {
             let Some(span) = differing_span(&current, &region.bytes) else {
                 continue;
             };
-            let at = region.address + span.start as u32;
-            dfu.write_verified(at, &region.bytes[span.clone()], Erase::Never)
-                .await?;
+            // The same sector-aware image as any write: on memories that must be erased first,
+            // whole sectors go back, each one from the backup.
+            let (at, image, mode) = write_image(
+                backup,
+                dfu.layout(),
+                self.identity.platform.info().erase_before_write,
+                region.alt,
+                region.address + span.start as u32,
+                &region.bytes[span.clone()],
+            )?;
+            dfu.write_verified(at, &image, mode).await?;
+            if let Some(area) = self.keys_area.as_mut().filter(|a| a.alt == region.alt) {
+                patch(area, at, &image);
+            }
             restored += span.len();
             on_event(DoctorEvent::Log(format!(
-                "restored {} bytes at {at:#06x} from the backup",
-                span.len()
+                "restored {} bytes at {:#06x} from the backup",
+                span.len(),
+                region.address + span.start as u32
             )));
         }
         Ok(restored)
@@ -647,27 +633,7 @@ impl<T: Transport> Doctor<T> {
         let erase = self.identity.platform.info().erase_before_write;
         let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
         let mut dfu = Self::session(&mut self.t, &mut self.alts, &mut self.selected, alt).await?;
-        // On memories that must be erased before a write (the Core's SPI flash), a write rewrites
-        // whole sectors: the new bytes over the backed-up sector contents.
-        let (at, image) = if erase {
-            let span = sector_span(dfu.layout(), address, bytes.len())?;
-            let len = (span.end - span.start) as usize;
-            let mut image = Zeroizing::new(
-                backup
-                    .bytes_at(alt, span.start, len)
-                    .ok_or(DoctorError::NoBackup)?
-                    .to_vec(),
-            );
-            let off = (address - span.start) as usize;
-            image[off..off + bytes.len()].copy_from_slice(bytes);
-            (span.start, image)
-        } else {
-            if !backup.covers(alt, address, bytes.len()) {
-                return Err(DoctorError::NoBackup);
-            }
-            (address, Zeroizing::new(bytes.to_vec()))
-        };
-        let mode = if erase { Erase::Sectors } else { Erase::Never };
+        let (at, image, mode) = write_image(backup, dfu.layout(), erase, alt, address, bytes)?;
         on_event(DoctorEvent::Progress {
             done: 0,
             total: image.len() as u32,
@@ -705,6 +671,24 @@ impl<T: Transport> Doctor<T> {
         }
     }
 
+    /// Writes a private key into its slot: the DER padded with erased bytes to the length the
+    /// firmware reads, through [`Doctor::write_region`]. The key is dropped (zeroized) before the
+    /// write.
+    pub(super) async fn write_private_key(
+        &mut self,
+        key: keys::DevicePrivateKey,
+        alt: u8,
+        address: u32,
+        slot_len: u32,
+        on_event: &mut impl FnMut(DoctorEvent),
+    ) -> Result<(), DoctorError> {
+        let mut image = Zeroizing::new(vec![keys::ERASED; slot_len as usize]);
+        image[..key.der().len()].copy_from_slice(key.der());
+        drop(key);
+        self.write_region(alt, address, &image, "device private key", on_event)
+            .await
+    }
+
     /// Reads the whole key area again, keeps it as what the device holds, and diagnoses it.
     pub(super) async fn read_keys_area(&mut self) -> Result<DctReport, DoctorError> {
         let mut dfu =
@@ -723,7 +707,7 @@ impl<T: Transport> Doctor<T> {
     }
 
     /// Diagnoses the key area as last read and verified in this session.
-    fn diagnose_keys_area(&self) -> Result<DctReport, DoctorError> {
+    pub(super) fn diagnose_keys_area(&self) -> Result<DctReport, DoctorError> {
         let area = self.keys_area.as_ref().ok_or(DoctorError::NoBackup)?;
         Ok(keys::diagnose(
             self.identity.platform,
@@ -783,6 +767,51 @@ impl<T: Transport> Doctor<T> {
         )));
         Ok(())
     }
+}
+
+/// Generates a key pair in the browser for a slot of `algorithm`, and says so in the log.
+pub(super) fn new_key(
+    algorithm: KeyAlgorithm,
+    on_event: &mut impl FnMut(DoctorEvent),
+) -> Result<keys::DevicePrivateKey, DoctorError> {
+    let key = keys::generate_device_key(algorithm)?;
+    on_event(DoctorEvent::Log(format!(
+        "generated a new {} key pair in this browser (public {})",
+        algorithm.name(),
+        key.public_key().fingerprint
+    )));
+    Ok(key)
+}
+
+/// What a write of `bytes` at `address` on `alt` puts on the device, and how. On memories that
+/// must be erased before a write (the Core's SPI flash) erasing clears whole sectors, so the image
+/// is those whole sectors: `backup`'s contents with `bytes` laid over them. Elsewhere it is `bytes`
+/// alone. Either way `backup` must cover what is written, so it can be put back.
+fn write_image(
+    backup: &Backup,
+    layout: &dfu::layout::MemoryLayout,
+    erase: bool,
+    alt: u8,
+    address: u32,
+    bytes: &[u8],
+) -> Result<(u32, Zeroizing<Vec<u8>>, Erase), DoctorError> {
+    if !erase {
+        if !backup.covers(alt, address, bytes.len()) {
+            return Err(DoctorError::NoBackup);
+        }
+        return Ok((address, Zeroizing::new(bytes.to_vec()), Erase::Never));
+    }
+    let span = sector_span(layout, address, bytes.len())?;
+    let len = (span.end - span.start) as usize;
+    let mut image = Zeroizing::new(
+        backup
+            .bytes_at(alt, span.start, len)
+            .ok_or(DoctorError::NoBackup)?
+            .to_vec(),
+    );
+    let off = (address - span.start) as usize;
+    image[off..off + bytes.len()].copy_from_slice(bytes);
+    Ok((span.start, image, Erase::Sectors))
 }
 
 /// Copies `image`, verified on the device at `at`, into the known key area where they overlap.
