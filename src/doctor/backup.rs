@@ -67,10 +67,6 @@ impl Backup {
         self.bytes_at(alt, address, len).is_some()
     }
 
-    pub fn total_bytes(&self) -> usize {
-        self.regions.iter().map(|r| r.bytes.len()).sum()
-    }
-
     /// The backup as files, named like the Particle CLI's: the private-key slot as
     /// `backup_<alg>_<id>_<alg>_new.der` (what `particle keys doctor` saves), the server-key region,
     /// and every region read, raw.

@@ -30,8 +30,6 @@ pub use session::{
     VerifyOutcome,
 };
 
-use crate::dfu::{self, State};
-use crate::usb::Transport;
 use serde::Serialize;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -109,36 +107,9 @@ impl CancelFlag {
     }
 }
 
-/// Asks a connected device for its DFU state, without opening a session.
-pub async fn probe<T: Transport>(
-    transport: &mut T,
-    on_event: &mut impl FnMut(DoctorEvent),
-) -> Result<State, DoctorError> {
-    on_event(DoctorEvent::Step(Step::Connect));
-    let status = dfu::get_status(transport, 0).await?;
-    on_event(DoctorEvent::Log(format!(
-        "device reports {:?} (status {}, poll timeout {} ms)",
-        status.state, status.status, status.poll_timeout_ms
-    )));
-    Ok(status.state)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::device::SimDevice;
-    use futures_executor::block_on;
-
-    #[test]
-    fn probe_reports_the_simulated_photon_state_and_logs_it() {
-        let mut dev = SimDevice::photon_in_state(State::DnloadIdle);
-        let mut events = Vec::new();
-        let state = block_on(probe(&mut dev, &mut |e| events.push(e))).unwrap();
-        assert_eq!(state, State::DnloadIdle);
-        assert_eq!(events[0], DoctorEvent::Step(Step::Connect));
-        assert!(matches!(&events[1], DoctorEvent::Log(l) if l.contains("DnloadIdle")));
-        assert_eq!(dev.transfers(), 1);
-    }
 
     #[test]
     fn cancel_flag_is_shared_between_clones() {

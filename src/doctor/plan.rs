@@ -113,10 +113,6 @@ impl Plan {
             .any(|a| !matches!(a, Action::SendPublicKey { .. }))
     }
 
-    pub fn sends_key(&self) -> bool {
-        self.send_action().is_some()
-    }
-
     /// `Some(product_id)` when the plan sends the public key.
     pub fn send_action(&self) -> Option<Option<u32>> {
         self.actions.iter().find_map(|a| match a {

@@ -249,11 +249,6 @@ impl<T: Transport> Doctor<T> {
         self.backup.as_ref()
     }
 
-    /// Gives the transport back (to close it, or to start another session).
-    pub fn into_transport(self) -> T {
-        self.t.into_inner()
-    }
-
     fn check_cancel(&self, before: Step) -> Result<(), DoctorError> {
         if self.cancel.is_cancelled() {
             Err(DoctorError::Cancelled { before })
