@@ -18,7 +18,7 @@ use key_rescue::sim::world::{SimWorld, WorldCloudApi};
 fn clean_run_transfers() -> u32 {
     let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
     let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
-    assert!(matches!(run.verify, Some(Ok(VerifyOutcome::Online { .. }))));
+    run.assert_online();
 
     w.device.borrow().transfers()
 }
@@ -224,7 +224,7 @@ fn a_cloud_failure_at_any_request_leaves_the_device_recoverable() {
         };
         let mut run = block_on(repair_with(&w, &mut api, options_for(&w), Some(DEMO_EMAIL)));
         block_on(verify_with(&w, &mut run, &mut api, Some(DEMO_EMAIL)));
-        assert!(matches!(run.verify, Some(Ok(VerifyOutcome::Online { .. }))));
+        run.assert_online();
         api.seen
     };
     assert!(clean >= 3, "lookup, upload and at least one poll: {clean}");
@@ -260,7 +260,7 @@ fn a_cloud_failure_at_any_request_leaves_the_device_recoverable() {
                 }
                 // The upload: the device keeps its new key, the send can be retried from it.
                 1 => {
-                    let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
+                    let repair = run.repaired();
                     assert!(
                         matches!(&repair.send, SendOutcome::Failed { error: e, .. } if *e == error.to_string()),
                         "{what}: {:?}",
@@ -293,10 +293,7 @@ fn a_failed_upload_is_retried_from_the_key_read_back_from_the_device() {
         seen: 0,
     };
     let run = block_on(repair_with(&w, &mut api, options_for(&w), Some(DEMO_EMAIL)));
-    assert!(matches!(
-        run.repair.as_ref().unwrap().as_ref().unwrap().send,
-        SendOutcome::Failed { .. }
-    ));
+    assert!(matches!(run.repaired().send, SendOutcome::Failed { .. }));
     let mut doctor = run.doctor.unwrap();
     let token = w.token(DEMO_EMAIL);
     let sent =
@@ -335,7 +332,7 @@ fn an_upload_refused_after_the_write_is_undone_by_restoring_the_backup() {
         options_for(&w),
         Some(DEVELOPER_EMAIL),
     ));
-    let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
+    let repair = run.repaired();
     match &repair.send {
         SendOutcome::Failed { error, hint } => {
             assert!(error.contains("may not send keys"), "{error}");

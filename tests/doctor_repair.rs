@@ -7,7 +7,6 @@ use doctor_common::*;
 use futures_executor::block_on;
 use key_rescue::doctor::{
     Action, CloudAccess, DoctorError, PlanBlock, PlanOptions, SendOutcome, ServerChoice,
-    VerifyOutcome,
 };
 use key_rescue::keys::diagnose::{PrivateKeyStatus, ServerKeyStatus};
 use key_rescue::sim::device::{Platform as SimPlatform, SimDevice};
@@ -29,13 +28,10 @@ fn photon_with_blank_keys_is_repaired_and_comes_online() {
             ..
         }
     ));
-    let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
+    let repair = run.repaired();
     assert_eq!(repair.written, vec!["server key", "device private key"]);
     assert_eq!(repair.send, SendOutcome::Sent);
-    assert!(matches!(
-        run.verify.as_ref().unwrap().as_ref().unwrap(),
-        VerifyOutcome::Online { .. }
-    ));
+    run.assert_online();
     assert_invariants(&w, &run);
     assert_eq!(
         cloud_key(&w),
@@ -51,14 +47,8 @@ fn photon_with_blank_keys_is_repaired_and_comes_online() {
 fn p1_is_repaired_like_the_photon() {
     let w = world(SimDevice::builder(SimPlatform::P1).build(), Owner::Demo);
     let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
-    assert_eq!(
-        run.repair.as_ref().unwrap().as_ref().unwrap().send,
-        SendOutcome::Sent
-    );
-    assert!(matches!(
-        run.verify.as_ref().unwrap().as_ref().unwrap(),
-        VerifyOutcome::Online { .. }
-    ));
+    assert_eq!(run.repaired().send, SendOutcome::Sent);
+    run.assert_online();
     assert_invariants(&w, &run);
 }
 
@@ -83,10 +73,7 @@ fn electron_gets_an_ec_key_and_particles_udp_server_key() {
             .iter()
             .any(|a| matches!(a, Action::WriteServerKey { address: 3298, .. }))
     );
-    assert!(matches!(
-        run.verify.as_ref().unwrap().as_ref().unwrap(),
-        VerifyOutcome::Online { .. }
-    ));
+    run.assert_online();
     assert_eq!(
         w.cloud
             .borrow()
@@ -105,14 +92,8 @@ fn electron_gets_an_ec_key_and_particles_udp_server_key() {
 fn argon_is_repaired_over_its_ec_slots() {
     let w = world(SimDevice::builder(SimPlatform::Argon).build(), Owner::Demo);
     let run = block_on(full_repair(&w, PlanOptions::default(), Some(DEMO_EMAIL)));
-    assert_eq!(
-        run.repair.as_ref().unwrap().as_ref().unwrap().send,
-        SendOutcome::Sent
-    );
-    assert!(matches!(
-        run.verify.as_ref().unwrap().as_ref().unwrap(),
-        VerifyOutcome::Online { .. }
-    ));
+    assert_eq!(run.repaired().send, SendOutcome::Sent);
+    run.assert_online();
     assert_invariants(&w, &run);
 }
 
@@ -140,10 +121,7 @@ fn a_valid_key_the_cloud_lost_is_only_sent_again() {
         None,
         "server key untouched"
     );
-    assert!(matches!(
-        run.verify.as_ref().unwrap().as_ref().unwrap(),
-        VerifyOutcome::Online { .. }
-    ));
+    run.assert_online();
     assert_eq!(cloud_key(&w), Some(healthy.public_spki));
 }
 
@@ -157,15 +135,9 @@ fn forcing_new_keys_replaces_a_valid_key() {
     let mut options = options_for(&w);
     options.force_new_key = true;
     let run = block_on(full_repair(&w, options, Some(DEMO_EMAIL)));
-    assert_eq!(
-        run.repair.as_ref().unwrap().as_ref().unwrap().written,
-        vec!["device private key"]
-    );
+    assert_eq!(run.repaired().written, vec!["device private key"]);
     assert_ne!(cloud_key(&w), Some(healthy.public_spki));
-    assert!(matches!(
-        run.verify.as_ref().unwrap().as_ref().unwrap(),
-        VerifyOutcome::Online { .. }
-    ));
+    run.assert_online();
     assert_invariants(&w, &run);
 }
 
@@ -194,10 +166,7 @@ fn an_openssl3_pkcs8_key_is_found_unusable_and_replaced() {
             .iter()
             .any(|a| matches!(a, Action::NewDeviceKey { .. }))
     );
-    assert!(matches!(
-        run.verify.as_ref().unwrap().as_ref().unwrap(),
-        VerifyOutcome::Online { .. }
-    ));
+    run.assert_online();
 }
 
 #[test]
@@ -218,10 +187,7 @@ fn a_brownout_corrupted_key_is_replaced() {
         "a brownout-damaged key must not pass: {:?}",
         report.private_key
     );
-    assert!(matches!(
-        run.verify.as_ref().unwrap().as_ref().unwrap(),
-        VerifyOutcome::Online { .. }
-    ));
+    run.assert_online();
 }
 
 #[test]
@@ -250,7 +216,7 @@ fn repair_now_send_later_then_send_from_the_device() {
     let mut options = options_for(&w);
     options.send_later = true;
     let run = block_on(full_repair_until_repair(&w, options, None));
-    let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
+    let repair = run.repaired();
     assert_eq!(repair.send, SendOutcome::Deferred);
     assert_eq!(cloud_key(&w), None);
     // Later, signed in: the key is read back from the device and sent.
@@ -301,10 +267,7 @@ fn a_product_device_is_sent_with_its_product_id_by_a_team_developer() {
             ..
         }
     )));
-    assert_eq!(
-        run.repair.as_ref().unwrap().as_ref().unwrap().send,
-        SendOutcome::Sent
-    );
+    assert_eq!(run.repaired().send, SendOutcome::Sent);
     assert_eq!(cloud_key(&w), device_public_key(&w));
 }
 
@@ -453,7 +416,7 @@ fn the_core_spi_flash_is_rewritten_sector_by_sector_without_losing_its_neighbour
         PlanOptions::default(),
         Some(DEMO_EMAIL),
     ));
-    let repair = run.repair.as_ref().unwrap().as_ref().unwrap();
+    let repair = run.repaired();
     assert_eq!(repair.written, vec!["server key", "device private key"]);
     assert_eq!(repair.send, SendOutcome::Sent);
     let flash = w.device.borrow().dct().to_vec();

@@ -164,6 +164,26 @@ pub struct Run {
 }
 
 impl Run {
+    /// The repair's report; panics with the error if the repair did not run or failed.
+    pub fn repaired(&self) -> &RepairReport {
+        match &self.repair {
+            Some(Ok(report)) => report,
+            Some(Err(e)) => panic!("the repair failed: {e}"),
+            None => panic!("no repair ran: {:?}", self.error().map(|e| e.to_string())),
+        }
+    }
+
+    /// Asserts that the run left DFU mode and the cloud reported the device online.
+    pub fn assert_online(&self) {
+        match &self.verify {
+            Some(Ok(VerifyOutcome::Online { .. })) => {}
+            other => panic!(
+                "the device did not come online: {other:?} (error: {:?})",
+                self.error().map(|e| e.to_string())
+            ),
+        }
+    }
+
     /// The error that stopped the run, if one did.
     pub fn error(&self) -> Option<&DoctorError> {
         self.connect_error
