@@ -272,7 +272,16 @@ impl<T: Transport> Doctor<T> {
     ) -> Result<Diagnosis, DoctorError> {
         self.check_cancel(Step::Diagnose)?;
         on_event(DoctorEvent::Step(Step::Diagnose));
-        on_event(DoctorEvent::Progress { done: 0, total: 1 });
+        // The range is known from the descriptors `connect` read: no transfer needed for it.
+        let total = self
+            .alts
+            .iter()
+            .find(|f| f.alternate == KEYS_ALT)
+            .map_or(0, |f| {
+                let range = snapshot_range(self.identity.platform, &f.layout);
+                range.end - range.start
+            });
+        on_event(DoctorEvent::Progress { done: 0, total });
         let report = self.read_keys_area().await?;
         let area = self.keys_area.clone().ok_or(DoctorError::NoBackup)?;
         let len = area.bytes.len();
