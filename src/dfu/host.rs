@@ -64,10 +64,7 @@ pub struct AltFacts {
 /// A DFU session on one interface and alternate setting of an opened, claimed device.
 pub struct Dfu<'t, T: Transport> {
     t: &'t mut T,
-    interface: u8,
-    alternate: u8,
-    functional: FunctionalDescriptor,
-    layout: MemoryLayout,
+    facts: AltFacts,
     protected: Vec<Range<u32>>,
 }
 
@@ -110,16 +107,13 @@ impl<'t, T: Transport> Dfu<'t, T> {
                 problem,
                 at,
             })?;
-        let mut dfu = Self {
-            t,
+        let facts = AltFacts {
             interface,
             alternate,
             functional,
             layout,
-            protected: Vec::new(),
         };
-        dfu.go_idle().await?;
-        Ok(dfu)
+        Self::start(t, facts).await
     }
 
     /// Resumes a session on an alternate setting that [`Dfu::open`] described before, without
@@ -129,12 +123,14 @@ impl<'t, T: Transport> Dfu<'t, T> {
         if reselect {
             t.select_alternate(facts.interface, facts.alternate).await?;
         }
+        Self::start(t, facts.clone()).await
+    }
+
+    /// A session on the selected alternate that `facts` describes, brought to dfuIDLE.
+    async fn start(t: &'t mut T, facts: AltFacts) -> Result<Self, Error> {
         let mut dfu = Self {
             t,
-            interface: facts.interface,
-            alternate: facts.alternate,
-            functional: facts.functional,
-            layout: facts.layout.clone(),
+            facts,
             protected: Vec::new(),
         };
         dfu.go_idle().await?;
@@ -143,24 +139,19 @@ impl<'t, T: Transport> Dfu<'t, T> {
 
     /// What this session learned about its alternate setting, for [`Dfu::resume`].
     pub fn facts(&self) -> AltFacts {
-        AltFacts {
-            interface: self.interface,
-            alternate: self.alternate,
-            functional: self.functional,
-            layout: self.layout.clone(),
-        }
+        self.facts.clone()
     }
 
     pub fn layout(&self) -> &MemoryLayout {
-        &self.layout
+        &self.facts.layout
     }
 
     pub fn functional(&self) -> FunctionalDescriptor {
-        self.functional
+        self.facts.functional
     }
 
     pub fn alternate(&self) -> u8 {
-        self.alternate
+        self.facts.alternate
     }
 
     /// Declares ranges the bootloader refuses to erase or write although the layout allows it
@@ -175,11 +166,11 @@ impl<'t, T: Transport> Dfu<'t, T> {
     }
 
     fn setup(&self, request: u8, value: u16) -> ControlSetup {
-        ControlSetup::class_interface(request, value, u16::from(self.interface))
+        ControlSetup::class_interface(request, value, u16::from(self.facts.interface))
     }
 
     async fn status(&mut self) -> Result<StatusReply, Error> {
-        get_status(self.t, u16::from(self.interface)).await
+        get_status(self.t, u16::from(self.facts.interface)).await
     }
 
     async fn simple(&mut self, request: u8) -> Result<(), Error> {
@@ -287,6 +278,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
     fn check_range(&self, address: u32, len: usize, need: Need) -> Result<(), Error> {
         let len32 = u32::try_from(len).map_err(|_| Error::OutOfRange { address, len })?;
         let sectors = self
+            .facts
             .layout
             .sectors_in(address, len32)
             .map_err(|_| Error::OutOfRange { address, len })?;
@@ -330,7 +322,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
         self.ready_for_download().await?;
         self.command(Command::SetAddress, address).await?;
         self.simple(request::ABORT).await?;
-        let xfer = usize::from(self.functional.transfer_size);
+        let xfer = usize::from(self.facts.functional.transfer_size);
         let mut out = Vec::with_capacity(len);
         let mut block: u16 = 2;
         while out.len() < len {
@@ -361,6 +353,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
     pub async fn erase(&mut self, address: u32, len: usize) -> Result<u32, Error> {
         self.check_range(address, len, Need::Write)?;
         let sectors = self
+            .facts
             .layout
             .sectors_in(address, len as u32)
             .map_err(|_| Error::OutOfRange { address, len })?;
@@ -387,7 +380,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
         }
         // ERASE moves the address pointer, so set it after erasing.
         self.command(Command::SetAddress, address).await?;
-        let xfer = usize::from(self.functional.transfer_size);
+        let xfer = usize::from(self.facts.functional.transfer_size);
         let mut block: u16 = 2;
         for (i, chunk) in data.chunks(xfer).enumerate() {
             let at = address + (i * xfer) as u32;
