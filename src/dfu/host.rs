@@ -245,16 +245,9 @@ impl<'t, T: Transport> Dfu<'t, T> {
         };
         let a = address.to_le_bytes();
         let payload = [byte, a[0], a[1], a[2], a[3]];
-        let rejected = |_| Error::CommandRejected { command, address };
-        let setup = self.setup(request::DNLOAD, 0);
-        self.t
-            .control_out(setup, &payload)
-            .await
-            .map_err(stall_or(rejected))?;
-        let s = self.poll_until_done().await.map_err(|e| match e {
-            Error::Transport(TransportError::Stall) => Error::CommandRejected { command, address },
-            other => other,
-        })?;
+        let s = self
+            .download(0, &payload, Error::CommandRejected { command, address })
+            .await?;
         if s.status != 0 || s.state != State::DnloadIdle {
             return Err(Error::CommandFailed {
                 command,
@@ -264,6 +257,25 @@ impl<'t, T: Transport> Dfu<'t, T> {
             });
         }
         Ok(())
+    }
+
+    /// Sends one DNLOAD block and polls until the device has run it. A stall of the DNLOAD or of
+    /// a poll is `rejected`: the Photon reports a failed command or write only as a stall.
+    async fn download(
+        &mut self,
+        block: u16,
+        payload: &[u8],
+        rejected: Error,
+    ) -> Result<StatusReply, Error> {
+        let setup = self.setup(request::DNLOAD, block);
+        let done = match self.t.control_out(setup, payload).await {
+            Ok(()) => self.poll_until_done().await,
+            Err(e) => Err(e.into()),
+        };
+        match done {
+            Err(Error::Transport(TransportError::Stall)) => Err(rejected),
+            other => other,
+        }
     }
 
     /// Asks the device which special commands it supports (UPLOAD block 0).
@@ -384,16 +396,9 @@ impl<'t, T: Transport> Dfu<'t, T> {
         let mut block: u16 = 2;
         for (i, chunk) in data.chunks(xfer).enumerate() {
             let at = address + (i * xfer) as u32;
-            let failed = |_| Error::WriteRejected { address: at };
-            let setup = self.setup(request::DNLOAD, block);
-            self.t
-                .control_out(setup, chunk)
-                .await
-                .map_err(stall_or(failed))?;
-            let s = self.poll_until_done().await.map_err(|e| match e {
-                Error::Transport(TransportError::Stall) => Error::WriteRejected { address: at },
-                other => other,
-            })?;
+            let s = self
+                .download(block, chunk, Error::WriteRejected { address: at })
+                .await?;
             if s.status != 0 || s.state != State::DnloadIdle {
                 return Err(Error::WriteFailed {
                     address: at,
@@ -477,12 +482,4 @@ impl<'t, T: Transport> Dfu<'t, T> {
 enum Need {
     Read,
     Write,
-}
-
-/// Maps a stall to `f`'s error and keeps every other transport error as it is.
-fn stall_or(f: impl Fn(TransportError) -> Error) -> impl Fn(TransportError) -> Error {
-    move |e| match e {
-        TransportError::Stall => f(e),
-        other => Error::Transport(other),
-    }
 }
