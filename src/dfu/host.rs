@@ -5,7 +5,7 @@
 //! a download as failure, read back what was written, and accept dfuDNLOAD-IDLE after leave.
 
 use super::descriptor::{self, FunctionalDescriptor};
-use super::layout::{LayoutError, MemoryLayout};
+use super::layout::{LayoutError, MemoryLayout, Sector};
 use super::{Error, State, StatusReply, get_status, request};
 use crate::usb::{ControlSetup, Transport, TransportError};
 use std::ops::Range;
@@ -287,7 +287,9 @@ impl<'t, T: Transport> Dfu<'t, T> {
         Ok(reply)
     }
 
-    fn check_range(&self, address: u32, len: usize, need: Need) -> Result<(), Error> {
+    /// The sectors `[address, address + len)` covers, once the layout and the protected ranges
+    /// allow `need` on all of them.
+    fn check_range(&self, address: u32, len: usize, need: Need) -> Result<Vec<Sector>, Error> {
         let len32 = u32::try_from(len).map_err(|_| Error::OutOfRange { address, len })?;
         let sectors = self
             .facts
@@ -319,7 +321,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
                 });
             }
         }
-        Ok(())
+        Ok(sectors)
     }
 
     /// Reads `len` bytes from `address` (DfuSe upload).
@@ -363,12 +365,12 @@ impl<'t, T: Transport> Dfu<'t, T> {
     /// Erases every erasable sector overlapping `[address, address + len)`, once each, by sending
     /// ERASE with the sector's start address. Sectors that are not erasable are skipped.
     pub async fn erase(&mut self, address: u32, len: usize) -> Result<u32, Error> {
-        self.check_range(address, len, Need::Write)?;
-        let sectors = self
-            .facts
-            .layout
-            .sectors_in(address, len as u32)
-            .map_err(|_| Error::OutOfRange { address, len })?;
+        let sectors = self.check_range(address, len, Need::Write)?;
+        self.erase_sectors(&sectors).await
+    }
+
+    /// Sends ERASE for each erasable sector of a checked range; returns how many.
+    async fn erase_sectors(&mut self, sectors: &[Sector]) -> Result<u32, Error> {
         self.ready_for_download().await?;
         let mut erased = 0;
         for s in sectors.iter().filter(|s| s.access.erasable) {
@@ -381,12 +383,12 @@ impl<'t, T: Transport> Dfu<'t, T> {
     /// Writes `data` at `address` (DfuSe download), erasing first if asked. Any stall fails the
     /// write: the Photon reports a failed write only as a stall (dfuse-protocol.md, 9.4).
     pub async fn write(&mut self, address: u32, data: &[u8], erase: Erase) -> Result<(), Error> {
-        self.check_range(address, data.len(), Need::Write)?;
+        let sectors = self.check_range(address, data.len(), Need::Write)?;
         if data.is_empty() {
             return Ok(());
         }
         if erase == Erase::Sectors {
-            self.erase(address, data.len()).await?;
+            self.erase_sectors(&sectors).await?;
         } else {
             self.ready_for_download().await?;
         }
