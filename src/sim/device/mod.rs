@@ -524,6 +524,12 @@ impl SimDevice {
         usize::from(self.platform.transfer_size())
     }
 
+    /// Where UPLOAD or DNLOAD block `block` (2 or more) starts: blocks are `wTransferSize` apart
+    /// from the address pointer (dfuse-protocol.md, 7).
+    fn block_address(&self, block: u16) -> u64 {
+        (u64::from(block) - 2) * self.xfer() as u64 + u64::from(self.pointer)
+    }
+
     fn standard_in(&mut self, setup: ControlSetup) -> Result<Vec<u8>, TransportError> {
         let [index, kind] = setup.value.to_le_bytes();
         match (setup.request, setup.recipient) {
@@ -679,11 +685,9 @@ impl SimDevice {
             State::DnloadSync if !self.pending.is_empty() => {
                 // The reply goes out first, then the device executes the request in its USB
                 // interrupt; a failure shows up as a stall of this transfer (9.4).
-                self.state = State::DnBusy;
                 let reply = self.status_reply(State::DnBusy, timeout);
                 let data_block = self.block >= 2;
                 let ok = self.execute();
-                self.pending.clear();
                 self.block = 0;
                 self.busy_left = self.faults.busy_polls;
                 self.busy_until_ms = self.now_ms + u64::from(timeout);
@@ -759,7 +763,7 @@ impl SimDevice {
             }
             _ => {
                 self.state = State::UploadIdle;
-                let address = (u64::from(block) - 2) * self.xfer() as u64 + u64::from(self.pointer);
+                let address = self.block_address(block);
                 if self.alt_kind() == MemoryKind::Gen3Dct && self.faults.device_protection {
                     return Err(TransportError::Stall);
                 }
@@ -803,7 +807,7 @@ impl SimDevice {
                 if self.faults.stall_on_write || self.faults.error_on_write.is_some() {
                     return false;
                 }
-                let address = (u64::from(block) - 2) * self.xfer() as u64 + u64::from(self.pointer);
+                let address = self.block_address(block);
                 self.write(address, &data)
             }
         }
@@ -1020,17 +1024,7 @@ mod tests {
     #[test]
     fn address_formula_uses_the_device_stride() {
         let mut dev = SimDevice::photon();
-        dev.handle_out(
-            ControlSetup {
-                request_type: RequestType::Standard,
-                recipient: Recipient::Interface,
-                request: standard::SET_INTERFACE,
-                value: 1,
-                index: 0,
-            },
-            &[],
-        )
-        .unwrap();
+        block_on(dev.select_alternate(0, 1)).unwrap();
         dev.set_dct_bytes(4096 + 10, &[0xAB]);
         dev.handle_out(class(request::DNLOAD, 0), &[0x21, 10, 0, 0, 0])
             .unwrap();
@@ -1072,17 +1066,7 @@ mod tests {
         let mut dev = SimDevice::builder(Platform::Photon)
             .dct_unreachable()
             .build();
-        dev.handle_out(
-            ControlSetup {
-                request_type: RequestType::Standard,
-                recipient: Recipient::Interface,
-                request: standard::SET_INTERFACE,
-                value: 1,
-                index: 0,
-            },
-            &[],
-        )
-        .unwrap();
+        block_on(dev.select_alternate(0, 1)).unwrap();
         dev.handle_out(class(request::DNLOAD, 0), &[0x21, 0, 0, 0, 0])
             .unwrap();
         status(&mut dev);
