@@ -8,7 +8,7 @@ use super::firmware::{
     decode_server_address,
 };
 use super::import::{OID_EC_PUBLIC_KEY, OID_PRIME256V1};
-use super::{ERASED, PublicKeyInfo};
+use super::{ERASED, PublicKeyInfo, is_blank};
 use crate::device::{KeyAlgorithm, KeySlot, Platform, ServerKeySlot, Transport, TransportKeys};
 use p256::pkcs8::DecodePrivateKey;
 use rsa::pkcs8::der::Decode;
@@ -277,7 +277,7 @@ fn diagnose_private_key(
 /// The EC slot as mbedTLS `mbedtls_pk_parse_key` reads it: SEC1 or PKCS#8 DER, bytes after the
 /// outer SEQUENCE ignored.
 fn ec_private_key_status(bytes: &[u8]) -> PrivateKeyStatus {
-    if bytes.first().is_none_or(|&b| b == ERASED) {
+    if is_blank(bytes) {
         return PrivateKeyStatus::Blank;
     }
     let corrupt = |reason| PrivateKeyStatus::Corrupt { reason };

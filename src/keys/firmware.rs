@@ -12,6 +12,7 @@
 //! code. Every function here is total: any byte slice gives an answer, never a panic.
 //! Facts: shared/reference/particle-dct.md, 4.1–4.3 and 5.
 
+use super::{ERASED, is_blank};
 use rsa::BoxedUint;
 use rsa::traits::PrivateKeyParts;
 use serde::Serialize;
@@ -54,8 +55,6 @@ pub const SERVER_KEY_PREFIX: [u8; 33] = [
     0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00, 0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01,
     0x00,
 ];
-
-const ERASED: u8 = 0xFF;
 
 /// One INTEGER of a PKCS#1 `RSAPrivateKey`, named as in RFC 8017 with the firmware's name beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -310,7 +309,7 @@ fn consistent_key(nums: &FixedOffsetNumbers<'_>) -> Option<rsa::PrivateKey> {
     Some(key)
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     &bytes[first..]
 }
@@ -438,7 +437,8 @@ fn explain_private_key(slot: &[u8]) -> UnusableReason {
     UnusableReason::Corrupt
 }
 
-fn bit_len(be: &[u8]) -> u32 {
+/// The bit length of a big-endian unsigned number (0 for zero).
+pub(crate) fn bit_len(be: &[u8]) -> u32 {
     let v = strip_leading_zeros(be);
     match v.first() {
         None => 0,
@@ -483,7 +483,7 @@ pub fn read_server_public_key(region: &[u8]) -> FirmwareServerKey {
 ///
 /// `None` when the slot is blank (the firmware generates a new key instead) or too short.
 pub fn derived_public_key_der(private_slot: &[u8]) -> Option<[u8; DEVICE_PUBLIC_KEY_DER_LEN]> {
-    if private_slot.first().is_none_or(|&b| b == ERASED) {
+    if is_blank(private_slot) {
         return None;
     }
     let modulus = private_slot.get(DEVICE_MODULUS_OFFSET..DEVICE_MODULUS_OFFSET + 128)?;

@@ -2,6 +2,7 @@
 //! DER or PEM, PKCS#1, PKCS#8 or SEC1, converted to the exact form the device's slot needs, or
 //! refused with the reason when it cannot work on that platform.
 
+use super::firmware::{bit_len, strip_leading_zeros};
 use super::pem::read_key_file;
 use super::{DevicePrivateKey, KeyError, RSA_PRIVATE_KEY_SLOT_LEN, firmware};
 use crate::device::KeyAlgorithm;
@@ -142,14 +143,6 @@ fn parse_pkcs8(der: &[u8]) -> Result<Parsed, KeyError> {
     )))
 }
 
-fn bit_len(be: &[u8]) -> u32 {
-    let first = be.iter().position(|&b| b != 0).unwrap_or(be.len());
-    match be.get(first) {
-        None => 0,
-        Some(&top) => (be.len() - first - 1) as u32 * 8 + (8 - top.leading_zeros()),
-    }
-}
-
 /// Checks an RSA key against what the firmware needs and re-encodes it until the fixed-offset
 /// reading accepts it. The same key pair (same modulus, so the same public key) has several valid
 /// PKCS#1 encodings: P and Q can swap places, and D can be taken modulo λ(n) or φ(n). One of them
@@ -164,11 +157,10 @@ fn rsa_for_firmware(pkcs1_der: &[u8]) -> Result<DevicePrivateKey, KeyError> {
             expected: 1024,
         });
     }
-    let e = raw.public_exponent.as_uint_ref().as_bytes();
-    let e_trimmed: Vec<u8> = e.iter().copied().skip_while(|&b| b == 0).collect();
-    if e_trimmed != [0x01, 0x00, 0x01] {
+    let e = strip_leading_zeros(raw.public_exponent.as_uint_ref().as_bytes());
+    if e != [0x01, 0x00, 0x01] {
         return Err(KeyError::WrongExponent {
-            exponent: exponent_text(&e_trimmed),
+            exponent: exponent_text(e),
         });
     }
     let key = rsa::PrivateKey::from_pkcs1_der(pkcs1_der)

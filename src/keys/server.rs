@@ -181,7 +181,7 @@ fn check_server_spki(spki: &[u8], slot: &ServerKeySlot) -> Result<(), KeyError> 
             }
             KeyAlgorithm::Rsa2048 => {
                 let e = key.e().to_be_bytes();
-                let e: Vec<u8> = e.iter().copied().skip_while(|&b| b == 0).collect();
+                let e = firmware::strip_leading_zeros(&e);
                 if e != [0x01, 0x00, 0x01] {
                     return Err(KeyError::WrongExponent {
                         exponent: format!("{} bytes long", e.len()),
