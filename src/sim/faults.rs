@@ -6,15 +6,12 @@
 //! simulated cloud plays Particle with its own key, which nobody else can hold); each fault changes
 //! one thing, the way it goes wrong on real devices (particle-dct.md 4 to 8).
 
+use super::cloud::firmware::{PRIVATE_KEY_OFFSET, SERVER_KEY_OFFSET};
 use super::cloud::scenario::{DEMO_PHOTON_ID, FOREIGN_PHOTON_ID};
 use super::device::{Platform, SimBuilder};
 use crate::keys::{self, KeyError, ServerAddressSpec};
 use rsa::pkcs8::EncodePrivateKey;
 
-/// Where the Photon's device private key starts in the DCT (particle-dct.md 4).
-const PRIVATE_KEY_OFFSET: usize = 34;
-/// Where the Photon's server-key region starts.
-const SERVER_KEY_OFFSET: usize = 2082;
 /// Bytes of the private key a simulated brownout damages.
 const BROWNOUT_LEN: usize = 300;
 /// Transfers a blank-key Photon answers before it drops off the bus: connect and diagnose take
