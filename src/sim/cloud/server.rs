@@ -4,10 +4,10 @@
 //! reason about. Time is the wall clock plus an offset that the test control route can advance, so
 //! token expiry can be tested without waiting.
 
+use super::firmware::BootOutcome;
 use super::wire::{MAX_REQUEST_BYTES, WireError, hex, parse_request, unhex};
-use super::{SimCloud, SimHttpRequest, SimHttpResponse};
-use crate::cloud::form_decode;
-use serde_json::json;
+use super::{Form, SimCloud, SimHttpRequest, SimHttpResponse};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -107,13 +107,8 @@ impl SimServer {
 
     fn control(&mut self, req: &SimHttpRequest, now: u64) -> SimHttpResponse {
         let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
-        let params = form_decode(query);
-        let param = |name: &str| {
-            params
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
+        let params = Form::parse(query);
+        let param = |name: &str| params.get(name).map(str::to_owned);
         let number = |name: &str| param(name).and_then(|v| v.parse::<u64>().ok());
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (req.method.to_ascii_uppercase().as_str(), &segments[1..]) {
@@ -152,30 +147,14 @@ impl SimServer {
                         "product_id": d.product_id,
                         "public_key_der_hex": d.public_key.as_ref().map(|k| hex(&k.der)),
                         "algorithm": d.public_key.as_ref().map(|k| k.algorithm.clone()),
-                        "last_boot": self.cloud.last_boot(id).map(|b| json!({
-                            "online": b.online,
-                            "led": b.led,
-                            "error_code": b.error.map(|e| e.code()),
-                            "key_error_flags": b.key_error_flags,
-                            "log": b.log,
-                        })),
+                        "last_boot": self.cloud.last_boot(id).map(boot_json),
                     }),
                 ),
                 None => SimHttpResponse::json(404, json!({"ok": false, "error": "no such device"})),
             },
             ("POST", ["devices", id, "boot"]) => match unhex(req.body.trim()) {
                 Some(dct) => {
-                    let b = self.cloud.boot_device(&dct, id, now);
-                    SimHttpResponse::json(
-                        200,
-                        json!({
-                            "online": b.online,
-                            "led": b.led,
-                            "error_code": b.error.map(|e| e.code()),
-                            "key_error_flags": b.key_error_flags,
-                            "log": b.log,
-                        }),
-                    )
+                    SimHttpResponse::json(200, boot_json(&self.cloud.boot_device(&dct, id, now)))
                 }
                 None => SimHttpResponse::json(
                     400,
@@ -189,6 +168,17 @@ impl SimServer {
             _ => SimHttpResponse::json(404, json!({"ok": false, "error": "unknown control route"})),
         }
     }
+}
+
+/// A boot outcome as the control routes report it.
+fn boot_json(b: &BootOutcome) -> Value {
+    json!({
+        "online": b.online,
+        "led": b.led,
+        "error_code": b.error.map(|e| e.code()),
+        "key_error_flags": b.key_error_flags,
+        "log": b.log,
+    })
 }
 
 fn path_only(target: &str) -> &str {
