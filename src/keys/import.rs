@@ -4,11 +4,11 @@
 
 use super::firmware::{bit_len, strip_leading_zeros};
 use super::pem::read_key_file;
-use super::{DevicePrivateKey, KeyError, RSA_PRIVATE_KEY_SLOT_LEN, firmware};
+use super::{DevicePrivateKey, KeyError, encode_for_firmware, firmware};
 use crate::device::KeyAlgorithm;
 use p256::elliptic_curve::bigint::ConcatenatingMul;
 use rsa::BoxedUint;
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::der::Decode;
 use rsa::pkcs8::der::asn1::AsUintRef;
 use rsa::pkcs8::{ObjectIdentifier, PrivateKeyInfoRef, SubjectPublicKeyInfoRef};
@@ -166,7 +166,7 @@ fn rsa_for_firmware(pkcs1_der: &[u8]) -> Result<DevicePrivateKey, KeyError> {
     let key = rsa::PrivateKey::from_pkcs1_der(pkcs1_der)
         .map_err(|_| KeyError::FirmwareCannotRead(firmware::UnusableReason::Corrupt))?;
 
-    let first_reason = match try_encoding(&key)? {
+    let first_reason = match encode_for_firmware(&key)? {
         Ok(found) => return Ok(found),
         Err(reason) => reason,
     };
@@ -197,38 +197,11 @@ fn rsa_for_firmware(pkcs1_der: &[u8]) -> Result<DevicePrivateKey, KeyError> {
         rsa::PrivateKey::from_primes(vec![q, p], e),
     ];
     for variant in variants.into_iter().flatten() {
-        if let Ok(found) = try_encoding(&variant)? {
+        if let Ok(found) = encode_for_firmware(&variant)? {
             return Ok(found);
         }
     }
     Err(KeyError::FirmwareCannotRead(first_reason))
-}
-
-/// Encodes a key as PKCS#1 and runs the firmware's reading on it. The outer `Result` is for
-/// encoding failures, the inner one says whether the firmware accepts this encoding.
-fn try_encoding(
-    key: &rsa::PrivateKey,
-) -> Result<Result<DevicePrivateKey, firmware::UnusableReason>, KeyError> {
-    let der = key
-        .to_pkcs1_der()
-        .map_err(|e| KeyError::Encoding(e.to_string()))?;
-    let der = Zeroizing::new(der.as_bytes().to_vec());
-    if der.len() > RSA_PRIVATE_KEY_SLOT_LEN {
-        return Ok(Err(firmware::UnusableReason::SlotTooShort {
-            len: RSA_PRIVATE_KEY_SLOT_LEN,
-            needed: der.len(),
-        }));
-    }
-    // Read it as it would sit in the slot: the DER followed by erased flash. A key the firmware can
-    // use never reads past its own end, so the padding only matters for the reason given.
-    let mut slot = Zeroizing::new(der.to_vec());
-    slot.resize(RSA_PRIVATE_KEY_SLOT_LEN, super::ERASED);
-    match firmware::read_device_private_key(&slot) {
-        firmware::FirmwarePrivateKey::Usable(_) => DevicePrivateKey::from_rsa(key, der).map(Ok),
-        firmware::FirmwarePrivateKey::Unusable(reason) => Ok(Err(reason)),
-        // A PKCS#1 encoding never starts with 0xFF.
-        firmware::FirmwarePrivateKey::Blank => Ok(Err(firmware::UnusableReason::NotAnRsaKey)),
-    }
 }
 
 fn exponent_text(be: &[u8]) -> String {

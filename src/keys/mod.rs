@@ -256,19 +256,41 @@ pub fn generate_rsa_device_key() -> Result<DevicePrivateKey, KeyError> {
     for _ in 0..MAX_RSA_ATTEMPTS {
         let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024)
             .map_err(|e| KeyError::Random(e.to_string()))?;
-        let der = key
-            .to_pkcs1_der()
-            .map_err(|e| KeyError::Encoding(e.to_string()))?;
-        let der = Zeroizing::new(der.as_bytes().to_vec());
-        if der.len() <= RSA_PRIVATE_KEY_SLOT_LEN
-            && firmware::read_device_private_key(&der).is_usable()
-        {
-            return DevicePrivateKey::from_rsa(&key, der);
+        if let Ok(found) = encode_for_firmware(&key)? {
+            return Ok(found);
         }
     }
     Err(KeyError::GenerationGaveUp {
         attempts: MAX_RSA_ATTEMPTS,
     })
+}
+
+/// Encodes an RSA key as PKCS#1 and runs the firmware's reading on it; key generation and import
+/// both decide through here. The outer `Result` is for encoding failures, the inner one says
+/// whether the firmware accepts this encoding.
+fn encode_for_firmware(
+    key: &rsa::PrivateKey,
+) -> Result<Result<DevicePrivateKey, UnusableReason>, KeyError> {
+    let der = key
+        .to_pkcs1_der()
+        .map_err(|e| KeyError::Encoding(e.to_string()))?;
+    let der = Zeroizing::new(der.as_bytes().to_vec());
+    if der.len() > RSA_PRIVATE_KEY_SLOT_LEN {
+        return Ok(Err(UnusableReason::SlotTooShort {
+            len: RSA_PRIVATE_KEY_SLOT_LEN,
+            needed: der.len(),
+        }));
+    }
+    // Read it as it would sit in the slot: the DER followed by erased flash. A key the firmware can
+    // use never reads past its own end, so the padding only matters for the reason given.
+    let mut slot = Zeroizing::new(der.to_vec());
+    slot.resize(RSA_PRIVATE_KEY_SLOT_LEN, ERASED);
+    match firmware::read_device_private_key(&slot) {
+        firmware::FirmwarePrivateKey::Usable(_) => DevicePrivateKey::from_rsa(key, der).map(Ok),
+        firmware::FirmwarePrivateKey::Unusable(reason) => Ok(Err(reason)),
+        // A PKCS#1 encoding never starts with 0xFF.
+        firmware::FirmwarePrivateKey::Blank => Ok(Err(UnusableReason::NotAnRsaKey)),
+    }
 }
 
 /// Generates a P-256 device key as SEC1 `ECPrivateKey` DER (121 bytes), the form
