@@ -7,9 +7,10 @@
 
 use super::SimCloud;
 use super::handshake::{
-    BurstColor, CloudHandshake, DeviceError, DeviceHandshake, DevicePrivate, DeviceServerKey,
-    cloud_hello, device_hello, parse_hello,
+    BurstColor, CloudHandshake, DEVICE_ID_LEN, DeviceError, DeviceHandshake, DevicePrivate,
+    DeviceServerKey, cloud_hello, device_hello, parse_hello,
 };
+use super::wire::unhex;
 use crate::keys::firmware::{
     FirmwarePrivateKey, FirmwareServerKey, Transport, decode_server_address,
     derived_public_key_der, read_device_private_key, read_server_public_key,
@@ -113,16 +114,8 @@ fn read(dct: &[u8], offset: usize, len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn id_bytes(device_id: &str) -> Option<[u8; 12]> {
-    let id = device_id.trim();
-    if id.len() != 24 {
-        return None;
-    }
-    let mut out = [0u8; 12];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(id.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+fn id_bytes(device_id: &str) -> Option<[u8; DEVICE_ID_LEN]> {
+    unhex(device_id.trim())?.try_into().ok()
 }
 
 /// Boots a simulated Photon (RSA, TCP) from its DCT image and runs one handshake with `cloud` at

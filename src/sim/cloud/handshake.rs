@@ -6,6 +6,7 @@
 //! (`rsa::hazmat::rsa_decrypt`) with the PKCS#1 v1.5 type-2 padding checked by hand, because the
 //! crate's own `decrypt` uses implicit rejection and would never report DECRYPTION_ERROR.
 
+use super::wire::hex;
 use aes::Aes128;
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use hmac::{Hmac, Mac};
@@ -174,10 +175,7 @@ impl CloudHandshake {
         if plain.len() < NONCE_LEN + DEVICE_ID_LEN || plain[..NONCE_LEN] != self.nonce {
             return Err(CloudClose::BadNonce);
         }
-        let device_id: String = plain[NONCE_LEN..NONCE_LEN + DEVICE_ID_LEN]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let device_id = hex(&plain[NONCE_LEN..NONCE_LEN + DEVICE_ID_LEN]);
         let presented_key = plain[NONCE_LEN + DEVICE_ID_LEN..].to_vec();
         let device_key = stored_key(&device_id)
             .and_then(|der| {

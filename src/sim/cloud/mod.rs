@@ -954,10 +954,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 fn random_hex(bytes: usize) -> String {
     let buf: [u8; 32] = random_bytes();
-    buf[..bytes.min(32)]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    wire::hex(&buf[..bytes.min(32)])
 }
 
 fn random_uuid() -> String {
