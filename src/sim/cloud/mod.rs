@@ -414,10 +414,7 @@ impl SimCloud {
                 "Too many failed login attempts. Try again later.",
             );
         }
-        let is_form = req
-            .header("content-type")
-            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with(crate::cloud::FORM));
-        if !is_form {
+        if !has_content_type(req, crate::cloud::FORM) {
             return oauth_error(
                 400,
                 "invalid_request",
@@ -588,10 +585,7 @@ impl SimCloud {
             },
         };
         let from_query = Form::parse(query).get("access_token").map(str::to_owned);
-        let is_form = req
-            .header("content-type")
-            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with(crate::cloud::FORM));
-        let from_body = if is_form {
+        let from_body = if has_content_type(req, crate::cloud::FORM) {
             Form::parse(&req.body)
                 .get("access_token")
                 .map(str::to_owned)
@@ -745,10 +739,7 @@ impl SimCloud {
             Err(resp) => return resp,
         };
         // The CLI sends a form, particle-api-js sends JSON (cloud-api.md 4).
-        let form = if req
-            .header("content-type")
-            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/json"))
-        {
+        let form = if has_content_type(req, "application/json") {
             Form::from_json(&req.body)
         } else {
             Form::parse(&req.body)
@@ -888,6 +879,12 @@ fn forced_failure(status: u16) -> SimHttpResponse {
         500..=599 => oauth_error(status, "server_error", "Internal server error"),
         _ => SimHttpResponse::json(status, json!({"ok": false, "error": "Simulated failure"})),
     }
+}
+
+/// Whether the request's `Content-Type` starts with `mime` (so a `; charset=…` is ignored).
+fn has_content_type(req: &SimHttpRequest, mime: &str) -> bool {
+    req.header("content-type")
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with(mime))
 }
 
 /// `Authorization: Basic base64(id:secret)` client credentials, if sent.
