@@ -12,8 +12,9 @@ use super::handshake::{
 };
 use super::wire::unhex;
 use crate::keys::firmware::{
-    FirmwarePrivateKey, FirmwareServerKey, Transport, decode_server_address,
-    derived_public_key_der, read_device_private_key, read_server_public_key,
+    DEVICE_PUBLIC_KEY_DER_LEN, FirmwarePrivateKey, FirmwareServerKey, SERVER_ADDRESS_LEN,
+    SERVER_KEY_READ_LEN, Transport, decode_server_address, derived_public_key_der,
+    read_device_private_key, read_server_public_key,
 };
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::EncodePublicKey;
@@ -144,6 +145,11 @@ pub fn boot_and_connect(
 
     // The private key: a blank slot makes the firmware generate its own pair and store it.
     let slot = read(dct, PRIVATE_KEY_OFFSET, PRIVATE_KEY_SLOT_LEN);
+    // The public key the firmware derives from the slot's modulus, zeros when it cannot.
+    let derived = || {
+        derived_public_key_der(&slot)
+            .map_or_else(|| vec![0; DEVICE_PUBLIC_KEY_DER_LEN], |d| d.to_vec())
+    };
     let (private_key, public_der) = match read_device_private_key(&slot) {
         FirmwarePrivateKey::Blank => {
             flags |= key_error::PRIVATE_DEVICE_KEY_BLANK;
@@ -156,18 +162,14 @@ pub fn boot_and_connect(
                     });
                     (DevicePrivate::Usable(Box::new(key)), public)
                 }
-                None => (DevicePrivate::Unusable, vec![0; 162]),
+                None => (DevicePrivate::Unusable, vec![0; DEVICE_PUBLIC_KEY_DER_LEN]),
             }
         }
         FirmwarePrivateKey::Unusable(reason) => {
             log.push(format!("Device private key is unusable: {reason}"));
-            let public = derived_public_key_der(&slot).map_or_else(|| vec![0; 162], |d| d.to_vec());
-            (DevicePrivate::Unusable, public)
+            (DevicePrivate::Unusable, derived())
         }
-        FirmwarePrivateKey::Usable(key) => {
-            let public = derived_public_key_der(&slot).map_or_else(|| vec![0; 162], |d| d.to_vec());
-            (DevicePrivate::Usable(Box::new(key)), public)
-        }
+        FirmwarePrivateKey::Usable(key) => (DevicePrivate::Usable(Box::new(key)), derived()),
     };
     // The firmware rewrites the public-key slot when it differs from the derived key (4.2).
     if read(dct, PUBLIC_KEY_OFFSET, public_der.len()) != public_der {
@@ -178,19 +180,20 @@ pub fn boot_and_connect(
     }
 
     // The server key and address, with the firmware's fallbacks for blank slots.
-    let server_key = match read_server_public_key(&read(dct, SERVER_KEY_OFFSET, 294)) {
-        FirmwareServerKey::Blank => {
-            flags |= key_error::PUBLIC_SERVER_KEY_BLANK;
-            log.push("Public Server Key was blank, restoring.".into());
-            DeviceServerKey::BuiltIn
-        }
-        FirmwareServerKey::Usable(key) => DeviceServerKey::Dct(key),
-        FirmwareServerKey::Unusable(reason) => {
-            log.push(format!("Server key is unusable: {reason}"));
-            DeviceServerKey::Unusable
-        }
-    };
-    let address = decode_server_address(&read(dct, SERVER_ADDRESS_OFFSET, 128));
+    let server_key =
+        match read_server_public_key(&read(dct, SERVER_KEY_OFFSET, SERVER_KEY_READ_LEN)) {
+            FirmwareServerKey::Blank => {
+                flags |= key_error::PUBLIC_SERVER_KEY_BLANK;
+                log.push("Public Server Key was blank, restoring.".into());
+                DeviceServerKey::BuiltIn
+            }
+            FirmwareServerKey::Usable(key) => DeviceServerKey::Dct(key),
+            FirmwareServerKey::Unusable(reason) => {
+                log.push(format!("Server key is unusable: {reason}"));
+                DeviceServerKey::Unusable
+            }
+        };
+    let address = decode_server_address(&read(dct, SERVER_ADDRESS_OFFSET, SERVER_ADDRESS_LEN));
     if address.is_fallback() {
         flags |= key_error::SERVER_ADDRESS_BLANK;
         log.push("Public Server Address was blank, restoring.".into());
@@ -218,15 +221,9 @@ pub fn boot_and_connect(
         Ok(bytes) => bytes,
         Err(e) => return BootOutcome::failed(e, flags, writes, log),
     };
-    let accepted = {
-        let lookup = |id: &str| {
-            cloud
-                .device(id)
-                .and_then(|d| d.public_key.as_ref())
-                .map(|k| k.der.clone())
-        };
-        cloud_side.on_device_message(cloud.server_private_key(), &step3, lookup)
-    };
+    let accepted = cloud_side.on_device_message(cloud.server_private_key(), &step3, |id| {
+        cloud.stored_key_der(id)
+    });
     let mut accepted = match accepted {
         Ok(a) => a,
         Err(why) => {
@@ -334,14 +331,19 @@ impl SimCloud {
         if let Some(device) = self.device_mut(&id) {
             device.online = false;
         }
-        let outcome = boot_and_connect(dct, &id, self, now_ms);
-        let mut image = dct.to_vec();
-        outcome.apply_writes(&mut image);
+        self.boot_running(id, dct.to_vec(), now_ms)
+    }
+
+    /// One boot-and-connect attempt of a running device from `dct`, remembered with the
+    /// firmware's own writes applied and the stored key it met.
+    fn boot_running(&mut self, id: String, mut dct: Vec<u8>, now_ms: u64) -> BootOutcome {
+        let outcome = boot_and_connect(&dct, &id, self, now_ms);
+        outcome.apply_writes(&mut dct);
         let tried_with = self.stored_key_der(&id);
         self.running.insert(
             id,
             RunningDevice {
-                dct: image,
+                dct,
                 last: outcome.clone(),
                 tried_with,
             },
@@ -359,15 +361,8 @@ impl SimCloud {
             .map(|(id, _)| id.clone())
             .collect();
         for id in retry {
-            let Some(dct) = self.running.get(&id).map(|d| d.dct.clone()) else {
-                continue;
-            };
-            let outcome = boot_and_connect(&dct, &id, self, now_ms);
-            let tried_with = self.stored_key_der(&id);
-            if let Some(dev) = self.running.get_mut(&id) {
-                outcome.apply_writes(&mut dev.dct);
-                dev.last = outcome;
-                dev.tried_with = tried_with;
+            if let Some(dct) = self.running.get(&id).map(|d| d.dct.clone()) {
+                self.boot_running(id, dct, now_ms);
             }
         }
     }
