@@ -12,7 +12,7 @@ use super::{ERASED, PublicKeyInfo, is_blank};
 use crate::device::{KeyAlgorithm, KeySlot, Platform, ServerKeySlot, Transport, TransportKeys};
 use p256::pkcs8::DecodePrivateKey;
 use rsa::pkcs8::der::Decode;
-use rsa::pkcs8::{EncodePublicKey, PrivateKeyInfoRef, SubjectPublicKeyInfoRef};
+use rsa::pkcs8::{PrivateKeyInfoRef, SubjectPublicKeyInfoRef};
 use serde::Serialize;
 
 /// Bytes read from the key alternate setting (DFU alt 1), starting at address `base`: a logical DCT
@@ -240,19 +240,14 @@ fn diagnose_private_key(
         _ => match firmware::read_device_private_key(bytes) {
             FirmwarePrivateKey::Blank => PrivateKeyStatus::Blank,
             FirmwarePrivateKey::Unusable(reason) => PrivateKeyStatus::from_reason(reason),
-            FirmwarePrivateKey::Usable(key) => match key.to_public_key().to_public_key_der() {
-                Ok(spki) => {
-                    match PublicKeyInfo::from_spki_der(KeyAlgorithm::Rsa1024, spki.as_bytes()) {
-                        Ok(public_key) => PrivateKeyStatus::Valid { public_key },
-                        Err(_) => PrivateKeyStatus::Corrupt {
-                            reason: UnusableReason::Corrupt,
-                        },
-                    }
+            FirmwarePrivateKey::Usable(key) => {
+                match PublicKeyInfo::of(KeyAlgorithm::Rsa1024, &key.to_public_key()) {
+                    Ok(public_key) => PrivateKeyStatus::Valid { public_key },
+                    Err(_) => PrivateKeyStatus::Corrupt {
+                        reason: UnusableReason::Corrupt,
+                    },
                 }
-                Err(_) => PrivateKeyStatus::Corrupt {
-                    reason: UnusableReason::Corrupt,
-                },
-            },
+            }
         },
     };
     let public_slot = match (&status, keys.public_key) {
@@ -309,14 +304,9 @@ fn ec_private_key_status(bytes: &[u8]) -> PrivateKeyStatus {
     } else {
         return corrupt(UnusableReason::NotAnEcKey);
     };
-    match key
-        .public_key()
-        .to_public_key_der()
-        .ok()
-        .and_then(|spki| PublicKeyInfo::from_spki_der(KeyAlgorithm::EcP256, spki.as_bytes()).ok())
-    {
-        Some(public_key) => PrivateKeyStatus::Valid { public_key },
-        None => corrupt(UnusableReason::NotAnEcKey),
+    match PublicKeyInfo::of(KeyAlgorithm::EcP256, &key.public_key()) {
+        Ok(public_key) => PrivateKeyStatus::Valid { public_key },
+        Err(_) => corrupt(UnusableReason::NotAnEcKey),
     }
 }
 

@@ -78,14 +78,10 @@ impl DevicePrivateKey {
 
     /// Wraps DER bytes already known to be good, computing the public half.
     fn from_rsa(key: &rsa::PrivateKey, der: Zeroizing<Vec<u8>>) -> Result<Self, KeyError> {
-        let spki = key
-            .to_public_key()
-            .to_public_key_der()
-            .map_err(|e| KeyError::Encoding(e.to_string()))?;
         Ok(Self {
             algorithm: KeyAlgorithm::Rsa1024,
             der,
-            public: PublicKeyInfo::from_spki_der(KeyAlgorithm::Rsa1024, spki.as_bytes())?,
+            public: PublicKeyInfo::of(KeyAlgorithm::Rsa1024, &key.to_public_key())?,
         })
     }
 
@@ -93,14 +89,10 @@ impl DevicePrivateKey {
         let der = key
             .to_sec1_der()
             .map_err(|e| KeyError::Encoding(e.to_string()))?;
-        let spki = key
-            .public_key()
-            .to_public_key_der()
-            .map_err(|e| KeyError::Encoding(e.to_string()))?;
         Ok(Self {
             algorithm: KeyAlgorithm::EcP256,
             der: Zeroizing::new(der.to_vec()),
-            public: PublicKeyInfo::from_spki_der(KeyAlgorithm::EcP256, spki.as_bytes())?,
+            public: PublicKeyInfo::of(KeyAlgorithm::EcP256, &key.public_key())?,
         })
     }
 }
@@ -128,6 +120,14 @@ impl PublicKeyInfo {
             pem,
             fingerprint: fingerprint(spki_der),
         })
+    }
+
+    /// The public half of a key held in memory (an RSA or P-256 public key), through its SPKI DER.
+    fn of(algorithm: KeyAlgorithm, key: &impl EncodePublicKey) -> Result<Self, KeyError> {
+        let spki = key
+            .to_public_key_der()
+            .map_err(|e| KeyError::Encoding(e.to_string()))?;
+        Self::from_spki_der(algorithm, spki.as_bytes())
     }
 }
 
