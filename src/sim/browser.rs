@@ -154,11 +154,10 @@ impl SimMode {
                 let mut cloud = SimCloud::generate().map_err(SimStartError::Cloud)?;
                 scenario::seed_demo(&mut cloud);
                 let server_region = cloud.server_key_region();
-                let setup = fault.setup(&server_region)?;
-                let device = JsSimDevice::from_builder(setup.builder);
+                let device = build_device(fault, &server_region)?;
                 let world = SimWorld::from_shared(device.shared(), cloud);
                 let client = SimCloudClient::InPage(Rc::new(RefCell::new(Some(world.cloud_api()))));
-                install_simulated_usb(std::slice::from_ref(&device), StandInOptions::default());
+                plug_in(&device);
                 Ok(Self {
                     fault,
                     device,
@@ -170,9 +169,8 @@ impl SimMode {
             Some(base) => {
                 let mut http = HttpCloud::new(base.clone());
                 let server_region = loopback_server_region(&mut http).await?;
-                let setup = fault.setup(&server_region)?;
-                let device = JsSimDevice::from_builder(setup.builder);
-                install_simulated_usb(std::slice::from_ref(&device), StandInOptions::default());
+                let device = build_device(fault, &server_region)?;
+                plug_in(&device);
                 Ok(Self {
                     fault,
                     device: device.clone(),
@@ -190,8 +188,7 @@ impl SimMode {
 
     /// The same cloud (and sign-in) with a new simulated Photon that has `fault`.
     pub fn with_fault(&self, fault: Fault) -> Result<Self, SimStartError> {
-        let setup = fault.setup(&self.server_region)?;
-        let device = JsSimDevice::from_builder(setup.builder);
+        let device = build_device(fault, &self.server_region)?;
         let cloud = match &self.cloud {
             SimCloudClient::InPage(cell) => {
                 let shared = cell
@@ -211,7 +208,7 @@ impl SimMode {
                 booted: Rc::new(Cell::new(false)),
             },
         };
-        install_simulated_usb(std::slice::from_ref(&device), StandInOptions::default());
+        plug_in(&device);
         Ok(Self {
             fault,
             device,
@@ -232,16 +229,25 @@ impl SimMode {
         if let SimCloudClient::Loopback { booted, .. } = &self.cloud {
             booted.set(false);
         }
-        install_simulated_usb(
-            std::slice::from_ref(&self.device),
-            StandInOptions::default(),
-        );
+        plug_in(&self.device);
     }
 
     /// Leaves the simulated mode: the browser's own `navigator.usb` is visible again.
     pub fn stop(&self) {
         uninstall_fake_usb();
     }
+}
+
+/// The simulated Photon with `fault`, holding `server_region` where it is healthy.
+fn build_device(fault: Fault, server_region: &[u8]) -> Result<JsSimDevice, KeyError> {
+    Ok(JsSimDevice::from_builder(
+        fault.setup(server_region)?.builder,
+    ))
+}
+
+/// Shows `device` to the page through the `navigator.usb` stand-in, as the only device plugged in.
+fn plug_in(device: &JsSimDevice) {
+    install_simulated_usb(std::slice::from_ref(device), StandInOptions::default());
 }
 
 /// `GET /__sim/server-key-region` of a loopback `sim-cloud --test-control`.
