@@ -32,10 +32,6 @@ pub const DEVICE_PUBLIC_KEY_DER_LEN: usize = 162;
 pub const SERVER_ADDRESS_LEN: usize = 128;
 /// Offset of the big-endian port inside the address block.
 pub const SERVER_ADDRESS_PORT_OFFSET: usize = 66;
-/// Default cloud port over TCP (Photon, P1, Core, Electron in TCP mode).
-pub const DEFAULT_TCP_PORT: u16 = 5683;
-/// Default cloud port over UDP/DTLS (Electron, Gen 3).
-pub const DEFAULT_UDP_PORT: u16 = 5684;
 /// The public exponent the firmware hard-codes for both RSA keys.
 pub const FIRMWARE_RSA_EXPONENT: u64 = 65_537;
 
