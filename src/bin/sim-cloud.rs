@@ -98,11 +98,15 @@ fn main() {
         other => fail(&format!("--host {other} is not a loopback address")),
     };
 
-    let mut cloud = SimCloud::generate().unwrap_or_else(|e| fail(&format!("key generation: {e}")));
-    match scenario.as_str() {
-        "demo" => seed_demo(&mut cloud),
-        "empty" => {}
+    let demo = match scenario.as_str() {
+        "demo" => true,
+        "empty" => false,
         other => fail(&format!("unknown scenario {other}")),
+    };
+
+    let mut cloud = SimCloud::generate().unwrap_or_else(|e| fail(&format!("key generation: {e}")));
+    if demo {
+        seed_demo(&mut cloud);
     }
     if let Some(h) = device_host {
         cloud.set_server_address(&h, device_port);
