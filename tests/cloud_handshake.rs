@@ -14,7 +14,7 @@ use key_rescue::sim::cloud::handshake::{
     BurstColor, CloudHandshake, DeviceError, DeviceHandshake, DevicePrivate, DeviceServerKey,
 };
 use key_rescue::sim::cloud::scenario::*;
-use key_rescue::sim::cloud::{P256_SPKI_PREFIX, SimCloud, SimCloudDevice};
+use key_rescue::sim::cloud::{P256_SPKI_PREFIX, SimCloud, StoredKey};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use std::cell::RefCell;
@@ -56,9 +56,10 @@ fn cloud_with_key(stored: Option<&rsa::PrivateKey>) -> SimCloud {
     let mut cloud = SimCloud::new(server_key());
     seed_demo(&mut cloud);
     if let Some(key) = stored {
-        cloud.device_mut(ID).unwrap().public_key = SimCloudDevice::new(ID, DEMO_EMAIL, 6)
-            .with_key_der(spki(key), "rsa")
-            .public_key;
+        cloud.device_mut(ID).unwrap().public_key = Some(StoredKey {
+            der: spki(key),
+            algorithm: "rsa".into(),
+        });
     }
     cloud
 }
@@ -389,9 +390,10 @@ fn ec_devices_connect_when_keys_are_equal() {
     image[EC_SERVER_KEY_OFFSET..EC_SERVER_KEY_OFFSET + 91].copy_from_slice(&cloud_ec_key);
 
     assert!(!connect_ec(&image, ID, &mut cloud, &cloud_ec_key, T0).online);
-    cloud.device_mut(ID).unwrap().public_key = SimCloudDevice::new(ID, DEMO_EMAIL, 6)
-        .with_key_der(spki, "ecc")
-        .public_key;
+    cloud.device_mut(ID).unwrap().public_key = Some(StoredKey {
+        der: spki,
+        algorithm: "ecc".into(),
+    });
     assert!(connect_ec(&image, ID, &mut cloud, &cloud_ec_key, T0).online);
     let mut other_server = cloud_ec_key.clone();
     other_server[90] ^= 1;
