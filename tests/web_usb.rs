@@ -23,6 +23,16 @@ fn photon() -> SimBuilder {
     SimBuilder::new(Platform::Photon).device_id("0123456789ABCDEF01234567")
 }
 
+/// Picks the stand-in's device in the chooser, then opens it and claims interface 0.
+async fn connect() -> webusb::WebUsbTransport {
+    webusb::request_device()
+        .await
+        .unwrap()
+        .open(0)
+        .await
+        .unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn request_device_finds_the_photon_with_particle_filters() {
     let _sim = install(photon(), StandInOptions::default());
@@ -91,12 +101,7 @@ async fn reads_the_dct_and_writes_and_verifies_a_key() {
         photon().dct_bytes(2082, &[0x30, 0x82]),
         StandInOptions::default(),
     );
-    let mut t = webusb::request_device()
-        .await
-        .unwrap()
-        .open(0)
-        .await
-        .unwrap();
+    let mut t = connect().await;
     assert_eq!(
         t_info_name(&t),
         Some("@DCT Flash   /0x00000000/01*016Kg".to_owned())
@@ -123,12 +128,7 @@ async fn stalls_arrive_as_status_and_as_windows_network_errors() {
             ..StandInOptions::default()
         };
         let _sim = install(photon().stall_on_write(), options);
-        let mut t = webusb::request_device()
-            .await
-            .unwrap()
-            .open(0)
-            .await
-            .unwrap();
+        let mut t = connect().await;
         let mut dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
         let err = dfu.write(34, &[1, 2, 3], Erase::Never).await.unwrap_err();
         assert_eq!(
@@ -147,12 +147,7 @@ async fn interface_names_are_read_from_strings_when_the_browser_has_none() {
         ..StandInOptions::default()
     };
     let _sim = install(photon(), options);
-    let mut t = webusb::request_device()
-        .await
-        .unwrap()
-        .open(0)
-        .await
-        .unwrap();
+    let mut t = connect().await;
     let dfu = Dfu::open(&mut t, 0, 0).await.unwrap();
     assert_eq!(dfu.layout().name, "Internal Flash");
     uninstall_fake_usb();
@@ -165,12 +160,7 @@ async fn leave_then_disconnect_event() {
         ..StandInOptions::default()
     };
     let sim = install(photon().start_in(State::DnloadIdle), options);
-    let mut t = webusb::request_device()
-        .await
-        .unwrap()
-        .open(0)
-        .await
-        .unwrap();
+    let mut t = connect().await;
     let events = std::rc::Rc::new(std::cell::Cell::new(0));
     let seen = events.clone();
     t.set_on_disconnect(move || seen.set(seen.get() + 1));
@@ -197,12 +187,7 @@ async fn leave_then_disconnect_event() {
 async fn requests_after_a_reset_are_not_found_errors() {
     // Without waiting for the event, the next request fails with Chrome's NotFoundError.
     let sim = install(photon(), StandInOptions::default());
-    let mut t = webusb::request_device()
-        .await
-        .unwrap()
-        .open(0)
-        .await
-        .unwrap();
+    let mut t = connect().await;
     let dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
     dfu.leave(None).await.unwrap();
     assert!(sim.device().disconnected());
