@@ -233,13 +233,16 @@ impl JsSimDevice {
         "Particle".to_owned()
     }
 
+    /// The alternate names as the browser would read them; "" where it has none (the stand-in
+    /// reports those as null).
     #[wasm_bindgen(js_name = alternateNames)]
     pub fn alternate_names(&self) -> Vec<String> {
-        let hide = self.device().faults().hide_alternate_names;
+        use crate::usb::Transport;
         self.device()
-            .alternate_names()
+            .info()
+            .alternates
             .into_iter()
-            .map(|n| if hide { String::new() } else { n.to_owned() })
+            .map(|a| a.name.unwrap_or_default())
             .collect()
     }
 
