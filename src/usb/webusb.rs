@@ -328,11 +328,12 @@ fn alternates(device: &UsbDevice) -> Vec<AlternateInfo> {
     out
 }
 
-fn status_error(status: UsbTransferStatus) -> Option<TransportError> {
+/// A resolved transfer's status as a result: only "ok" succeeds.
+fn check_status(status: UsbTransferStatus) -> Result<(), TransportError> {
     match status {
-        UsbTransferStatus::Ok => None,
-        UsbTransferStatus::Stall => Some(TransportError::Stall),
-        other => Some(TransportError::Other {
+        UsbTransferStatus::Ok => Ok(()),
+        UsbTransferStatus::Stall => Err(TransportError::Stall),
+        other => Err(TransportError::Other {
             name: "transfer status".to_owned(),
             message: format!("{other:?}"),
         }),
@@ -349,9 +350,7 @@ impl Transport for WebUsbTransport {
         let params = self.params(setup);
         let result: UsbInTransferResult =
             await_promise(self.device.control_transfer_in(&params, len), Op::Transfer).await?;
-        if let Some(e) = status_error(result.status()) {
-            return Err(e);
-        }
+        check_status(result.status())?;
         Ok(match result.data() {
             Some(view) => Uint8Array::new_with_byte_offset_and_length(
                 &view.buffer(),
@@ -376,10 +375,7 @@ impl Transport for WebUsbTransport {
             .control_transfer_out_with_u8_slice(&params, data)
             .map_err(|e| map_error(&e, Op::Transfer))?;
         let result: UsbOutTransferResult = await_promise(promise, Op::Transfer).await?;
-        match status_error(result.status()) {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        check_status(result.status())
     }
 
     async fn sleep(&mut self, ms: u32) {
