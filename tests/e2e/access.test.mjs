@@ -1,36 +1,20 @@
 // End-to-end: the page is usable with the keyboard alone and on a 360 px phone screen, it carries a
 // strict Content-Security-Policy that the browser enforces, and it talks to nobody but its own origin
 // and the cloud. Screenshots: target/e2e/screenshots/4x-*.png.
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { serveDist, launchBrowser, simCloud, dist } from './harness.mjs';
-import { KeyRescue, DEMO, closeLeftovers } from './keyrescue.mjs';
+import { dist } from './harness.mjs';
+import { KeyRescue, DEMO, sharedFixtures } from './keyrescue.mjs';
 
 // A whole repair against a real loopback server; generous, and never a timing assertion.
 const LONG = { timeout: 180_000 };
 
-let server;
-let cloud;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  cloud = await simCloud();
-  browser = await launchBrowser();
-});
-
-afterEach(closeLeftovers);
-
-after(async () => {
-  await browser?.close();
-  await cloud?.close();
-  await server?.close();
-});
+const fx = sharedFixtures();
 
 test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Space', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '40-keyboard-only', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '40-keyboard-only', api: fx.cloud.url });
   const keys = kr.page.keyboard;
   await kr.visible('signin');
 
@@ -67,7 +51,7 @@ test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Spa
 });
 
 test('keyboard only: the LED decoder and the fault picker work without a mouse', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '41-keyboard-controls', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '41-keyboard-controls', api: fx.cloud.url });
   await kr.visible('led-decoder');
   const colour = kr.el('led-decoder').getByLabel('Colour');
   const blinks = kr.el('led-decoder').getByLabel('Blinks');
@@ -102,9 +86,9 @@ test('keyboard only: the LED decoder and the fault picker work without a mouse',
 });
 
 test('a 360 px wide phone screen: the whole repair fits without sideways scrolling', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, {
+  const kr = await KeyRescue.open(fx.browser, fx.server, {
     name: '42-narrow-360',
-    api: cloud.url,
+    api: fx.cloud.url,
     viewport: { width: 360, height: 740 },
   });
   // Every step is measured and the widths are asserted at the end, so one overflow does not hide the others.
@@ -166,7 +150,7 @@ test('the built page carries a strict Content-Security-Policy in a meta tag', LO
 });
 
 test('the browser enforces the policy: injected inline code and requests to other hosts are blocked', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '43-csp-enforced', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '43-csp-enforced', api: fx.cloud.url });
   await kr.visible('browser-support');
   const csp = await kr.page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
   assert.match(csp, /default-src 'none'/);
@@ -196,16 +180,16 @@ test('the browser enforces the policy: injected inline code and requests to othe
 });
 
 test('the page requests nothing from any host but its own origin and the loopback cloud', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '44-own-origin-only', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '44-own-origin-only', api: fx.cloud.url });
   await kr.signIn(DEMO);
   await kr.expectSignedIn(DEMO.email);
   await kr.connect();
   await kr.waitForPlan();
   await kr.shot('plan');
-  assert.ok(kr.requests.some((u) => u.startsWith(cloud.url)), 'the cloud was asked');
-  assert.deepEqual(kr.foreignRequests([cloud.url]), []);
+  assert.ok(kr.requests.some((u) => u.startsWith(fx.cloud.url)), 'the cloud was asked');
+  assert.deepEqual(kr.foreignRequests([fx.cloud.url]), []);
   // Opened plainly (no ?sim=, no ?api=), the page would use Particle's cloud: no test-cloud banner.
-  const prod = await KeyRescue.open(browser, server, { name: '45-production-cloud', sim: null });
+  const prod = await KeyRescue.open(fx.browser, fx.server, { name: '45-production-cloud', sim: null });
   await prod.visible('browser-support');
   assert.equal(await prod.el('test-cloud-banner').count(), 0, 'no test-cloud banner for Particle\'s cloud');
   assert.deepEqual(prod.foreignRequests(), [], 'nothing is requested before the user acts');

@@ -1,34 +1,17 @@
 // End-to-end: every problem in the simulated Photon's fault picker, each leading to the diagnosis,
 // plan or error panel that fits it. Screenshots: target/e2e/screenshots/3x-*.png.
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launchBrowser, simCloud } from './harness.mjs';
-import { KeyRescue, FAULTS, DEMO, closeLeftovers } from './keyrescue.mjs';
+import { KeyRescue, FAULTS, DEMO, sharedFixtures } from './keyrescue.mjs';
 
 // A whole repair against a real loopback server; generous, and never a timing assertion.
 const LONG = { timeout: 180_000 };
 
-let server;
-let cloud;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  cloud = await simCloud();
-  browser = await launchBrowser();
-});
-
-afterEach(closeLeftovers);
-
-after(async () => {
-  await browser?.close();
-  await cloud?.close();
-  await server?.close();
-});
+const fx = sharedFixtures();
 
 /** Opens the page with `fault` picked, signed in as the demo owner, and connects. */
 async function connectWith(fault, n) {
-  const kr = await KeyRescue.open(browser, server, { name: `3${n}-fault-${fault}`, api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: `3${n}-fault-${fault}`, api: fx.cloud.url });
   await kr.chooseFault(fault);
   await kr.signIn(DEMO);
   await kr.expectSignedIn(DEMO.email);
@@ -54,7 +37,7 @@ async function repairToOnline(kr) {
 }
 
 test('the fault picker offers exactly the simulated problems, "none" first', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '30-fault-picker', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '30-fault-picker', api: fx.cloud.url });
   const picker = kr.page.getByLabel('Simulated problem');
   await picker.waitFor({ state: 'visible', timeout: 15_000 });
   const values = await picker.locator('option').evaluateAll((os) => os.map((o) => o.value));
@@ -190,7 +173,7 @@ test("fault not-your-device: the cloud says the device is not in the demo accoun
   const repair = kr.el('repair');
   assert.ok((await repair.count()) === 0 || (await repair.isDisabled()), 'Repair cannot send the key');
   await kr.visible('send-later');
-  await kr.expectClean({ cloud: cloud.url, cloudStatuses: [403] });
+  await kr.expectClean({ cloud: fx.cloud.url, cloudStatuses: [403] });
   await kr.close();
 });
 
@@ -199,9 +182,9 @@ test('a problem picked while the simulated Photon is still starting is the probl
   // that answer back for a moment so the pick lands while the Photon is starting.
   let release;
   const held = new Promise((resolve) => (release = resolve));
-  const kr = await KeyRescue.open(browser, server, {
+  const kr = await KeyRescue.open(fx.browser, fx.server, {
     name: '3a-fault-picked-early',
-    api: cloud.url,
+    api: fx.cloud.url,
     contextOptions: {
       setup: (page) =>
         page.route('**/__sim/server-key-region', async (route) => {

@@ -1,8 +1,9 @@
 // Page object for Key Rescue: the user's steps as methods, so the tests read like the user's story.
 // Every element is found by the data-testid of the DOM contract (or by its role and name), never by
 // CSS layout.
+import { before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, screenshot } from './harness.mjs';
+import { openPage, screenshot, serveDist, launchBrowser, simCloud } from './harness.mjs';
 
 /** The simulated problems of the fault picker, in order. */
 export const FAULTS = [
@@ -39,6 +40,27 @@ export async function closeLeftovers() {
     await kr.shot('failed').catch(() => {});
     await kr.close().catch(() => {});
   }
+}
+
+/**
+ * The set-up every repair test file shares: before its tests, serves the page and starts the
+ * loopback simulated cloud and one browser; after each test, closes the pages it left open; after
+ * them all, closes the three. Returns `{ server, cloud, browser }`, filled in once `before` has run.
+ */
+export function sharedFixtures() {
+  const fx = {};
+  before(async () => {
+    fx.server = await serveDist();
+    fx.cloud = await simCloud();
+    fx.browser = await launchBrowser();
+  });
+  afterEach(closeLeftovers);
+  after(async () => {
+    await fx.browser?.close();
+    await fx.cloud?.close();
+    await fx.server?.close();
+  });
+  return fx;
 }
 
 export class KeyRescue {

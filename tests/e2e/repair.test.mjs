@@ -1,36 +1,19 @@
 // End-to-end: repairing the simulated Photon against the loopback simulated cloud, as a user would,
 // and the sign-in variants (MFA, access token), somebody else's device and a support link for
 // another device. Screenshots: target/e2e/screenshots/2x-*.png.
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { serveDist, launchBrowser, simCloud } from './harness.mjs';
-import { KeyRescue, DEMO, MFA, STRANGER, closeLeftovers } from './keyrescue.mjs';
+import { KeyRescue, DEMO, MFA, STRANGER, sharedFixtures } from './keyrescue.mjs';
 
 // A whole repair against a real loopback server; generous, and never a timing assertion.
 const LONG = { timeout: 180_000 };
 
-let server;
-let cloud;
-let browser;
-
-before(async () => {
-  server = await serveDist();
-  cloud = await simCloud();
-  browser = await launchBrowser();
-});
-
-afterEach(closeLeftovers);
-
-after(async () => {
-  await browser?.close();
-  await cloud?.close();
-  await server?.close();
-});
+const fx = sharedFixtures();
 
 /** What the sim-cloud itself knows about a device (its test control route). */
 async function cloudDevice(id) {
-  const res = await fetch(`${cloud.url}/__sim/devices/${id}`);
+  const res = await fetch(`${fx.cloud.url}/__sim/devices/${id}`);
   assert.equal(res.status, 200, `the sim-cloud knows device ${id}`);
   return res.json();
 }
@@ -43,16 +26,16 @@ async function download(page, locator) {
 }
 
 test('Photon happy path: sign in, connect, diagnose, back up, plan, repair, and the device comes online', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, {
+  const kr = await KeyRescue.open(fx.browser, fx.server, {
     name: '20-happy-path',
-    api: cloud.url,
+    api: fx.cloud.url,
     contextOptions: { permissions: ['clipboard-read', 'clipboard-write'] },
   });
   await kr.shot('landing');
 
   // A loopback cloud is never silent.
   const banner = await kr.visible('test-cloud-banner');
-  assert.match(await banner.textContent(), new RegExp(new URL(cloud.url).port), 'the banner names the test cloud');
+  assert.match(await banner.textContent(), new RegExp(new URL(fx.cloud.url).port), 'the banner names the test cloud');
   assert.equal(await kr.page.getByLabel('Simulated problem').inputValue(), 'none', 'no problem is simulated by default');
 
   await kr.signIn(DEMO);
@@ -120,7 +103,7 @@ test('Photon happy path: sign in, connect, diagnose, back up, plan, repair, and 
   assert.doesNotMatch(copied, /-----BEGIN [A-Z ]*PRIVATE KEY|access_token|demo-password/, 'the copied log holds no secret');
   await kr.visible('repair-another');
 
-  assert.deepEqual(kr.foreignRequests([cloud.url]), [], 'no request left the page origin and the loopback cloud');
+  assert.deepEqual(kr.foreignRequests([fx.cloud.url]), [], 'no request left the page origin and the loopback cloud');
   await kr.expectClean();
   await kr.close();
 
@@ -131,7 +114,7 @@ test('Photon happy path: sign in, connect, diagnose, back up, plan, repair, and 
 });
 
 test('MFA sign-in: a wrong one-time code is refused, the right one signs in, and sign-out forgets it', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '21-mfa-sign-in', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '21-mfa-sign-in', api: fx.cloud.url });
   await kr.signIn(MFA);
   await kr.visible('otp');
   assert.equal(await kr.el('signed-in').count(), 0, 'not signed in before the code');
@@ -149,14 +132,14 @@ test('MFA sign-in: a wrong one-time code is refused, the right one signs in, and
   await kr.signOut();
   assert.equal(await kr.el('signed-in').count(), 0, 'signed out');
   await kr.shot('signed-out');
-  await kr.expectClean({ cloud: cloud.url, cloudStatuses: [400, 401, 403] });
+  await kr.expectClean({ cloud: fx.cloud.url, cloudStatuses: [400, 401, 403] });
   await kr.close();
 });
 
 test('an access token signs in instead of a password', LONG, async () => {
-  const res = await fetch(`${cloud.url}/__sim/token?email=${encodeURIComponent(DEMO.email)}`, { method: 'POST' });
+  const res = await fetch(`${fx.cloud.url}/__sim/token?email=${encodeURIComponent(DEMO.email)}`, { method: 'POST' });
   const { access_token: token } = await res.json();
-  const kr = await KeyRescue.open(browser, server, { name: '22-token-sign-in', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '22-token-sign-in', api: fx.cloud.url });
   await kr.visible('token-input');
   assert.equal(await kr.el('remember-token').isChecked(), false, 'the token is kept in memory unless the user asks');
   await kr.el('token-input').fill(token);
@@ -176,7 +159,7 @@ test('an access token signs in instead of a password', LONG, async () => {
 });
 
 test('not the owner: signed in as another account, the page diagnoses but will not send the key', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '23-not-owner', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '23-not-owner', api: fx.cloud.url });
   await kr.signIn(STRANGER);
   await kr.expectSignedIn(STRANGER.email);
   await kr.connect();
@@ -190,13 +173,13 @@ test('not the owner: signed in as another account, the page diagnoses but will n
   assert.ok((await repair.count()) === 0 || (await repair.isDisabled()), 'Repair cannot run as planned');
   await kr.visible('send-later');
   await kr.shot('plan-blocked');
-  await kr.expectClean({ cloud: cloud.url, cloudStatuses: [403, 404] });
+  await kr.expectClean({ cloud: fx.cloud.url, cloudStatuses: [403, 404] });
   await kr.close();
 });
 
 test('support link for another device: the connected Photon is flagged and nothing is written', LONG, async () => {
   const expected = 'aaaaaaaaaaaaaaaaaaaaaaaa';
-  const kr = await KeyRescue.open(browser, server, { name: '24-device-mismatch', api: cloud.url, device: expected });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '24-device-mismatch', api: fx.cloud.url, device: expected });
   await kr.signIn(DEMO);
   await kr.expectSignedIn(DEMO.email);
   await kr.connect();
@@ -214,7 +197,7 @@ test('support link for another device: the connected Photon is flagged and nothi
 });
 
 test('diagnose only: without signing in the page diagnoses and plans, but sends nothing', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '25-diagnose-only', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '25-diagnose-only', api: fx.cloud.url });
   await kr.visible('diagnose-only');
   await kr.el('diagnose-only').click();
   await kr.connect();
@@ -224,7 +207,7 @@ test('diagnose only: without signing in the page diagnoses and plans, but sends 
   assert.equal(await kr.el('signed-in').count(), 0);
   await kr.shot('diagnosed-signed-out');
   assert.deepEqual(
-    kr.requests.filter((u) => u.startsWith(cloud.url) && /oauth|provisioning/.test(u)),
+    kr.requests.filter((u) => u.startsWith(fx.cloud.url) && /oauth|provisioning/.test(u)),
     [],
     'diagnose only neither signs in nor sends a key',
   );
@@ -233,7 +216,7 @@ test('diagnose only: without signing in the page diagnoses and plans, but sends 
 });
 
 test('advanced panel: collapsed at first, and the internal-flash dump downloads the flash of the connected Photon', LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '26-advanced-flash-dump', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '26-advanced-flash-dump', api: fx.cloud.url });
   const advanced = await kr.visible('advanced');
   assert.equal(await advanced.evaluate((el) => el.tagName), 'DETAILS');
   assert.equal(await advanced.evaluate((el) => el.open), false, 'the advanced panel starts collapsed');
@@ -254,7 +237,7 @@ test('advanced panel: collapsed at first, and the internal-flash dump downloads 
 });
 
 test("advanced panel: offers the CLI's keys commands (save, load, new, send, server, address)", LONG, async () => {
-  const kr = await KeyRescue.open(browser, server, { name: '27-advanced-commands', api: cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '27-advanced-commands', api: fx.cloud.url });
   const advanced = await kr.visible('advanced');
   await advanced.locator('summary').click();
   await kr.shot('advanced-open');
