@@ -7,7 +7,7 @@
 //! live in local `StoredValue`s and are taken out while a step runs, so no borrow spans an await.
 
 use crate::cloud::http::HttpCloud;
-use crate::cloud::{AccessToken, ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Session};
+use crate::cloud::{AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, Session};
 use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
@@ -287,22 +287,37 @@ impl Store {
 
     // --- sign-in ---------------------------------------------------------------------------------
 
-    pub fn sign_in(self, email: String, password: String) {
+    /// Sends one sign-in request to the page's cloud while busy; an error `request` returns shows
+    /// in the sign-in panel.
+    fn signing_in<Fut>(self, request: impl FnOnce(PageCloud) -> Fut + 'static)
+    where
+        Fut: std::future::Future<Output = Result<(), ApiError>> + 'static,
+    {
         if !self.begin() {
             return;
         }
-        let mut cloud = self.cloud.get_value();
+        let cloud = self.cloud.get_value();
         spawn_local(async move {
-            match cloud.sign_in(email.trim(), &password).await {
-                Ok(session) => self.signed_in_as(session, email.trim().to_owned()),
-                Err(ApiError::MfaRequired { mfa_token }) => {
-                    self.mfa_token.set_value(Some(mfa_token));
-                    self.mfa_email.set(email.trim().to_owned());
-                    self.mfa_pending.set(true);
-                }
-                Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
+            if let Err(e) = request(cloud).await {
+                self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into());
             }
             self.end();
+        });
+    }
+
+    pub fn sign_in(self, email: String, password: String) {
+        self.signing_in(move |mut cloud| async move {
+            let email = email.trim().to_owned();
+            match cloud.sign_in(&email, &password).await {
+                Ok(session) => self.signed_in_as(session, email),
+                Err(ApiError::MfaRequired { mfa_token }) => {
+                    self.mfa_token.set_value(Some(mfa_token));
+                    self.mfa_email.set(email);
+                    self.mfa_pending.set(true);
+                }
+                Err(e) => return Err(e),
+            }
+            Ok(())
         });
     }
 
@@ -310,36 +325,22 @@ impl Store {
         let Some(mfa_token) = self.mfa_token.get_value() else {
             return;
         };
-        if !self.begin() {
-            return;
-        }
-        let mut cloud = self.cloud.get_value();
-        spawn_local(async move {
-            match cloud.sign_in_otp(&mfa_token, otp.trim()).await {
-                Ok(session) => {
-                    self.mfa_token.set_value(None);
-                    self.mfa_pending.set(false);
-                    let who = self.mfa_email.get_untracked();
-                    self.signed_in_as(session, who);
-                }
-                Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
-            }
-            self.end();
+        self.signing_in(move |mut cloud| async move {
+            let session = cloud.sign_in_otp(&mfa_token, otp.trim()).await?;
+            self.mfa_token.set_value(None);
+            self.mfa_pending.set(false);
+            let who = self.mfa_email.get_untracked();
+            self.signed_in_as(session, who);
+            Ok(())
         });
     }
 
     pub fn sign_in_with_token(self, pasted: String) {
-        if !self.begin() {
-            return;
-        }
-        let mut cloud = self.cloud.get_value();
-        spawn_local(async move {
-            match cloud.sign_in_with_token(&pasted).await {
-                // The API tells a token's scope, not its account's e-mail address.
-                Ok(session) => self.signed_in_as(session, "an access token".to_owned()),
-                Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
-            }
-            self.end();
+        self.signing_in(move |mut cloud| async move {
+            let session = cloud.sign_in_with_token(&pasted).await?;
+            // The API tells a token's scope, not its account's e-mail address.
+            self.signed_in_as(session, "an access token".to_owned());
+            Ok(())
         });
     }
 
@@ -749,10 +750,4 @@ pub fn page_query() -> String {
     web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default()
-}
-
-impl From<&ApiBase> for PageCloud {
-    fn from(base: &ApiBase) -> Self {
-        Self::Http(HttpCloud::new(base.clone()))
-    }
 }
