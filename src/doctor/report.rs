@@ -4,10 +4,12 @@
 //! Holds no secret: a diagnosis never contains private key bytes (only public keys and
 //! fingerprints), and this module prints no token, e-mail address or password. Pure, no I/O.
 
-use super::plan::CloudAccess;
+use super::plan::{CloudAccess, PlanBlock};
 use super::session::{Diagnosis, RepairReport, SendOutcome, VerifyOutcome};
 use crate::keys::DctSnapshot;
-use crate::keys::diagnose::{PrivateKeyStatus, PublicKeySlotStatus, ServerKeyStatus};
+use crate::keys::diagnose::{
+    AddressReport, PrivateKeyStatus, PublicKeySlotStatus, ServerKeyStatus,
+};
 use crate::keys::firmware::ServerHost;
 
 /// How a line reads on the page: fine, or a problem the repair addresses.
@@ -220,6 +222,38 @@ pub fn lines_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> [Line; 4] {
         address_line(d),
         cloud_line(d),
     ]
+}
+
+/// The advanced panel's answer to "Read server address" (`particle keys address`).
+pub fn address_sentence(a: Option<&AddressReport>) -> String {
+    match a {
+        Some(a) if a.fallback => format!(
+            "Server address: blank; the firmware uses {}:{}.",
+            a.host, a.port
+        ),
+        Some(a) => format!(
+            "Server address: {}:{}{}.",
+            a.host,
+            a.port,
+            if a.is_particle_default {
+                " (Particle's cloud)"
+            } else {
+                ""
+            }
+        ),
+        None => "The server address was not read.".to_owned(),
+    }
+}
+
+/// Why the plan cannot be carried out, in a sentence.
+pub fn plan_block_text(b: &PlanBlock) -> String {
+    match b {
+        PlanBlock::CloudNeeded { reason } => format!(
+            "The repair cannot send the key to the cloud: {reason}. Sign in with the account that \
+             owns the device, or tick \"send the key later\" to repair the device now."
+        ),
+        PlanBlock::NotDiagnosed => "The key slots were not read: connect again.".to_owned(),
+    }
 }
 
 /// The plain-text diagnostic report (the "readable text" download).

@@ -2,7 +2,7 @@
 //! (save, load, new, send, server, address) and the internal-flash dump for support. Each button
 //! calls one `Doctor` method through `Store::advanced`.
 
-use crate::doctor::{CloudContext, DoctorError};
+use crate::doctor::{CloudContext, DoctorError, report};
 use crate::keys::ServerAddressSpec;
 use crate::ui::store::Store;
 use crate::ui::widgets::{download, read_picked};
@@ -116,23 +116,7 @@ pub fn Advanced() -> impl IntoView {
             let result = doctor
                 .read_server_address(&mut |e| store.on_event(e))
                 .await
-                .map(|a| match a {
-                    Some(a) if a.fallback => format!(
-                        "Server address: blank; the firmware uses {}:{}.",
-                        a.host, a.port
-                    ),
-                    Some(a) => format!(
-                        "Server address: {}:{}{}.",
-                        a.host,
-                        a.port,
-                        if a.is_particle_default {
-                            " (Particle's cloud)"
-                        } else {
-                            ""
-                        }
-                    ),
-                    None => "The server address was not read.".to_owned(),
-                });
+                .map(|a| report::address_sentence(a.as_ref()));
             (doctor, result)
         })
     };

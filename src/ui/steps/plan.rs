@@ -1,7 +1,7 @@
 //! Plan: what the repair will do, the options that change it, and the Repair button the user
 //! presses to confirm.
 
-use crate::doctor::PlanBlock;
+use crate::doctor::report;
 use crate::ui::store::Store;
 use leptos::prelude::*;
 
@@ -32,17 +32,7 @@ pub fn PlanStep() -> impl IntoView {
                         {empty.then_some(view! { <p>"Nothing needs to change on this device."</p> })}
                         {blocked
                             .map(|b| {
-                                let text = match b {
-                                    PlanBlock::CloudNeeded { reason } => {
-                                        format!(
-                                            "The repair cannot send the key to the cloud: {reason}. Sign in with the account that owns the device, or tick \"send the key later\" to repair the device now."
-                                        )
-                                    }
-                                    PlanBlock::NotDiagnosed => {
-                                        "The key slots were not read: connect again.".to_owned()
-                                    }
-                                };
-                                view! { <p class="verdict-problem">{text}</p> }
+                                view! { <p class="verdict-problem">{report::plan_block_text(&b)}</p> }
                             })}
                         {plan.notes.iter().map(|n| view! { <p class="muted">{n.clone()}</p> }).collect_view()}
                     </div>
