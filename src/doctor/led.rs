@@ -53,9 +53,6 @@ impl LedColour {
     }
 }
 
-/// The blink counts the decoder offers; 4 stands for "4 or more".
-pub const BLINK_CHOICES: [u8; 4] = [1, 2, 3, 4];
-
 /// Which fix a pattern calls for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
