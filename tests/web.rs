@@ -112,11 +112,15 @@ fn click(host: &web_sys::Element, testid: &str) {
 }
 
 /// Types into an input as a user would: sets the value and fires `input`.
-fn fill(host: &web_sys::Element, testid: &str, value: &str) {
-    let input: web_sys::HtmlInputElement = find(host, testid).unwrap().unchecked_into();
+fn type_into(input: &web_sys::HtmlInputElement, value: &str) {
     input.set_value(value);
     let event = web_sys::Event::new("input").unwrap();
     input.dispatch_event(&event).unwrap();
+}
+
+/// [`type_into`] the input `testid`.
+fn fill(host: &web_sys::Element, testid: &str, value: &str) {
+    type_into(&find(host, testid).unwrap().unchecked_into(), value);
 }
 
 fn set_select(host: &web_sys::Element, selector: &str, value: &str) {
@@ -129,6 +133,18 @@ fn set_select(host: &web_sys::Element, selector: &str, value: &str) {
     select
         .dispatch_event(&web_sys::Event::new("change").unwrap())
         .unwrap();
+}
+
+/// Presses "Try with a simulated Photon" and waits until the simulated Photon is plugged in.
+async fn start_simulated_photon(host: &web_sys::Element) {
+    click(host, "try-simulated");
+    wait_for(
+        host,
+        "log",
+        |l| l.contains("Simulated Photon ready"),
+        120_000,
+    )
+    .await;
 }
 
 fn current_step(host: &web_sys::Element) -> String {
@@ -153,14 +169,7 @@ async fn simulated_photon_is_repaired_in_page_and_comes_online() {
         find(&host, "test-cloud-banner").is_none(),
         "no banner for Particle's cloud"
     );
-    click(&host, "try-simulated");
-    wait_for(
-        &host,
-        "log",
-        |l| l.contains("Simulated Photon ready"),
-        120_000,
-    )
-    .await;
+    start_simulated_photon(&host).await;
     assert_eq!(current_step(&host), "Connect");
     assert!(
         text(&host, "test-cloud-banner").contains("in-page simulated cloud"),
@@ -224,12 +233,7 @@ async fn led_decoder_names_the_fix_in_words() {
         .query_selector("[data-testid=led-decoder] input")
         .unwrap()
         .unwrap();
-    blinks
-        .unchecked_ref::<web_sys::HtmlInputElement>()
-        .set_value("2");
-    blinks
-        .dispatch_event(&web_sys::Event::new("input").unwrap())
-        .unwrap();
+    type_into(blinks.unchecked_ref(), "2");
     tick(20).await;
     let verdict = text(&host, "led-verdict");
     assert!(verdict.contains("2 orange blinks"), "{verdict}");
@@ -242,14 +246,7 @@ async fn led_decoder_names_the_fix_in_words() {
 async fn a_claimed_interface_shows_an_error_panel_with_cause_and_next_step() {
     let (host, handle) = mount_app();
     set_select(&host, "[data-testid=sim-fault]", "interface-claimed");
-    click(&host, "try-simulated");
-    wait_for(
-        &host,
-        "log",
-        |l| l.contains("Simulated Photon ready"),
-        120_000,
-    )
-    .await;
+    start_simulated_photon(&host).await;
     click(&host, "diagnose-only");
     click(&host, "connect");
     wait_for(&host, "error", |t| !t.is_empty(), 10_000).await;
