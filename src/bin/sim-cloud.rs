@@ -63,6 +63,7 @@ fn main() {
     let mut options = ServerOptions::default();
     let mut device_host = None;
     let mut device_port: u16 = 5683;
+    let mut device_port_given = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -84,6 +85,7 @@ fn main() {
             "--test-control" => options.test_control = true,
             "--device-host" => device_host = Some(value("--device-host")),
             "--device-port" => {
+                device_port_given = true;
                 device_port = value("--device-port")
                     .parse()
                     .unwrap_or_else(|_| fail("--device-port takes a number"))
@@ -108,8 +110,10 @@ fn main() {
     if demo {
         seed_demo(&mut cloud);
     }
-    if let Some(h) = device_host {
-        cloud.set_server_address(&h, device_port);
+    // Either flag changes the address; the other keeps the cloud's default.
+    if device_host.is_some() || device_port_given {
+        let host = device_host.unwrap_or_else(|| cloud.server_host().to_owned());
+        cloud.set_server_address(&host, device_port);
     }
 
     let listener = TcpListener::bind(format!("{bind}:{port}"))
