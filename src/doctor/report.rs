@@ -451,11 +451,27 @@ pub fn error_help(e: &super::DoctorError) -> Option<ErrorHelp> {
 pub const UDEV_RULE: &str = "SUBSYSTEMS==\"usb\", ATTRS{idVendor}==\"1d50\", ATTRS{idProduct}==\"607[df]\", GROUP=\"plugdev\", MODE=\"0666\", ENV{ID_MM_DEVICE_IGNORE}=\"1\"\n\
 SUBSYSTEMS==\"usb\", ATTRS{idVendor}==\"2b04\", ATTRS{idProduct}==\"[cd]0??\", GROUP=\"plugdev\", MODE=\"0666\", ENV{ID_MM_DEVICE_IGNORE}=\"1\"";
 
-/// The first letter in upper case, for an error's `Display` shown as a sentence.
+/// The first letter in upper case, for an error's `Display` shown as a sentence. ASCII only: the
+/// messages are English, and full Unicode case mapping would add its 12 KB tables to the page.
 pub fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+    let mut out = s.to_owned();
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capitalise;
+
+    #[test]
+    fn capitalise_upper_cases_an_ascii_first_letter_and_leaves_the_rest() {
+        assert_eq!(capitalise("the device is busy"), "The device is busy");
+        assert_eq!(capitalise("Already"), "Already");
+        assert_eq!(capitalise("3 keys"), "3 keys");
+        assert_eq!(capitalise(""), "");
+        // A non-ASCII first letter is left as it is (and nothing panics on the char boundary).
+        assert_eq!(capitalise("été"), "été");
     }
 }
