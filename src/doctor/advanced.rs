@@ -31,7 +31,7 @@ impl<T: Transport> Doctor<T> {
     /// key is cut at its encoded length when the slot starts like one; otherwise the raw slot.
     pub async fn save_private_key(
         &mut self,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<BackupFile, DoctorError> {
         let slot = self.active_keys().private_key;
         let mut dfu =
@@ -56,7 +56,7 @@ impl<T: Transport> Doctor<T> {
     pub async fn write_key_file(
         &mut self,
         file: &[u8],
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let algorithm = self.active_keys().private_key.algorithm;
         let key = keys::load_device_private_key(file, algorithm)?;
@@ -66,7 +66,7 @@ impl<T: Transport> Doctor<T> {
     /// `particle keys new` + `load`: generates a key pair in the browser and writes it.
     pub async fn write_new_key(
         &mut self,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let key = new_key(self.active_keys().private_key.algorithm, on_event)?;
         self.write_device_key(key, on_event).await
@@ -75,7 +75,7 @@ impl<T: Transport> Doctor<T> {
     async fn write_device_key(
         &mut self,
         key: DevicePrivateKey,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let slot = self.active_keys().private_key;
         self.write_private_key(key, slot.alt, slot.offset, slot.read_len, on_event)
@@ -103,7 +103,7 @@ impl<T: Transport> Doctor<T> {
     pub async fn write_server_region(
         &mut self,
         region: &[u8],
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(), DoctorError> {
         let slot = self.active_keys().server_key;
         self.write_region(slot.alt, slot.offset, region, "server key", on_event)
@@ -113,7 +113,7 @@ impl<T: Transport> Doctor<T> {
     /// `particle keys address`: the server address as the firmware decodes it, read now.
     pub async fn read_server_address(
         &mut self,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Option<AddressReport>, DoctorError> {
         let report = self.read_keys_area().await?;
         if let Some(a) = &report.server_address {

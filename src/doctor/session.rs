@@ -160,7 +160,7 @@ impl<T: Transport> Doctor<T> {
         transport: T,
         expected_id: Option<&str>,
         cancel: CancelFlag,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Self, DoctorError> {
         on_event(DoctorEvent::Step(Step::Connect));
         let info = transport.info();
@@ -268,7 +268,7 @@ impl<T: Transport> Doctor<T> {
     pub async fn diagnose<C: CloudApi>(
         &mut self,
         cloud: CloudContext<'_, C>,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Diagnosis, DoctorError> {
         self.check_cancel(Step::Diagnose)?;
         on_event(DoctorEvent::Step(Step::Diagnose));
@@ -344,7 +344,7 @@ impl<T: Transport> Doctor<T> {
     /// transfer is needed: those bytes were read a moment ago and the bootloader cannot change them.
     pub fn back_up(
         &mut self,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<&Backup, DoctorError> {
         self.check_cancel(Step::BackUp)?;
         on_event(DoctorEvent::Step(Step::BackUp));
@@ -368,7 +368,7 @@ impl<T: Transport> Doctor<T> {
         &self,
         diagnosis: &Diagnosis,
         options: &PlanOptions,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Plan, DoctorError> {
         on_event(DoctorEvent::Step(Step::Plan));
         let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
@@ -389,7 +389,7 @@ impl<T: Transport> Doctor<T> {
         &mut self,
         plan: &Plan,
         cloud: CloudContext<'_, C>,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<RepairReport, DoctorError> {
         if let Some(PlanBlock::CloudNeeded { reason }) = &plan.blocked {
             return Err(DoctorError::CloudNeeded {
@@ -467,7 +467,7 @@ impl<T: Transport> Doctor<T> {
         &mut self,
         product_id: Option<u32>,
         cloud: CloudContext<'_, C>,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let public_key = self.read_device_public_key(true, on_event).await?;
         self.send(&public_key, cloud.api, cloud.token, product_id, on_event)
@@ -479,7 +479,7 @@ impl<T: Transport> Doctor<T> {
     pub async fn restore(
         &mut self,
         backup: &Backup,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<usize, DoctorError> {
         if backup.device_id != self.identity.device_id {
             return Err(DoctorError::BackupOfOtherDevice {
@@ -523,7 +523,7 @@ impl<T: Transport> Doctor<T> {
     /// Reads the whole internal flash (alt 0) for support, with progress.
     pub async fn dump_internal_flash(
         &mut self,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(u32, Vec<u8>), DoctorError> {
         let cancel = self.cancel.clone();
         let mut dfu = Self::session(
@@ -575,7 +575,7 @@ impl<T: Transport> Doctor<T> {
         mut self,
         cloud: CloudContext<'_, C>,
         timeout_ms: u32,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(VerifyOutcome, TransferCounts), DoctorError> {
         self.check_cancel(Step::Verify)?;
         on_event(DoctorEvent::Step(Step::Verify));
@@ -632,7 +632,7 @@ impl<T: Transport> Doctor<T> {
         address: u32,
         bytes: &[u8],
         what: &'static str,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(), DoctorError> {
         let erase = self.identity.platform.info().erase_before_write;
         let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
@@ -684,7 +684,7 @@ impl<T: Transport> Doctor<T> {
         alt: u8,
         address: u32,
         slot_len: u32,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(), DoctorError> {
         let mut image = Zeroizing::new(vec![keys::ERASED; slot_len as usize]);
         image[..key.der().len()].copy_from_slice(key.der());
@@ -725,7 +725,7 @@ impl<T: Transport> Doctor<T> {
     pub(super) async fn read_device_public_key(
         &mut self,
         fresh: bool,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let report = if fresh || self.keys_area.is_none() {
             self.read_keys_area().await?
@@ -753,7 +753,7 @@ impl<T: Transport> Doctor<T> {
         api: &mut C,
         token: Option<&AccessToken>,
         product_id: Option<u32>,
-        on_event: &mut impl FnMut(DoctorEvent),
+        on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(), DoctorError> {
         let token = token.ok_or_else(|| DoctorError::CloudNeeded {
             reason: "nobody is signed in".into(),
@@ -776,7 +776,7 @@ impl<T: Transport> Doctor<T> {
 /// Generates a key pair in the browser for a slot of `algorithm`, and says so in the log.
 pub(super) fn new_key(
     algorithm: KeyAlgorithm,
-    on_event: &mut impl FnMut(DoctorEvent),
+    on_event: &mut dyn FnMut(DoctorEvent),
 ) -> Result<keys::DevicePrivateKey, DoctorError> {
     let key = keys::generate_device_key(algorithm)?;
     on_event(DoctorEvent::Log(format!(
@@ -901,7 +901,7 @@ async fn product_access<C: CloudApi>(
     api: &mut C,
     token: &AccessToken,
     product_id: u32,
-    on_event: &mut impl FnMut(DoctorEvent),
+    on_event: &mut dyn FnMut(DoctorEvent),
 ) -> CloudAccess {
     let allowed = CloudAccess::Allowed {
         product_id: Some(product_id),
