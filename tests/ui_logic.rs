@@ -7,8 +7,8 @@ use doctor_common::*;
 use futures_executor::block_on;
 use key_rescue::doctor::report::{self, ExtraHelp};
 use key_rescue::doctor::{
-    Action, CancelFlag, CloudAccess, Doctor, DoctorError, PlanBlock, PlanOptions, RestoreOutcome,
-    ServerChoice, VerifyOutcome,
+    Action, CancelFlag, CloudAccess, Command, Doctor, DoctorError, PlanBlock, PlanOptions,
+    RestoreOutcome, ServerChoice, VerifyOutcome, server_address,
 };
 use key_rescue::keys::diagnose::{PrivateKeyStatus, ServerKeyStatus};
 use key_rescue::sim::faults::{Fault, NAMES};
@@ -327,4 +327,108 @@ fn advanced_commands_save_write_and_decode_keys() {
             .unwrap();
         assert_eq!(cloud_key(&w), Some(sent.spki_der));
     });
+}
+
+#[test]
+fn the_advanced_panel_runs_each_command_through_the_doctor_and_words_its_result() {
+    let (w, region) = sim_world(Fault::None);
+    block_on(async {
+        let mut api = w.cloud_api();
+        let token = w.token(DEMO_EMAIL);
+        let mut doctor = Doctor::connect(w.transport(), None, CancelFlag::new(), &mut |_| {})
+            .await
+            .unwrap();
+        doctor
+            .diagnose(ctx(&mut api, Some(&token)), &mut |_| {})
+            .await
+            .unwrap();
+        doctor.back_up(&mut |_| {}).unwrap();
+        let dct_before = w.device.borrow().dct().to_vec();
+
+        // No file picked: a typed error with a next step, and nothing written.
+        let err = doctor
+            .run_command(
+                Command::LoadKeyFile { file: None },
+                ctx(&mut api, Some(&token)),
+                &mut |_| {},
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err, DoctorError::NoFilePicked { what: "key file" });
+        assert!(err.hint().contains("Choose the key file"));
+        assert_eq!(w.device.borrow().dct(), &dct_before[..]);
+
+        let saved = doctor
+            .run_command(Command::SaveKey, ctx(&mut api, Some(&token)), &mut |_| {})
+            .await
+            .unwrap();
+        let file = saved.download.expect("keys save downloads the key");
+        assert_eq!(file.name, "0123456789abcdef01234567_rsa_private_key.der");
+        assert!(saved.message.contains(&file.name), "{}", saved.message);
+
+        let new = doctor
+            .run_command(Command::NewKey, ctx(&mut api, Some(&token)), &mut |_| {})
+            .await
+            .unwrap();
+        assert!(new.download.is_none());
+        assert!(
+            new.message.starts_with("Wrote a new key"),
+            "{}",
+            new.message
+        );
+
+        let sent = doctor
+            .run_command(
+                Command::SendKey { product_id: None },
+                ctx(&mut api, Some(&token)),
+                &mut |_| {},
+            )
+            .await
+            .unwrap();
+        let on_device = device_public_key(&w).unwrap();
+        assert_eq!(cloud_key(&w), Some(on_device));
+        assert!(sent.message.starts_with("Sent the device's public key"));
+
+        // The server fields as typed, then `keys address` reads them back.
+        let address = server_address(true, " 10.0.0.2", "5700 ").unwrap();
+        doctor
+            .run_command(
+                Command::WriteServer {
+                    key_file: Some(region.clone()),
+                    address,
+                },
+                ctx(&mut api, Some(&token)),
+                &mut |_| {},
+            )
+            .await
+            .unwrap();
+        let read = doctor
+            .run_command(
+                Command::ReadAddress,
+                ctx(&mut api, Some(&token)),
+                &mut |_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(read.message, "Server address: 10.0.0.2:5700.");
+
+        let dump = doctor
+            .run_command(Command::DumpFlash, ctx(&mut api, Some(&token)), &mut |_| {})
+            .await
+            .unwrap();
+        let flash = dump.download.expect("the dump downloads the flash");
+        assert!(
+            flash
+                .name
+                .starts_with("internal_flash_0123456789abcdef01234567_0x")
+        );
+        assert!(
+            dump.message
+                .contains(&format!("Saved {} bytes", flash.bytes.len()))
+        );
+    });
+    assert!(matches!(
+        server_address(true, "10.0.0.2", "port"),
+        Err(DoctorError::PortNotANumber { .. })
+    ));
 }

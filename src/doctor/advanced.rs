@@ -1,23 +1,182 @@
 //! The advanced panel's commands, the Particle CLI's `keys` commands on a connected device:
-//! save the private-key slot, write a loaded or a new key, write a server-key region (Particle's or
-//! a custom host / IP / port / key file), and decode the server address.
+//! save the private-key slot, write a loaded or a new key, send the device's public key, write a
+//! server-key region (Particle's or a custom host / IP / port / key file), decode the server
+//! address, and dump the internal flash. The page runs each one through [`Doctor::run_command`],
+//! which also words its result.
 //!
 //! Every write goes through `Doctor::write_region`: it needs the backup the diagnosis took, is
 //! read back and compared, and is rolled back from the backup if it fails. Private key bytes stay
 //! in `Zeroizing` buffers; the only place they leave this module is the file "keys save" returns
 //! for a download the user asked for.
 
-use super::DoctorEvent;
 use super::backup::BackupFile;
 use super::error::DoctorError;
 use super::session::{Doctor, new_key};
+use super::{CloudContext, DoctorEvent, report};
+use crate::cloud::CloudApi;
 use crate::device::{KeyAlgorithm, TransportKeys};
 use crate::keys::diagnose::AddressReport;
 use crate::keys::{self, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec};
 use crate::usb::Transport;
 use zeroize::Zeroizing;
 
+/// One advanced-panel command, with what the user entered for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `keys save`: download the private-key slot.
+    SaveKey,
+    /// `keys load`: write the key in `file` (`None`: no file was picked).
+    LoadKeyFile { file: Option<Vec<u8>> },
+    /// `keys new`: generate a key pair here and write it.
+    NewKey,
+    /// `keys send`: send the public key of the key on the device (to a product, if given).
+    SendKey { product_id: Option<u32> },
+    /// `keys server`: write the server key in `key_file` (`None`: Particle's) with `address`.
+    WriteServer {
+        key_file: Option<Vec<u8>>,
+        address: ServerAddressSpec,
+    },
+    /// `keys address`: read the server address.
+    ReadAddress,
+    /// The internal-flash dump for support.
+    DumpFlash,
+}
+
+impl Command {
+    /// The command with the bytes of the file the user picked for it (`keys load`'s key file, or
+    /// a custom server key). Other commands take no file and are returned unchanged.
+    pub fn with_file(self, picked: Option<Vec<u8>>) -> Self {
+        match self {
+            Self::LoadKeyFile { .. } => Self::LoadKeyFile { file: picked },
+            Self::WriteServer { address, .. } => Self::WriteServer {
+                key_file: picked,
+                address,
+            },
+            other => other,
+        }
+    }
+}
+
+/// What a command did: a sentence for the page and its log, and the file to download, if any.
+#[derive(Debug)]
+pub struct CommandOutcome {
+    pub message: String,
+    pub download: Option<BackupFile>,
+}
+
+impl CommandOutcome {
+    fn said(message: String) -> Self {
+        Self {
+            message,
+            download: None,
+        }
+    }
+}
+
+/// The address block for the server command from the panel's fields: Particle's own address
+/// unless a custom server with a host is chosen; an empty port means the default port.
+pub fn server_address(
+    custom: bool,
+    host: &str,
+    port: &str,
+) -> Result<ServerAddressSpec, DoctorError> {
+    let (host, port) = (host.trim(), port.trim());
+    if !custom {
+        return Ok(ServerAddressSpec::Unchanged);
+    }
+    if host.is_empty() {
+        return match port.is_empty() {
+            true => Ok(ServerAddressSpec::Unchanged),
+            false => Err(DoctorError::PortWithoutHost),
+        };
+    }
+    let port = match port {
+        "" => None,
+        text => Some(
+            text.parse::<u16>()
+                .map_err(|_| DoctorError::PortNotANumber {
+                    text: text.to_owned(),
+                })?,
+        ),
+    };
+    Ok(ServerAddressSpec::Host {
+        host: host.to_owned(),
+        port,
+    })
+}
+
 impl<T: Transport> Doctor<T> {
+    /// Runs one advanced command on the connected device (which stays connected) and words what
+    /// it did.
+    pub async fn run_command<C: CloudApi>(
+        &mut self,
+        command: Command,
+        cloud: CloudContext<'_, C>,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<CommandOutcome, DoctorError> {
+        Ok(match command {
+            Command::SaveKey => {
+                let file = self.save_private_key(on_event).await?;
+                CommandOutcome {
+                    message: format!(
+                        "Saved the device's private key as {} (keep it private).",
+                        file.name
+                    ),
+                    download: Some(file),
+                }
+            }
+            Command::LoadKeyFile { file: None } => {
+                return Err(DoctorError::NoFilePicked { what: "key file" });
+            }
+            Command::LoadKeyFile { file: Some(file) } => {
+                let key = self.write_key_file(&file, on_event).await?;
+                CommandOutcome::said(format!(
+                    "Wrote the key from the file; its public key is {}. Send it to the cloud next.",
+                    key.fingerprint
+                ))
+            }
+            Command::NewKey => {
+                let key = self.write_new_key(on_event).await?;
+                CommandOutcome::said(format!(
+                    "Wrote a new key; its public key is {}. Send it to the cloud next.",
+                    key.fingerprint
+                ))
+            }
+            Command::SendKey { product_id } => {
+                let key = self
+                    .send_key_from_device(product_id, cloud, on_event)
+                    .await?;
+                CommandOutcome::said(format!(
+                    "Sent the device's public key {} to the cloud.",
+                    key.fingerprint
+                ))
+            }
+            Command::WriteServer { key_file, address } => {
+                let region = self.server_region(key_file.as_deref(), &address)?;
+                self.write_server_region(&region, on_event).await?;
+                CommandOutcome::said("Wrote the server key and address.".to_owned())
+            }
+            Command::ReadAddress => {
+                let address = self.read_server_address(on_event).await?;
+                CommandOutcome::said(report::address_sentence(address.as_ref()))
+            }
+            Command::DumpFlash => {
+                let (start, bytes) = self.dump_internal_flash(on_event).await?;
+                let name = format!(
+                    "internal_flash_{}_{start:#010x}.bin",
+                    self.identity.device_id
+                );
+                CommandOutcome {
+                    message: format!("Saved {} bytes of internal flash as {name}.", bytes.len()),
+                    download: Some(BackupFile {
+                        name,
+                        bytes: Zeroizing::new(bytes),
+                    }),
+                }
+            }
+        })
+    }
+
     /// The key slots the firmware uses now (the Electron's transport byte decides), from the key
     /// area read in this session, or the platform's default before any read.
     fn active_keys(&self) -> &'static TransportKeys {
@@ -148,7 +307,70 @@ fn algorithm_word(algorithm: KeyAlgorithm) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::der_len;
+    use super::{Command, DoctorError, ServerAddressSpec, der_len, server_address};
+
+    #[test]
+    fn the_server_fields_give_the_address_block_or_say_what_is_wrong() {
+        assert_eq!(
+            server_address(false, "h.example", "99"),
+            Ok(ServerAddressSpec::Unchanged)
+        );
+        assert_eq!(
+            server_address(true, " ", ""),
+            Ok(ServerAddressSpec::Unchanged)
+        );
+        assert_eq!(
+            server_address(true, " 10.0.0.2 ", ""),
+            Ok(ServerAddressSpec::Host {
+                host: "10.0.0.2".into(),
+                port: None
+            })
+        );
+        assert_eq!(
+            server_address(true, "cloud.example.com", " 5683 "),
+            Ok(ServerAddressSpec::Host {
+                host: "cloud.example.com".into(),
+                port: Some(5683)
+            })
+        );
+        assert_eq!(
+            server_address(true, "cloud.example.com", "56o3"),
+            Err(DoctorError::PortNotANumber {
+                text: "56o3".into()
+            })
+        );
+        assert_eq!(
+            server_address(true, "cloud.example.com", "70000"),
+            Err(DoctorError::PortNotANumber {
+                text: "70000".into()
+            })
+        );
+        assert_eq!(
+            server_address(true, "", "5683"),
+            Err(DoctorError::PortWithoutHost)
+        );
+    }
+
+    #[test]
+    fn a_picked_file_goes_only_to_the_commands_that_read_one() {
+        let file = Some(vec![1, 2, 3]);
+        assert_eq!(
+            Command::LoadKeyFile { file: None }.with_file(file.clone()),
+            Command::LoadKeyFile { file: file.clone() }
+        );
+        assert_eq!(
+            Command::WriteServer {
+                key_file: None,
+                address: ServerAddressSpec::Unchanged
+            }
+            .with_file(file.clone()),
+            Command::WriteServer {
+                key_file: file.clone(),
+                address: ServerAddressSpec::Unchanged
+            }
+        );
+        assert_eq!(Command::NewKey.with_file(file), Command::NewKey);
+    }
 
     #[test]
     fn der_length_is_read_from_the_header() {

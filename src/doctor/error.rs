@@ -59,6 +59,12 @@ pub enum DoctorError {
     },
     #[error("the key on the device cannot be read back as a valid key: {reason}")]
     KeyNotOnDevice { reason: String },
+    #[error("no {what} was picked")]
+    NoFilePicked { what: &'static str },
+    #[error("the port \"{text}\" is not a number from 1 to 65534")]
+    PortNotANumber { text: String },
+    #[error("a port was entered without a host")]
+    PortWithoutHost,
     #[error(transparent)]
     Dfu(#[from] dfu::Error),
     #[error(transparent)]
@@ -115,6 +121,17 @@ impl DoctorError {
             },
             Self::KeyNotOnDevice { .. } => {
                 "Retry the repair: the page will write a new key and check it again.".into()
+            }
+            Self::NoFilePicked { what } => {
+                format!(
+                    "Choose the {what} with the file button first, then press the command again."
+                )
+            }
+            Self::PortNotANumber { .. } => {
+                "Leave the port empty for the default, or enter a port from 1 to 65534.".into()
+            }
+            Self::PortWithoutHost => {
+                "Enter the server's host or IP address as well, or leave the port empty.".into()
             }
             Self::Dfu(e) => e.hint().into(),
             Self::Cloud(e) => e.hint().into(),

@@ -1,17 +1,11 @@
 //! The advanced panel (collapsed): the Particle CLI's `keys` commands on the connected device
 //! (save, load, new, send, server, address) and the internal-flash dump for support. Each button
-//! calls one `Doctor` method through `Store::advanced`.
+//! hands one `doctor::Command` to `Store::advanced`.
 
-use crate::doctor::{CloudContext, DoctorError, report};
-use crate::keys::ServerAddressSpec;
+use crate::doctor::Command;
 use crate::ui::store::Store;
-use crate::ui::widgets::{download, read_picked};
 use leptos::html::Input;
 use leptos::prelude::*;
-
-fn no_file() -> DoctorError {
-    DoctorError::Key(crate::keys::KeyError::Encoding("no file was picked".into()))
-}
 
 #[component]
 pub fn Advanced() -> impl IntoView {
@@ -23,117 +17,23 @@ pub fn Advanced() -> impl IntoView {
     let port = RwSignal::new(String::new());
     let idle = move || !store.busy.get() && store.connected.get();
 
-    let save = move |_| {
-        store.advanced(move |mut doctor, _, _, store| async move {
-            let result = doctor
-                .save_private_key(&mut |e| store.on_event(e))
-                .await
-                .map(|file| {
-                    download(&file.name, &file.bytes, "application/octet-stream");
-                    format!(
-                        "Saved the device's private key as {} (keep it private).",
-                        file.name
-                    )
-                });
-            (doctor, result)
-        })
-    };
-    let load = move |_| {
-        store.advanced(move |mut doctor, _, _, store| async move {
-            let result = match read_picked(key_file).await {
-                Some(bytes) => doctor
-                    .write_key_file(&bytes, &mut |e| store.on_event(e))
-                    .await
-                    .map(|k| format!("Wrote the key from the file; its public key is {}. Send it to the cloud next.", k.fingerprint)),
-                None => Err(no_file()),
-            };
-            (doctor, result)
-        })
-    };
-    let new_key = move |_| {
-        store.advanced(move |mut doctor, _, _, store| async move {
-            let result = doctor
-                .write_new_key(&mut |e| store.on_event(e))
-                .await
-                .map(|k| {
-                    format!(
-                        "Wrote a new key; its public key is {}. Send it to the cloud next.",
-                        k.fingerprint
-                    )
-                });
-            (doctor, result)
-        })
-    };
+    let save = move |_| store.advanced(Command::SaveKey, None);
+    let load = move |_| store.advanced(Command::LoadKeyFile { file: None }, Some(key_file));
+    let new_key = move |_| store.advanced(Command::NewKey, None);
     let send = move |_| {
         let product_id = store.product_id();
-        store.advanced(move |mut doctor, mut cloud, token, store| async move {
-            let ctx = CloudContext {
-                api: &mut cloud,
-                token: token.as_ref(),
-            };
-            let result = doctor
-                .send_key_from_device(product_id, ctx, &mut |e| store.on_event(e))
-                .await
-                .map(|k| {
-                    format!(
-                        "Sent the device's public key {} to the cloud.",
-                        k.fingerprint
-                    )
-                });
-            (doctor, result)
-        })
+        store.advanced(Command::SendKey { product_id }, None);
     };
     let server = move |_| {
-        let is_custom = custom.get_untracked();
-        let (host, port) = (host.get_untracked(), port.get_untracked());
-        let test_region = store.test_cloud_region();
-        store.advanced(move |mut doctor, _, _, store| async move {
-            let key_file = match (is_custom, test_region) {
-                (true, _) => read_picked(server_file).await,
-                // In the simulated mode the simulated cloud's key plays Particle's.
-                (false, region) => region,
-            };
-            let address = match (is_custom, host.trim()) {
-                (true, h) if !h.is_empty() => ServerAddressSpec::Host {
-                    host: h.to_owned(),
-                    port: port.trim().parse().ok(),
-                },
-                _ => ServerAddressSpec::Unchanged,
-            };
-            let region = doctor.server_region(key_file.as_deref(), &address);
-            let result = match region {
-                Ok(region) => doctor
-                    .write_server_region(&region, &mut |e| store.on_event(e))
-                    .await
-                    .map(|()| "Wrote the server key and address.".to_owned()),
-                Err(e) => Err(e),
-            };
-            (doctor, result)
-        })
+        store.write_server(
+            custom.get_untracked(),
+            &host.get_untracked(),
+            &port.get_untracked(),
+            server_file,
+        );
     };
-    let address = move |_| {
-        store.advanced(move |mut doctor, _, _, store| async move {
-            let result = doctor
-                .read_server_address(&mut |e| store.on_event(e))
-                .await
-                .map(|a| report::address_sentence(a.as_ref()));
-            (doctor, result)
-        })
-    };
-    let dump = move |_| {
-        store.advanced(move |mut doctor, _, _, store| async move {
-            let id = doctor.identity().device_id.clone();
-            let result = doctor
-                .dump_internal_flash(&mut |e| store.on_event(e))
-                .await
-                .map(|(start, bytes)| {
-                    let name = format!("internal_flash_{id}_{start:#010x}.bin");
-                    download(&name, &bytes, "application/octet-stream");
-                    format!("Saved {} bytes of internal flash as {name}.", bytes.len())
-                });
-            (doctor, result)
-        })
-    };
+    let address = move |_| store.advanced(Command::ReadAddress, None);
+    let dump = move |_| store.advanced(Command::DumpFlash, None);
     view! {
         <details class="advanced" data-testid="advanced">
             <summary>"Advanced: the Particle CLI's key commands"</summary>

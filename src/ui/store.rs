@@ -11,13 +11,16 @@ use crate::cloud::{AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, Ses
 use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
-    Backup, CancelFlag, CloudAccess, CloudContext, Diagnosis, Doctor, DoctorError, DoctorEvent,
-    Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
+    Backup, CancelFlag, CloudAccess, CloudContext, Command, Diagnosis, Doctor, DoctorError,
+    DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
+    server_address,
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};
+use crate::ui::widgets::{download, read_picked};
 use crate::usb::TransportError;
 use crate::usb::webusb::{self, WebUsbTransport};
+use leptos::html::Input;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -671,16 +674,12 @@ impl Store {
     // --- advanced panel --------------------------------------------------------------------------
 
     /// Runs one advanced command on the connected device (which stays connected afterwards).
-    pub fn advanced<F, Fut>(self, run: F)
-    where
-        F: FnOnce(Doctor<WebUsbTransport>, PageCloud, Option<AccessToken>, Store) -> Fut + 'static,
-        Fut: std::future::Future<Output = (Doctor<WebUsbTransport>, Result<String, DoctorError>)>
-            + 'static,
-    {
+    /// `file` is the file input whose pick the command reads, if it reads one.
+    pub fn advanced(self, command: Command, file: Option<NodeRef<Input>>) {
         if !self.begin() {
             return;
         }
-        let Some(doctor) = self.take_doctor() else {
+        let Some(mut doctor) = self.take_doctor() else {
             self.fail_text(
                 ErrorPlace::Steps,
                 "no device is connected".into(),
@@ -690,20 +689,51 @@ impl Store {
             self.end();
             return;
         };
-        let cloud = self.cloud.get_value();
+        let mut cloud = self.cloud.get_value();
         let token = self.token.get_value();
         spawn_local(async move {
-            let (doctor, result) = run(doctor, cloud, token, self).await;
+            let command = match file {
+                Some(input) => command.with_file(read_picked(input).await),
+                None => command,
+            };
+            let ctx = CloudContext {
+                api: &mut cloud,
+                token: token.as_ref(),
+            };
+            let result = doctor
+                .run_command(command, ctx, &mut |e| self.on_event(e))
+                .await;
             self.doctor.set_value(Some(doctor));
             match result {
-                Ok(text) => {
-                    self.log_line(text.clone());
-                    self.advanced_result.set(Some(text));
+                Ok(outcome) => {
+                    if let Some(file) = &outcome.download {
+                        download(&file.name, &file.bytes, "application/octet-stream");
+                    }
+                    self.log_line(outcome.message.clone());
+                    self.advanced_result.set(Some(outcome.message));
                 }
                 Err(e) => self.fail(ErrorPlace::Steps, &e),
             }
             self.end();
         });
+    }
+
+    /// `keys server` from the panel's fields: Particle's key (or, in the simulated mode, the
+    /// simulated cloud's) unless a custom server is chosen, whose key file `file` holds.
+    pub fn write_server(self, custom: bool, host: &str, port: &str, file: NodeRef<Input>) {
+        let address = match server_address(custom, host, port) {
+            Ok(address) => address,
+            Err(e) => return self.fail(ErrorPlace::Steps, &e),
+        };
+        let command = Command::WriteServer {
+            key_file: if custom {
+                None
+            } else {
+                self.test_cloud_region()
+            },
+            address,
+        };
+        self.advanced(command, custom.then_some(file));
     }
 
     /// The simulated cloud's server-key region, in the simulated mode.
