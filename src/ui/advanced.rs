@@ -3,6 +3,7 @@
 //! hands one `doctor::Command` to `Store::advanced`.
 
 use crate::doctor::Command;
+use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::Store;
 use leptos::html::Input;
 use leptos::prelude::*;
@@ -15,7 +16,7 @@ pub fn Advanced() -> impl IntoView {
     let custom = RwSignal::new(false);
     let host = RwSignal::new(String::new());
     let port = RwSignal::new(String::new());
-    let idle = move || !store.busy.get() && store.connected.get();
+    let not_idle = flag(move || store.busy.get() || !store.connected.get());
 
     let save = move |_| store.advanced(Command::SaveKey, None);
     let load = move |_| store.advanced(Command::LoadKeyFile { file: None }, Some(key_file));
@@ -43,13 +44,13 @@ pub fn Advanced() -> impl IntoView {
             </p>
             <h3>"Device key"</h3>
             <div class="row">
-                <button type="button" class="secondary" data-testid="keys-save" on:click=save disabled=move || !idle()>
+                <button type="button" class="secondary" data-testid="keys-save" on:click=on(save) disabled=not_idle>
                     "Save device key"
                 </button>
-                <button type="button" class="secondary" data-testid="keys-new" on:click=new_key disabled=move || !idle()>
+                <button type="button" class="secondary" data-testid="keys-new" on:click=on(new_key) disabled=not_idle>
                     "Write a new key"
                 </button>
-                <button type="button" class="secondary" data-testid="keys-send" on:click=send disabled=move || !idle()>
+                <button type="button" class="secondary" data-testid="keys-send" on:click=on(send) disabled=not_idle>
                     "Send key"
                 </button>
             </div>
@@ -57,7 +58,7 @@ pub fn Advanced() -> impl IntoView {
                 <label for="key-file">"Key file to load (PEM or DER)"</label>
                 <input id="key-file" type="file" data-testid="key-file" node_ref=key_file/>
             </div>
-            <button type="button" class="secondary" data-testid="keys-load" on:click=load disabled=move || !idle()>
+            <button type="button" class="secondary" data-testid="keys-load" on:click=on(load) disabled=not_idle>
                 "Load key file"
             </button>
             <h3>"Server"</h3>
@@ -65,7 +66,7 @@ pub fn Advanced() -> impl IntoView {
                 <input id="server-custom" type="checkbox" data-testid="server-custom" bind:checked=custom/>
                 <label for="server-custom">"Custom server (otherwise Particle's cloud)"</label>
             </div>
-            {move || {
+            {dynamic(move || {
                 custom
                     .get()
                     .then(|| {
@@ -86,20 +87,20 @@ pub fn Advanced() -> impl IntoView {
                             </div>
                         }
                     })
-            }}
+            })}
             <div class="row">
-                <button type="button" class="secondary" data-testid="keys-server" on:click=server disabled=move || !idle()>
+                <button type="button" class="secondary" data-testid="keys-server" on:click=on(server) disabled=not_idle>
                     "Write server key"
                 </button>
-                <button type="button" class="secondary" data-testid="keys-address" on:click=address disabled=move || !idle()>
+                <button type="button" class="secondary" data-testid="keys-address" on:click=on(address) disabled=not_idle>
                     "Read server address"
                 </button>
             </div>
             <h3>"Support"</h3>
-            <button type="button" class="secondary" data-testid="flash-dump" on:click=dump disabled=move || !idle()>
+            <button type="button" class="secondary" data-testid="flash-dump" on:click=on(dump) disabled=not_idle>
                 "Dump internal flash"
             </button>
-            <p role="status" data-testid="advanced-result">{move || store.advanced_result.get()}</p>
+            <p role="status" data-testid="advanced-result">{dynamic(move || store.advanced_result.get())}</p>
         </details>
     }
 }

@@ -2,6 +2,7 @@
 //! reading order.
 
 use crate::ui::advanced::Advanced;
+use crate::ui::erased::dynamic;
 use crate::ui::landing::Landing;
 use crate::ui::signin::SignIn;
 use crate::ui::steps::Steps;
@@ -23,7 +24,7 @@ pub fn App() -> impl IntoView {
                 "Chrome, with nothing to install."
             </p>
         </header>
-        {move || {
+        {dynamic(move || {
             store
                 .test_cloud
                 .get()
@@ -36,9 +37,9 @@ pub fn App() -> impl IntoView {
                         </div>
                     }
                 })
-        }}
+        })}
         <main>
-            {move || {
+            {dynamic(move || {
                 store
                     .link_error
                     .get()
@@ -50,9 +51,8 @@ pub fn App() -> impl IntoView {
                             </div>
                         }
                     })
-            }}
-            {move || {
-                store
+            })}
+            {store
                     .link
                     .with_value(|l| l.expected_device.clone())
                     .map(|id| {
@@ -62,8 +62,7 @@ pub fn App() -> impl IntoView {
                                 ": the page refuses any other device."
                             </p>
                         }
-                    })
-            }}
+                    })}
             <Landing/>
             <SignIn/>
             <Steps/>

@@ -2,6 +2,7 @@
 //! simulated Photon with its fault picker.
 
 use crate::sim::faults::Fault;
+use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::led::LedDecoder;
 use crate::ui::store::{ErrorPlace, SimStatus, Store};
 use crate::ui::widgets::ErrorPanel;
@@ -121,11 +122,11 @@ fn TrySimulated() -> impl IntoView {
                         id="sim-fault"
                         data-testid="sim-fault"
                         prop:value=move || store.fault.get().name()
-                        on:change=move |ev| {
+                        on:change=on(move |ev| {
                             if let Some(f) = Fault::from_name(&event_target_value(&ev)) {
                                 store.choose_fault(f);
                             }
-                        }
+                        })
                     >
                         {Fault::ALL
                             .into_iter()
@@ -137,17 +138,17 @@ fn TrySimulated() -> impl IntoView {
             <button
                 type="button"
                 data-testid="try-simulated"
-                disabled=move || store.sim_status.get() == SimStatus::Starting
-                on:click=move |_| store.start_simulation()
+                disabled=flag(move || store.sim_status.get() == SimStatus::Starting)
+                on:click=on(move |_| store.start_simulation())
             >
                 "Try with a simulated Photon"
             </button>
             <p role="status" class="muted">
-                {move || match store.sim_status.get() {
+                {dynamic(move || match store.sim_status.get() {
                     SimStatus::Off => "",
                     SimStatus::Starting => "Preparing the simulated Photon…",
                     SimStatus::Ready => "A simulated Photon is plugged in (in DFU mode).",
-                }}
+                })}
             </p>
             <ErrorPanel place=ErrorPlace::Simulation/>
         </section>

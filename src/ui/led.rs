@@ -2,6 +2,7 @@
 //! what went wrong and whether this page fixes it (`doctor::led` decides).
 
 use crate::doctor::led::{self, LedColour};
+use crate::ui::erased::{dynamic, on};
 use leptos::prelude::*;
 
 #[component]
@@ -24,11 +25,11 @@ pub fn LedDecoder() -> impl IntoView {
                     <label for="led-colour">"Colour"</label>
                     <select
                         id="led-colour"
-                        on:change=move |ev| {
+                        on:change=on(move |ev| {
                             if let Some(c) = LedColour::from_name(&event_target_value(&ev)) {
                                 colour.set(c);
                             }
-                        }
+                        })
                     >
                         {LedColour::ALL
                             .into_iter()
@@ -49,7 +50,7 @@ pub fn LedDecoder() -> impl IntoView {
                 </div>
             </div>
             <div class="verdict" data-testid="led-verdict" aria-live="polite">
-                {move || {
+                {dynamic(move || {
                     let v = verdict();
                     let applies = if v.fix.page_applies() {
                         "This page can help."
@@ -65,7 +66,7 @@ pub fn LedDecoder() -> impl IntoView {
                         </p>
                         <p>{v.next_step}</p>
                     }
-                }}
+                })}
             </div>
         </section>
     }

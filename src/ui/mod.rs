@@ -7,6 +7,7 @@
 
 mod advanced;
 mod app;
+mod erased;
 mod landing;
 mod led;
 mod signin;

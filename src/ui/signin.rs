@@ -2,6 +2,7 @@
 //! out; or "diagnose only" without signing in.
 
 use crate::sim::cloud::scenario;
+use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::{ErrorPlace, Store};
 use crate::ui::widgets::ErrorPanel;
 use leptos::ev::SubmitEvent;
@@ -13,7 +14,7 @@ pub fn SignIn() -> impl IntoView {
     view! {
         <section aria-labelledby="signin-heading" data-testid="signin">
             <h2 id="signin-heading">"Your Particle account"</h2>
-            {move || match store.signed_in.get() {
+            {dynamic(move || match store.signed_in.get() {
                 Some(who) => view! {
                     <div class="row">
                         <p data-testid="signed-in" role="status">"Signed in as " {who} "."</p>
@@ -21,7 +22,7 @@ pub fn SignIn() -> impl IntoView {
                             type="button"
                             class="secondary"
                             data-testid="signout"
-                            on:click=move |_| store.sign_out()
+                            on:click=on(move |_| store.sign_out())
                         >
                             "Sign out"
                         </button>
@@ -29,7 +30,7 @@ pub fn SignIn() -> impl IntoView {
                 }
                 .into_any(),
                 None => view! { <SignInForms/> }.into_any(),
-            }}
+            })}
             <ErrorPanel place=ErrorPlace::SignIn/>
         </section>
     }
@@ -57,13 +58,14 @@ fn SignInForms() -> impl IntoView {
         store.sign_in_with_token(token.get_untracked());
         token.set(String::new());
     };
+    let busy = flag(move || store.busy.get());
     view! {
         <p>
             "Sign in with the account that owns the device, so the page can give the cloud the "
             "device's new public key. The password goes only to Particle's cloud; the sign-in "
             "is kept in this tab's memory unless you tick \"Remember on this computer\"."
         </p>
-        {move || {
+        {dynamic(move || {
             store
                 .in_simulation()
                 .then(|| {
@@ -76,11 +78,11 @@ fn SignInForms() -> impl IntoView {
                         </p>
                     }
                 })
-        }}
-        {move || {
+        })}
+        {dynamic(move || {
             if store.mfa_pending.get() {
                 view! {
-                    <form class="stack" on:submit=submit_otp>
+                    <form class="stack" on:submit=on(submit_otp)>
                         <p>"This account uses two-step verification."</p>
                         <div class="field">
                             <label for="otp">"One-time code"</label>
@@ -92,7 +94,7 @@ fn SignInForms() -> impl IntoView {
                                 bind:value=otp
                             />
                         </div>
-                        <button type="submit" data-testid="otp-submit" disabled=move || store.busy.get()>
+                        <button type="submit" data-testid="otp-submit" disabled=busy>
                             "Verify code"
                         </button>
                     </form>
@@ -100,7 +102,7 @@ fn SignInForms() -> impl IntoView {
                 .into_any()
             } else {
                 view! {
-                    <form class="stack" on:submit=submit>
+                    <form class="stack" on:submit=on(submit)>
                         <div class="field">
                             <label for="email">"Email"</label>
                             <input
@@ -130,17 +132,17 @@ fn SignInForms() -> impl IntoView {
                             />
                             <label for="remember">"Remember on this computer"</label>
                         </div>
-                        <button type="submit" data-testid="signin-submit" disabled=move || store.busy.get()>
+                        <button type="submit" data-testid="signin-submit" disabled=busy>
                             "Sign in"
                         </button>
                     </form>
                 }
                 .into_any()
             }
-        }}
+        })}
         <div class="token">
             <h3>"Or use an access token"</h3>
-            <form class="stack" on:submit=submit_token>
+            <form class="stack" on:submit=on(submit_token)>
                 <div class="field">
                     <label for="token">"Access token"</label>
                     <input
@@ -151,7 +153,7 @@ fn SignInForms() -> impl IntoView {
                         bind:value=token
                     />
                 </div>
-                <button type="submit" data-testid="token-submit" disabled=move || store.busy.get()>
+                <button type="submit" data-testid="token-submit" disabled=busy>
                     "Use token"
                 </button>
             </form>
@@ -162,17 +164,17 @@ fn SignInForms() -> impl IntoView {
                 type="button"
                 class="secondary"
                 data-testid="diagnose-only"
-                on:click=move |_| store.choose_diagnose_only()
+                on:click=on(move |_| store.choose_diagnose_only())
             >
                 "Diagnose only"
             </button>
             <span class="muted" role="status">
-                {move || {
+                {dynamic(move || {
                     store
                         .diagnose_only
                         .get()
                         .then_some("Diagnose only: the page reads the device and sends nothing.")
-                }}
+                })}
             </span>
         </div>
     }

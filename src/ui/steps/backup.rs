@@ -1,5 +1,6 @@
 //! Back up: the backup is held in the page; each file can be downloaded (named like the CLI's).
 
+use crate::ui::erased::{dynamic, on};
 use crate::ui::store::Store;
 use crate::ui::widgets::download;
 use leptos::prelude::*;
@@ -7,7 +8,7 @@ use leptos::prelude::*;
 #[component]
 pub fn BackupStep() -> impl IntoView {
     let store = expect_context::<Store>();
-    move || {
+    dynamic(move || {
         let names = store.backup_files.get();
         (!names.is_empty() && store.diagnosis.get().is_some()).then(|| {
             view! {
@@ -27,11 +28,11 @@ pub fn BackupStep() -> impl IntoView {
                                     <button
                                         type="button"
                                         class="secondary file"
-                                        on:click=move |_| {
+                                        on:click=on(move |_| {
                                             if let Some(bytes) = store.backup_file(&name) {
                                                 download(&name, &bytes, "application/octet-stream");
                                             }
-                                        }
+                                        })
                                     >
                                         {label}
                                     </button>
@@ -42,5 +43,5 @@ pub fn BackupStep() -> impl IntoView {
                 </div>
             }
         })
-    }
+    })
 }

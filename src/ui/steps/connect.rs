@@ -1,6 +1,7 @@
 //! Connect: the button, what the device said about itself, and "Restore backup" after a failed
 //! write.
 
+use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::Store;
 use leptos::prelude::*;
 
@@ -17,15 +18,15 @@ pub fn ConnectStep() -> impl IntoView {
             <button
                 type="button"
                 data-testid="connect"
-                on:click=move |_| store.connect()
-                disabled=move || {
+                on:click=on(move |_| store.connect())
+                disabled=flag(move || {
                     store.busy.get()
                         || store.sim_status.get() == crate::ui::store::SimStatus::Starting
-                }
+                })
             >
                 "Connect device"
             </button>
-            {move || {
+            {dynamic(move || {
                 store
                     .identity
                     .get()
@@ -34,12 +35,12 @@ pub fn ConnectStep() -> impl IntoView {
                             <p class="identity" data-testid="identity">
                                 <strong>{id.platform_name}</strong>
                                 " " <code>{id.device_id}</code> " in DFU mode "
-                                {move || (!store.connected.get()).then_some("(disconnected)")}
+                                {dynamic(move || (!store.connected.get()).then_some("(disconnected)"))}
                             </p>
                         }
                     })
-            }}
-            {move || {
+            })}
+            {dynamic(move || {
                 store.needs_restore.get()
                     .then(|| {
                         view! {
@@ -51,15 +52,15 @@ pub fn ConnectStep() -> impl IntoView {
                                 <button
                                     type="button"
                                     data-testid="restore-backup"
-                                    on:click=move |_| store.restore_backup()
-                                    disabled=move || store.busy.get()
+                                    on:click=on(move |_| store.restore_backup())
+                                    disabled=flag(move || store.busy.get())
                                 >
                                     "Restore backup"
                                 </button>
                             </div>
                         }
                     })
-            }}
+            })}
         </div>
     }
 }

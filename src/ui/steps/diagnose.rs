@@ -2,6 +2,7 @@
 //! redacted diagnostic report as JSON and as text.
 
 use crate::doctor::report;
+use crate::ui::erased::{dynamic, on};
 use crate::ui::store::Store;
 use crate::ui::widgets::download;
 use leptos::prelude::*;
@@ -9,7 +10,7 @@ use leptos::prelude::*;
 #[component]
 pub fn DiagnoseStep() -> impl IntoView {
     let store = expect_context::<Store>();
-    move || {
+    dynamic(move || {
         store.diagnosis.get().map(|d| {
             let region = store.test_cloud_region();
             let [private, server, address, cloud] = report::lines_for(&d, region.as_deref());
@@ -34,7 +35,7 @@ pub fn DiagnoseStep() -> impl IntoView {
                             type="button"
                             class="secondary"
                             data-testid="report-json"
-                            on:click=move |_| download(&json_name, json.as_bytes(), "application/json")
+                            on:click=on(move |_| download(&json_name, json.as_bytes(), "application/json"))
                         >
                             "Download report (JSON)"
                         </button>
@@ -42,7 +43,7 @@ pub fn DiagnoseStep() -> impl IntoView {
                             type="button"
                             class="secondary"
                             data-testid="report-text"
-                            on:click=move |_| download(&text_name, text.as_bytes(), "text/plain")
+                            on:click=on(move |_| download(&text_name, text.as_bytes(), "text/plain"))
                         >
                             "Download report (text)"
                         </button>
@@ -51,7 +52,7 @@ pub fn DiagnoseStep() -> impl IntoView {
                 </div>
             }
         })
-    }
+    })
 }
 
 #[component]

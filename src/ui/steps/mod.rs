@@ -8,6 +8,7 @@ mod plan;
 mod verify;
 
 use crate::doctor::Step;
+use crate::ui::erased::dynamic;
 use crate::ui::store::{ErrorPlace, Store};
 use crate::ui::widgets::{ErrorPanel, ProgressBar};
 use leptos::prelude::*;
@@ -22,13 +23,13 @@ pub fn Steps() -> impl IntoView {
                 {Step::ALL
                     .into_iter()
                     .map(|s| {
-                        let current = move || store.step.get() == Some(s);
-                        view! { <li aria-current=move || current().then_some("step")>{s.label()}</li> }
+                        let current = Signal::derive(move || (store.step.get() == Some(s)).then_some("step"));
+                        view! { <li aria-current=current>{s.label()}</li> }
                     })
                     .collect_view()}
             </ol>
             <p class="status" role="status" aria-live="polite">
-                {move || store.busy.get().then_some("Working…")}
+                {dynamic(move || store.busy.get().then_some("Working…"))}
             </p>
             <ProgressBar/>
             <connect::ConnectStep/>

@@ -2,13 +2,14 @@
 //! presses to confirm.
 
 use crate::doctor::report;
+use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::Store;
 use leptos::prelude::*;
 
 #[component]
 pub fn PlanStep() -> impl IntoView {
     let store = expect_context::<Store>();
-    move || {
+    dynamic(move || {
         store.plan.get().map(|plan| {
             let blocked = plan.blocked.clone();
             let empty = plan.is_empty();
@@ -41,8 +42,8 @@ pub fn PlanStep() -> impl IntoView {
                             id="force-new-key"
                             type="checkbox"
                             data-testid="force-new-key"
-                            prop:checked=move || store.options.get().force_new_key
-                            on:change=move |ev| store.set_force_new_key(event_target_checked(&ev))
+                            prop:checked=flag(move || store.options.get().force_new_key)
+                            on:change=on(move |ev| store.set_force_new_key(event_target_checked(&ev)))
                         />
                         <label for="force-new-key">"Write a new key pair even if the current key is valid"</label>
                     </div>
@@ -51,23 +52,23 @@ pub fn PlanStep() -> impl IntoView {
                             id="send-later"
                             type="checkbox"
                             data-testid="send-later"
-                            prop:checked=move || store.options.get().send_later
-                            on:change=move |ev| store.set_send_later(event_target_checked(&ev))
+                            prop:checked=flag(move || store.options.get().send_later)
+                            on:change=on(move |ev| store.set_send_later(event_target_checked(&ev)))
                         />
                         <label for="send-later">"Repair now, send the key later"</label>
                     </div>
                     <button
                         type="button"
                         data-testid="repair"
-                        disabled=move || {
+                        disabled=flag(move || {
                             store.busy.get() || !can_repair || store.repair.get().is_some()
-                        }
-                        on:click=move |_| store.repair()
+                        })
+                        on:click=on(move |_| store.repair())
                     >
                         "Repair"
                     </button>
                 </div>
             }
         })
-    }
+    })
 }

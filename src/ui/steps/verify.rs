@@ -2,6 +2,7 @@
 //! "Repair another device".
 
 use crate::doctor::report;
+use crate::ui::erased::{dynamic, on};
 use crate::ui::store::Store;
 use leptos::prelude::*;
 
@@ -9,7 +10,7 @@ use leptos::prelude::*;
 pub fn VerifyStep() -> impl IntoView {
     let store = expect_context::<Store>();
     view! {
-        {move || {
+        {dynamic(move || {
             store
                 .repair
                 .get()
@@ -21,8 +22,8 @@ pub fn VerifyStep() -> impl IntoView {
                         </div>
                     }
                 })
-        }}
-        {move || {
+        })}
+        {dynamic(move || {
             store
                 .verify
                 .get()
@@ -38,13 +39,13 @@ pub fn VerifyStep() -> impl IntoView {
                             <button
                                 type="button"
                                 data-testid="repair-another"
-                                on:click=move |_| store.repair_another()
+                                on:click=on(move |_| store.repair_another())
                             >
                                 "Repair another device"
                             </button>
                         </div>
                     }
                 })
-        }}
+        })}
     }
 }

@@ -1,6 +1,7 @@
 //! The error panel: what happened, what to do next, and the help that fits the cause.
 
 use crate::doctor::report::{ExtraHelp, UDEV_RULE};
+use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::{ErrorPlace, Store};
 use leptos::prelude::*;
 
@@ -8,7 +9,7 @@ use leptos::prelude::*;
 #[component]
 pub fn ErrorPanel(place: ErrorPlace) -> impl IntoView {
     let store = expect_context::<Store>();
-    move || {
+    dynamic(move || {
         let (at, help) = store.error.get()?;
         (at == place).then(|| {
             view! {
@@ -19,7 +20,7 @@ pub fn ErrorPanel(place: ErrorPlace) -> impl IntoView {
                 </div>
             }
         })
-    }
+    })
 }
 
 #[component]
@@ -30,8 +31,8 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             <button
                 type="button"
                 data-testid="reconnect"
-                on:click=move |_| store.reconnect()
-                disabled=move || store.busy.get()
+                on:click=on(move |_| store.reconnect())
+                disabled=flag(move || store.busy.get())
             >
                 "Reconnect"
             </button>
@@ -88,7 +89,7 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             view! {
                 <div>
                     <p class="mismatch" data-testid="device-mismatch">
-                        {move || store.error.get().map(|(_, h)| h.cause).unwrap_or_default()}
+                        {dynamic(move || store.error.get().map(|(_, h)| h.cause).unwrap_or_default())}
                         " The support link is for device " <strong>{expected.clone()}</strong>
                         ". Nothing was read or written."
                     </p>

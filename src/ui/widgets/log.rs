@@ -1,5 +1,6 @@
 //! The live log, read by screen readers as it grows, with a Copy button.
 
+use crate::ui::erased::{dynamic, on};
 use crate::ui::store::Store;
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
@@ -50,13 +51,13 @@ pub fn LogPanel() -> impl IntoView {
         <section aria-labelledby="log-heading" class="log-section">
             <div class="row">
                 <h2 id="log-heading">"Log"</h2>
-                <button type="button" class="secondary" data-testid="copy-log" on:click=copy>
+                <button type="button" class="secondary" data-testid="copy-log" on:click=on(copy)>
                     "Copy log"
                 </button>
-                <span role="status" class="muted">{move || copied.get()}</span>
+                <span role="status" class="muted">{dynamic(move || copied.get())}</span>
             </div>
             <pre data-testid="log" role="log" aria-live="polite" tabindex="0" aria-label="Log">
-                {move || store.log.get().join("\n")}
+                {dynamic(move || store.log.get().join("\n"))}
             </pre>
         </section>
     }

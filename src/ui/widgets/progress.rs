@@ -1,5 +1,6 @@
 //! The transfer progress bar (`role=progressbar` with `aria-valuenow` in percent).
 
+use crate::ui::erased::dynamic;
 use crate::ui::store::Store;
 use leptos::prelude::*;
 
@@ -13,7 +14,7 @@ pub fn ProgressBar() -> impl IntoView {
             .get()
             .map(|(done, total)| (u64::from(done) * 100 / u64::from(total.max(1))).min(100))
     };
-    move || {
+    dynamic(move || {
         percent().map(|p| {
             view! {
                 <div
@@ -29,5 +30,5 @@ pub fn ProgressBar() -> impl IntoView {
                 </div>
             }
         })
-    }
+    })
 }
