@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod device;
 pub mod dfu;
 pub mod doctor;
+pub mod json;
 pub mod keys;
 pub mod sim;
 pub mod usb;

@@ -52,7 +52,12 @@ impl Reply {
     }
 
     fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+        let value = serde_json::from_str(&self.body).unwrap_or(Value::Null);
+        // The bytes are exactly what serde_json writes for them (names sorted, its escapes).
+        if !value.is_null() {
+            assert_eq!(self.body, value.to_string());
+        }
+        value
     }
 }
 

@@ -41,6 +41,10 @@ fn pem() -> String {
 fn raw(api: &SimCloudApi, req: SimHttpRequest) -> (SimHttpResponse, Value) {
     let resp = api.cloud().borrow_mut().handle(&req, T0);
     let body = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
+    // The bytes are exactly what serde_json writes for them (names sorted, its escapes).
+    if !body.is_null() {
+        assert_eq!(resp.body, body.to_string());
+    }
     (resp, body)
 }
 

@@ -234,6 +234,24 @@ fn the_readable_report_names_the_device_and_holds_no_secret() {
 }
 
 #[test]
+fn the_json_report_is_written_as_serde_json_wrote_it() {
+    for fault in Fault::ALL {
+        let (_, run) = run(fault);
+        if let Some(d) = run.diagnosis.as_ref() {
+            assert_eq!(
+                d.to_json(),
+                serde_json::to_string_pretty(d).unwrap(),
+                "{fault:?}"
+            );
+            assert_eq!(
+                d.report.to_json(),
+                serde_json::to_string(&d.report).unwrap()
+            );
+        }
+    }
+}
+
+#[test]
 fn a_closed_chooser_shows_no_error_panel() {
     let e = DoctorError::from(key_rescue::usb::TransportError::Cancelled);
     assert!(report::error_help(&e).is_none());

@@ -65,8 +65,17 @@ impl CloudApi for HttpCloud {
     }
 }
 
+/// The text of the two errors a plain send can return, as their `Display` writes it. Matching
+/// instead of `e.to_string()` keeps `serde_json`'s error messages out of the page: Leptos turns on
+/// gloo-net's `json` feature, whose third variant wraps a `serde_json::Error`.
 fn network(e: gloo_net::Error) -> ApiError {
-    ApiError::Network {
-        message: e.to_string(),
-    }
+    let message = match e {
+        gloo_net::Error::JsError(js) => js.to_string(),
+        gloo_net::Error::GlooError(text) => text,
+        // Only with gloo-net's `json` feature: a body read with `Response::json`, which this
+        // client never calls.
+        #[allow(unreachable_patterns)]
+        _ => "the answer could not be read".to_owned(),
+    };
+    ApiError::Network { message }
 }

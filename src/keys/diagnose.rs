@@ -174,7 +174,7 @@ pub struct DctReport {
 
 impl DctReport {
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        crate::json::to_string(self).unwrap_or_default()
     }
 }
 

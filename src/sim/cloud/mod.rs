@@ -17,8 +17,8 @@ pub mod server;
 pub mod wire;
 
 use crate::cloud::{OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, form_decode};
+use crate::json::{self, Value};
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 pub use wire::{SimHttpRequest, SimHttpResponse};
 
@@ -400,7 +400,7 @@ impl SimCloud {
             ("GET", ["v1", "devices"]) => self.list_devices(req, query, now_ms),
             ("GET", ["v1", "devices", id]) => self.get_device(req, query, id, now_ms),
             ("POST", ["v1", "provisioning", id]) => self.provision(req, query, id, now_ms),
-            _ => SimHttpResponse::json(404, json!({"ok": false, "error": "Not Found"})),
+            _ => not_ok(404, "Not Found"),
         }
     }
 
@@ -495,11 +495,14 @@ impl SimCloud {
             );
             return SimHttpResponse::json(
                 403,
-                json!({
-                    "mfa_token": mfa_token,
-                    "error": "mfa_required",
-                    "error_description": "Multi-factor authentication required",
-                }),
+                Value::object([
+                    ("mfa_token", mfa_token.into()),
+                    ("error", "mfa_required".into()),
+                    (
+                        "error_description",
+                        "Multi-factor authentication required".into(),
+                    ),
+                ]),
             );
         }
         self.token_response(&account.email, ttl_s, now_ms)
@@ -552,12 +555,12 @@ impl SimCloud {
         let token = self.issue_token(email, ttl_s, now_ms);
         let mut resp = SimHttpResponse::json(
             200,
-            json!({
-                "token_type": "bearer",
-                "access_token": token,
-                "expires_in": ttl_s,
-                "refresh_token": random_hex(20),
-            }),
+            Value::object([
+                ("token_type", "bearer".into()),
+                ("access_token", token.into()),
+                ("expires_in", ttl_s.into()),
+                ("refresh_token", random_hex(20).into()),
+            ]),
         );
         resp.headers.push(("Cache-Control", "no-store".into()));
         resp.headers.push(("Pragma", "no-cache".into()));
@@ -635,7 +638,7 @@ impl SimCloud {
             Err(resp) => resp,
             Ok((_, token)) => {
                 self.tokens.remove(&token);
-                SimHttpResponse::json(200, json!({"ok": true}))
+                ok_true()
             }
         }
     }
@@ -644,7 +647,9 @@ impl SimCloud {
     fn user(&self, req: &SimHttpRequest, query: &str, now_ms: u64) -> SimHttpResponse {
         match self.authorise(req, query, now_ms) {
             Err(resp) => resp,
-            Ok((email, _)) => SimHttpResponse::json(200, json!({ "username": email })),
+            Ok((email, _)) => {
+                SimHttpResponse::json(200, Value::object([("username", email.into())]))
+            }
         }
     }
 
@@ -668,12 +673,18 @@ impl SimCloud {
                     .team
                     .iter()
                     .map(|(member, role)| {
-                        json!({ "username": member, "role": { "name": role.name() } })
+                        Value::object([
+                            ("username", member.as_str().into()),
+                            ("role", Value::object([("name", role.name().into())])),
+                        ])
                     })
                     .collect();
-                SimHttpResponse::json(200, json!({ "ok": true, "team": team }))
+                SimHttpResponse::json(
+                    200,
+                    Value::object([("ok", true.into()), ("team", team.into())]),
+                )
             }
-            None => SimHttpResponse::json(403, json!({"ok": false, "error": "Permission Denied"})),
+            None => not_ok(403, "Permission Denied"),
         }
     }
 
@@ -715,14 +726,18 @@ impl SimCloud {
             // Unknown ids get the same answer as someone else's device (cloud-api.md 5).
             None => SimHttpResponse::json(
                 403,
-                json!({
-                    "ok": false,
-                    "error": "Permission Denied",
-                    "info": format!(
-                        "I didn't recognize that device name or ID, try opening \
-                         https://api.particle.io/v1/devices?access_token={token}"
+                Value::object([
+                    ("ok", false.into()),
+                    ("error", "Permission Denied".into()),
+                    (
+                        "info",
+                        format!(
+                            "I didn't recognize that device name or ID, try opening \
+                             https://api.particle.io/v1/devices?access_token={token}"
+                        )
+                        .into(),
                     ),
-                }),
+                ]),
             ),
         }
     }
@@ -758,10 +773,10 @@ impl SimCloud {
                         .is_some_and(|role| role.may_send_keys()))
         });
         if !allowed {
-            return SimHttpResponse::json(403, json!({"ok": false, "error": "Permission Denied"}));
+            return not_ok(403, "Permission Denied");
         }
         let Some(pem) = form.get("publicKey").filter(|k| !k.trim().is_empty()) else {
-            return SimHttpResponse::json(400, json!({"ok": false, "error": "No key provided"}));
+            return not_ok(400, "No key provided");
         };
         let algorithm = form.get("algorithm").unwrap_or("rsa").to_ascii_lowercase();
         let der = match parse_public_key(pem, &algorithm) {
@@ -769,14 +784,17 @@ impl SimCloud {
             Err(why) => {
                 return SimHttpResponse::json(
                     400,
-                    json!({"ok": false, "error": format!("Key error {why}")}),
+                    Value::object([
+                        ("ok", false.into()),
+                        ("error", format!("Key error {why}").into()),
+                    ]),
                 );
             }
         };
         if let Some(device) = self.device_mut(id) {
             device.public_key = Some(StoredKey { der, algorithm });
         }
-        SimHttpResponse::json(200, json!({"ok": true}))
+        ok_true()
     }
 
     // ----- device side ------------------------------------------------------------------------
@@ -829,32 +847,38 @@ pub const P256_SPKI_PREFIX: [u8; 26] = [
 ];
 
 fn device_json(device: &SimCloudDevice) -> Value {
-    let mut v = json!({
-        "id": device.id,
-        "name": device.name,
-        "last_app": null,
-        "last_ip_address": if device.last_heard_ms.is_some() { json!("127.0.0.1") } else { Value::Null },
-        "last_heard": device.last_heard_ms.map(iso8601),
-        "last_handshake_at": device.last_handshake_ms.map(iso8601),
-        "product_id": device.reported_product_id(),
-        "online": device.online,
-        "connected": device.online,
-        "platform_id": device.platform_id,
-        "cellular": false,
-        "notes": null,
-        "functions": [],
-        "variables": {},
-        "status": "normal",
-        "serial_number": null,
-        "system_firmware_version": "2.3.1",
-        "firmware_updates_enabled": true,
-        "firmware_updates_forced": false,
-    });
+    let mut v = Value::object([
+        ("id", device.id.as_str().into()),
+        ("name", device.name.as_str().into()),
+        ("last_app", Value::Null),
+        (
+            "last_ip_address",
+            device.last_heard_ms.map(|_| "127.0.0.1").into(),
+        ),
+        ("last_heard", device.last_heard_ms.map(iso8601).into()),
+        (
+            "last_handshake_at",
+            device.last_handshake_ms.map(iso8601).into(),
+        ),
+        ("product_id", device.reported_product_id().into()),
+        ("online", device.online.into()),
+        ("connected", device.online.into()),
+        ("platform_id", device.platform_id.into()),
+        ("cellular", false.into()),
+        ("notes", Value::Null),
+        ("functions", Value::Array(Vec::new())),
+        ("variables", Value::Object(Vec::new())),
+        ("status", "normal".into()),
+        ("serial_number", Value::Null),
+        ("system_firmware_version", "2.3.1".into()),
+        ("firmware_updates_enabled", true.into()),
+        ("firmware_updates_forced", false.into()),
+    ]);
     // Product-device answers name the claiming account.
     if device.product_id.is_some()
-        && let Some(obj) = v.as_object_mut()
+        && let Value::Object(members) = &mut v
     {
-        obj.insert("owner".into(), json!(device.owner));
+        members.push(("owner".into(), device.owner.as_deref().into()));
     }
     v
 }
@@ -862,8 +886,24 @@ fn device_json(device: &SimCloudDevice) -> Value {
 fn oauth_error(status: u16, error: &str, description: &str) -> SimHttpResponse {
     SimHttpResponse::json(
         status,
-        json!({"error": error, "error_description": description}),
+        Value::object([
+            ("error", error.into()),
+            ("error_description", description.into()),
+        ]),
     )
+}
+
+/// An API route's failure: `{"ok": false, "error": …}`.
+pub(crate) fn not_ok(status: u16, error: &str) -> SimHttpResponse {
+    SimHttpResponse::json(
+        status,
+        Value::object([("ok", false.into()), ("error", error.into())]),
+    )
+}
+
+/// An API route's bare success: `{"ok": true}`.
+pub(crate) fn ok_true() -> SimHttpResponse {
+    SimHttpResponse::json(200, Value::object([("ok", true.into())]))
 }
 
 fn invalid_client(description: &str) -> SimHttpResponse {
@@ -877,7 +917,7 @@ fn forced_failure(status: u16) -> SimHttpResponse {
     match status {
         429 => oauth_error(429, "rate_limit_exceeded", "Too many requests"),
         500..=599 => oauth_error(status, "server_error", "Internal server error"),
-        _ => SimHttpResponse::json(status, json!({"ok": false, "error": "Simulated failure"})),
+        _ => not_ok(status, "Simulated failure"),
     }
 }
 
@@ -916,14 +956,21 @@ impl Form {
         Self(form_decode(body))
     }
 
+    /// The members of a JSON object; non-string values as their JSON text. A repeated name
+    /// reads as its last value, as it did when the body went through `serde_json::Value`.
     fn from_json(body: &str) -> Self {
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body) else {
+        let Ok(Value::Object(members)) = json::parse(body) else {
             return Self(Vec::new());
         };
         Self(
-            map.into_iter()
+            members
+                .into_iter()
+                .rev()
                 .map(|(k, v)| {
-                    let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                    let text = match v {
+                        Value::String(s) => s,
+                        other => other.to_json(),
+                    };
                     (k, text)
                 })
                 .collect(),
@@ -992,6 +1039,52 @@ pub fn iso8601(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_bodies_are_the_bytes_serde_json_wrote() {
+        let developer = SimCloudDevice::new("0123456789ABCDEF01234567", "a@example.com", 6);
+        let mut product = developer.clone();
+        product.product_id = Some(4242);
+        product.online = true;
+        product.last_heard_ms = Some(1_579_488_809_854);
+        product.last_handshake_ms = Some(1_579_488_800_000);
+        let mut unclaimed = product.clone();
+        unclaimed.owner = None;
+        unclaimed.name = "quote \" and é".into();
+        for device in [developer, product, unclaimed] {
+            // What the route answered when it was written with `serde_json::json!`.
+            let mut before = serde_json::json!({
+                "id": device.id,
+                "name": device.name,
+                "last_app": null,
+                "last_ip_address": if device.last_heard_ms.is_some() { serde_json::json!("127.0.0.1") } else { serde_json::Value::Null },
+                "last_heard": device.last_heard_ms.map(iso8601),
+                "last_handshake_at": device.last_handshake_ms.map(iso8601),
+                "product_id": device.reported_product_id(),
+                "online": device.online,
+                "connected": device.online,
+                "platform_id": device.platform_id,
+                "cellular": false,
+                "notes": null,
+                "functions": [],
+                "variables": {},
+                "status": "normal",
+                "serial_number": null,
+                "system_firmware_version": "2.3.1",
+                "firmware_updates_enabled": true,
+                "firmware_updates_forced": false,
+            });
+            if device.product_id.is_some()
+                && let Some(obj) = before.as_object_mut()
+            {
+                obj.insert("owner".into(), serde_json::json!(device.owner));
+            }
+            assert_eq!(
+                SimHttpResponse::json(200, device_json(&device)).body,
+                before.to_string()
+            );
+        }
+    }
 
     #[test]
     fn timestamps_match_the_api_form() {

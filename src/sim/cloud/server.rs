@@ -6,8 +6,8 @@
 
 use super::firmware::BootOutcome;
 use super::wire::{MAX_REQUEST_BYTES, WireError, hex, parse_request, unhex};
-use super::{Form, SimCloud, SimHttpRequest, SimHttpResponse};
-use serde_json::{Value, json};
+use super::{Form, SimCloud, SimHttpRequest, SimHttpResponse, not_ok, ok_true};
+use crate::json::{self, Value};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -72,13 +72,10 @@ impl SimServer {
                 Ok(Some(req)) => break self.respond(&req),
                 Ok(None) if buf.len() <= MAX_REQUEST_BYTES => continue,
                 Ok(None) | Err(WireError::TooLarge) => {
-                    break SimHttpResponse::json(413, json!({"ok": false, "error": "Too large"}));
+                    break not_ok(413, "Too large");
                 }
                 Err(WireError::Malformed(what)) => {
-                    break SimHttpResponse::json(
-                        400,
-                        json!({"ok": false, "error": format!("Malformed {what}")}),
-                    );
+                    break not_ok(400, &format!("Malformed {what}"));
                 }
             }
         };
@@ -116,71 +113,126 @@ impl SimServer {
                 self.clock_offset_ms += number("ms").unwrap_or(0);
                 let now = self.now_ms();
                 self.cloud.tick(now);
-                SimHttpResponse::json(200, json!({"now_ms": now}))
+                SimHttpResponse::json(200, Value::object([("now_ms", now.into())]))
             }
             ("POST", ["fail"]) => {
                 let status = number("status").unwrap_or(503) as u16;
                 let count = number("count").unwrap_or(1) as u32;
                 let prefix = param("path").unwrap_or_else(|| "/".into());
                 self.cloud.fail_next_on(status, count, &prefix);
-                SimHttpResponse::json(200, json!({"ok": true}))
+                ok_true()
             }
             ("POST", ["token"]) => match param("email") {
                 Some(email) => {
                     let token = self
                         .cloud
                         .issue_token(&email, number("ttl").unwrap_or(3600), now);
-                    SimHttpResponse::json(200, json!({"access_token": token}))
+                    SimHttpResponse::json(200, Value::object([("access_token", token.into())]))
                 }
-                None => SimHttpResponse::json(400, json!({"ok": false, "error": "email missing"})),
+                None => not_ok(400, "email missing"),
             },
-            ("GET", ["server-key-region"]) => {
-                SimHttpResponse::json(200, json!({"hex": hex(&self.cloud.server_key_region())}))
-            }
+            ("GET", ["server-key-region"]) => SimHttpResponse::json(
+                200,
+                Value::object([("hex", hex(&self.cloud.server_key_region()).into())]),
+            ),
             ("GET", ["devices", id]) => match self.cloud.device(id) {
                 Some(d) => SimHttpResponse::json(
                     200,
-                    json!({
-                        "id": d.id,
-                        "online": d.online,
-                        "owner": d.owner,
-                        "product_id": d.product_id,
-                        "public_key_der_hex": d.public_key.as_ref().map(|k| hex(&k.der)),
-                        "algorithm": d.public_key.as_ref().map(|k| k.algorithm.clone()),
-                        "last_boot": self.cloud.last_boot(id).map(boot_json),
-                    }),
+                    Value::object([
+                        ("id", d.id.as_str().into()),
+                        ("online", d.online.into()),
+                        ("owner", d.owner.as_deref().into()),
+                        ("product_id", d.product_id.into()),
+                        (
+                            "public_key_der_hex",
+                            d.public_key.as_ref().map(|k| hex(&k.der)).into(),
+                        ),
+                        (
+                            "algorithm",
+                            d.public_key.as_ref().map(|k| k.algorithm.as_str()).into(),
+                        ),
+                        ("last_boot", self.cloud.last_boot(id).map(boot_json).into()),
+                    ]),
                 ),
-                None => SimHttpResponse::json(404, json!({"ok": false, "error": "no such device"})),
+                None => not_ok(404, "no such device"),
             },
             ("POST", ["devices", id, "boot"]) => match unhex(req.body.trim()) {
                 Some(dct) => {
                     SimHttpResponse::json(200, boot_json(&self.cloud.boot_device(&dct, id, now)))
                 }
-                None => SimHttpResponse::json(
-                    400,
-                    json!({"ok": false, "error": "body must be the DCT in hex"}),
-                ),
+                None => not_ok(400, "body must be the DCT in hex"),
             },
             ("POST", ["devices", id, "offline"]) => {
                 self.cloud.mark_offline(id);
-                SimHttpResponse::json(200, json!({"ok": true}))
+                ok_true()
             }
-            _ => SimHttpResponse::json(404, json!({"ok": false, "error": "unknown control route"})),
+            _ => not_ok(404, "unknown control route"),
         }
     }
 }
 
 /// A boot outcome as the control routes report it.
 fn boot_json(b: &BootOutcome) -> Value {
-    json!({
-        "online": b.online,
-        "led": b.led,
-        "error_code": b.error.map(|e| e.code()),
-        "key_error_flags": b.key_error_flags,
-        "log": b.log,
-    })
+    Value::object([
+        ("online", b.online.into()),
+        ("led", json::to_value(&b.led).unwrap_or_default()),
+        ("error_code", b.error.map(|e| e.code()).into()),
+        ("key_error_flags", b.key_error_flags.into()),
+        (
+            "log",
+            b.log
+                .iter()
+                .map(|line| Value::from(line.as_str()))
+                .collect::<Vec<_>>()
+                .into(),
+        ),
+    ])
 }
 
 fn path_only(target: &str) -> &str {
     target.split_once('?').map_or(target, |(p, _)| p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::cloud::firmware::Led;
+    use crate::sim::cloud::handshake::{BurstColor, DeviceError};
+
+    #[test]
+    fn boot_reports_are_the_bytes_serde_json_wrote() {
+        let failed = BootOutcome {
+            online: false,
+            led: Led::FastCyanWithBurst {
+                color: BurstColor::Orange,
+                blinks: 1,
+            },
+            error: Some(DeviceError::DecryptionError),
+            key_error_flags: 64,
+            dct_writes: Vec::new(),
+            log: vec!["Cloud handshake failed, code=6 (\"DECRYPTION_ERROR\")".into()],
+        };
+        let online = BootOutcome {
+            online: true,
+            led: Led::BreathingCyan,
+            error: None,
+            key_error_flags: 0,
+            log: Vec::new(),
+            ..failed.clone()
+        };
+        for b in [failed, online] {
+            // What the route answered when it was written with `serde_json::json!`.
+            let before = serde_json::json!({
+                "online": b.online,
+                "led": b.led,
+                "error_code": b.error.map(|e| e.code()),
+                "key_error_flags": b.key_error_flags,
+                "log": b.log,
+            });
+            assert_eq!(
+                SimHttpResponse::json(200, boot_json(&b)).body,
+                before.to_string()
+            );
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! Pure parsing and formatting only (no sockets), so it builds on wasm32 too and is tested natively.
 //! Deliberately small: one request per connection, `Content-Length` bodies, no chunked encoding.
 
-use serde_json::Value;
+use crate::json::Value;
 
 /// Largest head + body the loopback server accepts; a key upload is about 1 KiB.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -61,15 +61,18 @@ pub struct SimHttpResponse {
 }
 
 impl SimHttpResponse {
-    /// A JSON answer with the CORS header every Particle answer carries.
-    pub fn json(status: u16, body: Value) -> Self {
+    /// A JSON answer with the CORS header every Particle answer carries. Members are written in
+    /// name order, as the simulated cloud has always answered (it built its bodies as
+    /// `serde_json::Value`s, whose maps are sorted), whatever order the route listed them in.
+    pub fn json(status: u16, mut body: Value) -> Self {
+        body.sort_keys();
         Self {
             status,
             headers: vec![
                 ("Content-Type", "application/json; charset=utf-8".into()),
                 ("Access-Control-Allow-Origin", "*".into()),
             ],
-            body: body.to_string(),
+            body: body.to_json(),
         }
     }
 
