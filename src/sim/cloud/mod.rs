@@ -14,12 +14,13 @@ pub mod handshake;
 pub mod scenario;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
+pub mod table;
 pub mod wire;
 
 use crate::cloud::{OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, form_decode};
 use crate::json::{self, Value};
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
-use std::collections::BTreeMap;
+pub use table::Table;
 pub use wire::{SimHttpRequest, SimHttpResponse};
 
 /// Consecutive failed sign-ins after which `/oauth/token` answers 429 (cloud-api.md 6).
@@ -99,7 +100,7 @@ pub struct SimProduct {
     pub name: String,
     pub platform_id: u16,
     /// Team members by lower-case email.
-    pub team: BTreeMap<String, TeamRole>,
+    pub team: Table<String, TeamRole>,
 }
 
 /// A device public key as the cloud stores it.
@@ -186,11 +187,11 @@ struct MfaEntry {
 /// The cloud's state; requests are served in-process or over loopback HTTP.
 #[derive(Clone)]
 pub struct SimCloud {
-    accounts: BTreeMap<String, SimAccount>,
-    products: BTreeMap<u32, SimProduct>,
-    devices: BTreeMap<String, SimCloudDevice>,
-    tokens: BTreeMap<String, TokenEntry>,
-    mfa_tokens: BTreeMap<String, MfaEntry>,
+    accounts: Table<String, SimAccount>,
+    products: Table<u32, SimProduct>,
+    devices: Table<String, SimCloudDevice>,
+    tokens: Table<String, TokenEntry>,
+    mfa_tokens: Table<String, MfaEntry>,
     failed_sign_ins: u32,
     blocked_until_ms: Option<u64>,
     /// Test control: the next `count` requests (whose path starts with the prefix) answer `status`.
@@ -201,7 +202,7 @@ pub struct SimCloud {
     server_host: String,
     server_port: u16,
     /// Simulated devices that booted against this cloud and keep retrying their handshake.
-    pub(crate) running: BTreeMap<String, firmware::RunningDevice>,
+    pub(crate) running: Table<String, firmware::RunningDevice>,
 }
 
 impl std::fmt::Debug for SimCloud {
@@ -220,18 +221,18 @@ impl SimCloud {
     /// address `particle keys server` writes by default).
     pub fn new(server_key: rsa::PrivateKey) -> Self {
         Self {
-            accounts: BTreeMap::new(),
-            products: BTreeMap::new(),
-            devices: BTreeMap::new(),
-            tokens: BTreeMap::new(),
-            mfa_tokens: BTreeMap::new(),
+            accounts: Table::new(),
+            products: Table::new(),
+            devices: Table::new(),
+            tokens: Table::new(),
+            mfa_tokens: Table::new(),
             failed_sign_ins: 0,
             blocked_until_ms: None,
             forced: None,
             server_key,
             server_host: "device.spark.io".into(),
             server_port: 5683,
-            running: BTreeMap::new(),
+            running: Table::new(),
         }
     }
 
@@ -252,7 +253,7 @@ impl SimCloud {
                 id,
                 name: name.to_owned(),
                 platform_id,
-                team: BTreeMap::new(),
+                team: Table::new(),
             },
         );
     }
