@@ -589,7 +589,7 @@ mod tests {
     fn usable_key() -> rsa::PrivateKey {
         // Generate until the firmware can read the key; about 1 % of keys need a second try.
         loop {
-            let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
+            let key = crate::keys::generate_rsa_key(1024).unwrap();
             let der = key.to_pkcs1_der().unwrap();
             if read_device_private_key(&slot_with(der.as_bytes())).is_usable() {
                 return key;

@@ -6,11 +6,15 @@
 //! `crate::device`. Randomness comes from `getrandom::SysRng`, which is the browser's
 //! `crypto.getRandomValues` on wasm32; nothing here reads a clock or spawns a thread. Private key
 //! bytes live in `Zeroizing` buffers, `Debug` never prints them, and nothing here logs.
+//! Every RSA key the library makes (device keys, the simulated cloud's and the simulators') comes
+//! from [`generate_rsa_key`] (`keygen.rs`), not from `rsa::PrivateKey::new`, whose small-prime
+//! sieve would bring crypto-primes' precomputed tables (about 30 KB gzipped) into the page.
 //! Facts: shared/reference/particle-dct.md, 4 to 6.
 
 pub mod diagnose;
 pub mod firmware;
 pub mod import;
+mod keygen;
 mod pem;
 pub mod server;
 
@@ -26,6 +30,7 @@ use zeroize::Zeroizing;
 
 pub use diagnose::{DctReport, DctSnapshot, diagnose};
 pub use import::load_device_private_key;
+pub use keygen::generate_rsa_key;
 pub use server::{ServerAddressSpec, build_server_region};
 
 /// Size of the RSA private-key slot the firmware reads at DCT offset 34.
@@ -254,8 +259,7 @@ impl KeyError {
 /// which the firmware misreads; those are thrown away and another key is generated.
 pub fn generate_rsa_device_key() -> Result<DevicePrivateKey, KeyError> {
     for _ in 0..MAX_RSA_ATTEMPTS {
-        let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024)
-            .map_err(|e| KeyError::Random(e.to_string()))?;
+        let key = generate_rsa_key(1024)?;
         if let Ok(found) = encode_for_firmware(&key)? {
             return Ok(found);
         }

@@ -155,8 +155,7 @@ fn wrong_server_region(region: &[u8]) -> Vec<u8> {
 
 /// An RSA-1024 key as OpenSSL 3 writes it by default: PKCS#8, which the firmware cannot read.
 fn pkcs8_key() -> Result<Vec<u8>, KeyError> {
-    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024)
-        .map_err(|e| KeyError::Encoding(e.to_string()))?;
+    let key = keys::generate_rsa_key(1024)?;
     let der = key
         .to_pkcs8_der()
         .map_err(|e| KeyError::Encoding(e.to_string()))?;

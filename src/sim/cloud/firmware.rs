@@ -267,7 +267,7 @@ pub fn boot_and_connect(
 }
 
 fn generate_key() -> Option<(rsa::PrivateKey, Vec<u8>, Vec<u8>)> {
-    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024).ok()?;
+    let key = crate::keys::generate_rsa_key(1024).ok()?;
     let der = key.to_pkcs1_der().ok()?.as_bytes().to_vec();
     let public = key
         .to_public_key()

@@ -238,7 +238,7 @@ impl SimCloud {
 
     /// A cloud with a freshly generated RSA-2048 server key (e = 65537), as the real cloud's.
     pub fn generate() -> Result<Self, String> {
-        let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).map_err(|e| e.to_string())?;
+        let key = crate::keys::generate_rsa_key(2048).map_err(|e| e.to_string())?;
         Ok(Self::new(key))
     }
 
