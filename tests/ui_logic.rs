@@ -37,6 +37,13 @@ fn run(fault: Fault) -> (SimWorld, Run) {
     (w, run)
 }
 
+/// The doctor on `w`'s device, connected (not yet diagnosed, so holding no backup).
+async fn connected(w: &SimWorld) -> Doctor<impl key_rescue::usb::Transport> {
+    Doctor::connect(w.transport(), None, CancelFlag::new(), &mut |_| {})
+        .await
+        .unwrap()
+}
+
 fn online(run: &Run) -> bool {
     matches!(
         run.verify.as_ref().map(|v| v.as_ref().ok()),
@@ -165,9 +172,7 @@ fn disconnect_fault_drops_the_device_during_the_key_write() {
     w.device.borrow_mut().reenter_dfu();
     let backup = run.doctor.as_ref().unwrap().backup().unwrap().clone();
     let restored = block_on(async {
-        let mut doctor = Doctor::connect(w.transport(), None, CancelFlag::new(), &mut |_| {})
-            .await
-            .unwrap();
+        let mut doctor = connected(&w).await;
         doctor.restore(&backup, &mut |_| {}).await
     });
     assert!(restored.unwrap() > 0);
@@ -285,9 +290,7 @@ fn advanced_commands_save_write_and_decode_keys() {
     block_on(async {
         let mut api = w.cloud_api();
         let token = w.token(DEMO_EMAIL);
-        let mut doctor = Doctor::connect(w.transport(), None, CancelFlag::new(), &mut |_| {})
-            .await
-            .unwrap();
+        let mut doctor = connected(&w).await;
         // Writes need the backup the diagnosis takes.
         assert!(matches!(
             doctor.write_new_key(&mut |_| {}).await,
@@ -353,9 +356,7 @@ fn the_advanced_panel_runs_each_command_through_the_doctor_and_words_its_result(
     block_on(async {
         let mut api = w.cloud_api();
         let token = w.token(DEMO_EMAIL);
-        let mut doctor = Doctor::connect(w.transport(), None, CancelFlag::new(), &mut |_| {})
-            .await
-            .unwrap();
+        let mut doctor = connected(&w).await;
         doctor
             .diagnose(ctx(&mut api, Some(&token)), &mut |_| {})
             .await
