@@ -226,8 +226,6 @@ impl SimBuilder {
             busy_until_ms: 0,
             impatient_polls: 0,
             commands: Vec::new(),
-            opened: false,
-            claimed: false,
         };
         for (offset, bytes) in self.dct_patches {
             dev.set_dct_bytes(offset, &bytes);
@@ -299,8 +297,6 @@ pub struct SimDevice {
     busy_until_ms: u64,
     impatient_polls: u32,
     commands: Vec<(u8, u32)>,
-    opened: bool,
-    claimed: bool,
 }
 
 impl SimDevice {
@@ -381,11 +377,6 @@ impl SimDevice {
         m[start..end].copy_from_slice(&bytes[..end - start]);
     }
 
-    /// Special commands executed so far, as (command byte, address).
-    pub fn executed_commands(&self) -> &[(u8, u32)] {
-        &self.commands
-    }
-
     /// ERASE commands executed so far, by address.
     pub fn erases(&self) -> Vec<u32> {
         self.commands
@@ -442,7 +433,6 @@ impl SimDevice {
         if self.faults.deny_open {
             return Err(TransportError::AccessDenied);
         }
-        self.opened = true;
         Ok(())
     }
 
@@ -454,7 +444,6 @@ impl SimDevice {
         if self.faults.refuse_claim || interface != 0 {
             return Err(TransportError::UnableToClaim);
         }
-        self.claimed = true;
         Ok(())
     }
 
