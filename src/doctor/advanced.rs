@@ -14,7 +14,7 @@ use super::error::DoctorError;
 use super::session::{Doctor, new_key};
 use super::{CloudContext, DoctorEvent, report};
 use crate::cloud::CloudApi;
-use crate::device::{KeyAlgorithm, TransportKeys};
+use crate::device::{KeyAlgorithm, KeySlot, TransportKeys};
 use crate::keys::diagnose::AddressReport;
 use crate::keys::{self, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec};
 use crate::usb::Transport;
@@ -217,9 +217,9 @@ impl<T: Transport> Doctor<T> {
         file: &[u8],
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
-        let algorithm = self.active_keys().private_key.algorithm;
-        let key = keys::load_device_private_key(file, algorithm)?;
-        self.write_device_key(key, on_event).await
+        let slot = self.active_keys().private_key;
+        let key = keys::load_device_private_key(file, slot.algorithm)?;
+        self.write_device_key(key, slot, on_event).await
     }
 
     /// `particle keys new` + `load`: generates a key pair in the browser and writes it.
@@ -227,16 +227,19 @@ impl<T: Transport> Doctor<T> {
         &mut self,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
-        let key = new_key(self.active_keys().private_key.algorithm, on_event)?;
-        self.write_device_key(key, on_event).await
+        let slot = self.active_keys().private_key;
+        let key = new_key(slot.algorithm, on_event)?;
+        self.write_device_key(key, slot, on_event).await
     }
 
+    /// Writes `key` into `slot` (the active private-key slot its caller chose the algorithm by)
+    /// and returns the public key read back from the device.
     async fn write_device_key(
         &mut self,
         key: DevicePrivateKey,
+        slot: KeySlot,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
-        let slot = self.active_keys().private_key;
         self.write_private_key(key, slot.alt, slot.offset, slot.read_len, on_event)
             .await?;
         self.read_device_public_key(false, on_event).await
