@@ -208,15 +208,9 @@ pub enum FirmwareServerKey {
 /// INTEGER's last length byte is odd), e is taken as 65537, and the result is `Usable` only if those
 /// numbers form a consistent RSA key: N = P·Q, D·E ≡ 1 mod P−1 and Q−1, DP, DQ and QP correct.
 pub fn read_device_private_key(slot: &[u8]) -> FirmwarePrivateKey {
-    match slot.first() {
-        None => {
-            return FirmwarePrivateKey::Unusable(UnusableReason::SlotTooShort {
-                len: 0,
-                needed: PRIVATE_KEY_READ_LEN,
-            });
-        }
-        Some(&ERASED) => return FirmwarePrivateKey::Blank,
-        Some(_) => {}
+    // An empty slot is not blank here: it fails below as too short.
+    if slot.first() == Some(&ERASED) {
+        return FirmwarePrivateKey::Blank;
     }
     let Some(numbers) = fixed_offset_numbers(slot) else {
         return FirmwarePrivateKey::Unusable(UnusableReason::SlotTooShort {
@@ -445,15 +439,9 @@ pub(crate) fn bit_len(be: &[u8]) -> u32 {
 /// Emulates the firmware's reading of the TCP (RSA-2048) server key: first byte 0xFF means blank;
 /// otherwise the 256 bytes at offset 33 are the modulus and e is 65537, whatever the other bytes say.
 pub fn read_server_public_key(region: &[u8]) -> FirmwareServerKey {
-    match region.first() {
-        None => {
-            return FirmwareServerKey::Unusable(UnusableReason::SlotTooShort {
-                len: 0,
-                needed: SERVER_KEY_READ_LEN,
-            });
-        }
-        Some(&ERASED) => return FirmwareServerKey::Blank,
-        Some(_) => {}
+    // An empty region is not blank here: it fails below as too short.
+    if region.first() == Some(&ERASED) {
+        return FirmwareServerKey::Blank;
     }
     if region.len() < SERVER_KEY_READ_LEN {
         return FirmwareServerKey::Unusable(UnusableReason::SlotTooShort {
