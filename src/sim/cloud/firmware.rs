@@ -28,7 +28,6 @@ pub const SERVER_ADDRESS_OFFSET: usize = 2466;
 /// EC (UDP) slots, for the key-equality stand-in of DTLS.
 pub const EC_PRIVATE_KEY_OFFSET: usize = 3106;
 pub const EC_SERVER_KEY_OFFSET: usize = 3298;
-pub const EC_SERVER_ADDRESS_OFFSET: usize = 3490;
 
 /// Key-error flags (particle-dct.md 7).
 pub mod key_error {

@@ -91,8 +91,6 @@ pub enum CloudClose {
     BadNonce,
     /// The device ID is not registered, or the cloud holds no public key for it.
     UnknownDevice { device_id: String },
-    /// The Hello did not decrypt, parse, or carry the expected message id ("Bad Counter").
-    BadHello,
 }
 
 /// The PKCS#1 v1.5 type-2 check the device's mbedTLS does: `00 02`, at least 8 non-zero padding

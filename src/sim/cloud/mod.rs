@@ -94,15 +94,6 @@ impl SimAccount {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SimProduct {
-    pub id: u32,
-    pub name: String,
-    pub platform_id: u16,
-    /// Team members by lower-case email.
-    pub team: Table<String, TeamRole>,
-}
-
 /// A device public key as the cloud stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredKey {
@@ -150,20 +141,6 @@ impl SimCloudDevice {
         self
     }
 
-    pub fn unclaimed(mut self) -> Self {
-        self.owner = None;
-        self
-    }
-
-    /// Sets the key the cloud holds (SPKI DER).
-    pub fn with_key_der(mut self, der: Vec<u8>, algorithm: &str) -> Self {
-        self.public_key = Some(StoredKey {
-            der,
-            algorithm: algorithm.to_owned(),
-        });
-        self
-    }
-
     /// The `product_id` the API reports: the platform id for developer devices (cloud-api.md 5).
     pub fn reported_product_id(&self) -> u32 {
         self.product_id.unwrap_or(u32::from(self.platform_id))
@@ -188,7 +165,8 @@ struct MfaEntry {
 #[derive(Clone)]
 pub struct SimCloud {
     accounts: Table<String, SimAccount>,
-    products: Table<u32, SimProduct>,
+    /// Each product's team: roles by lower-case email.
+    products: Table<u32, Table<String, TeamRole>>,
     devices: Table<String, SimCloudDevice>,
     tokens: Table<String, TokenEntry>,
     mfa_tokens: Table<String, MfaEntry>,
@@ -246,22 +224,15 @@ impl SimCloud {
         self.accounts.insert(account.email.clone(), account);
     }
 
-    pub fn add_product(&mut self, id: u32, name: &str, platform_id: u16) {
-        self.products.insert(
-            id,
-            SimProduct {
-                id,
-                name: name.to_owned(),
-                platform_id,
-                team: Table::new(),
-            },
-        );
+    /// Adds a product with an empty team.
+    pub fn add_product(&mut self, id: u32) {
+        self.products.insert(id, Table::new());
     }
 
     /// Adds `email` to a product's team (the product must exist).
     pub fn add_team_member(&mut self, product_id: u32, email: &str, role: TeamRole) {
-        if let Some(product) = self.products.get_mut(&product_id) {
-            product.team.insert(email.to_ascii_lowercase(), role);
+        if let Some(team) = self.products.get_mut(&product_id) {
+            team.insert(email.to_ascii_lowercase(), role);
         }
     }
 
@@ -667,11 +638,10 @@ impl SimCloud {
             Ok((email, _)) => email,
             Err(resp) => return resp,
         };
-        let product = id.parse::<u32>().ok().and_then(|p| self.products.get(&p));
-        match product.filter(|p| p.team.contains_key(&email)) {
-            Some(p) => {
-                let team: Vec<_> = p
-                    .team
+        let team = id.parse::<u32>().ok().and_then(|p| self.products.get(&p));
+        match team.filter(|t| t.contains_key(&email)) {
+            Some(t) => {
+                let team: Vec<_> = t
                     .iter()
                     .map(|(member, role)| {
                         Value::object([
@@ -694,7 +664,7 @@ impl SimCloud {
             || device
                 .product_id
                 .and_then(|p| self.products.get(&p))
-                .is_some_and(|p| p.team.contains_key(email))
+                .is_some_and(|team| team.contains_key(email))
     }
 
     fn list_devices(&self, req: &SimHttpRequest, query: &str, now_ms: u64) -> SimHttpResponse {
@@ -770,7 +740,7 @@ impl SimCloud {
                     && self
                         .products
                         .get(&device.reported_product_id())
-                        .and_then(|p| p.team.get(&email))
+                        .and_then(|team| team.get(&email))
                         .is_some_and(|role| role.may_send_keys()))
         });
         if !allowed {

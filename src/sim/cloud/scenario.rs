@@ -42,7 +42,7 @@ pub fn seed_demo(cloud: &mut SimCloud) {
     sso.sso = true;
     cloud.add_account(sso);
 
-    cloud.add_product(DEMO_PRODUCT_ID, "Demo fleet", PHOTON_PLATFORM_ID);
+    cloud.add_product(DEMO_PRODUCT_ID);
     cloud.add_team_member(DEMO_PRODUCT_ID, DEVELOPER_EMAIL, TeamRole::Developer);
     cloud.add_team_member(DEMO_PRODUCT_ID, VIEWER_EMAIL, TeamRole::ViewOnly);
 
