@@ -16,7 +16,7 @@ use super::{CloudContext, DoctorEvent, report};
 use crate::cloud::CloudApi;
 use crate::device::{KeyAlgorithm, KeySlot, TransportKeys};
 use crate::keys::diagnose::AddressReport;
-use crate::keys::{self, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec};
+use crate::keys::{self, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec, firmware};
 use crate::usb::Transport;
 use zeroize::Zeroizing;
 
@@ -290,15 +290,12 @@ impl<T: Transport> Doctor<T> {
     }
 }
 
-/// The length of a DER SEQUENCE at the start of `bytes`, if it fits.
+/// The length of a DER SEQUENCE at the start of `bytes`, if it fits: the key code's TLV reader,
+/// with at most two length bytes (a key slot is far below 64 KiB).
 fn der_len(bytes: &[u8]) -> Option<usize> {
-    let len = match bytes {
-        [0x30, 0x82, hi, lo, ..] => 4 + (usize::from(*hi) << 8 | usize::from(*lo)),
-        [0x30, 0x81, l, ..] => 3 + usize::from(*l),
-        [0x30, l, ..] if *l < 0x80 => 2 + usize::from(*l),
-        _ => return None,
-    };
-    (len <= bytes.len()).then_some(len)
+    firmware::read_tlv(bytes, 0, bytes.len())
+        .filter(|t| t.tag == 0x30 && t.header.len() <= 4)
+        .map(|t| t.value.end)
 }
 
 fn algorithm_word(algorithm: KeyAlgorithm) -> &'static str {
