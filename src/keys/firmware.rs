@@ -45,13 +45,6 @@ pub const DEVICE_PUBLIC_KEY_PREFIX: [u8; 29] = [
 /// `INTEGER 65537`, appended after the modulus in both RSA public keys.
 pub const RSA_EXPONENT_65537_DER: [u8; 5] = [0x02, 0x03, 0x01, 0x00, 0x01];
 
-/// The header of a standard RSA-2048 SPKI DER, up to and including the modulus's leading zero.
-pub const SERVER_KEY_PREFIX: [u8; 33] = [
-    0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
-    0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00, 0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01,
-    0x00,
-];
-
 /// One INTEGER of a PKCS#1 `RSAPrivateKey`, named as in RFC 8017 with the firmware's name beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
