@@ -9,12 +9,12 @@
 //! in `Zeroizing` buffers; the only place they leave this module is the file "keys save" returns
 //! for a download the user asked for.
 
-use super::backup::BackupFile;
+use super::backup::{BackupFile, file_algorithm};
 use super::error::DoctorError;
 use super::session::{Doctor, new_key};
 use super::{CloudContext, DoctorEvent, report};
 use crate::cloud::CloudApi;
-use crate::device::{KeyAlgorithm, KeySlot, TransportKeys};
+use crate::device::{KeySlot, TransportKeys};
 use crate::keys::diagnose::AddressReport;
 use crate::keys::{self, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec, firmware};
 use crate::usb::Transport;
@@ -199,7 +199,7 @@ impl<T: Transport> Doctor<T> {
         if let Some(len) = der_len(&bytes) {
             bytes.truncate(len);
         }
-        let alg = algorithm_word(slot.algorithm);
+        let alg = file_algorithm(slot.algorithm);
         on_event(DoctorEvent::Log(format!(
             "read the private key slot ({} bytes) for saving",
             bytes.len()
@@ -296,13 +296,6 @@ fn der_len(bytes: &[u8]) -> Option<usize> {
     firmware::read_tlv(bytes, 0, bytes.len())
         .filter(|t| t.tag == 0x30 && t.header.len() <= 4)
         .map(|t| t.value.end)
-}
-
-fn algorithm_word(algorithm: KeyAlgorithm) -> &'static str {
-    match algorithm {
-        KeyAlgorithm::EcP256 => "ec",
-        _ => "rsa",
-    }
 }
 
 #[cfg(test)]

@@ -74,10 +74,7 @@ impl Backup {
         let mut files = Vec::new();
         let info = self.platform.info();
         for keys in [info.tcp, info.udp].into_iter().flatten() {
-            let alg = match keys.private_key.algorithm {
-                KeyAlgorithm::EcP256 => "ec",
-                _ => "rsa",
-            };
+            let alg = file_algorithm(keys.private_key.algorithm);
             let slot = keys.private_key;
             if let Some(bytes) = self.bytes_at(slot.alt, slot.offset, slot.read_len as usize) {
                 files.push(BackupFile {
@@ -106,6 +103,14 @@ impl Backup {
             });
         }
         files
+    }
+}
+
+/// The algorithm as the Particle CLI spells it in key file names.
+pub(super) fn file_algorithm(algorithm: KeyAlgorithm) -> &'static str {
+    match algorithm {
+        KeyAlgorithm::EcP256 => "ec",
+        _ => "rsa",
     }
 }
 
