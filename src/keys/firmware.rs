@@ -12,14 +12,12 @@
 //! code. Every function here is total: any byte slice gives an answer, never a panic.
 //! Facts: shared/reference/particle-dct.md, 4.1–4.3 and 5.
 
-use super::{ERASED, is_blank};
+use super::{ERASED, RSA_PRIVATE_KEY_SLOT_LEN, is_blank};
 use rsa::BoxedUint;
 use rsa::traits::PrivateKeyParts;
 use serde::Serialize;
 use thiserror::Error;
 
-/// How many bytes of the device private-key slot the firmware reads (`EXTERNAL_FLASH_CORE_PRIVATE_KEY_LENGTH`).
-pub const PRIVATE_KEY_READ_LEN: usize = 612;
 /// How many bytes of the server-key slot the firmware reads for an RSA-2048 key.
 pub const SERVER_KEY_READ_LEN: usize = 294;
 /// Offset of the 256-byte server modulus inside the server-key slot (`init_rsa_context_with_public_key`).
@@ -208,7 +206,7 @@ pub fn read_device_private_key(slot: &[u8]) -> FirmwarePrivateKey {
     let Some(numbers) = fixed_offset_numbers(slot) else {
         return FirmwarePrivateKey::Unusable(UnusableReason::SlotTooShort {
             len: slot.len(),
-            needed: PRIVATE_KEY_READ_LEN,
+            needed: RSA_PRIVATE_KEY_SLOT_LEN,
         });
     };
     match consistent_key(&numbers) {
@@ -590,7 +588,7 @@ mod tests {
         assert_eq!(read.d(), key.d());
         // Exactly 612 bytes are enough, and bytes after the DER do not matter.
         let mut exact = der.as_bytes().to_vec();
-        exact.resize(PRIVATE_KEY_READ_LEN, 0x00);
+        exact.resize(RSA_PRIVATE_KEY_SLOT_LEN, 0x00);
         assert!(read_device_private_key(&exact).is_usable());
     }
 

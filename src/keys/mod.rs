@@ -33,7 +33,8 @@ pub use import::load_device_private_key;
 pub use keygen::generate_rsa_key;
 pub use server::{ServerAddressSpec, build_server_region};
 
-/// Size of the RSA private-key slot the firmware reads at DCT offset 34.
+/// How many bytes of the RSA private-key slot the firmware reads
+/// (`EXTERNAL_FLASH_CORE_PRIVATE_KEY_LENGTH`): the whole slot at DCT offset 34.
 pub const RSA_PRIVATE_KEY_SLOT_LEN: usize = 612;
 
 /// Size of the EC private-key slot at DCT offset 3106.
