@@ -18,8 +18,6 @@ pub enum ServerChoice {
         region: Vec<u8>,
         description: String,
     },
-    /// Leave the server key and address alone whatever they hold.
-    Keep,
 }
 
 /// What the user chose before planning.
@@ -145,7 +143,6 @@ pub fn plan(
     let server = keys.server_key;
 
     let server_write = match &options.server {
-        ServerChoice::Keep => None,
         ServerChoice::Particle => particle_server_problem(report).map(|reason| {
             (
                 keys.default_server_region.to_vec(),
