@@ -62,8 +62,7 @@ fn main() {
     let mut scenario = "demo".to_owned();
     let mut options = ServerOptions::default();
     let mut device_host = None;
-    let mut device_port: u16 = 5683;
-    let mut device_port_given = false;
+    let mut device_port: Option<u16> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -85,10 +84,11 @@ fn main() {
             "--test-control" => options.test_control = true,
             "--device-host" => device_host = Some(value("--device-host")),
             "--device-port" => {
-                device_port_given = true;
-                device_port = value("--device-port")
-                    .parse()
-                    .unwrap_or_else(|_| fail("--device-port takes a number"))
+                device_port = Some(
+                    value("--device-port")
+                        .parse()
+                        .unwrap_or_else(|_| fail("--device-port takes a number")),
+                )
             }
             other => fail(&format!("unknown argument {other}")),
         }
@@ -111,9 +111,10 @@ fn main() {
         seed_demo(&mut cloud);
     }
     // Either flag changes the address; the other keeps the cloud's default.
-    if device_host.is_some() || device_port_given {
+    if device_host.is_some() || device_port.is_some() {
         let host = device_host.unwrap_or_else(|| cloud.server_host().to_owned());
-        cloud.set_server_address(&host, device_port);
+        let port = device_port.unwrap_or(cloud.server_port());
+        cloud.set_server_address(&host, port);
     }
 
     let listener = TcpListener::bind(format!("{bind}:{port}"))
