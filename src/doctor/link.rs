@@ -72,14 +72,11 @@ impl LinkError {
 pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, LinkError> {
     let query = query.trim().trim_start_matches('?');
     let mut link = SupportLink::default();
-    let (mut seen_device, mut seen_sim, mut seen_fault, mut seen_api) =
-        (false, false, false, false);
-    let mut fault = None;
     for (name, value) in form_decode(query) {
         let value = value.trim().to_owned();
         match name.as_str() {
             "device" => {
-                once(&mut seen_device, "device")?;
+                once(link.expected_device.is_some(), "device")?;
                 let ok = value.len() == 24 && value.bytes().all(|b| b.is_ascii_hexdigit());
                 if !ok {
                     return Err(LinkError::BadDeviceId(value));
@@ -87,7 +84,7 @@ pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, 
                 link.expected_device = Some(value.to_ascii_lowercase());
             }
             "sim" => {
-                once(&mut seen_sim, "sim")?;
+                once(link.sim.is_some(), "sim")?;
                 link.sim = Some(
                     SIM_PLATFORMS
                         .into_iter()
@@ -96,8 +93,8 @@ pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, 
                 );
             }
             "fault" => {
-                once(&mut seen_fault, "fault")?;
-                fault = Some(
+                once(link.fault.is_some(), "fault")?;
+                link.fault = Some(
                     known_faults
                         .iter()
                         .copied()
@@ -106,21 +103,21 @@ pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, 
                 );
             }
             "api" => {
-                once(&mut seen_api, "api")?;
+                once(link.api.is_some(), "api")?;
                 link.api = Some(ApiBase::parse(&value)?);
             }
             _ => {}
         }
     }
-    if fault.is_some() && link.sim.is_none() {
+    if link.fault.is_some() && link.sim.is_none() {
         return Err(LinkError::FaultWithoutSimulation);
     }
-    link.fault = fault;
     Ok(link)
 }
 
-fn once(seen: &mut bool, name: &'static str) -> Result<(), LinkError> {
-    if std::mem::replace(seen, true) {
+/// Refuses a parameter the link already gave (`seen`: its field is already set).
+fn once(seen: bool, name: &'static str) -> Result<(), LinkError> {
+    if seen {
         Err(LinkError::Repeated(name))
     } else {
         Ok(())
