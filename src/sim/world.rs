@@ -136,7 +136,7 @@ impl WorldCloudApi {
                 d.dct().to_vec(),
             )
         };
-        let mut cloud = self.cloud_mut();
+        let mut cloud = self.api.cloud().borrow_mut();
         let outcome = match platform.info().default_keys().private_key.algorithm {
             KeyAlgorithm::EcP256 if uses_udp(platform, &dct) => connect_ec(
                 &dct,
@@ -154,17 +154,13 @@ impl WorldCloudApi {
         }
         self.last_boot = Some(outcome);
     }
-
-    fn cloud_mut(&self) -> std::cell::RefMut<'_, SimCloud> {
-        self.api.cloud().borrow_mut()
-    }
 }
 
 /// The host's platform for a simulated device. The simulator keeps its own table, written from the
 /// reference facts independently of `crate::device`, so the two are matched by USB ids.
 pub fn host_platform(device: &SimDevice) -> Platform {
-    let info = device.info();
-    Platform::from_usb_ids(info.vendor_id, info.product_id)
+    let sim = device.platform();
+    Platform::from_usb_ids(sim.vendor_id(), sim.dfu_product_id())
         .map(|(p, _)| p)
         .expect("every simulated platform is in the host's table")
 }
