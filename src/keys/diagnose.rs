@@ -348,35 +348,28 @@ fn diagnose_server_key(snapshot: &DctSnapshot<'_>, keys: &TransportKeys) -> Serv
                 None => corrupt(UnusableReason::NotAServerKey { expected: "P-256" }),
             }
         }
-        _ => {
-            if bytes.len() < slot.key_len as usize {
-                return corrupt(UnusableReason::SlotTooShort {
-                    len: bytes.len(),
-                    needed: slot.key_len as usize,
-                });
-            }
-            match firmware::read_server_public_key(bytes) {
-                FirmwareServerKey::Blank => ServerKeyStatus::Blank,
-                FirmwareServerKey::Unusable(reason) => corrupt(reason),
-                FirmwareServerKey::Usable(read) => {
-                    // The firmware would use the modulus at 33 whatever the header says; call it a
-                    // key only when the whole SPKI is well formed and agrees with that modulus.
-                    use rsa::pkcs8::DecodePublicKey;
-                    use rsa::traits::PublicKeyParts;
-                    match rsa::PublicKey::from_public_key_der(bytes) {
-                        Ok(parsed) if parsed.n() == read.n() && parsed.e() == read.e() => {
-                            match PublicKeyInfo::from_spki_der(KeyAlgorithm::Rsa2048, bytes) {
-                                Ok(public_key) => ServerKeyStatus::Custom { public_key },
-                                Err(_) => corrupt(UnusableReason::Corrupt),
-                            }
+        // The firmware's reading also answers a snapshot that ends inside the key (SlotTooShort).
+        _ => match firmware::read_server_public_key(bytes) {
+            FirmwareServerKey::Blank => ServerKeyStatus::Blank,
+            FirmwareServerKey::Unusable(reason) => corrupt(reason),
+            FirmwareServerKey::Usable(read) => {
+                // The firmware would use the modulus at 33 whatever the header says; call it a
+                // key only when the whole SPKI is well formed and agrees with that modulus.
+                use rsa::pkcs8::DecodePublicKey;
+                use rsa::traits::PublicKeyParts;
+                match rsa::PublicKey::from_public_key_der(bytes) {
+                    Ok(parsed) if parsed.n() == read.n() && parsed.e() == read.e() => {
+                        match PublicKeyInfo::from_spki_der(KeyAlgorithm::Rsa2048, bytes) {
+                            Ok(public_key) => ServerKeyStatus::Custom { public_key },
+                            Err(_) => corrupt(UnusableReason::Corrupt),
                         }
-                        _ => corrupt(UnusableReason::NotAServerKey {
-                            expected: "RSA-2048",
-                        }),
                     }
+                    _ => corrupt(UnusableReason::NotAServerKey {
+                        expected: "RSA-2048",
+                    }),
                 }
             }
-        }
+        },
     }
 }
 
