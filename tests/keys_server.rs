@@ -6,7 +6,16 @@ use key_rescue::device::{
     Transport,
 };
 use key_rescue::keys::firmware::{FirmwareServerKey, read_server_public_key};
-use key_rescue::keys::{KeyError, ServerAddressSpec, build_server_region, sha256_hex};
+use key_rescue::keys::{KeyError, ServerAddressSpec, build_server_region};
+use rsa::sha2::{Digest, Sha256};
+
+/// The SHA-256 of some bytes in lower-case hex, as published checksums are written.
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 fn host(host: &str, port: Option<u16>) -> ServerAddressSpec {
     ServerAddressSpec::Host {

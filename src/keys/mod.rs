@@ -149,14 +149,6 @@ pub fn fingerprint(spki_der: &[u8]) -> String {
         .join(" ")
 }
 
-/// The SHA-256 of some bytes in lower-case hex, for comparing files with published checksums.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// What went wrong in the keys layer.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KeyError {
