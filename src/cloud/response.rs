@@ -260,6 +260,11 @@ fn common_error(status: u16, body: &ErrorBody, raw: &str) -> ApiError {
     }
 }
 
+/// [`common_error`] for a route that reads nothing else from the error body.
+fn route_error(resp: &ApiResponse) -> ApiError {
+    common_error(resp.status, &ErrorBody::parse(&resp.body), &resp.body)
+}
+
 fn unexpected(status: u16, raw: &str, what: &str) -> ApiError {
     ApiError::Unexpected {
         status,
@@ -334,7 +339,7 @@ pub fn parse_sign_out(resp: &ApiResponse) -> Result<(), ApiError> {
     if (200..300).contains(&resp.status) {
         return Ok(());
     }
-    match common_error(resp.status, &ErrorBody::parse(&resp.body), &resp.body) {
+    match route_error(resp) {
         ApiError::TokenExpired | ApiError::TokenInvalid => Ok(()),
         other => Err(other),
     }
@@ -347,12 +352,11 @@ pub fn parse_device(resp: &ApiResponse, device_id: &str) -> Result<DeviceInfo, A
         return read_body(&resp.body, DeviceInfo::from_json)
             .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a device ({e})")));
     }
-    let body = ErrorBody::parse(&resp.body);
     match resp.status {
         403 | 404 => Err(ApiError::NotYourDevice {
             device_id: device_id.to_ascii_lowercase(),
         }),
-        _ => Err(common_error(resp.status, &body, &resp.body)),
+        _ => Err(route_error(resp)),
     }
 }
 
@@ -364,11 +368,7 @@ pub fn parse_user(resp: &ApiResponse) -> Result<String, ApiError> {
         return read_body(&resp.body, |v| Fields::of(v)?.string("username"))
             .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a user ({e})")));
     }
-    Err(common_error(
-        resp.status,
-        &ErrorBody::parse(&resp.body),
-        &resp.body,
-    ))
+    Err(route_error(resp))
 }
 
 /// Parses `GET /v1/products/:id/team` and returns the role name of `username`, or `None` when the
@@ -406,11 +406,7 @@ pub fn parse_team_role(
     }
     match resp.status {
         403 | 404 => Err(ApiError::ProductRoleMissing { product_id }),
-        _ => Err(common_error(
-            resp.status,
-            &ErrorBody::parse(&resp.body),
-            &resp.body,
-        )),
+        _ => Err(route_error(resp)),
     }
 }
 
@@ -442,11 +438,7 @@ pub fn parse_devices(resp: &ApiResponse) -> Result<Vec<DeviceInfo>, ApiError> {
         })
         .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a device list ({e})")));
     }
-    Err(common_error(
-        resp.status,
-        &ErrorBody::parse(&resp.body),
-        &resp.body,
-    ))
+    Err(route_error(resp))
 }
 
 /// Parses `POST /v1/provisioning/:id`. Callers only check the status (the success body is
