@@ -77,10 +77,12 @@ impl KeyField {
         KeyField::Exponent2,
         KeyField::Coefficient,
     ];
+}
 
-    /// The short name used by OpenSSL and mbedTLS (N, E, D, P, Q, DP, DQ, QP).
-    pub fn short_name(self) -> &'static str {
-        match self {
+/// The short name used by OpenSSL and mbedTLS (N, E, D, P, Q, DP, DQ, QP).
+impl std::fmt::Display for KeyField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
             Self::Modulus => "N",
             Self::PublicExponent => "E",
             Self::PrivateExponent => "D",
@@ -89,13 +91,7 @@ impl KeyField {
             Self::Exponent1 => "DP",
             Self::Exponent2 => "DQ",
             Self::Coefficient => "QP",
-        }
-    }
-}
-
-impl std::fmt::Display for KeyField {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.short_name())
+        })
     }
 }
 
