@@ -34,7 +34,7 @@ pub(crate) fn read_key_file(bytes: &[u8]) -> Result<KeyFile, KeyError> {
                 .filter(|&b| b != b'\r')
                 .collect(),
         );
-        if contains(&block, b"ENCRYPTED") {
+        if find(&block, b"ENCRYPTED").is_some() {
             return Err(KeyError::EncryptedKey);
         }
         let (label, der) = pem::decode_vec(&block).map_err(|_| KeyError::NotAKeyFile)?;
@@ -63,10 +63,6 @@ fn pem_block_len(bytes: &[u8]) -> Option<usize> {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    find(haystack, needle).is_some()
 }
 
 #[cfg(test)]
