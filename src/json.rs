@@ -96,7 +96,12 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 impl Value {
     /// An object with these members, in this order: `Value::object([("ok", true.into())])`.
     pub fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
-        Value::Object(members_from(Vec::from(members)))
+        Value::Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
     }
 
     /// The member `key` of an object: the last one when the name repeats, as `serde_json` kept.
@@ -216,13 +221,6 @@ impl Value {
             }
         }
     }
-}
-
-fn members_from(members: Vec<(&str, Value)>) -> Vec<(String, Value)> {
-    members
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
 }
 
 /// Before the `i`th element: a comma after the first, and in pretty output a new indented line.
