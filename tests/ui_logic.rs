@@ -7,8 +7,8 @@ use doctor_common::*;
 use futures_executor::block_on;
 use key_rescue::doctor::report::{self, ExtraHelp};
 use key_rescue::doctor::{
-    Action, CancelFlag, CloudAccess, Command, Doctor, DoctorError, PlanBlock, PlanOptions,
-    RestoreOutcome, ServerChoice, VerifyOutcome, server_address,
+    Action, CancelFlag, CloudAccess, Command, Doctor, DoctorError, PlanBlock, RestoreOutcome,
+    VerifyOutcome, server_address,
 };
 use key_rescue::keys::diagnose::{PrivateKeyStatus, ServerKeyStatus};
 use key_rescue::sim::faults::{Fault, NAMES};
@@ -21,19 +21,9 @@ fn sim_world(fault: Fault) -> (SimWorld, Vec<u8>) {
     (SimWorld::new(setup.builder.build(), cloud), region)
 }
 
-fn sim_options(region: &[u8]) -> PlanOptions {
-    PlanOptions {
-        server: ServerChoice::Custom {
-            region: region.to_vec(),
-            description: "the simulated cloud".into(),
-        },
-        ..PlanOptions::default()
-    }
-}
-
 fn run(fault: Fault) -> (SimWorld, Run) {
     let (w, region) = sim_world(fault);
-    let run = block_on(full_repair(&w, sim_options(&region), Some(DEMO_EMAIL)));
+    let run = block_on(full_repair(&w, sim_cloud_options(region), Some(DEMO_EMAIL)));
     (w, run)
 }
 
@@ -196,7 +186,7 @@ fn fault_not_your_device_blocks_the_send() {
     let (w, region) = sim_world(Fault::NotYourDevice);
     let run = block_on(full_repair_until_repair(
         &w,
-        sim_options(&region),
+        sim_cloud_options(region),
         Some(DEMO_EMAIL),
     ));
     let d = run.diagnosis.as_ref().unwrap();

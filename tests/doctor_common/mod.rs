@@ -79,14 +79,19 @@ pub fn options_for(w: &SimWorld) -> PlanOptions {
         host_platform(&w.device.borrow()),
         Platform::Photon | Platform::P1 | Platform::Core
     );
+    if rsa {
+        sim_cloud_options(w.cloud.borrow().server_key_region())
+    } else {
+        PlanOptions::default()
+    }
+}
+
+/// The simulated cloud's server-key `region` as the server to write.
+pub fn sim_cloud_options(region: Vec<u8>) -> PlanOptions {
     PlanOptions {
-        server: if rsa {
-            ServerChoice::Custom {
-                region: w.cloud.borrow().server_key_region(),
-                description: "the simulated cloud".into(),
-            }
-        } else {
-            ServerChoice::Particle
+        server: ServerChoice::Custom {
+            region,
+            description: "the simulated cloud".into(),
         },
         ..PlanOptions::default()
     }
