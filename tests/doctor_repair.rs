@@ -172,13 +172,9 @@ fn an_openssl3_pkcs8_key_is_found_unusable_and_replaced() {
 #[test]
 fn a_brownout_corrupted_key_is_replaced() {
     let healthy = healthy_photon_dct_patches();
-    let device = {
-        let mut b = SimDevice::builder(SimPlatform::Photon);
-        for (offset, bytes) in &healthy.patches {
-            b = b.dct_bytes(*offset, bytes);
-        }
-        b.brownout_dct(34 + 200, 64).build()
-    };
+    let device = builder_with(SimPlatform::Photon, &healthy.patches)
+        .brownout_dct(34 + 200, 64)
+        .build();
     let w = world(device, Owner::Demo);
     let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
     let report = &run.diagnosis.as_ref().unwrap().report;

@@ -12,7 +12,7 @@ use key_rescue::keys::diagnose::PrivateKeyStatus;
 use key_rescue::keys::{self, DctSnapshot};
 use key_rescue::sim::cloud::scenario;
 use key_rescue::sim::cloud::{SimCloud, SimCloudDevice};
-use key_rescue::sim::device::{Platform as SimPlatform, SimDevice};
+use key_rescue::sim::device::{Platform as SimPlatform, SimBuilder, SimDevice};
 use key_rescue::sim::world::{SharedDevice, SimWorld, host_platform};
 use key_rescue::usb::{ControlSetup, DeviceInfo, TransferCounts, Transport, TransportError};
 use rsa::pkcs8::EncodePrivateKey;
@@ -64,12 +64,17 @@ pub fn world(device: SimDevice, owner: Owner) -> SimWorld {
     SimWorld::new(device, cloud)
 }
 
-pub fn build_with(platform: SimPlatform, patches: &[(usize, Vec<u8>)]) -> SimDevice {
+/// A simulated device's builder with `patches` laid over its DCT (more faults can follow).
+pub fn builder_with(platform: SimPlatform, patches: &[(usize, Vec<u8>)]) -> SimBuilder {
     let mut b = SimDevice::builder(platform);
     for (offset, bytes) in patches {
         b = b.dct_bytes(*offset, bytes);
     }
-    b.build()
+    b
+}
+
+pub fn build_with(platform: SimPlatform, patches: &[(usize, Vec<u8>)]) -> SimDevice {
+    builder_with(platform, patches).build()
 }
 
 /// For RSA devices the simulated cloud plays Particle with its own key, which the device must hold
