@@ -181,6 +181,17 @@ struct FaultyCloud {
     seen: usize,
 }
 
+impl FaultyCloud {
+    fn new(w: &SimWorld, fail_at: usize, error: ApiError) -> Self {
+        Self {
+            inner: w.cloud_api(),
+            fail_at,
+            error,
+            seen: 0,
+        }
+    }
+}
+
 impl CloudApi for FaultyCloud {
     async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
         let n = self.seen;
@@ -216,12 +227,7 @@ fn a_cloud_failure_at_any_request_leaves_the_device_recoverable() {
     // Requests of a clean run: the lookup, the key upload, then the online polls.
     let clean = {
         let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
-        let mut api = FaultyCloud {
-            inner: w.cloud_api(),
-            fail_at: usize::MAX,
-            error: ApiError::RateLimited,
-            seen: 0,
-        };
+        let mut api = FaultyCloud::new(&w, usize::MAX, ApiError::RateLimited);
         let mut run = block_on(repair_with(&w, &mut api, options_for(&w), Some(DEMO_EMAIL)));
         block_on(verify_with(&w, &mut run, &mut api, Some(DEMO_EMAIL)));
         run.assert_online();
@@ -232,12 +238,7 @@ fn a_cloud_failure_at_any_request_leaves_the_device_recoverable() {
         for error in cloud_errors() {
             let what = format!("cloud request {fail_at} fails with {error}");
             let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
-            let mut api = FaultyCloud {
-                inner: w.cloud_api(),
-                fail_at,
-                error: error.clone(),
-                seen: 0,
-            };
+            let mut api = FaultyCloud::new(&w, fail_at, error.clone());
             let mut run = block_on(repair_with(&w, &mut api, options_for(&w), Some(DEMO_EMAIL)));
             block_on(verify_with(&w, &mut run, &mut api, Some(DEMO_EMAIL)));
             assert_invariants(&w, &run);
@@ -286,12 +287,7 @@ fn a_cloud_failure_at_any_request_leaves_the_device_recoverable() {
 #[test]
 fn a_failed_upload_is_retried_from_the_key_read_back_from_the_device() {
     let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
-    let mut api = FaultyCloud {
-        inner: w.cloud_api(),
-        fail_at: 1,
-        error: ApiError::Server { status: 502 },
-        seen: 0,
-    };
+    let mut api = FaultyCloud::new(&w, 1, ApiError::Server { status: 502 });
     let run = block_on(repair_with(&w, &mut api, options_for(&w), Some(DEMO_EMAIL)));
     assert!(matches!(run.repaired().send, SendOutcome::Failed { .. }));
     let mut doctor = run.doctor.unwrap();
@@ -318,14 +314,13 @@ fn an_upload_refused_after_the_write_is_undone_by_restoring_the_backup() {
         SimDevice::builder(SimPlatform::Photon).build(),
         Owner::Product,
     );
-    let mut api = FaultyCloud {
-        inner: w.cloud_api(),
-        fail_at: 3,
-        error: ApiError::ProductRoleMissing {
+    let mut api = FaultyCloud::new(
+        &w,
+        3,
+        ApiError::ProductRoleMissing {
             product_id: PRODUCT_ID,
         },
-        seen: 0,
-    };
+    );
     let run = block_on(repair_with(
         &w,
         &mut api,
