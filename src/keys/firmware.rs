@@ -550,7 +550,7 @@ pub fn decode_server_address(block: &[u8]) -> ServerAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
     use rsa::pkcs8::EncodePrivateKey;
     use rsa::traits::PublicKeyParts;
 
@@ -561,15 +561,10 @@ mod tests {
         slot
     }
 
+    /// A key the firmware can read: a device key, which generation already retries until it is.
     fn usable_key() -> rsa::PrivateKey {
-        // Generate until the firmware can read the key; about 1 % of keys need a second try.
-        loop {
-            let key = crate::keys::generate_rsa_key(1024).unwrap();
-            let der = key.to_pkcs1_der().unwrap();
-            if read_device_private_key(&slot_with(der.as_bytes())).is_usable() {
-                return key;
-            }
-        }
+        let key = crate::keys::generate_rsa_device_key().unwrap();
+        rsa::PrivateKey::from_pkcs1_der(key.der()).unwrap()
     }
 
     #[test]
