@@ -262,6 +262,15 @@ mod tests {
         out
     }
 
+    /// 2^511 + 2^510 + 1: a 512-bit odd start with its top two bits set, as `random_prime` makes
+    /// them.
+    fn big_start() -> BoxedUint {
+        let mut bytes = [0u8; 64];
+        bytes[0] = 0xC0;
+        bytes[63] = 1;
+        BoxedUint::from_be_slice(&bytes, 512).unwrap()
+    }
+
     /// Walks a sieve from the odd `start` over `count` odd numbers and checks each verdict: a
     /// number is sieved out exactly when it has an odd factor below both the start and the bound
     /// (the primes the sieve may use), and never when it is prime.
@@ -304,12 +313,9 @@ mod tests {
     #[test]
     fn the_sieve_works_on_big_numbers() {
         let primes = odd_primes_below(SIEVE_BOUND);
-        // 2^512 - 2^511 - 2^510 + 1 and the numbers after it, against is_prime and trial division
-        // by the small primes through crypto-bigint's own remainder.
-        let mut bytes = [0u8; 64];
-        bytes[0] = 0xC0;
-        bytes[63] = 1;
-        let start = BoxedUint::from_be_slice(&bytes, 512).unwrap();
+        // The numbers from `big_start`, against is_prime and trial division by the small primes
+        // through crypto-bigint's own remainder.
+        let start = big_start();
         for (i, maybe) in verdicts(&start, &primes, 3000).into_iter().enumerate() {
             let n = &start + 2 * i as u64;
             let has_factor = primes.iter().any(|&p| {
@@ -345,15 +351,11 @@ mod tests {
     #[test]
     fn search_finds_the_first_prime_and_keeps_the_length() {
         let primes = odd_primes_below(SIEVE_BOUND);
-        let mut big = [0u8; 64];
-        big[0] = 0xC0;
-        big[63] = 1;
-        let big = BoxedUint::from_be_slice(&big, 512).unwrap();
         for start in [
             BoxedUint::from(49_153u64),
             BoxedUint::from((1u64 << 40) + 1),
             BoxedUint::from(u64::from(SIEVE_BOUND) + 1),
-            big,
+            big_start(),
         ] {
             let expected = (0u64..)
                 .map(|i| &start + 2 * i)
