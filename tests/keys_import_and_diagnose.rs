@@ -1,6 +1,6 @@
 //! Importing user key files into the firmware's format, and diagnosing whole DCT snapshots.
 
-use key_rescue::device::{KeyAlgorithm, Platform};
+use key_rescue::device::{KeyAlgorithm, Platform, Transport};
 use key_rescue::keys::diagnose::{PrivateKeyStatus, PublicKeySlotStatus, ServerKeyStatus};
 use key_rescue::keys::firmware::{self, KeyField, UnusableReason};
 use key_rescue::keys::{
@@ -121,6 +121,11 @@ fn ec_keys_load_as_sec1() {
     }
 }
 
+/// The server-key region `particle keys server` writes by default: Particle's key and address.
+fn default_server_region(platform: Platform, transport: Transport) -> Vec<u8> {
+    build_server_region(platform, transport, None, &ServerAddressSpec::Unchanged).unwrap()
+}
+
 /// A Photon DCT snapshot (offsets 0..3630) with the given private key and server region.
 fn photon_dct(private: &[u8], server_region: &[u8]) -> Vec<u8> {
     let mut dct = vec![0xFF; 3630];
@@ -133,13 +138,7 @@ fn photon_dct(private: &[u8], server_region: &[u8]) -> Vec<u8> {
 #[test]
 fn diagnose_a_healthy_photon() {
     let key = generate_rsa_device_key().unwrap();
-    let server = build_server_region(
-        Platform::Photon,
-        key_rescue::device::Transport::Tcp,
-        None,
-        &ServerAddressSpec::Unchanged,
-    )
-    .unwrap();
+    let server = default_server_region(Platform::Photon, Transport::Tcp);
     let mut dct = photon_dct(key.der(), &server);
     dct[1250..1250 + 162].copy_from_slice(&key.public_key().spki_der);
     let report = diagnose(
@@ -179,13 +178,7 @@ fn diagnose_a_healthy_photon() {
 
 #[test]
 fn diagnose_broken_photons() {
-    let server = build_server_region(
-        Platform::Photon,
-        key_rescue::device::Transport::Tcp,
-        None,
-        &ServerAddressSpec::Unchanged,
-    )
-    .unwrap();
+    let server = default_server_region(Platform::Photon, Transport::Tcp);
     let pkcs8 = include_bytes!("keys_fixtures/rsa1024_good_pkcs8.der");
     let dct = photon_dct(pkcs8, &server);
     let report = diagnose(Platform::Photon, &DctSnapshot::new(0, &dct), None);
@@ -231,20 +224,14 @@ fn diagnose_an_electron_in_both_transports() {
     let ec = generate_ec_device_key().unwrap();
     let mut dct = vec![0xFF; 3630];
     dct[3106..3106 + ec.der().len()].copy_from_slice(ec.der());
-    let region = build_server_region(
-        Platform::Electron,
-        key_rescue::device::Transport::Udp,
-        None,
-        &ServerAddressSpec::Unchanged,
-    )
-    .unwrap();
+    let region = default_server_region(Platform::Electron, Transport::Udp);
     dct[3298..3298 + 320].copy_from_slice(&region);
     let report = diagnose(
         Platform::Electron,
         &DctSnapshot::new(0, &dct),
         Some(DEVICE_ID),
     );
-    assert_eq!(report.transport.active, key_rescue::device::Transport::Udp);
+    assert_eq!(report.transport.active, Transport::Udp);
     assert_eq!(report.transport.selector_byte, Some(0xFF));
     assert_eq!(report.private_key_algorithm, KeyAlgorithm::EcP256);
     assert!(matches!(report.private_key, PrivateKeyStatus::Valid { .. }));
@@ -257,7 +244,7 @@ fn diagnose_an_electron_in_both_transports() {
     // Byte 2977 = 0x00 switches the Electron to the (blank) TCP slots.
     dct[2977] = 0x00;
     let report = diagnose(Platform::Electron, &DctSnapshot::new(0, &dct), None);
-    assert_eq!(report.transport.active, key_rescue::device::Transport::Tcp);
+    assert_eq!(report.transport.active, Transport::Tcp);
     assert_eq!(report.private_key, PrivateKeyStatus::Blank);
 }
 
