@@ -209,12 +209,8 @@ pub fn server_key_line_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> L
     server_key_line(d)
 }
 
-/// Every line, in the order the page shows them.
-pub fn lines(d: &Diagnosis) -> [Line; 4] {
-    lines_for(d, None)
-}
-
-/// [`lines`] in a test cloud's world (see [`server_key_line_for`]).
+/// Every line, in the order the page shows them; with `test_cloud_region`, in a test cloud's world
+/// (see [`server_key_line_for`]).
 pub fn lines_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> [Line; 4] {
     [
         private_key_line(d),
@@ -274,7 +270,7 @@ pub fn render_text(d: &Diagnosis) -> String {
         "Transport:    {:?} (private key {})\n\n",
         d.report.transport.active, d.report.private_key_algorithm
     ));
-    for line in lines(d) {
+    for line in lines_for(d, None) {
         out.push_str(&format!(
             "[{}] {}: {}\n",
             line.verdict.word(),
