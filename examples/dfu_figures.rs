@@ -45,17 +45,19 @@ fn main() -> Result<(), Error> {
         dfu.verify(34, &key).await?;
         let c6 = dfu.transport().counts();
         row("verify 612-byte key (read back)", c6.since(c5));
-        row("write + verify 612-byte key", c6.since(c4));
-        dfu.write_verified(34, &key, Erase::Sectors).await?;
+        dfu.write_verified(34, &key, Erase::Never).await?;
         let c7 = dfu.transport().counts();
+        row("write + verify 612-byte key (write_verified)", c7.since(c6));
+        dfu.write_verified(34, &key, Erase::Sectors).await?;
+        let c8 = dfu.transport().counts();
         row(
             "write + verify 612-byte key, erasing first (no-op on alt 1)",
-            c7.since(c6),
+            c8.since(c7),
         );
 
         let outcome = dfu.leave(None).await?;
-        let c8 = dev.counts();
-        row(&format!("leave ({outcome:?})"), c8.since(c7));
+        let c9 = dev.counts();
+        row(&format!("leave ({outcome:?})"), c9.since(c8));
         Ok::<_, Error>(())
     })?;
     println!("device left DFU: {}", dev.inner().left_dfu());

@@ -329,11 +329,19 @@ impl<'t, T: Transport> Dfu<'t, T> {
     /// Blocks 2, 3, 4... each carry `wTransferSize` bytes, because the device computes
     /// `(block - 2) * wTransferSize + pointer` (dfuse-protocol.md, 7 and 8).
     pub async fn read(&mut self, address: u32, len: usize) -> Result<Vec<u8>, Error> {
+        self.read_from(address, len, false).await
+    }
+
+    /// [`Dfu::read`], skipping the status request when `ready`: the caller's last transfer was a
+    /// GETSTATUS that reported dfuDNLOAD-IDLE with status OK.
+    async fn read_from(&mut self, address: u32, len: usize, ready: bool) -> Result<Vec<u8>, Error> {
         self.check_range(address, len, Need::Read)?;
         if len == 0 {
             return Ok(Vec::new());
         }
-        self.ready_for_download().await?;
+        if !ready {
+            self.ready_for_download().await?;
+        }
         self.command(Command::SetAddress, address).await?;
         self.simple(request::ABORT).await?;
         let xfer = usize::from(self.facts.functional.transfer_size);
@@ -418,7 +426,17 @@ impl<'t, T: Transport> Dfu<'t, T> {
 
     /// Reads `expected.len()` bytes back from `address` and compares.
     pub async fn verify(&mut self, address: u32, expected: &[u8]) -> Result<(), Error> {
-        let got = self.read(address, expected.len()).await?;
+        self.verify_from(address, expected, false).await
+    }
+
+    /// [`Dfu::verify`], with `ready` as in [`Dfu::read_from`].
+    async fn verify_from(
+        &mut self,
+        address: u32,
+        expected: &[u8],
+        ready: bool,
+    ) -> Result<(), Error> {
+        let got = self.read_from(address, expected.len(), ready).await?;
         match got.iter().zip(expected).position(|(g, e)| g != e) {
             None => Ok(()),
             Some(i) => Err(Error::VerifyMismatch {
@@ -429,7 +447,9 @@ impl<'t, T: Transport> Dfu<'t, T> {
         }
     }
 
-    /// Writes and then reads back: the only way to know a Photon write landed.
+    /// Writes and then reads back: the only way to know a Photon write landed. A write that
+    /// succeeds ends on a GETSTATUS reporting dfuDNLOAD-IDLE with status OK, so the read-back starts
+    /// from there without asking for the status again.
     pub async fn write_verified(
         &mut self,
         address: u32,
@@ -437,7 +457,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
         erase: Erase,
     ) -> Result<(), Error> {
         self.write(address, data, erase).await?;
-        self.verify(address, data).await
+        self.verify_from(address, data, true).await
     }
 
     /// Leaves DFU mode: a zero-length DNLOAD, then one GETSTATUS.
