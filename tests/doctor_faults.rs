@@ -16,7 +16,7 @@ use key_rescue::sim::world::{SimWorld, WorldCloudApi};
 
 /// Control transfers a clean repair of a blank simulated Photon takes, leave included.
 fn clean_run_transfers() -> u32 {
-    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let w = photon_world(Owner::Demo);
     let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
     run.assert_online();
 
@@ -226,7 +226,7 @@ fn cloud_errors() -> Vec<ApiError> {
 fn a_cloud_failure_at_any_request_leaves_the_device_recoverable() {
     // Requests of a clean run: the lookup, the key upload, then the online polls.
     let clean = {
-        let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+        let w = photon_world(Owner::Demo);
         let mut api = FaultyCloud::new(&w, usize::MAX, ApiError::RateLimited);
         let mut run = block_on(repair_with(&w, &mut api, options_for(&w), Some(DEMO_EMAIL)));
         block_on(verify_with(&w, &mut run, &mut api, Some(DEMO_EMAIL)));
@@ -237,7 +237,7 @@ fn a_cloud_failure_at_any_request_leaves_the_device_recoverable() {
     for fail_at in 0..clean {
         for error in cloud_errors() {
             let what = format!("cloud request {fail_at} fails with {error}");
-            let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+            let w = photon_world(Owner::Demo);
             let mut api = FaultyCloud::new(&w, fail_at, error.clone());
             let mut run = block_on(repair_with(&w, &mut api, options_for(&w), Some(DEMO_EMAIL)));
             block_on(verify_with(&w, &mut run, &mut api, Some(DEMO_EMAIL)));
@@ -286,7 +286,7 @@ fn a_cloud_failure_at_any_request_leaves_the_device_recoverable() {
 
 #[test]
 fn a_failed_upload_is_retried_from_the_key_read_back_from_the_device() {
-    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let w = photon_world(Owner::Demo);
     let mut api = FaultyCloud::new(&w, 1, ApiError::Server { status: 502 });
     let run = block_on(repair_with(&w, &mut api, options_for(&w), Some(DEMO_EMAIL)));
     assert!(matches!(run.repaired().send, SendOutcome::Failed { .. }));
@@ -310,10 +310,7 @@ fn a_failed_upload_is_retried_from_the_key_read_back_from_the_device() {
 fn an_upload_refused_after_the_write_is_undone_by_restoring_the_backup() {
     // A Developer passes the role check; the upload is then refused (the role changed meanwhile).
     // Requests: the device lookup, the user, the product team, then the upload.
-    let w = world(
-        SimDevice::builder(SimPlatform::Photon).build(),
-        Owner::Product,
-    );
+    let w = photon_world(Owner::Product);
     let mut api = FaultyCloud::new(
         &w,
         3,
@@ -350,7 +347,7 @@ fn an_upload_refused_after_the_write_is_undone_by_restoring_the_backup() {
 #[test]
 fn cancelling_stops_before_the_next_step_and_writes_nothing() {
     use key_rescue::doctor::{CancelFlag, Doctor};
-    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let w = photon_world(Owner::Demo);
     let cancel = CancelFlag::new();
     let token = w.token(DEMO_EMAIL);
     let mut api = w.cloud_api();

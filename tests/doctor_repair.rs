@@ -13,7 +13,7 @@ use key_rescue::sim::device::{Platform as SimPlatform, SimDevice};
 
 #[test]
 fn photon_with_blank_keys_is_repaired_and_comes_online() {
-    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let w = photon_world(Owner::Demo);
     let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
     let diagnosis = run.diagnosis.as_ref().unwrap();
     assert_eq!(diagnosis.report.private_key, PrivateKeyStatus::Blank);
@@ -188,7 +188,7 @@ fn a_brownout_corrupted_key_is_replaced() {
 
 #[test]
 fn signed_out_diagnosis_works_and_the_plan_waits_for_the_cloud() {
-    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let w = photon_world(Owner::Demo);
     let run = block_on(full_repair(&w, options_for(&w), None));
     assert_eq!(
         run.diagnosis.as_ref().unwrap().cloud,
@@ -208,7 +208,7 @@ fn signed_out_diagnosis_works_and_the_plan_waits_for_the_cloud() {
 
 #[test]
 fn repair_now_send_later_then_send_from_the_device() {
-    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let w = photon_world(Owner::Demo);
     let mut options = options_for(&w);
     options.send_later = true;
     let run = block_on(full_repair_until_repair(&w, options, None));
@@ -228,10 +228,7 @@ fn repair_now_send_later_then_send_from_the_device() {
 
 #[test]
 fn a_device_of_another_account_is_not_touched() {
-    let w = world(
-        SimDevice::builder(SimPlatform::Photon).build(),
-        Owner::Someone,
-    );
+    let w = photon_world(Owner::Someone);
     let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
     let diagnosis = run.diagnosis.as_ref().unwrap();
     assert!(
@@ -250,10 +247,7 @@ fn a_device_of_another_account_is_not_touched() {
 
 #[test]
 fn a_product_device_is_sent_with_its_product_id_by_a_team_developer() {
-    let w = world(
-        SimDevice::builder(SimPlatform::Photon).build(),
-        Owner::Product,
-    );
+    let w = photon_world(Owner::Product);
     let run = block_on(full_repair(&w, options_for(&w), Some(DEVELOPER_EMAIL)));
     let plan = run.plan.as_ref().unwrap();
     assert!(plan.actions.iter().any(|a| matches!(
@@ -269,10 +263,7 @@ fn a_product_device_is_sent_with_its_product_id_by_a_team_developer() {
 
 #[test]
 fn a_view_only_team_member_is_stopped_before_anything_is_written() {
-    let w = world(
-        SimDevice::builder(SimPlatform::Photon).build(),
-        Owner::Product,
-    );
+    let w = photon_world(Owner::Product);
     let run = block_on(full_repair(
         &w,
         options_for(&w),
@@ -301,7 +292,7 @@ fn a_view_only_team_member_is_stopped_before_anything_is_written() {
 
 #[test]
 fn the_support_links_device_id_is_enforced() {
-    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let w = photon_world(Owner::Demo);
     let err = block_on(key_rescue::doctor::Doctor::connect(
         w.transport(),
         Some("ffffffffffffffffffffffff"),
@@ -371,7 +362,7 @@ fn a_bootloader_that_cannot_reach_the_dct_is_never_written() {
 
 #[test]
 fn a_custom_server_is_written_with_its_address() {
-    let w = world(SimDevice::builder(SimPlatform::Photon).build(), Owner::Demo);
+    let w = photon_world(Owner::Demo);
     let region = key_rescue::keys::build_server_region(
         key_rescue::device::Platform::Photon,
         key_rescue::device::Transport::Tcp,

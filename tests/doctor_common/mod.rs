@@ -73,6 +73,11 @@ pub fn builder_with(platform: SimPlatform, patches: &[(usize, Vec<u8>)]) -> SimB
     b
 }
 
+/// A blank simulated Photon owned by `owner`, with its cloud.
+pub fn photon_world(owner: Owner) -> SimWorld {
+    world(SimDevice::builder(SimPlatform::Photon).build(), owner)
+}
+
 pub fn build_with(platform: SimPlatform, patches: &[(usize, Vec<u8>)]) -> SimDevice {
     builder_with(platform, patches).build()
 }
