@@ -5,8 +5,8 @@
 use key_rescue::cloud::{AccessToken, CloudApi};
 use key_rescue::device::Platform;
 use key_rescue::doctor::{
-    CancelFlag, CloudContext, Diagnosis, Doctor, DoctorError, DoctorEvent, Plan, PlanOptions,
-    RepairReport, ServerChoice, VerifyOutcome,
+    CancelFlag, CloudContext, Diagnosis, Doctor, DoctorError, Plan, PlanOptions, RepairReport,
+    ServerChoice, VerifyOutcome,
 };
 use key_rescue::keys::diagnose::PrivateKeyStatus;
 use key_rescue::keys::{self, DctSnapshot};
@@ -14,7 +14,7 @@ use key_rescue::sim::cloud::scenario;
 use key_rescue::sim::cloud::{SimCloud, SimCloudDevice};
 use key_rescue::sim::device::{Platform as SimPlatform, SimBuilder, SimDevice};
 use key_rescue::sim::world::{SharedDevice, SimWorld, host_platform};
-use key_rescue::usb::{ControlSetup, DeviceInfo, TransferCounts, Transport, TransportError};
+use key_rescue::usb::{ControlSetup, DeviceInfo, Transport, TransportError};
 use rsa::pkcs8::EncodePrivateKey;
 use std::sync::OnceLock;
 
@@ -172,8 +172,6 @@ pub struct Run {
     pub plan: Option<Plan>,
     pub repair: Option<Result<RepairReport, DoctorError>>,
     pub verify: Option<Result<VerifyOutcome, DoctorError>>,
-    pub transfers: TransferCounts,
-    pub events: Vec<DoctorEvent>,
     pub dct_before: Vec<u8>,
     pub cloud_key_before: Option<Vec<u8>>,
 }
@@ -235,7 +233,6 @@ pub async fn repair_with<C: CloudApi>(
     email: Option<&str>,
 ) -> Run {
     let token = email.map(|e| w.token(e));
-    let mut events = Vec::new();
     let mut run = Run {
         doctor: None,
         connect_error: None,
@@ -246,18 +243,15 @@ pub async fn repair_with<C: CloudApi>(
         plan: None,
         repair: None,
         verify: None,
-        transfers: TransferCounts::default(),
-        events: Vec::new(),
         dct_before: w.device.borrow().dct().to_vec(),
         cloud_key_before: cloud_key(w),
     };
-    let mut on_event = |e: DoctorEvent| events.push(e);
+    let mut on_event = |_| {};
     let mut doctor =
         match Doctor::connect(w.transport(), None, CancelFlag::new(), &mut on_event).await {
             Ok(d) => d,
             Err(e) => {
                 run.connect_error = Some(e);
-                run.events = events;
                 return run;
             }
         };
@@ -268,9 +262,7 @@ pub async fn repair_with<C: CloudApi>(
         Ok(d) => run.diagnosis = Some(d),
         Err(e) => {
             run.diagnosis_error = Some(e);
-            run.transfers = doctor.transfers();
             run.doctor = Some(doctor);
-            run.events = events;
             return run;
         }
     }
@@ -292,9 +284,7 @@ pub async fn repair_with<C: CloudApi>(
             .await,
     );
     run.plan = Some(plan);
-    run.transfers = doctor.transfers();
     run.doctor = Some(doctor);
-    run.events = events;
     run
 }
 
@@ -310,17 +300,10 @@ pub async fn verify_with<C: CloudApi>(
     }
     let token = email.map(|e| w.token(e));
     let doctor = run.doctor.take().unwrap();
-    let mut events = Vec::new();
     let result = doctor
-        .leave_and_verify(ctx(api, token.as_ref()), VERIFY_TIMEOUT_MS, &mut |e| {
-            events.push(e)
-        })
+        .leave_and_verify(ctx(api, token.as_ref()), VERIFY_TIMEOUT_MS, &mut |_| {})
         .await;
-    run.events.extend(events);
-    run.verify = Some(result.map(|(outcome, counts)| {
-        run.transfers = counts;
-        outcome
-    }));
+    run.verify = Some(result.map(|(outcome, _)| outcome));
 }
 
 /// The rules every run keeps, whatever failed:
