@@ -150,10 +150,6 @@ impl<'t, T: Transport> Dfu<'t, T> {
         self.facts.functional
     }
 
-    pub fn alternate(&self) -> u8 {
-        self.facts.alternate
-    }
-
     /// Declares ranges the bootloader refuses to erase or write although the layout allows it
     /// (Gen 2: everything below 0x08020000 on alt 0). Writes there fail before any transfer.
     pub fn set_protected(&mut self, ranges: Vec<Range<u32>>) {
@@ -370,22 +366,14 @@ impl<'t, T: Transport> Dfu<'t, T> {
         Ok(out)
     }
 
-    /// Erases every erasable sector overlapping `[address, address + len)`, once each, by sending
-    /// ERASE with the sector's start address. Sectors that are not erasable are skipped.
-    pub async fn erase(&mut self, address: u32, len: usize) -> Result<u32, Error> {
-        let sectors = self.check_range(address, len, Need::Write)?;
-        self.erase_sectors(&sectors).await
-    }
-
-    /// Sends ERASE for each erasable sector of a checked range; returns how many.
-    async fn erase_sectors(&mut self, sectors: &[Sector]) -> Result<u32, Error> {
+    /// Erases every erasable sector of a checked range, once each, by sending ERASE with the
+    /// sector's start address. Sectors that are not erasable are skipped.
+    async fn erase_sectors(&mut self, sectors: &[Sector]) -> Result<(), Error> {
         self.ready_for_download().await?;
-        let mut erased = 0;
         for s in sectors.iter().filter(|s| s.access.erasable) {
             self.command(Command::Erase, s.start).await?;
-            erased += 1;
         }
-        Ok(erased)
+        Ok(())
     }
 
     /// Writes `data` at `address` (DfuSe download), erasing first if asked. Any stall fails the
