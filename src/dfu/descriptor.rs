@@ -72,9 +72,6 @@ impl FunctionalDescriptor {
 pub struct InterfaceDescriptor {
     pub number: u8,
     pub alternate: u8,
-    pub class: u8,
-    pub subclass: u8,
-    pub protocol: u8,
     /// Index of the name string (`iInterface`), 0 when there is none.
     pub name_index: u8,
 }
@@ -110,9 +107,6 @@ impl Configuration {
                 standard::INTERFACE if len >= 9 => interfaces.push(InterfaceDescriptor {
                     number: desc[2],
                     alternate: desc[3],
-                    class: desc[5],
-                    subclass: desc[6],
-                    protocol: desc[7],
                     name_index: desc[8],
                 }),
                 standard::DFU_FUNCTIONAL if functional.is_none() => {
