@@ -257,8 +257,6 @@ pub struct TransferCounts {
     pub bytes_in: u64,
     /// Data-stage bytes sent to the device.
     pub bytes_out: u64,
-    /// Milliseconds the protocol asked to wait.
-    pub slept_ms: u64,
 }
 
 impl TransferCounts {
@@ -268,7 +266,6 @@ impl TransferCounts {
             transfers: self.transfers - earlier.transfers,
             bytes_in: self.bytes_in - earlier.bytes_in,
             bytes_out: self.bytes_out - earlier.bytes_out,
-            slept_ms: self.slept_ms - earlier.slept_ms,
         }
     }
 }
@@ -299,10 +296,6 @@ impl<T> Counting<T> {
     pub fn inner_mut(&mut self) -> &mut T {
         &mut self.inner
     }
-
-    pub fn into_inner(self) -> T {
-        self.inner
-    }
 }
 
 impl<T: Transport> Transport for Counting<T> {
@@ -329,7 +322,6 @@ impl<T: Transport> Transport for Counting<T> {
     }
 
     async fn sleep(&mut self, ms: u32) {
-        self.counts.slept_ms += u64::from(ms);
         self.inner.sleep(ms).await;
     }
 
