@@ -539,9 +539,9 @@ impl Store {
 
     /// In the simulated mode the simulated cloud plays Particle with its own key.
     fn server_choice(self) -> ServerChoice {
-        match self.sim.get_value() {
-            Some(sim) => ServerChoice::Custom {
-                region: sim.server_region.clone(),
+        match self.test_cloud_region() {
+            Some(region) => ServerChoice::Custom {
+                region,
                 description: "the simulated cloud's key and address".into(),
             },
             None => ServerChoice::Particle,
