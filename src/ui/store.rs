@@ -284,6 +284,15 @@ impl Store {
         }
     }
 
+    /// In the simulated mode, unplugs the simulated Photon and plugs it in again in DFU mode.
+    fn replug_sim(self) {
+        self.sim.with_value(|s| {
+            if let Some(sim) = s {
+                sim.replug();
+            }
+        });
+    }
+
     pub fn in_simulation(self) -> bool {
         self.sim_status.get() == SimStatus::Ready
     }
@@ -414,9 +423,7 @@ impl Store {
 
     /// "Reconnect": the device is back in DFU mode (or was unplugged and plugged in again).
     pub fn reconnect(self) {
-        if let Some(sim) = self.sim.get_value() {
-            sim.replug();
-        }
+        self.replug_sim();
         self.busy.set(false);
         self.connect();
     }
@@ -621,9 +628,7 @@ impl Store {
         spawn_local(async move {
             // Pressed before reconnecting: reconnect first (the browser asks for the device again).
             if !self.connected.get_untracked() {
-                if let Some(sim) = self.sim.get_value() {
-                    sim.replug();
-                }
+                self.replug_sim();
                 if !self.run_connect().await {
                     self.end();
                     return;
@@ -652,9 +657,7 @@ impl Store {
 
     /// "Repair another device": forget the device, keep the sign-in (and any backup).
     pub fn repair_another(self) {
-        if let Some(sim) = self.sim.get_value() {
-            sim.replug();
-        }
+        self.replug_sim();
         self.forget_device();
         self.step.set(Some(Step::Connect));
         self.log_line("Ready for the next device: put it in DFU mode and press Connect device.");
