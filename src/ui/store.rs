@@ -663,15 +663,17 @@ impl Store {
         self.log_line("Ready for the next device: put it in DFU mode and press Connect device.");
     }
 
-    /// The backup file named `name`, for its download button.
-    pub fn backup_file(self, name: &str) -> Option<Vec<u8>> {
-        self.backup.with_value(|b| {
+    /// A backup file's download button: saves the file named `name`.
+    pub fn download_backup_file(self, name: &str) {
+        let file = self.backup.with_value(|b| {
             b.as_ref()?
                 .files()
                 .into_iter()
                 .find(|f| f.name == name)
-                .map(|f| f.bytes.to_vec())
-        })
+        });
+        if let Some(file) = file {
+            download(&file.name, &file.bytes, "application/octet-stream");
+        }
     }
 
     // --- advanced panel --------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 use crate::ui::erased::{dynamic, on};
 use crate::ui::store::Store;
-use crate::ui::widgets::download;
 use leptos::prelude::*;
 
 #[component]
@@ -28,11 +27,7 @@ pub fn BackupStep() -> impl IntoView {
                                     <button
                                         type="button"
                                         class="secondary file"
-                                        on:click=on(move |_| {
-                                            if let Some(bytes) = store.backup_file(&name) {
-                                                download(&name, &bytes, "application/octet-stream");
-                                            }
-                                        })
+                                        on:click=on(move |_| store.download_backup_file(&name))
                                     >
                                         {label}
                                     </button>
