@@ -39,10 +39,9 @@ pub fn App() -> impl IntoView {
                 })
         })}
         <main>
-            {dynamic(move || {
-                store
+            {store
                     .link_error
-                    .get()
+                    .get_value()
                     .map(|(cause, hint)| {
                         view! {
                             <div class="error" role="alert" data-testid="link-error">
@@ -50,8 +49,7 @@ pub fn App() -> impl IntoView {
                                 <p>{hint}</p>
                             </div>
                         }
-                    })
-            })}
+                    })}
             {store
                     .link
                     .with_value(|l| l.expected_device.clone())

@@ -80,7 +80,8 @@ pub enum SimStatus {
 #[derive(Clone, Copy)]
 pub struct Store {
     pub link: StoredValue<SupportLink>,
-    pub link_error: RwSignal<Option<(String, String)>>,
+    /// What was wrong with the support link (cause, hint), if anything: known once, at start.
+    pub link_error: StoredValue<Option<(String, String)>>,
     cloud: StoredValue<PageCloud, LocalStorage>,
     /// What the test-cloud banner names; `None` for Particle's cloud.
     pub test_cloud: RwSignal<Option<String>>,
@@ -129,7 +130,7 @@ impl Store {
         let fault = link.fault.and_then(Fault::from_name).unwrap_or(Fault::None);
         let store = Self {
             link: StoredValue::new(link),
-            link_error: RwSignal::new(link_error),
+            link_error: StoredValue::new(link_error),
             cloud: StoredValue::new_local(PageCloud::Http(HttpCloud::new(base))),
             test_cloud: RwSignal::new(test_cloud),
             sim: StoredValue::new_local(None),
