@@ -666,12 +666,9 @@ impl Store {
 
     /// A backup file's download button: saves the file named `name`.
     pub fn download_backup_file(self, name: &str) {
-        let file = self.backup.with_value(|b| {
-            b.as_ref()?
-                .files()
-                .into_iter()
-                .find(|f| f.name == name)
-        });
+        let file = self
+            .backup
+            .with_value(|b| b.as_ref()?.files().into_iter().find(|f| f.name == name));
         if let Some(file) = file {
             download(&file.name, &file.bytes, "application/octet-stream");
         }
