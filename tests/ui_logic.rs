@@ -220,7 +220,7 @@ fn a_wrong_device_is_refused_and_the_panel_names_both() {
 fn the_readable_report_names_the_device_and_holds_no_secret() {
     let (_, run) = run(Fault::CorruptKey);
     let d = run.diagnosis.as_ref().unwrap();
-    let text = report::render_text(d);
+    let text = report::render_text(d, None);
     assert!(text.contains("0123456789abcdef01234567"));
     assert!(text.contains("[Problem] Device private key"));
     assert!(!text.contains("PRIVATE KEY-----"));
@@ -272,6 +272,31 @@ fn the_simulated_clouds_key_reads_as_right_and_another_key_as_wrong() {
     let other = report::server_key_line_for(wrong, Some(own));
     assert_eq!(other.verdict, report::Verdict::Unknown);
     assert!(other.text.contains("not Particle's"));
+}
+
+#[test]
+fn the_readable_report_judges_the_server_key_as_the_page_does() {
+    let (_, healthy) = run(Fault::None);
+    let d = healthy.diagnosis.as_ref().unwrap();
+    let own = &healthy.dct_before[2082..2082 + 512];
+    // In the simulated mode the page shows the test cloud's key as right: so does the download.
+    let text = report::render_text(d, Some(own));
+    assert!(
+        text.contains("[OK] Cloud server key: the test cloud's key"),
+        "{text}"
+    );
+    assert!(text.contains("server key the test cloud's;"), "{text}");
+    assert!(!text.contains("not Particle's"), "{text}");
+    // Judged against Particle's cloud, the same device holds a key that is not Particle's.
+    let production = report::render_text(d, None);
+    assert!(
+        production.contains("server key not Particle's;"),
+        "{production}"
+    );
+    // Another key stays wrong in the test cloud's world.
+    let (_, wrong_run) = run(Fault::WrongServerKey);
+    let wrong = report::render_text(wrong_run.diagnosis.as_ref().unwrap(), Some(own));
+    assert!(wrong.contains("server key not Particle's;"), "{wrong}");
 }
 
 #[test]

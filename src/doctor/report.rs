@@ -184,29 +184,40 @@ pub fn cloud_line(d: &Diagnosis) -> Line {
     }
 }
 
-/// The server key line in a test cloud's world: `test_cloud_region` is that cloud's server-key
-/// region (the simulated cloud plays Particle with its own key), so holding its key is right.
-pub fn server_key_line_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> Line {
-    if let (Some(region), ServerKeyStatus::Custom { public_key }) =
+/// The fingerprint of the device's server key when it is the test cloud's own key:
+/// `test_cloud_region` is that cloud's server-key region (the simulated cloud plays Particle with
+/// its own key), so holding its key is right there.
+fn test_cloud_key<'a>(d: &'a Diagnosis, test_cloud_region: Option<&[u8]>) -> Option<&'a str> {
+    let (Some(region), ServerKeyStatus::Custom { public_key }) =
         (test_cloud_region, &d.report.server_key)
-    {
-        let platform = d.identity.platform;
-        let offset = platform.info().default_keys().server_key.offset;
-        let test = crate::keys::diagnose(platform, &DctSnapshot::new(offset, region), None);
-        if let ServerKeyStatus::Custom { public_key: theirs } = test.server_key
-            && theirs.fingerprint == public_key.fingerprint
+    else {
+        return None;
+    };
+    let platform = d.identity.platform;
+    let offset = platform.info().default_keys().server_key.offset;
+    let test = crate::keys::diagnose(platform, &DctSnapshot::new(offset, region), None);
+    match test.server_key {
+        ServerKeyStatus::Custom { public_key: theirs }
+            if theirs.fingerprint == public_key.fingerprint =>
         {
-            return Line {
-                verdict: Verdict::Good,
-                title: "Cloud server key",
-                text: format!(
-                    "the test cloud's key (fingerprint {}): it plays Particle's cloud here.",
-                    theirs.fingerprint
-                ),
-            };
+            Some(&public_key.fingerprint)
         }
+        _ => None,
     }
-    server_key_line(d)
+}
+
+/// The server key line in a test cloud's world (see [`test_cloud_key`]).
+pub fn server_key_line_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> Line {
+    match test_cloud_key(d, test_cloud_region) {
+        Some(fingerprint) => Line {
+            verdict: Verdict::Good,
+            title: "Cloud server key",
+            text: format!(
+                "the test cloud's key (fingerprint {fingerprint}): it plays Particle's cloud here."
+            ),
+        },
+        None => server_key_line(d),
+    }
 }
 
 /// Every line, in the order the page shows them; with `test_cloud_region`, in a test cloud's world
@@ -252,8 +263,9 @@ pub fn plan_block_text(b: &PlanBlock) -> String {
     }
 }
 
-/// The plain-text diagnostic report (the "readable text" download).
-pub fn render_text(d: &Diagnosis) -> String {
+/// The plain-text diagnostic report (the "readable text" download), judged as the page judges it:
+/// with `test_cloud_region`, in a test cloud's world (see [`test_cloud_key`]).
+pub fn render_text(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> String {
     let mut out = String::new();
     let id = &d.identity;
     out.push_str("Key Rescue diagnostic report\n");
@@ -270,7 +282,7 @@ pub fn render_text(d: &Diagnosis) -> String {
         "Transport:    {:?} (private key {})\n\n",
         d.report.transport.active, d.report.private_key_algorithm
     ));
-    for line in lines_for(d, None) {
+    for line in lines_for(d, test_cloud_region) {
         out.push_str(&format!(
             "[{}] {}: {}\n",
             line.verdict.word(),
@@ -308,6 +320,8 @@ pub fn render_text(d: &Diagnosis) -> String {
         },
         if s.server_key_is_particle {
             "Particle's"
+        } else if test_cloud_key(d, test_cloud_region).is_some() {
+            "the test cloud's"
         } else {
             "not Particle's"
         },

@@ -16,7 +16,7 @@ pub fn DiagnoseStep() -> impl IntoView {
             let [private, server, address, cloud] = report::lines_for(&d, region.as_deref());
             let id = d.identity.device_id.clone();
             let json = d.to_json();
-            let text = report::render_text(&d);
+            let text = report::render_text(&d, region.as_deref());
             let (json_name, text_name) = (
                 format!("key-rescue-report-{id}.json"),
                 format!("key-rescue-report-{id}.txt"),
