@@ -65,9 +65,10 @@ pub fn generate_rsa_key(bits: u32) -> Result<rsa::PrivateKey, KeyError> {
             Err(e) => refused = e.to_string(),
         }
     }
-    Err(KeyError::Encoding(format!(
-        "{MAX_PRIME_PAIRS} pairs of primes in a row made no RSA key ({refused})"
-    )))
+    Err(KeyError::PrimesGaveUp {
+        pairs: MAX_PRIME_PAIRS,
+        reason: refused,
+    })
 }
 
 /// A random prime of exactly `bits` bits with its top two bits set.

@@ -159,6 +159,10 @@ pub enum KeyError {
     /// Every generated RSA key failed the firmware's reading: should never happen.
     #[error("{attempts} generated keys in a row could not be read by the firmware")]
     GenerationGaveUp { attempts: u32 },
+    /// rsa refused every pair of generated primes (`keygen::MAX_PRIME_PAIRS` in a row): should
+    /// never happen.
+    #[error("{pairs} pairs of generated primes in a row made no RSA key ({reason})")]
+    PrimesGaveUp { pairs: u32, reason: String },
     /// The file is neither PEM nor a DER structure the page knows.
     #[error("the file is not a key in PEM or DER form")]
     NotAKeyFile,
@@ -211,7 +215,7 @@ impl KeyError {
     pub fn hint(&self) -> &'static str {
         match self {
             Self::Random(_) => "Reload the page; if it keeps failing, try another browser.",
-            Self::Encoding(_) | Self::GenerationGaveUp { .. } => {
+            Self::Encoding(_) | Self::GenerationGaveUp { .. } | Self::PrimesGaveUp { .. } => {
                 "Press Retry to generate another key."
             }
             Self::NotAKeyFile => {
