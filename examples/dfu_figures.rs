@@ -22,34 +22,34 @@ fn main() -> Result<(), Error> {
     block_on(async {
         let c0 = dev.counts();
         let mut dfu = Dfu::open(&mut dev, 0, 1).await?;
-        let c1 = dfu.transport().counts();
+        let c1 = dfu.transport_ref().counts();
         row(
             "open alt 1 (select, configuration descriptor, to idle)",
             c1.since(c0),
         );
 
         dfu.read(34, 612).await?;
-        let c2 = dfu.transport().counts();
+        let c2 = dfu.transport_ref().counts();
         row("read private key (612 @ 34)", c2.since(c1));
         dfu.read(2082, 512).await?;
-        let c3 = dfu.transport().counts();
+        let c3 = dfu.transport_ref().counts();
         row("read server key region (512 @ 2082)", c3.since(c2));
         row("read both key slots, two reads", c3.since(c1));
         dfu.read(34, 2082 + 512 - 34).await?;
-        let c4 = dfu.transport().counts();
+        let c4 = dfu.transport_ref().counts();
         row("read both key slots as one range (2560 @ 34)", c4.since(c3));
 
         dfu.write(34, &key, Erase::Never).await?;
-        let c5 = dfu.transport().counts();
+        let c5 = dfu.transport_ref().counts();
         row("write 612-byte key, no erase", c5.since(c4));
         dfu.verify(34, &key).await?;
-        let c6 = dfu.transport().counts();
+        let c6 = dfu.transport_ref().counts();
         row("verify 612-byte key (read back)", c6.since(c5));
         dfu.write_verified(34, &key, Erase::Never).await?;
-        let c7 = dfu.transport().counts();
+        let c7 = dfu.transport_ref().counts();
         row("write + verify 612-byte key (write_verified)", c7.since(c6));
         dfu.write_verified(34, &key, Erase::Sectors).await?;
-        let c8 = dfu.transport().counts();
+        let c8 = dfu.transport_ref().counts();
         row(
             "write + verify 612-byte key, erasing first (no-op on alt 1)",
             c8.since(c7),

@@ -7,7 +7,7 @@ use key_rescue::dfu::{
     self, Dfu, Erase, Error, GEN2_PROTECTED, LeaveOutcome, State, get_status, request,
 };
 use key_rescue::sim::device::{DCT_LEN, Platform, SimBuilder, SimDevice};
-use key_rescue::usb::{ControlSetup, Counting, Transport, TransportError};
+use key_rescue::usb::{ControlSetup, Counting, DeviceInfo, RequestType, Transport, TransportError};
 
 /// A deterministic pattern that differs at every offset, so shifted data never verifies.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -320,7 +320,8 @@ fn a_stall_at_each_request_of_the_data_phase_fails_the_write() {
     let data = pattern(612, 3);
     let mut probe = SimDevice::photon();
     let mut dfu = open(&mut probe, 1);
-    let start = dfu.transport().transfers();
+    // Read-only, so the probe's write runs exactly as the write below right after `open`.
+    let start = dfu.transport_ref().transfers();
     block_on(dfu.write(34, &data, Erase::Sectors)).unwrap();
     let end = probe.transfers();
     for n in start + 1..=end {
@@ -536,4 +537,239 @@ fn counting_transport_measures_a_key_read() {
     let c = dev.counts();
     assert_eq!(c.transfers, dev.inner().transfers());
     assert!(c.bytes_in >= 612);
+}
+
+/// A transport that names every request it passes on ("GETSTATUS", "DNLOAD 2", "SET_INTERFACE"...),
+/// failed ones included.
+struct Recording<T> {
+    inner: T,
+    log: Vec<String>,
+}
+
+impl<T> Recording<T> {
+    fn new(inner: T) -> Self {
+        Self {
+            inner,
+            log: Vec::new(),
+        }
+    }
+
+    /// The requests recorded since the last call.
+    fn take(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.log)
+    }
+
+    fn note(&mut self, setup: ControlSetup) {
+        let name = match (setup.request_type, setup.request) {
+            (RequestType::Class, request::DNLOAD) => format!("DNLOAD {}", setup.value),
+            (RequestType::Class, request::UPLOAD) => format!("UPLOAD {}", setup.value),
+            (RequestType::Class, request::GETSTATUS) => "GETSTATUS".into(),
+            (RequestType::Class, request::CLRSTATUS) => "CLRSTATUS".into(),
+            (RequestType::Class, request::GETSTATE) => "GETSTATE".into(),
+            (RequestType::Class, request::ABORT) => "ABORT".into(),
+            (RequestType::Standard, 6) => "GET_DESCRIPTOR".into(),
+            (RequestType::Standard, 11) => "SET_INTERFACE".into(),
+            (kind, request) => format!("{kind:?} {request}"),
+        };
+        self.log.push(name);
+    }
+}
+
+impl<T: Transport> Transport for Recording<T> {
+    async fn control_in(
+        &mut self,
+        setup: ControlSetup,
+        len: u16,
+    ) -> Result<Vec<u8>, TransportError> {
+        self.note(setup);
+        self.inner.control_in(setup, len).await
+    }
+
+    async fn control_out(
+        &mut self,
+        setup: ControlSetup,
+        data: &[u8],
+    ) -> Result<(), TransportError> {
+        self.note(setup);
+        self.inner.control_out(setup, data).await
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        self.inner.sleep(ms).await;
+    }
+
+    fn info(&self) -> DeviceInfo {
+        self.inner.info()
+    }
+}
+
+/// The requests of a one-block read after the device is known to be ready: SET_ADDRESS and its
+/// two polls, ABORT, one UPLOAD, ABORT.
+const READ_ONE_BLOCK: [&str; 6] = [
+    "DNLOAD 0",
+    "GETSTATUS",
+    "GETSTATUS",
+    "ABORT",
+    "UPLOAD 2",
+    "ABORT",
+];
+
+/// The requests of a one-block write after the device is known to be ready: SET_ADDRESS and the
+/// data block, each with its two polls.
+const WRITE_ONE_BLOCK: [&str; 6] = [
+    "DNLOAD 0",
+    "GETSTATUS",
+    "GETSTATUS",
+    "DNLOAD 2",
+    "GETSTATUS",
+    "GETSTATUS",
+];
+
+/// The control transfers `open` takes on a simulated Photon's alt 1.
+fn transfers_to_open() -> u32 {
+    let mut dev = SimDevice::photon();
+    open(&mut dev, 1);
+    dev.transfers()
+}
+
+fn with_status_first(rest: &[&str]) -> Vec<String> {
+    std::iter::once("GETSTATUS")
+        .chain(rest.iter().copied())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn resume_then_read_asks_for_the_status_once_before_the_first_dnload() {
+    let mut dev = Recording::new(SimDevice::photon());
+    let facts = block_on(Dfu::open(&mut dev, 0, 1)).unwrap().facts();
+    let opened = dev.take();
+    assert_eq!(opened.last().map(String::as_str), Some("GETSTATUS"));
+    for reselect in [false, true] {
+        dev.take();
+        let mut dfu = block_on(Dfu::resume(&mut dev, &facts, reselect)).unwrap();
+        assert_eq!(block_on(dfu.read(34, 612)).unwrap(), [0xFF; 612]);
+        let log = dfu.transport_ref().log.clone();
+        let first_dnload = log.iter().position(|r| r.starts_with("DNLOAD")).unwrap();
+        assert_eq!(
+            log[..first_dnload]
+                .iter()
+                .filter(|r| *r == "GETSTATUS")
+                .count(),
+            1,
+            "{log:?}"
+        );
+        // The resume's GETSTATUS found dfuIDLE, so the read goes straight to SET_ADDRESS.
+        let resumed = if reselect { &log[1..] } else { &log[..] };
+        assert_eq!(resumed, with_status_first(&READ_ONE_BLOCK));
+        if reselect {
+            assert_eq!(log[0], "SET_INTERFACE");
+        }
+        // The read ended on an ABORT, not on a status request: the next read asks again.
+        assert_eq!(block_on(dfu.read(34, 612)).unwrap(), [0xFF; 612]);
+        assert_eq!(
+            dfu.transport_ref().log[log.len()..],
+            with_status_first(&READ_ONE_BLOCK)
+        );
+    }
+}
+
+#[test]
+fn the_first_operation_after_open_does_not_ask_again() {
+    fn after_open(op: impl FnOnce(&mut Dfu<'_, Recording<SimDevice>>)) -> Vec<String> {
+        let mut dev = Recording::new(SimDevice::photon());
+        let mut dfu = block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+        let from = dfu.transport_ref().log.len();
+        op(&mut dfu);
+        drop(dfu);
+        dev.log[from..].to_vec()
+    }
+    let write = after_open(|dfu| block_on(dfu.write(34, &[1, 2, 3], Erase::Never)).unwrap());
+    assert_eq!(write, WRITE_ONE_BLOCK);
+    // GET_COMMANDS skips its first status request, never its last (after the UPLOAD)...
+    let commands = after_open(|dfu| {
+        assert_eq!(block_on(dfu.get_commands()).unwrap(), [0x00, 0x21, 0x41]);
+        // ...which found dfuIDLE again, so a read after it does not ask either.
+        block_on(dfu.read(34, 4)).unwrap();
+    });
+    assert_eq!(commands[..2], ["UPLOAD 0", "GETSTATUS"]);
+    assert_eq!(commands[2..], READ_ONE_BLOCK);
+    let mut dev = Recording::new(SimDevice::photon());
+    let dfu = block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+    let from = dfu.transport_ref().log.len();
+    assert_eq!(
+        block_on(dfu.leave(None)).unwrap(),
+        LeaveOutcome::Reported(State::DnloadIdle)
+    );
+    assert_eq!(dev.log[from..], ["DNLOAD 2", "GETSTATUS"]);
+    // Without the first status request, a device gone before the leave's only GETSTATUS is
+    // still a leave that worked.
+    let opened = transfers_to_open();
+    let mut dev = SimBuilder::new(Platform::Photon)
+        .disconnect_after(opened + 1)
+        .build();
+    let dfu = open(&mut dev, 1);
+    assert_eq!(
+        block_on(dfu.leave(None)).unwrap(),
+        LeaveOutcome::Disconnected
+    );
+    assert_eq!(dev.transfers(), opened + 2);
+}
+
+#[test]
+fn a_transfer_or_a_failed_request_in_between_makes_the_next_operation_ask_again() {
+    // A request the caller sends through the transport: the session cannot know what it did.
+    let mut dev = Recording::new(SimDevice::photon());
+    let mut dfu = block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+    let setup = ControlSetup::class_interface(request::GETSTATE, 0, 0);
+    assert_eq!(block_on(dfu.transport().control_in(setup, 1)).unwrap(), [2]);
+    let from = dfu.transport_ref().log.len();
+    block_on(dfu.read(34, 4)).unwrap();
+    assert_eq!(
+        dfu.transport_ref().log[from..],
+        with_status_first(&READ_ONE_BLOCK)
+    );
+
+    // A stalled request: the SET_ADDRESS right after `open` fails, and the next read asks first.
+    let opened = transfers_to_open();
+    let mut dev = Recording::new(
+        SimBuilder::new(Platform::Photon)
+            .stall_at_request(opened + 1)
+            .build(),
+    );
+    let mut dfu = block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+    let from = dfu.transport_ref().log.len();
+    assert_eq!(
+        block_on(dfu.read(34, 4)).unwrap_err(),
+        Error::CommandRejected {
+            command: dfu::Command::SetAddress,
+            address: 34
+        }
+    );
+    assert_eq!(dfu.transport_ref().log[from..], ["DNLOAD 0"]);
+    let from = dfu.transport_ref().log.len();
+    assert_eq!(block_on(dfu.read(34, 4)).unwrap(), [0xFF; 4]);
+    assert_eq!(
+        dfu.transport_ref().log[from..],
+        with_status_first(&READ_ONE_BLOCK)
+    );
+
+    // A stalled status request inside GET_COMMANDS (its last one, after the UPLOAD): the next
+    // operation asks again, and a failed dirty start never counts as dfuIDLE either.
+    let mut dev = Recording::new(
+        SimBuilder::new(Platform::Photon)
+            .stall_at_request(opened + 2)
+            .build(),
+    );
+    let mut dfu = block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+    assert_eq!(
+        block_on(dfu.get_commands()).unwrap_err(),
+        Error::Transport(TransportError::Stall)
+    );
+    let from = dfu.transport_ref().log.len();
+    block_on(dfu.write(34, &[1, 2, 3], Erase::Never)).unwrap();
+    assert_eq!(
+        dfu.transport_ref().log[from..],
+        with_status_first(&WRITE_ONE_BLOCK)
+    );
 }

@@ -63,9 +63,15 @@ pub struct AltFacts {
 
 /// A DFU session on one interface and alternate setting of an opened, claimed device.
 pub struct Dfu<'t, T: Transport> {
+    /// Every request goes through [`Dfu::wire`], which forgets `idle` first; only sleeping (which
+    /// sends nothing) and [`Dfu::transport_ref`] (read-only) use it directly.
     t: &'t mut T,
     facts: AltFacts,
     protected: Vec<Range<u32>>,
+    /// The last transfer of this session was the GETSTATUS with which [`Dfu::go_idle`] found the
+    /// device in dfuIDLE with status OK, and nothing has been sent since, so asking again would
+    /// only repeat that answer. Set only there; cleared before every transfer, whatever its outcome.
+    idle: bool,
 }
 
 impl<'t, T: Transport> Dfu<'t, T> {
@@ -132,6 +138,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
             t,
             facts,
             protected: Vec::new(),
+            idle: false,
         };
         dfu.go_idle().await?;
         Ok(dfu)
@@ -156,8 +163,22 @@ impl<'t, T: Transport> Dfu<'t, T> {
         self.protected = ranges;
     }
 
-    /// The transport, for callers that need it between operations.
+    /// The transport, for callers that need it between operations. Whatever the caller sends
+    /// through it is unknown to the session, so the next operation asks for the status again.
     pub fn transport(&mut self) -> &mut T {
+        self.wire()
+    }
+
+    /// The transport, read-only (counts, figures): nothing can be sent through it, so the session
+    /// still knows what it knew.
+    pub fn transport_ref(&self) -> &T {
+        self.t
+    }
+
+    /// The transport, for sending a request: forgets that the device was confirmed idle before
+    /// the request goes out, so a request that fails, stalls or never returns leaves it forgotten.
+    fn wire(&mut self) -> &mut T {
+        self.idle = false;
         self.t
     }
 
@@ -166,26 +187,34 @@ impl<'t, T: Transport> Dfu<'t, T> {
     }
 
     async fn status(&mut self) -> Result<StatusReply, Error> {
-        get_status(self.t, u16::from(self.facts.interface)).await
+        let interface = u16::from(self.facts.interface);
+        get_status(self.wire(), interface).await
     }
 
     async fn simple(&mut self, request: u8) -> Result<(), Error> {
         let setup = self.setup(request, 0);
-        self.t.control_out(setup, &[]).await?;
+        self.wire().control_out(setup, &[]).await?;
         Ok(())
     }
 
     /// Brings the device to dfuIDLE with status OK (dfu-util's dirty start).
     ///
     /// CLRSTATUS is sent only in dfuERROR: the Photon turns a CLRSTATUS in any other state into
-    /// dfuERROR/errUNKNOWN (dfuse-protocol.md, 9.3).
+    /// dfuERROR/errUNKNOWN (dfuse-protocol.md, 9.3). Sends nothing when the session's last
+    /// transfer already found the device there.
     pub async fn go_idle(&mut self) -> Result<(), Error> {
+        if self.idle {
+            return Ok(());
+        }
         let mut last = None;
         for _ in 0..MAX_IDLE_ROUNDS {
             let s = self.status().await?;
             last = Some(s);
             match s.state {
-                State::DfuIdle if s.status == 0 => return Ok(()),
+                State::DfuIdle if s.status == 0 => {
+                    self.idle = true;
+                    return Ok(());
+                }
                 State::Error => self.simple(request::CLRSTATUS).await?,
                 State::DfuIdle
                 | State::DnloadIdle
@@ -209,8 +238,13 @@ impl<'t, T: Transport> Dfu<'t, T> {
     }
 
     /// Brings the device to a state that accepts a DNLOAD: dfuIDLE, or dfuDNLOAD-IDLE left by the
-    /// previous command, both with status OK. Saves an ABORT and a GETSTATUS between operations.
+    /// previous command, both with status OK. Saves an ABORT and a GETSTATUS between operations,
+    /// and sends nothing when the session's last transfer found the device in dfuIDLE with status
+    /// OK (the first operation after [`Dfu::open`] or [`Dfu::resume`]).
     async fn ready_for_download(&mut self) -> Result<(), Error> {
+        if self.idle {
+            return Ok(());
+        }
         let s = self.status().await?;
         if s.status == 0 && matches!(s.state, State::DfuIdle | State::DnloadIdle) {
             return Ok(());
@@ -264,7 +298,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
         rejected: Error,
     ) -> Result<StatusReply, Error> {
         let setup = self.setup(request::DNLOAD, block);
-        let done = match self.t.control_out(setup, payload).await {
+        let done = match self.wire().control_out(setup, payload).await {
             Ok(()) => self.poll_until_done().await,
             Err(e) => Err(e.into()),
         };
@@ -278,7 +312,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
     pub async fn get_commands(&mut self) -> Result<Vec<u8>, Error> {
         self.go_idle().await?;
         let setup = self.setup(request::UPLOAD, 0);
-        let reply = self.t.control_in(setup, 32).await?;
+        let reply = self.wire().control_in(setup, 32).await?;
         self.go_idle().await?;
         Ok(reply)
     }
@@ -347,7 +381,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
             let want = xfer.min(len - out.len());
             let setup = self.setup(request::UPLOAD, block);
             // `want` is at most wTransferSize, a u16.
-            let chunk = self.t.control_in(setup, want as u16).await?;
+            let chunk = self.wire().control_in(setup, want as u16).await?;
             let short = chunk.len() < want;
             out.extend_from_slice(&chunk[..chunk.len().min(want)]);
             if short {
@@ -459,7 +493,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
             self.command(Command::SetAddress, address).await?;
         }
         let setup = self.setup(request::DNLOAD, 2);
-        self.t.control_out(setup, &[]).await?;
+        self.wire().control_out(setup, &[]).await?;
         for _ in 0..MAX_POLLS {
             let s = match self.status().await {
                 Ok(s) => s,
