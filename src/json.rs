@@ -828,35 +828,25 @@ impl ser::SerializeMap for MapBuilder {
     }
 }
 
-impl ser::SerializeStruct for MapBuilder {
-    type Ok = Value;
-    type Error = SerializeError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), SerializeError> {
-        self.field(key, value)
-    }
-    fn end(self) -> SerResult {
-        self.finish()
-    }
+macro_rules! struct_impl {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for MapBuilder {
+            type Ok = Value;
+            type Error = SerializeError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), SerializeError> {
+                self.field(key, value)
+            }
+            fn end(self) -> SerResult {
+                self.finish()
+            }
+        }
+    )*};
 }
-
-impl ser::SerializeStructVariant for MapBuilder {
-    type Ok = Value;
-    type Error = SerializeError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), SerializeError> {
-        self.field(key, value)
-    }
-    fn end(self) -> SerResult {
-        self.finish()
-    }
-}
+struct_impl!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {
