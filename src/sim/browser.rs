@@ -66,7 +66,7 @@ fn busy() -> ApiError {
 
 impl SimCloudClient {
     /// After the device has left DFU mode, has the loopback cloud boot it from its DCT, once.
-    async fn boot_if_left(&self) {
+    async fn boot_if_left(&mut self) {
         let Self::Loopback {
             http,
             device,
@@ -89,12 +89,13 @@ impl SimCloudClient {
             headers: Vec::new(),
             body: Some(dct),
         };
-        let _ = http.clone().execute(&request).await;
+        let _ = http.execute(&request).await;
     }
 }
 
 impl CloudApi for SimCloudClient {
     async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        self.boot_if_left().await;
         match self {
             Self::InPage(cell) => {
                 let mut api = cell.borrow_mut().take().ok_or_else(busy)?;
@@ -102,11 +103,7 @@ impl CloudApi for SimCloudClient {
                 *cell.borrow_mut() = Some(api);
                 result
             }
-            Self::Loopback { http, .. } => {
-                let mut http = http.clone();
-                self.boot_if_left().await;
-                http.execute(request).await
-            }
+            Self::Loopback { http, .. } => http.execute(request).await,
         }
     }
 
@@ -119,10 +116,7 @@ impl CloudApi for SimCloudClient {
                     *cell.borrow_mut() = Some(api);
                 }
             }
-            Self::Loopback { http, .. } => {
-                let mut http = http.clone();
-                http.sleep(ms).await;
-            }
+            Self::Loopback { http, .. } => http.sleep(ms).await,
         }
     }
 

@@ -752,15 +752,7 @@ impl SimCloud {
         let algorithm = form.get("algorithm").unwrap_or("rsa").to_ascii_lowercase();
         let der = match parse_public_key(pem, &algorithm) {
             Ok(der) => der,
-            Err(why) => {
-                return SimHttpResponse::json(
-                    400,
-                    Value::object([
-                        ("ok", false.into()),
-                        ("error", format!("Key error {why}").into()),
-                    ]),
-                );
-            }
+            Err(why) => return not_ok(400, &format!("Key error {why}")),
         };
         if let Some(device) = self.device_mut(id) {
             device.public_key = Some(StoredKey { der, algorithm });

@@ -178,14 +178,7 @@ fn boot_json(b: &BootOutcome) -> Value {
         ("led", json::to_value(&b.led).unwrap_or_default()),
         ("error_code", b.error.map(|e| e.code()).into()),
         ("key_error_flags", b.key_error_flags.into()),
-        (
-            "log",
-            b.log
-                .iter()
-                .map(|line| Value::from(line.as_str()))
-                .collect::<Vec<_>>()
-                .into(),
-        ),
+        ("log", json::to_value(&b.log).unwrap_or_default()),
     ])
 }
 
