@@ -8,7 +8,7 @@ use futures_executor::block_on;
 use key_rescue::doctor::report::{self, ExtraHelp};
 use key_rescue::doctor::{
     Action, CancelFlag, CloudAccess, Command, Doctor, DoctorError, PlanBlock, RestoreOutcome,
-    VerifyOutcome, server_address,
+    server_address,
 };
 use key_rescue::keys::diagnose::{PrivateKeyStatus, ServerKeyStatus};
 use key_rescue::sim::faults::{Fault, NAMES};
@@ -32,13 +32,6 @@ async fn connected(w: &SimWorld) -> Doctor<impl key_rescue::usb::Transport> {
     Doctor::connect(w.transport(), None, CancelFlag::new(), &mut |_| {})
         .await
         .unwrap()
-}
-
-fn online(run: &Run) -> bool {
-    matches!(
-        run.verify.as_ref().map(|v| v.as_ref().ok()),
-        Some(Some(VerifyOutcome::Online { .. }))
-    )
 }
 
 fn actions(run: &Run) -> Vec<&'static str> {
@@ -66,7 +59,7 @@ fn the_picker_lists_every_fault_in_order() {
 fn fault_none_only_sends_the_key_and_comes_online() {
     let (w, run) = run(Fault::None);
     assert_eq!(actions(&run), ["send"]);
-    assert!(online(&run));
+    run.assert_online();
     assert_invariants(&w, &run);
     let d = run.diagnosis.as_ref().unwrap();
     assert!(report::private_key_line(d).text.contains("valid"));
@@ -84,7 +77,7 @@ fn fault_corrupt_key_gets_a_new_key() {
     ));
     assert!(report::private_key_line(d).text.contains("corrupt"));
     assert_eq!(actions(&run), ["key", "send"]);
-    assert!(online(&run));
+    run.assert_online();
     assert_invariants(&w, &run);
 }
 
@@ -96,7 +89,7 @@ fn fault_blank_key_gets_a_new_key() {
         PrivateKeyStatus::Blank
     );
     assert_eq!(actions(&run), ["key", "send"]);
-    assert!(online(&run));
+    run.assert_online();
     assert_invariants(&w, &run);
 }
 
@@ -109,7 +102,7 @@ fn fault_wrong_server_key_gets_the_clouds_key_back() {
         ServerKeyStatus::Custom { .. } | ServerKeyStatus::Corrupt { .. }
     ));
     assert_eq!(actions(&run), ["server", "send"]);
-    assert!(online(&run));
+    run.assert_online();
     assert_invariants(&w, &run);
 }
 
@@ -120,7 +113,7 @@ fn fault_custom_server_shows_the_host_and_is_rewritten() {
     let address = report::address_line(d).text;
     assert!(address.contains("cloud.example.com:5684"), "{address}");
     assert_eq!(actions(&run), ["server", "send"]);
-    assert!(online(&run));
+    run.assert_online();
     assert_invariants(&w, &run);
 }
 
@@ -134,7 +127,7 @@ fn fault_pkcs8_key_is_unusable_and_replaced() {
     ));
     assert!(report::private_key_line(d).text.contains("PKCS#8"));
     assert_eq!(actions(&run), ["key", "send"]);
-    assert!(online(&run));
+    run.assert_online();
     assert_invariants(&w, &run);
 }
 

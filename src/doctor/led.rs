@@ -5,11 +5,8 @@
 //! cloud-api.md 8.5 (which handshake step produces which burst). Colours are named in words and
 //! counts given as numbers, so nobody needs to tell colours apart on screen to use it.
 
-use serde::Serialize;
-
 /// The colour of the short burst between fast cyan blinks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedColour {
     Red,
     Orange,
@@ -54,8 +51,7 @@ impl LedColour {
 }
 
 /// Which fix a pattern calls for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedFix {
     /// The device's keys (device key, or the key the cloud holds for it): this page repairs it.
     RepairKeys,
@@ -76,7 +72,7 @@ impl LedFix {
 }
 
 /// What a burst pattern means and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedVerdict {
     pub colour: LedColour,
     pub blinks: u8,

@@ -208,7 +208,12 @@ fn test_cloud_key<'a>(d: &'a Diagnosis, test_cloud_region: Option<&[u8]>) -> Opt
 
 /// The server key line in a test cloud's world (see [`test_cloud_key`]).
 pub fn server_key_line_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> Line {
-    match test_cloud_key(d, test_cloud_region) {
+    server_key_line_with(d, test_cloud_key(d, test_cloud_region))
+}
+
+/// The server key line, given what [`test_cloud_key`] found.
+fn server_key_line_with(d: &Diagnosis, test_key: Option<&str>) -> Line {
+    match test_key {
         Some(fingerprint) => Line {
             verdict: Verdict::Good,
             title: "Cloud server key",
@@ -223,9 +228,14 @@ pub fn server_key_line_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> L
 /// Every line, in the order the page shows them; with `test_cloud_region`, in a test cloud's world
 /// (see [`server_key_line_for`]).
 pub fn lines_for(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> [Line; 4] {
+    lines_with(d, test_cloud_key(d, test_cloud_region))
+}
+
+/// Every line, given what [`test_cloud_key`] found.
+fn lines_with(d: &Diagnosis, test_key: Option<&str>) -> [Line; 4] {
     [
         private_key_line(d),
-        server_key_line_for(d, test_cloud_region),
+        server_key_line_with(d, test_key),
         address_line(d),
         cloud_line(d),
     ]
@@ -266,6 +276,8 @@ pub fn plan_block_text(b: &PlanBlock) -> String {
 /// The plain-text diagnostic report (the "readable text" download), judged as the page judges it:
 /// with `test_cloud_region`, in a test cloud's world (see [`test_cloud_key`]).
 pub fn render_text(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> String {
+    // Judged once, for the server key line and the summary.
+    let test_key = test_cloud_key(d, test_cloud_region);
     let mut out = String::new();
     let id = &d.identity;
     out.push_str("Key Rescue diagnostic report\n");
@@ -282,7 +294,7 @@ pub fn render_text(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> String {
         "Transport:    {:?} (private key {})\n\n",
         d.report.transport.active, d.report.private_key_algorithm
     ));
-    for line in lines_for(d, test_cloud_region) {
+    for line in lines_with(d, test_key) {
         out.push_str(&format!(
             "[{}] {}: {}\n",
             line.verdict.word(),
@@ -320,7 +332,7 @@ pub fn render_text(d: &Diagnosis, test_cloud_region: Option<&[u8]>) -> String {
         },
         if s.server_key_is_particle {
             "Particle's"
-        } else if test_cloud_key(d, test_cloud_region).is_some() {
+        } else if test_key.is_some() {
             "the test cloud's"
         } else {
             "not Particle's"
