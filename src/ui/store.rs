@@ -747,10 +747,10 @@ impl Store {
 
     /// The product id to send keys with, from the diagnosis.
     pub fn product_id(self) -> Option<u32> {
-        match self.diagnosis.get_untracked().map(|d| d.cloud) {
-            Some(CloudAccess::Allowed { product_id }) => product_id,
+        self.diagnosis.with_untracked(|d| match d.as_ref()?.cloud {
+            CloudAccess::Allowed { product_id } => product_id,
             _ => None,
-        }
+        })
     }
 }
 
