@@ -425,7 +425,6 @@ impl Store {
     /// "Reconnect": the device is back in DFU mode (or was unplugged and plugged in again).
     pub fn reconnect(self) {
         self.replug_sim();
-        self.busy.set(false);
         self.connect();
     }
 
