@@ -3,8 +3,9 @@
 //! hands one `doctor::Command` to `Store::advanced`.
 
 use crate::doctor::Command;
-use crate::ui::erased::{dynamic, flag, on};
+use crate::ui::erased::{Handler, dynamic, flag, on};
 use crate::ui::store::Store;
+use leptos::ev::MouseEvent;
 use leptos::html::Input;
 use leptos::prelude::*;
 
@@ -44,23 +45,15 @@ pub fn Advanced() -> impl IntoView {
             </p>
             <h3>"Device key"</h3>
             <div class="row">
-                <button type="button" class="secondary" data-testid="keys-save" on:click=on(save) disabled=not_idle>
-                    "Save device key"
-                </button>
-                <button type="button" class="secondary" data-testid="keys-new" on:click=on(new_key) disabled=not_idle>
-                    "Write a new key"
-                </button>
-                <button type="button" class="secondary" data-testid="keys-send" on:click=on(send) disabled=not_idle>
-                    "Send key"
-                </button>
+                {command_button("keys-save", "Save device key", on(save), not_idle)}
+                {command_button("keys-new", "Write a new key", on(new_key), not_idle)}
+                {command_button("keys-send", "Send key", on(send), not_idle)}
             </div>
             <div class="field">
                 <label for="key-file">"Key file to load (PEM or DER)"</label>
                 <input id="key-file" type="file" data-testid="key-file" node_ref=key_file/>
             </div>
-            <button type="button" class="secondary" data-testid="keys-load" on:click=on(load) disabled=not_idle>
-                "Load key file"
-            </button>
+            {command_button("keys-load", "Load key file", on(load), not_idle)}
             <h3>"Server"</h3>
             <div class="check">
                 <input id="server-custom" type="checkbox" data-testid="server-custom" bind:checked=custom/>
@@ -89,18 +82,26 @@ pub fn Advanced() -> impl IntoView {
                     })
             })}
             <div class="row">
-                <button type="button" class="secondary" data-testid="keys-server" on:click=on(server) disabled=not_idle>
-                    "Write server key"
-                </button>
-                <button type="button" class="secondary" data-testid="keys-address" on:click=on(address) disabled=not_idle>
-                    "Read server address"
-                </button>
+                {command_button("keys-server", "Write server key", on(server), not_idle)}
+                {command_button("keys-address", "Read server address", on(address), not_idle)}
             </div>
             <h3>"Support"</h3>
-            <button type="button" class="secondary" data-testid="flash-dump" on:click=on(dump) disabled=not_idle>
-                "Dump internal flash"
-            </button>
+            {command_button("flash-dump", "Dump internal flash", on(dump), not_idle)}
             <p role="status" data-testid="advanced-result">{dynamic(move || store.advanced_result.get())}</p>
         </details>
+    }
+}
+
+/// One command's button, disabled while `disabled` holds.
+fn command_button(
+    testid: &'static str,
+    label: &'static str,
+    click: Handler<MouseEvent>,
+    disabled: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <button type="button" class="secondary" data-testid=testid on:click=click disabled=disabled>
+            {label}
+        </button>
     }
 }

@@ -23,6 +23,7 @@ use crate::usb::webusb::{self, WebUsbTransport};
 use leptos::html::Input;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::pin::Pin;
 
 /// How long the page waits for the cloud to report a repaired device online.
 const VERIFY_TIMEOUT_MS: u32 = 90_000;
@@ -300,18 +301,14 @@ impl Store {
 
     // --- sign-in ---------------------------------------------------------------------------------
 
-    /// Sends one sign-in request to the page's cloud while busy; an error `request` returns shows
-    /// in the sign-in panel.
-    fn signing_in<Fut>(self, request: impl FnOnce(PageCloud) -> Fut + 'static)
-    where
-        Fut: std::future::Future<Output = Result<(), ApiError>> + 'static,
-    {
+    /// Runs one sign-in `request` (a future not yet started) while busy; an error it returns shows
+    /// in the sign-in panel. Boxed, so this code is in the page once, not once per caller.
+    fn signing_in(self, request: Pin<Box<dyn Future<Output = Result<(), ApiError>>>>) {
         if !self.begin() {
             return;
         }
-        let cloud = self.cloud.get_value();
         spawn_local(async move {
-            if let Err(e) = request(cloud).await {
+            if let Err(e) = request.await {
                 self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into());
             }
             self.end();
@@ -319,7 +316,8 @@ impl Store {
     }
 
     pub fn sign_in(self, email: String, password: String) {
-        self.signing_in(move |mut cloud| async move {
+        let mut cloud = self.cloud.get_value();
+        self.signing_in(Box::pin(async move {
             let email = email.trim().to_owned();
             match cloud.sign_in(&email, &password).await {
                 Ok(session) => self.signed_in_as(session, email),
@@ -331,30 +329,32 @@ impl Store {
                 Err(e) => return Err(e),
             }
             Ok(())
-        });
+        }));
     }
 
     pub fn sign_in_otp(self, otp: String) {
         let Some(mfa_token) = self.mfa_token.get_value() else {
             return;
         };
-        self.signing_in(move |mut cloud| async move {
+        let mut cloud = self.cloud.get_value();
+        self.signing_in(Box::pin(async move {
             let session = cloud.sign_in_otp(&mfa_token, otp.trim()).await?;
             self.mfa_token.set_value(None);
             self.mfa_pending.set(false);
             let who = self.mfa_email.get_untracked();
             self.signed_in_as(session, who);
             Ok(())
-        });
+        }));
     }
 
     pub fn sign_in_with_token(self, pasted: String) {
-        self.signing_in(move |mut cloud| async move {
+        let mut cloud = self.cloud.get_value();
+        self.signing_in(Box::pin(async move {
             let session = cloud.sign_in_with_token(&pasted).await?;
             // The API tells a token's scope, not its account's e-mail address.
             self.signed_in_as(session, "an access token".to_owned());
             Ok(())
-        });
+        }));
     }
 
     fn signed_in_as(self, session: Session, who: String) {
@@ -425,7 +425,6 @@ impl Store {
     /// "Reconnect": the device is back in DFU mode (or was unplugged and plugged in again).
     pub fn reconnect(self) {
         self.replug_sim();
-        self.busy.set(false);
         self.connect();
     }
 
@@ -747,10 +746,10 @@ impl Store {
 
     /// The product id to send keys with, from the diagnosis.
     pub fn product_id(self) -> Option<u32> {
-        match self.diagnosis.get_untracked().map(|d| d.cloud) {
-            Some(CloudAccess::Allowed { product_id }) => product_id,
+        self.diagnosis.with_untracked(|d| match d.as_ref()?.cloud {
+            CloudAccess::Allowed { product_id } => product_id,
             _ => None,
-        }
+        })
     }
 }
 

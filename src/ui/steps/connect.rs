@@ -2,7 +2,7 @@
 //! write.
 
 use crate::ui::erased::{dynamic, flag, on};
-use crate::ui::store::Store;
+use crate::ui::store::{SimStatus, Store};
 use leptos::prelude::*;
 
 #[component]
@@ -21,7 +21,7 @@ pub fn ConnectStep() -> impl IntoView {
                 on:click=on(move |_| store.connect())
                 disabled=flag(move || {
                     store.busy.get()
-                        || store.sim_status.get() == crate::ui::store::SimStatus::Starting
+                        || store.sim_status.get() == SimStatus::Starting
                 })
             >
                 "Connect device"

@@ -3,7 +3,7 @@
 use crate::ui::erased::{dynamic, on};
 use crate::ui::store::Store;
 use leptos::prelude::*;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// Puts `text` on the clipboard (`navigator.clipboard.writeText`), if the browser allows it.
 fn copy_to_clipboard(text: &str) -> bool {
@@ -32,8 +32,6 @@ fn copy_to_clipboard(text: &str) -> bool {
         _ => false,
     }
 }
-
-use wasm_bindgen::JsCast;
 
 #[component]
 pub fn LogPanel() -> impl IntoView {
