@@ -17,8 +17,8 @@ use key_rescue::sim::world::SimWorld;
 fn sim_world(fault: Fault) -> (SimWorld, Vec<u8>) {
     let cloud = new_cloud();
     let region = cloud.server_key_region();
-    let setup = fault.setup(&region).expect("the fault builds");
-    (SimWorld::new(setup.builder.build(), cloud), region)
+    let builder = fault.device_builder(&region).expect("the fault builds");
+    (SimWorld::new(builder.build(), cloud), region)
 }
 
 fn run(fault: Fault) -> (SimWorld, Run) {
@@ -189,6 +189,10 @@ fn fault_not_your_device_blocks_the_send() {
         run.plan.as_ref().unwrap().blocked,
         Some(PlanBlock::CloudNeeded { .. })
     ));
+    assert!(
+        !run.plan.as_ref().unwrap().can_run(),
+        "Repair stays disabled"
+    );
     assert!(matches!(run.error(), Some(DoctorError::CloudNeeded { .. })));
 }
 

@@ -235,7 +235,7 @@ impl SimMode {
 /// The simulated Photon with `fault`, holding `server_region` where it is healthy.
 fn build_device(fault: Fault, server_region: &[u8]) -> Result<JsSimDevice, KeyError> {
     Ok(JsSimDevice::from_builder(
-        fault.setup(server_region)?.builder,
+        fault.device_builder(server_region)?,
     ))
 }
 

@@ -47,13 +47,6 @@ pub const NAMES: [&str; 9] = [
     "not-your-device",
 ];
 
-/// What the simulated mode plugs in.
-#[derive(Debug, Clone)]
-pub struct SimSetup {
-    pub builder: SimBuilder,
-    pub device_id: &'static str,
-}
-
 impl Fault {
     pub const ALL: [Fault; 9] = [
         Fault::None,
@@ -90,9 +83,10 @@ impl Fault {
         }
     }
 
-    /// Builds the simulated Photon with this fault. `server_region` is the simulated cloud's
-    /// 512-byte server-key region (`SimCloud::server_key_region`).
-    pub fn setup(self, server_region: &[u8]) -> Result<SimSetup, KeyError> {
+    /// The builder of the simulated Photon with this fault: what the simulated mode plugs in.
+    /// `server_region` is the simulated cloud's 512-byte server-key region
+    /// (`SimCloud::server_key_region`).
+    pub fn device_builder(self, server_region: &[u8]) -> Result<SimBuilder, KeyError> {
         let device_id = match self {
             Self::NotYourDevice => FOREIGN_PHOTON_ID,
             _ => DEMO_PHOTON_ID,
@@ -134,11 +128,10 @@ impl Fault {
                 .dct_bytes(SERVER_KEY_OFFSET, server_region)
                 .disconnect_after(DISCONNECT_AFTER_TRANSFERS),
         };
-        let builder = match self {
+        Ok(match self {
             Self::InterfaceClaimed => builder.refuse_claim(),
             _ => builder,
-        };
-        Ok(SimSetup { builder, device_id })
+        })
     }
 }
 
