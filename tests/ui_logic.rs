@@ -197,6 +197,14 @@ fn fault_not_your_device_blocks_the_send() {
 }
 
 #[test]
+fn a_plan_with_something_to_do_and_nothing_in_the_way_can_run() {
+    let (_, run) = run(Fault::None);
+    let plan = run.plan.as_ref().unwrap();
+    assert!(plan.blocked.is_none() && !plan.is_empty());
+    assert!(plan.can_run());
+}
+
+#[test]
 fn a_wrong_device_is_refused_and_the_panel_names_both() {
     let (w, _) = sim_world(Fault::None);
     let err = block_on(Doctor::connect(

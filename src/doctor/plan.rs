@@ -122,6 +122,11 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
     }
+
+    /// Whether Repair can carry it out: something to do, and nothing in the way.
+    pub fn can_run(&self) -> bool {
+        self.blocked.is_none() && !self.is_empty()
+    }
 }
 
 /// Plans the smallest repair for `report`, given what the cloud allows and what the user chose.

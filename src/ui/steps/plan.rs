@@ -13,7 +13,7 @@ pub fn PlanStep() -> impl IntoView {
         store.plan.get().map(|plan| {
             let blocked = plan.blocked.clone();
             let empty = plan.is_empty();
-            let can_repair = blocked.is_none() && !empty;
+            let can_repair = plan.can_run();
             view! {
                 <div class="step">
                     <h3>"4. Plan"</h3>
