@@ -15,8 +15,8 @@ pub fn DiagnoseStep() -> impl IntoView {
             let region = store.test_cloud_region();
             let [private, server, address, cloud] = report::lines_for(&d, region.as_deref());
             let id = d.identity.device_id.clone();
-            let json = d.to_json();
-            let text = report::render_text(&d, region.as_deref());
+            // The reports are written when asked for, not at every render.
+            let for_json = d.clone();
             let (json_name, text_name) = (
                 format!("key-rescue-report-{id}.json"),
                 format!("key-rescue-report-{id}.txt"),
@@ -35,7 +35,9 @@ pub fn DiagnoseStep() -> impl IntoView {
                             type="button"
                             class="secondary"
                             data-testid="report-json"
-                            on:click=on(move |_| download(&json_name, json.as_bytes(), "application/json"))
+                            on:click=on(move |_| {
+                                download(&json_name, for_json.to_json().as_bytes(), "application/json")
+                            })
                         >
                             "Download report (JSON)"
                         </button>
@@ -43,7 +45,10 @@ pub fn DiagnoseStep() -> impl IntoView {
                             type="button"
                             class="secondary"
                             data-testid="report-text"
-                            on:click=on(move |_| download(&text_name, text.as_bytes(), "text/plain"))
+                            on:click=on(move |_| {
+                                let text = report::render_text(&d, region.as_deref());
+                                download(&text_name, text.as_bytes(), "text/plain")
+                            })
                         >
                             "Download report (text)"
                         </button>
