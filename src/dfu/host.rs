@@ -46,10 +46,55 @@ pub enum LeaveOutcome {
     Disconnected,
 }
 
-/// Polls give up after this many GETSTATUS requests while the device stays busy.
-const MAX_POLLS: u32 = 1000;
+/// The longest the host sleeps for one `bwPollTimeout`, whatever the device asks.
+///
+/// `bwPollTimeout` is a 24-bit field, so a device can ask for up to 0xFFFFFF ms (4.66 hours)
+/// between two status requests. The longest wait a Particle bootloader legitimately asks for is
+/// the 500 ms the Photon's DCT alternate reports after an ERASE (`usbd_dct_if.c` 38-39 with
+/// `usbd_dfu_mal.c` 295-302, Device OS v2.3.1); the flash alternate reports 0 and does its work in
+/// the status stage instead (dfuse-protocol.md, 9.4). dfu-util allows 5 s per transfer. Five
+/// seconds is ten times the longest real request, and short enough that a page never looks hung
+/// for one poll.
+pub const MAX_POLL_SLEEP_MS: u32 = 5_000;
+
+/// The longest the host sleeps in total while one request keeps the device busy (the sum of the
+/// capped sleeps of [`MAX_POLL_SLEEP_MS`]). Sixty times the Photon's longest real request, so no
+/// real device comes near it; a device still busy after it is reported as
+/// [`Error::StillBusy`] instead of holding the page.
+pub const MAX_BUSY_WAIT_MS: u64 = 30_000;
+
+/// Polls give up after this many GETSTATUS requests while the device stays busy, even when it
+/// asks for no wait at all (dfu-util gives up after 100 polls at timeout 0). With
+/// [`MAX_BUSY_WAIT_MS`] this bounds every wait: at most this many transfers and that much sleep.
+const MAX_POLLS: u32 = 100;
 /// Rounds of GETSTATUS/CLRSTATUS/ABORT before a dirty start is declared stuck.
 const MAX_IDLE_ROUNDS: u32 = 6;
+
+/// The state byte the Gen 2 bootloader stores after an UPLOAD with block 1: it assigns the
+/// bStatus constant errSTALLEDPKT to the state (`usbd_dfu_core.c` 827-834, Device OS v2.3.1).
+/// ABORT ignores it (978-987); a CLRSTATUS turns it into dfuERROR/errUNKNOWN (926-940) and a
+/// second CLRSTATUS into dfuIDLE.
+const STALLED_PKT_STATE: u8 = 15;
+
+/// How long the device asked the host to wait between status requests during a session, for the
+/// caller's log: `bwPollTimeout` comes from the device and is capped at [`MAX_POLL_SLEEP_MS`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollWaits {
+    /// The largest `bwPollTimeout` the device reported while it was busy, in milliseconds.
+    pub longest_asked_ms: u32,
+    /// How many of those waits were cut to [`MAX_POLL_SLEEP_MS`].
+    pub capped: u32,
+    /// The milliseconds actually slept between polls.
+    pub slept_ms: u64,
+}
+
+/// One wait for a busy device: counts its polls and sleeps against [`MAX_POLLS`] and
+/// [`MAX_BUSY_WAIT_MS`].
+#[derive(Debug, Default)]
+struct Patience {
+    polls: u32,
+    waited_ms: u64,
+}
 
 /// The descriptors [`Dfu::open`] read for one alternate setting. They cannot change while the
 /// device stays in DFU mode, so a later session on the same device can resume with them.
@@ -68,6 +113,7 @@ pub struct Dfu<'t, T: Transport> {
     t: &'t mut T,
     facts: AltFacts,
     protected: Vec<Range<u32>>,
+    waits: PollWaits,
     /// The last transfer of this session was the GETSTATUS with which [`Dfu::go_idle`] found the
     /// device in dfuIDLE with status OK, and nothing has been sent since, so asking again would
     /// only repeat that answer. Set only there; cleared before every transfer, whatever its outcome.
@@ -76,8 +122,10 @@ pub struct Dfu<'t, T: Transport> {
 
 impl<'t, T: Transport> Dfu<'t, T> {
     /// Selects `alternate`, reads the functional descriptor and the memory layout, and brings the
-    /// device to dfuIDLE from whatever state an earlier session left it in.
+    /// device to dfuIDLE from whatever state an earlier session left it in. A DNLOAD another host
+    /// left queued is dropped before the alternate changes (see [`drop_queued_download`]).
     pub async fn open(t: &'t mut T, interface: u8, alternate: u8) -> Result<Self, Error> {
+        drop_queued_download(t, interface).await?;
         t.select_alternate(interface, alternate).await?;
         let config = descriptor::read_configuration(t, 0).await?;
         let functional = match config.functional {
@@ -124,8 +172,11 @@ impl<'t, T: Transport> Dfu<'t, T> {
 
     /// Resumes a session on an alternate setting that [`Dfu::open`] described before, without
     /// reading its descriptors again: selects it again only if `reselect` (another alternate was
-    /// selected since), then brings the device to dfuIDLE.
+    /// selected since), then brings the device to dfuIDLE. As in [`Dfu::open`], a queued DNLOAD
+    /// is dropped first: whatever happened since the last session (a failed transfer, another
+    /// program) may have left one.
     pub async fn resume(t: &'t mut T, facts: &AltFacts, reselect: bool) -> Result<Self, Error> {
+        drop_queued_download(t, facts.interface).await?;
         if reselect {
             t.select_alternate(facts.interface, facts.alternate).await?;
         }
@@ -138,6 +189,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
             t,
             facts,
             protected: Vec::new(),
+            waits: PollWaits::default(),
             idle: false,
         };
         dfu.go_idle().await?;
@@ -155,6 +207,11 @@ impl<'t, T: Transport> Dfu<'t, T> {
 
     pub fn functional(&self) -> FunctionalDescriptor {
         self.facts.functional
+    }
+
+    /// The waits the device asked for so far in this session (its `bwPollTimeout`s), for a log.
+    pub fn poll_waits(&self) -> PollWaits {
+        self.waits
     }
 
     /// Declares ranges the bootloader refuses to erase or write although the layout allows it
@@ -199,14 +256,16 @@ impl<'t, T: Transport> Dfu<'t, T> {
 
     /// Brings the device to dfuIDLE with status OK (dfu-util's dirty start).
     ///
-    /// CLRSTATUS is sent only in dfuERROR: the Photon turns a CLRSTATUS in any other state into
-    /// dfuERROR/errUNKNOWN (dfuse-protocol.md, 9.3). Sends nothing when the session's last
-    /// transfer already found the device there.
+    /// CLRSTATUS is sent only in dfuERROR and in the Photon's state 15: the Photon turns a
+    /// CLRSTATUS in any other state into dfuERROR/errUNKNOWN (dfuse-protocol.md, 9.3), and state
+    /// 15 is left only that way, then by a second CLRSTATUS (see [`STALLED_PKT_STATE`]). Sends
+    /// nothing when the session's last transfer already found the device there.
     pub async fn go_idle(&mut self) -> Result<(), Error> {
         if self.idle {
             return Ok(());
         }
         let mut last = None;
+        let mut patience = Patience::default();
         for _ in 0..MAX_IDLE_ROUNDS {
             let s = self.status().await?;
             last = Some(s);
@@ -215,13 +274,15 @@ impl<'t, T: Transport> Dfu<'t, T> {
                     self.idle = true;
                     return Ok(());
                 }
-                State::Error => self.simple(request::CLRSTATUS).await?,
+                State::Error | State::Unknown(STALLED_PKT_STATE) => {
+                    self.simple(request::CLRSTATUS).await?
+                }
                 State::DfuIdle
                 | State::DnloadIdle
                 | State::UploadIdle
                 | State::DnloadSync
                 | State::ManifestSync => self.simple(request::ABORT).await?,
-                State::DnBusy => self.t.sleep(s.poll_timeout_ms).await,
+                State::DnBusy => self.wait(&mut patience, s).await?,
                 _ => break,
             }
         }
@@ -252,19 +313,43 @@ impl<'t, T: Transport> Dfu<'t, T> {
         self.go_idle().await
     }
 
-    /// Polls GETSTATUS until the device stops being busy, sleeping `bwPollTimeout` before each
-    /// further poll (DFU 1.1, 6.1.2).
+    /// Sleeps the `bwPollTimeout` of busy reply `s` before the next poll (DFU 1.1, 6.1.2), cut to
+    /// [`MAX_POLL_SLEEP_MS`]; fails with [`Error::StillBusy`] once this wait has used
+    /// [`MAX_POLLS`] polls or would sleep past [`MAX_BUSY_WAIT_MS`] in total.
+    async fn wait(&mut self, patience: &mut Patience, s: StatusReply) -> Result<(), Error> {
+        let asked = s.poll_timeout_ms;
+        self.waits.longest_asked_ms = self.waits.longest_asked_ms.max(asked);
+        let ms = asked.min(MAX_POLL_SLEEP_MS);
+        patience.polls += 1;
+        if patience.polls >= MAX_POLLS || patience.waited_ms + u64::from(ms) > MAX_BUSY_WAIT_MS {
+            return Err(Error::StillBusy {
+                polls: patience.polls,
+                waited_ms: patience.waited_ms,
+                asked_ms: asked,
+            });
+        }
+        if ms < asked {
+            self.waits.capped += 1;
+        }
+        patience.waited_ms += u64::from(ms);
+        self.waits.slept_ms += u64::from(ms);
+        self.t.sleep(ms).await;
+        Ok(())
+    }
+
+    /// Polls GETSTATUS until the device stops being busy, sleeping `bwPollTimeout` (capped)
+    /// before each further poll.
     async fn poll_until_done(&mut self) -> Result<StatusReply, Error> {
-        for _ in 0..MAX_POLLS {
+        let mut patience = Patience::default();
+        loop {
             let s = self.status().await?;
             match s.state {
                 State::DnBusy | State::DnloadSync | State::ManifestSync => {
-                    self.t.sleep(s.poll_timeout_ms).await;
+                    self.wait(&mut patience, s).await?;
                 }
                 _ => return Ok(s),
             }
         }
-        Err(Error::StillBusy { polls: MAX_POLLS })
     }
 
     /// Sends a DfuSe special command and waits until it has run.
@@ -494,7 +579,8 @@ impl<'t, T: Transport> Dfu<'t, T> {
         }
         let setup = self.setup(request::DNLOAD, 2);
         self.wire().control_out(setup, &[]).await?;
-        for _ in 0..MAX_POLLS {
+        let mut patience = Patience::default();
+        loop {
             let s = match self.status().await {
                 Ok(s) => s,
                 Err(Error::Transport(
@@ -509,7 +595,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
                 State::Manifest | State::ManifestWaitReset | State::DnloadIdle if s.status == 0 => {
                     return Ok(LeaveOutcome::Reported(s.state));
                 }
-                State::ManifestSync | State::DnBusy => self.t.sleep(s.poll_timeout_ms).await,
+                State::ManifestSync | State::DnBusy => self.wait(&mut patience, s).await?,
                 _ => {
                     return Err(Error::LeaveRefused {
                         state: s.state,
@@ -518,8 +604,34 @@ impl<'t, T: Transport> Dfu<'t, T> {
                 }
             }
         }
-        Err(Error::StillBusy { polls: MAX_POLLS })
     }
+}
+
+/// Drops a DNLOAD an interrupted host left queued (DNLOAD sent, no GETSTATUS: a closed tab, a
+/// crashed CLI), before a SET_INTERFACE or a GETSTATUS can run it.
+///
+/// The Gen 2 bootloader runs a queued DNLOAD when the next GETSTATUS has been answered
+/// (`usbd_dfu_core.c` 863-875 and 597-663, Device OS v2.3.1) on whatever alternate is selected
+/// then: SET_INTERFACE switches alternates in any state (578) and the ERASE or write uses the
+/// current one (622, 648). An ERASE queued on alt 0 then fails on alt 1 and stalls (623-627).
+/// GETSTATE only reads the state (948-954) and ABORT in dfuDNLOAD-SYNC drops the queued block
+/// (978-987), so: GETSTATE first, ABORT if it says dfuDNLOAD-SYNC.
+async fn drop_queued_download<T: Transport>(t: &mut T, interface: u8) -> Result<(), Error> {
+    let index = u16::from(interface);
+    let setup = ControlSetup::class_interface(request::GETSTATE, 0, index);
+    let reply = t.control_in(setup, 1).await?;
+    let Some(&state) = reply.first() else {
+        return Err(Error::ShortReply {
+            request: "GETSTATE",
+            got: 0,
+            expected: 1,
+        });
+    };
+    if State::from_byte(state) == State::DnloadSync {
+        let abort = ControlSetup::class_interface(request::ABORT, 0, index);
+        t.control_out(abort, &[]).await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,9 @@ mod host;
 pub mod layout;
 
 pub use descriptor::FunctionalDescriptor;
-pub use host::{AltFacts, Command, Dfu, Erase, LeaveOutcome};
+pub use host::{
+    AltFacts, Command, Dfu, Erase, LeaveOutcome, MAX_BUSY_WAIT_MS, MAX_POLL_SLEEP_MS, PollWaits,
+};
 pub use layout::{Access, LayoutProblem, MemoryLayout, Region, Sector, Segment};
 
 use crate::usb::{ControlSetup, Transport, TransportError};
@@ -159,8 +161,17 @@ pub enum Error {
         status: u8,
         expected: State,
     },
-    #[error("the device stayed busy for {polls} status requests")]
-    StillBusy { polls: u32 },
+    #[error(
+        "the device stayed busy for {polls} status requests and {waited_ms} ms, and asked to wait \
+         {asked_ms} ms more"
+    )]
+    StillBusy {
+        polls: u32,
+        /// Milliseconds slept between the polls (each wait capped at [`MAX_POLL_SLEEP_MS`]).
+        waited_ms: u64,
+        /// The device's last `bwPollTimeout`, as it reported it.
+        asked_ms: u32,
+    },
     #[error("the device rejected {command} at {address:#010x}")]
     CommandRejected { command: Command, address: u32 },
     #[error("{command} at {address:#010x} ended in state {state:?} with status {status}")]

@@ -30,6 +30,10 @@ const INITIAL_POINTER: u32 = 0x0802_0000;
 const ERR_UNKNOWN: u8 = 0x0E;
 /// The state byte the Photon stores after an UPLOAD with block 1 (errSTALLEDPKT used as a state).
 const BUG_STATE: u8 = 15;
+/// How long a Gen 2 bootloader keeps answering after the leave GETSTATUS before it resets:
+/// `DFU_LeaveDFUMode` sets `DFU_Reset_Count = 500` (`usbd_dfu_core.c` 1012, Device OS v2.3.1) and
+/// `DFU_Check_Reset` counts it down once per 1 ms SysTick, then resets (958-968).
+const RESET_COUNTDOWN_MS: u64 = 500;
 
 /// Faults a test can inject. All default to "off".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -216,6 +220,8 @@ impl SimBuilder {
             pending: Vec::new(),
             manifest_pending: false,
             alt: 0,
+            poll_timeout_ms: 0,
+            reset_at_ms: None,
             memories,
             faults: self.faults,
             transfers: 0,
@@ -287,6 +293,12 @@ pub struct SimDevice {
     pending: Vec<u8>,
     manifest_pending: bool,
     alt: u8,
+    /// `bwPollTimeout` as the Gen 2 bootloader keeps it (bytes 1-3 of its `DeviceStatus`): set
+    /// only when a queued DNLOAD starts (see [`SimDevice::note_poll_timeout`]) and sent in every
+    /// later GETSTATUS reply.
+    poll_timeout_ms: u32,
+    /// When a Gen 2 device that received a leave resets and drops off the bus (simulated clock).
+    reset_at_ms: Option<u64>,
     memories: Vec<Vec<u8>>,
     faults: Faults,
     transfers: u32,
@@ -337,7 +349,8 @@ impl SimDevice {
         &self.device_id
     }
 
-    /// Whether the device received a leave (zero-length DNLOAD, then GETSTATUS) and reset.
+    /// Whether the device received a leave (zero-length DNLOAD, then GETSTATUS): it is counting
+    /// down to its reset (Gen 2, 500 ms of [`Transport::sleep`]) or has reset.
     pub fn left_dfu(&self) -> bool {
         self.left_dfu
     }
@@ -456,6 +469,8 @@ impl SimDevice {
         self.pending.clear();
         self.manifest_pending = false;
         self.alt = 0;
+        self.poll_timeout_ms = 0;
+        self.reset_at_ms = None;
         self.disconnected = false;
         self.left_dfu = false;
         self.busy_left = 0;
@@ -665,15 +680,75 @@ impl SimDevice {
         .to_vec()
     }
 
+    /// Whether this is a Gen 2 bootloader (Photon, P1, Electron), whose quirks below are read from
+    /// Device OS v2.3.1's `platform/MCU/STM32F2xx/STM32_USB_Device_Driver/src/usbd_dfu_core.c`.
+    fn gen2(&self) -> bool {
+        matches!(
+            self.platform,
+            Platform::Photon | Platform::P1 | Platform::Electron
+        )
+    }
+
+    /// The declared (erase, programming) times of the current alternate's memory, in ms, as its
+    /// `DFU_MAL_Prop_TypeDef` lists them: internal flash 0, 0 (`usbd_flash_if.c` 68-69), DCT 1, 500
+    /// (`usbd_dct_if.c` 38-39), P1 serial flash 0, 0 (`usbd_sflash_if.c` 42-43). `None` for the
+    /// other platforms' bootloaders, whose `bwPollTimeout` stays 0 here (unverified).
+    fn declared_times(&self) -> Option<(u32, u32)> {
+        if !self.gen2() {
+            return None;
+        }
+        Some(match self.alt_kind() {
+            MemoryKind::Gen2Dct => (1, 500),
+            _ => (0, 0),
+        })
+    }
+
+    /// `MAL_CheckAdd` of the current alternate: internal flash 0x08000000..0x08100000
+    /// (`usbd_flash_if.c` 234-245), DCT below 0x4000 (`usbd_dct_if.c` 67-69), serial flash
+    /// 0..0x100000 (`usbd_sflash_if.c` 129-138).
+    fn address_valid(&self, address: u32) -> bool {
+        let spec = self.alt_spec();
+        match spec.kind {
+            MemoryKind::Gen2Dct => address < 0x4000,
+            _ => address >= spec.base && u64::from(address) < u64::from(spec.base) + u64::from(spec.size()),
+        }
+    }
+
+    /// What the Gen 2 class does to `bwPollTimeout` when a GETSTATUS starts a queued DNLOAD
+    /// (`usbd_dfu_core.c` 868-875 calling `MAL_GetStatus`, `usbd_dfu_mal.c` 284-310): it passes 0
+    /// for an ERASE and 1 for anything else, and `MAL_GetStatus` reads bit 0 as "erase", so the
+    /// times are used swapped: the DCT reports 500 ms after an ERASE and 1 ms after SET_ADDRESS or
+    /// a data block. The check is on the address pointer *before* the queued request runs; when it
+    /// fails (the pointer still holds an address of another memory) the last value stays
+    /// (`usbd_dfu_mal.c` 288-291).
+    fn note_poll_timeout(&mut self) {
+        let Some((erase_ms, program_ms)) = self.declared_times() else {
+            return;
+        };
+        if !self.address_valid(self.pointer) {
+            return;
+        }
+        let erase = self.block == 0 && self.pending.first() == Some(&0x41);
+        self.poll_timeout_ms = if erase { program_ms } else { erase_ms };
+    }
+
     fn get_status(&mut self) -> Result<Vec<u8>, TransportError> {
         if self.now_ms < self.busy_until_ms {
             self.impatient_polls += 1;
         }
-        let timeout = self.faults.poll_timeout_ms;
+        // The busy fault replaces the device's own value in its dfuDNBUSY replies.
+        let busy_timeout = |dev: &Self| match dev.faults.poll_timeout_ms {
+            0 => dev.poll_timeout_ms,
+            fault => fault,
+        };
         match self.state {
             State::DnloadSync if !self.pending.is_empty() => {
                 // The reply goes out first, then the device executes the request in its USB
-                // interrupt; a failure shows up as a stall of this transfer (9.4).
+                // interrupt (`usbd_dfu_core.c` 597-663), on the alternate selected *now*, which
+                // may not be the one it was queued on (578); a failure shows up as a stall of this
+                // transfer (9.4).
+                self.note_poll_timeout();
+                let timeout = busy_timeout(self);
                 let reply = self.status_reply(State::DnBusy, timeout);
                 let data_block = self.block >= 2;
                 let ok = self.execute();
@@ -701,29 +776,41 @@ impl SimDevice {
                 if self.busy_left == 0 {
                     self.state = State::DnloadSync;
                 }
+                let timeout = busy_timeout(self);
                 self.busy_until_ms = self.now_ms + u64::from(timeout);
                 Ok(self.status_reply(State::DnBusy, timeout))
             }
+            // A DNLOAD dropped by an UPLOAD (or already run) leaves dfuDNLOAD-SYNC with nothing
+            // queued: reported as dfuDNLOAD-IDLE, bStatus unchanged (`usbd_dfu_core.c` 877-881).
             State::DnloadSync | State::DnBusy => {
                 self.state = State::DnloadIdle;
-                Ok(self.status_reply(State::DnloadIdle, 0))
+                Ok(self.status_reply(State::DnloadIdle, self.poll_timeout_ms))
             }
             State::ManifestSync if self.manifest_pending => {
                 self.manifest_pending = false;
                 self.state = State::ManifestWaitReset;
                 self.left_dfu = true;
-                // The device resets about 500 ms later; every later request sees it gone.
-                self.disconnected = true;
+                if self.gen2() {
+                    // The reply says dfuDNLOAD-IDLE (`usbd_dfu_core.c` 884-895); once it is sent
+                    // the state becomes dfuMANIFEST-WAIT-RESET (665-669, 1007-1014) and the
+                    // device keeps answering (GETSTATE 8, GETSTATUS bState 8) until the reset
+                    // countdown ends (958-968, 1012): see `Transport::sleep`.
+                    self.reset_at_ms = Some(self.now_ms + RESET_COUNTDOWN_MS);
+                } else {
+                    // Other bootloaders: gone at once (their timing is unverified).
+                    self.disconnected = true;
+                }
                 Ok(if self.faults.old_bootloader {
                     self.status_reply(State::Manifest, 1)
                 } else {
                     match self.platform.leave_report() {
                         State::Manifest => self.status_reply(State::Manifest, 1),
-                        other => self.status_reply(other, 0),
+                        // The kept bwPollTimeout goes out with it (`DeviceStatus` 1-3).
+                        other => self.status_reply(other, self.poll_timeout_ms),
                     }
                 })
             }
-            state => Ok(self.status_reply(state, 0)),
+            state => Ok(self.status_reply(state, self.poll_timeout_ms)),
         }
     }
 
@@ -732,9 +819,18 @@ impl SimDevice {
             self.state = State::DfuIdle;
             return Ok(Vec::new());
         }
-        if len > BUFFER_LEN.min(self.xfer())
-            || !matches!(self.state, State::DfuIdle | State::UploadIdle)
-        {
+        // The Gen 2 bootloader has no length check on UPLOAD (`usbd_dfu_core.c` 782-851): it
+        // sends `wLength` bytes from where `MAL_Read` points (817-825). The other bootloaders'
+        // limit is unverified; they stall past their buffer as before.
+        if !self.gen2() && len > BUFFER_LEN.min(self.xfer()) {
+            return Err(TransportError::Stall);
+        }
+        if !matches!(self.state, State::DfuIdle | State::UploadIdle) {
+            // Stall, and forget a queued DNLOAD (wlength = 0): the next GETSTATUS in
+            // dfuDNLOAD-SYNC reports dfuDNLOAD-IDLE without running it (`usbd_dfu_core.c`
+            // 836-843, 877-881).
+            self.pending.clear();
+            self.block = 0;
             return Err(TransportError::Stall);
         }
         match block {
@@ -756,6 +852,12 @@ impl SimDevice {
                 if self.alt_kind() == MemoryKind::Gen3Dct && self.faults.device_protection {
                     return Err(TransportError::Stall);
                 }
+                // Gen 2: internal flash is read in place (`FLASH_If_Read` returns the address
+                // itself, `usbd_flash_if.c` 190-201, DMA off in `usb_conf.h` 143) and so is the DCT
+                // (`DCT_If_Read`, `usbd_dct_if.c` 55-57), so more than 4096 bytes simply continue
+                // through the memory. A failed read sends `MAL_Buffer` zeroed over its 4096 bytes
+                // (`usbd_dfu_mal.c` 271-273); what follows it in RAM is unverified (zeros here),
+                // and so is a read running past the end of flash.
                 Ok(self.read(address, len).unwrap_or_else(|| vec![0; len]))
             }
         }
@@ -921,8 +1023,13 @@ impl Transport for SimDevice {
         self.handle_out(setup, data)
     }
 
+    /// Moves the simulated clock; a Gen 2 device whose reset countdown ends meanwhile drops off
+    /// the bus.
     async fn sleep(&mut self, ms: u32) {
         self.now_ms += u64::from(ms);
+        if self.reset_at_ms.is_some_and(|at| self.now_ms >= at) {
+            self.disconnected = true;
+        }
     }
 
     fn info(&self) -> DeviceInfo {
@@ -1038,16 +1145,163 @@ mod tests {
     }
 
     #[test]
-    fn leave_reports_dnload_idle_then_disconnects() {
+    fn leave_reports_dnload_idle_then_answers_state_8_for_500_ms_then_disconnects() {
         let mut dev = SimDevice::photon();
         dev.handle_out(class(request::DNLOAD, 2), &[]).unwrap();
         assert_eq!(status(&mut dev), (0, State::DnloadIdle));
         assert!(dev.left_dfu());
         assert_eq!(dev.state(), State::ManifestWaitReset);
+        // The countdown: still on the bus, in dfuMANIFEST-WAIT-RESET.
+        assert_eq!(dev.handle_in(class(request::GETSTATE, 0), 1).unwrap(), [8]);
+        assert_eq!(status(&mut dev), (0, State::ManifestWaitReset));
+        block_on(dev.sleep(499));
+        assert!(!dev.disconnected());
+        assert_eq!(dev.handle_in(class(request::GETSTATE, 0), 1).unwrap(), [8]);
+        block_on(dev.sleep(1));
+        assert!(dev.disconnected());
         assert_eq!(
             dev.handle_in(class(request::GETSTATE, 0), 1),
             Err(TransportError::Disconnected)
         );
+    }
+
+    fn poll_timeout(dev: &mut SimDevice) -> (State, u32) {
+        let r =
+            StatusReply::parse(&dev.handle_in(class(request::GETSTATUS, 0), 6).unwrap()).unwrap();
+        (r.state, r.poll_timeout_ms)
+    }
+
+    /// Runs a DNLOAD block 0 and returns its two status replies' (state, bwPollTimeout).
+    fn command_timeouts(dev: &mut SimDevice, payload: &[u8]) -> [(State, u32); 2] {
+        dev.handle_out(class(request::DNLOAD, 0), payload).unwrap();
+        [poll_timeout(dev), poll_timeout(dev)]
+    }
+
+    #[test]
+    fn dct_poll_timeouts_are_1_ms_after_set_address_and_data_and_500_ms_after_erase() {
+        let mut dev = SimDevice::photon();
+        block_on(dev.select_alternate(0, 1)).unwrap();
+        // The pointer still holds 0x08020000, not a DCT address: the value stays 0.
+        assert_eq!(
+            command_timeouts(&mut dev, &[0x21, 34, 0, 0, 0]),
+            [(State::DnBusy, 0), (State::DnloadIdle, 0)]
+        );
+        assert_eq!(
+            command_timeouts(&mut dev, &[0x21, 34, 0, 0, 0]),
+            [(State::DnBusy, 1), (State::DnloadIdle, 1)]
+        );
+        assert_eq!(
+            command_timeouts(&mut dev, &[0x41, 0, 0, 0, 0]),
+            [(State::DnBusy, 500), (State::DnloadIdle, 500)]
+        );
+        // Kept in every later reply, dfuIDLE included.
+        dev.handle_out(class(request::ABORT, 0), &[]).unwrap();
+        assert_eq!(poll_timeout(&mut dev), (State::DfuIdle, 500));
+        dev.handle_out(class(request::DNLOAD, 2), &[1, 2, 3]).unwrap();
+        assert_eq!(poll_timeout(&mut dev), (State::DnBusy, 1));
+        assert_eq!(poll_timeout(&mut dev), (State::DnloadIdle, 1));
+        // Alt 0 declares 0 ms, but only once the pointer is a flash address.
+        block_on(dev.select_alternate(0, 0)).unwrap();
+        assert_eq!(
+            command_timeouts(&mut dev, &[0x21, 0, 0, 0x0A, 0x08]),
+            [(State::DnBusy, 1), (State::DnloadIdle, 1)]
+        );
+        assert_eq!(
+            command_timeouts(&mut dev, &[0x41, 0, 0, 0x0A, 0x08]),
+            [(State::DnBusy, 0), (State::DnloadIdle, 0)]
+        );
+        // The leave reply carries the kept value too.
+        block_on(dev.select_alternate(0, 1)).unwrap();
+        command_timeouts(&mut dev, &[0x21, 0, 0, 0, 0]);
+        command_timeouts(&mut dev, &[0x41, 0, 0, 0, 0]);
+        dev.handle_out(class(request::DNLOAD, 2), &[]).unwrap();
+        assert_eq!(poll_timeout(&mut dev), (State::DnloadIdle, 500));
+    }
+
+    #[test]
+    fn a_queued_dnload_runs_at_the_next_getstatus_on_the_alternate_selected_then() {
+        // An ERASE of sector 11 queued on alt 0, then alt 1 selected: the ERASE runs on the DCT,
+        // where 0x080E0000 is invalid, and stalls; flash is untouched.
+        let mut dev = SimDevice::photon();
+        dev.set_memory(0, 0xE_0000, &[0x12; 16]);
+        dev.handle_out(class(request::DNLOAD, 0), &[0x41, 0, 0, 0x0E, 0x08])
+            .unwrap();
+        block_on(dev.select_alternate(0, 1)).unwrap();
+        // GETSTATE does not run it.
+        assert_eq!(dev.handle_in(class(request::GETSTATE, 0), 1).unwrap(), [3]);
+        assert_eq!(
+            dev.handle_in(class(request::GETSTATUS, 0), 6),
+            Err(TransportError::Stall)
+        );
+        assert_eq!(dev.erases(), [0x080E_0000]);
+        assert_eq!(dev.memory(0)[0xE_0000..0xE_0010], [0x12; 16]);
+        // The same ERASE left queued and run on alt 0 erases the sector.
+        let mut dev = SimDevice::photon();
+        dev.set_memory(0, 0xE_0000, &[0x12; 16]);
+        dev.handle_out(class(request::DNLOAD, 0), &[0x41, 0, 0, 0x0E, 0x08])
+            .unwrap();
+        assert_eq!(status(&mut dev), (0, State::DnBusy));
+        assert_eq!(dev.memory(0)[0xE_0000..0xE_0010], [0xFF; 16]);
+    }
+
+    #[test]
+    fn upload_while_a_dnload_is_queued_stalls_and_drops_it() {
+        let mut dev = SimDevice::photon();
+        dev.set_memory(0, 0xE_0000, &[0x12; 16]);
+        dev.handle_out(class(request::DNLOAD, 0), &[0x41, 0, 0, 0x0E, 0x08])
+            .unwrap();
+        assert_eq!(
+            dev.handle_in(class(request::UPLOAD, 2), 16),
+            Err(TransportError::Stall)
+        );
+        assert_eq!(dev.state(), State::DnloadSync);
+        // Reported dfuDNLOAD-IDLE/OK, and the ERASE never ran.
+        assert_eq!(status(&mut dev), (0, State::DnloadIdle));
+        assert_eq!(dev.erases(), [] as [u32; 0]);
+        assert_eq!(dev.pointer, INITIAL_POINTER);
+        assert_eq!(dev.memory(0)[0xE_0000..0xE_0010], [0x12; 16]);
+    }
+
+    #[test]
+    fn uploads_longer_than_the_buffer_read_on_through_the_memory() {
+        let mut dev = SimDevice::photon();
+        let flash = dev.memory(0)[..3 * 4096].to_vec();
+        dev.handle_out(class(request::DNLOAD, 0), &[0x21, 0, 0, 0, 0x08])
+            .unwrap();
+        status(&mut dev);
+        status(&mut dev);
+        dev.handle_out(class(request::ABORT, 0), &[]).unwrap();
+        let got = dev.handle_in(class(request::UPLOAD, 2), 3 * 4096).unwrap();
+        assert_eq!(got, flash);
+        // The DCT too: 8192 bytes from offset 0.
+        block_on(dev.select_alternate(0, 1)).unwrap();
+        dev.set_dct_bytes(5000, &[0xAB]);
+        dev.handle_out(class(request::ABORT, 0), &[]).unwrap();
+        dev.handle_out(class(request::DNLOAD, 0), &[0x21, 0, 0, 0, 0])
+            .unwrap();
+        status(&mut dev);
+        status(&mut dev);
+        dev.handle_out(class(request::ABORT, 0), &[]).unwrap();
+        let got = dev.handle_in(class(request::UPLOAD, 2), 8192).unwrap();
+        assert_eq!(got.len(), 8192);
+        assert_eq!(got[5000], 0xAB);
+        assert_eq!(got[..], dev.memory(1)[..8192]);
+    }
+
+    #[test]
+    fn state_15_ignores_abort_and_leaves_by_two_clrstatus() {
+        let mut dev = SimDevice::photon();
+        assert_eq!(
+            dev.handle_in(class(request::UPLOAD, 1), 64),
+            Err(TransportError::Stall)
+        );
+        assert_eq!(status(&mut dev), (0, State::Unknown(15)));
+        dev.handle_out(class(request::ABORT, 0), &[]).unwrap();
+        assert_eq!(dev.state(), State::Unknown(15));
+        dev.handle_out(class(request::CLRSTATUS, 0), &[]).unwrap();
+        assert_eq!(status(&mut dev), (ERR_UNKNOWN, State::Error));
+        dev.handle_out(class(request::CLRSTATUS, 0), &[]).unwrap();
+        assert_eq!(status(&mut dev), (0, State::DfuIdle));
     }
 
     #[test]
