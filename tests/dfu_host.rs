@@ -4,7 +4,8 @@
 
 use futures_executor::block_on;
 use key_rescue::dfu::{
-    self, Dfu, Erase, Error, GEN2_PROTECTED, LeaveOutcome, State, get_status, request,
+    self, Dfu, Erase, Error, GEN2_PROTECTED, LeaveOutcome, MAX_BUSY_WAIT_MS, MAX_POLL_SLEEP_MS,
+    State, get_status, request,
 };
 use key_rescue::sim::device::{DCT_LEN, Platform, SimBuilder, SimDevice};
 use key_rescue::usb::{ControlSetup, Counting, DeviceInfo, RequestType, Transport, TransportError};
@@ -211,22 +212,74 @@ fn dirty_starts_reach_idle_without_clrstatus_outside_error() {
     assert_eq!(dev.state(), State::DfuIdle);
 }
 
+/// Issue 12, DFU host 1: state 15 (an UPLOAD with block 1) ignores ABORT and is left only by
+/// CLRSTATUS twice, 15 -> dfuERROR -> dfuIDLE (`usbd_dfu_core.c` 926-940, 978-987).
 #[test]
-fn the_block_one_bug_state_is_reported_not_cleared() {
-    let mut dev = SimDevice::photon();
+fn the_block_one_bug_state_is_left_by_two_clrstatus() {
+    let mut dev = Recording::new(SimDevice::photon());
     let setup = ControlSetup::class_interface(request::UPLOAD, 1, 0);
     assert_eq!(
         block_on(dev.control_in(setup, 16)),
         Err(TransportError::Stall)
     );
-    let e = block_on(Dfu::open(&mut dev, 0, 1)).err().unwrap();
-    assert!(matches!(
-        e,
-        Error::UnexpectedState {
-            got: State::Unknown(15),
-            ..
-        }
-    ));
+    dev.take();
+    let mut dfu = block_on(Dfu::open(&mut dev, 0, 1)).expect("open leaves state 15");
+    assert_eq!(block_on(dfu.read(34, 4)).unwrap(), [0xFF; 4]);
+    drop(dfu);
+    let log = dev.take();
+    let from = log.iter().position(|r| r == "GETSTATUS").unwrap();
+    assert_eq!(
+        log[from..from + 5],
+        ["GETSTATUS", "CLRSTATUS", "GETSTATUS", "CLRSTATUS", "GETSTATUS"]
+    );
+    assert_eq!(log.iter().filter(|r| *r == "CLRSTATUS").count(), 2);
+    assert_eq!((dev.inner.state(), dev.inner.status()), (State::DfuIdle, 0));
+}
+
+/// Issue 12, DFU host 2: a DNLOAD an interrupted host left queued (an ERASE of sector 11 on
+/// alt 0) must not run when the next session selects another alternate and asks for the status
+/// (`usbd_dfu_core.c` 578, 622-627): GETSTATE first, ABORT, then SET_INTERFACE.
+#[test]
+fn a_dnload_left_queued_is_dropped_before_the_alternate_changes() {
+    for alt in [1, 0] {
+        let mut dev = Recording::new(SimDevice::photon());
+        dev.inner.set_memory(0, 0xE_0000, &[0x12; 16]);
+        let setup = ControlSetup::class_interface(request::DNLOAD, 0, 0);
+        block_on(dev.control_out(setup, &[0x41, 0x00, 0x00, 0x0E, 0x08])).unwrap();
+        dev.take();
+        let mut dfu = block_on(Dfu::open(&mut dev, 0, alt))
+            .unwrap_or_else(|e| panic!("alt {alt}: open failed: {e}"));
+        let opened = dfu.transport_ref().log.clone();
+        assert_eq!(opened[..3], ["GETSTATE", "ABORT", "SET_INTERFACE"], "{opened:?}");
+        let at = if alt == 0 { 0x080A_0000 } else { 34 };
+        block_on(dfu.read(at, 4)).unwrap();
+        drop(dfu);
+        assert_eq!(dev.inner.erases(), [] as [u32; 0], "alt {alt}");
+        assert_eq!(dev.inner.memory(0)[0xE_0000..0xE_0010], [0x12; 16]);
+    }
+    // Resume drops it too, before selecting again or asking for the status.
+    let mut dev = Recording::new(SimDevice::photon());
+    let facts = block_on(Dfu::open(&mut dev, 0, 1)).unwrap().facts();
+    block_on(dev.select_alternate(0, 0)).unwrap();
+    let setup = ControlSetup::class_interface(request::DNLOAD, 0, 0);
+    block_on(dev.control_out(setup, &[0x41, 0x00, 0x00, 0x0E, 0x08])).unwrap();
+    dev.take();
+    for reselect in [true, false] {
+        block_on(Dfu::resume(&mut dev, &facts, reselect)).unwrap();
+    }
+    let log = dev.take();
+    assert_eq!(log[..3], ["GETSTATE", "ABORT", "SET_INTERFACE"], "{log:?}");
+    assert_eq!(dev.inner.erases(), [] as [u32; 0]);
+}
+
+/// A device that is not in dfuDNLOAD-SYNC gets no ABORT from `open`: one GETSTATE, then the
+/// alternate.
+#[test]
+fn open_reads_the_state_before_anything_else() {
+    let mut dev = Recording::new(SimDevice::photon());
+    block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+    assert_eq!(dev.log[..2], ["GETSTATE", "SET_INTERFACE"]);
+    assert!(!dev.log.contains(&"ABORT".to_owned()), "{:?}", dev.log);
 }
 
 #[test]
@@ -237,7 +290,7 @@ fn get_commands_lists_set_address_and_erase() {
 }
 
 #[test]
-fn leave_accepts_dnload_idle_and_the_device_disconnects() {
+fn leave_accepts_dnload_idle_and_the_device_disconnects_500_ms_later() {
     let mut dev = SimDevice::photon();
     let dfu = open(&mut dev, 1);
     assert_eq!(
@@ -245,6 +298,11 @@ fn leave_accepts_dnload_idle_and_the_device_disconnects() {
         LeaveOutcome::Reported(State::DnloadIdle)
     );
     assert!(dev.left_dfu());
+    // The Photon keeps answering in dfuMANIFEST-WAIT-RESET until its 500 ms countdown ends
+    // (`usbd_dfu_core.c` 958-968, 1012).
+    let s = block_on(get_status(&mut dev, 0)).unwrap();
+    assert_eq!((s.status, s.state), (0, State::ManifestWaitReset));
+    block_on(dev.sleep(500));
     assert_eq!(
         block_on(get_status(&mut dev, 0)),
         Err(Error::Transport(TransportError::Disconnected))
@@ -380,6 +438,66 @@ fn disconnect_mid_download_is_reported() {
         );
         assert_eq!(err.hint(), TransportError::Disconnected.hint());
     }
+}
+
+/// Issue 12, DFU host 3: the DCT alternate asks for 500 ms after an ERASE and 1 ms after
+/// SET_ADDRESS and data blocks (`usbd_dct_if.c` 38-39, `usbd_dfu_core.c` 868-875); the host
+/// sleeps exactly that before each next poll.
+#[test]
+fn the_dct_alternates_poll_timeouts_are_slept() {
+    let mut dev = Recording::new(SimDevice::photon());
+    let mut dfu = block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+    // The first SET_ADDRESS runs while the pointer still holds a flash address: no wait asked.
+    block_on(dfu.read(34, 4)).unwrap();
+    assert_eq!(dfu.transport_ref().sleeps, [0]);
+    block_on(dfu.write_verified(34, &pattern(612, 3), Erase::Sectors)).unwrap();
+    // ERASE, SET_ADDRESS, the data block, the read-back's SET_ADDRESS.
+    assert_eq!(dfu.transport_ref().sleeps, [0, 500, 1, 1, 1]);
+    assert_eq!(dfu.poll_waits().longest_asked_ms, 500);
+    assert_eq!(dfu.poll_waits().slept_ms, 503);
+    assert_eq!(dfu.poll_waits().capped, 0);
+    drop(dfu);
+    assert_eq!(dev.inner.now_ms(), 503);
+    assert_eq!(dev.inner.impatient_polls(), 0);
+}
+
+/// Issue 17, item 6: a device answering busy with bwPollTimeout 0xFFFFFF (4.66 hours) gets at
+/// most MAX_POLL_SLEEP_MS per poll and a typed error after at most MAX_BUSY_WAIT_MS in all.
+#[test]
+fn an_endless_poll_timeout_is_capped_and_the_wait_is_bounded() {
+    let sim = SimBuilder::new(Platform::Photon)
+        .busy(u32::MAX, 0xFF_FFFF)
+        .build();
+    let mut dev = Recording::new(sim);
+    let mut dfu = block_on(Dfu::open(&mut dev, 0, 1)).unwrap();
+    let err = block_on(dfu.write(34, &[1, 2, 3], Erase::Never)).unwrap_err();
+    let Error::StillBusy {
+        polls,
+        waited_ms,
+        asked_ms,
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(asked_ms, 0xFF_FFFF);
+    assert!(waited_ms <= MAX_BUSY_WAIT_MS, "{waited_ms}");
+    assert!(polls > 1 && polls <= 100, "{polls}");
+    let waits = dfu.poll_waits();
+    assert_eq!(waits.longest_asked_ms, 0xFF_FFFF);
+    assert!(waits.capped > 0);
+    drop(dfu);
+    assert!(!dev.sleeps.is_empty());
+    assert!(dev.sleeps.iter().all(|&ms| ms <= MAX_POLL_SLEEP_MS), "{:?}", dev.sleeps);
+    assert!(dev.inner.now_ms() <= MAX_BUSY_WAIT_MS, "{}", dev.inner.now_ms());
+    assert!(err.to_string().contains("16777215 ms"), "{err}");
+
+    // A device busy forever with no wait at all is given up after a bounded number of polls.
+    let mut dev = SimBuilder::new(Platform::Photon).busy(u32::MAX, 0).build();
+    let mut dfu = open(&mut dev, 1);
+    let before = dfu.transport_ref().transfers();
+    let err = block_on(dfu.write(34, &[1, 2, 3], Erase::Never)).unwrap_err();
+    assert!(matches!(err, Error::StillBusy { asked_ms: 0, .. }), "{err:?}");
+    assert!(dfu.transport_ref().transfers() - before <= 110);
 }
 
 #[test]
@@ -544,6 +662,8 @@ fn counting_transport_measures_a_key_read() {
 struct Recording<T> {
     inner: T,
     log: Vec<String>,
+    /// Every sleep asked of the transport, in ms.
+    sleeps: Vec<u32>,
 }
 
 impl<T> Recording<T> {
@@ -551,6 +671,7 @@ impl<T> Recording<T> {
         Self {
             inner,
             log: Vec::new(),
+            sleeps: Vec::new(),
         }
     }
 
@@ -595,6 +716,7 @@ impl<T: Transport> Transport for Recording<T> {
     }
 
     async fn sleep(&mut self, ms: u32) {
+        self.sleeps.push(ms);
         self.inner.sleep(ms).await;
     }
 
@@ -659,11 +781,13 @@ fn resume_then_read_asks_for_the_status_once_before_the_first_dnload() {
             1,
             "{log:?}"
         );
-        // The resume's GETSTATUS found dfuIDLE, so the read goes straight to SET_ADDRESS.
-        let resumed = if reselect { &log[1..] } else { &log[..] };
+        // The resume reads the state first (no DNLOAD queued, so no ABORT); its GETSTATUS found
+        // dfuIDLE, so the read goes straight to SET_ADDRESS.
+        assert_eq!(log[0], "GETSTATE");
+        let resumed = if reselect { &log[2..] } else { &log[1..] };
         assert_eq!(resumed, with_status_first(&READ_ONE_BLOCK));
         if reselect {
-            assert_eq!(log[0], "SET_INTERFACE");
+            assert_eq!(log[1], "SET_INTERFACE");
         }
         // The read ended on an ABORT, not on a status request: the next read asks again.
         assert_eq!(block_on(dfu.read(34, 612)).unwrap(), [0xFF; 612]);
