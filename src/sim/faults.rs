@@ -15,10 +15,11 @@ use rsa::pkcs8::EncodePrivateKey;
 /// Bytes of the private key a simulated brownout damages.
 const BROWNOUT_LEN: usize = 300;
 /// Transfers a blank-key Photon answers before it drops off the bus: connect and diagnose take
-/// about 11, the key write and its read-back run from about 12 to 24 (in the middle of that, so
-/// it stays inside the write if the doctor's sequence changes a little;
-/// `tests/ui_logic.rs`, `disconnect_fault_drops_the_device_during_the_key_write`).
-pub const DISCONNECT_AFTER_TRANSFERS: u32 = 19;
+/// about 13, the key write and its read-back run from about 14 to 28 (in the middle of that, so
+/// it stays inside the write if the doctor's sequence changes a little: 21 lets the first data
+/// block run and cuts the read-back; `tests/ui_logic.rs`,
+/// `disconnect_fault_drops_the_device_during_the_key_write`).
+pub const DISCONNECT_AFTER_TRANSFERS: u32 = 21;
 
 /// A problem the simulated Photon can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
