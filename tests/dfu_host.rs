@@ -230,7 +230,13 @@ fn the_block_one_bug_state_is_left_by_two_clrstatus() {
     let from = log.iter().position(|r| r == "GETSTATUS").unwrap();
     assert_eq!(
         log[from..from + 5],
-        ["GETSTATUS", "CLRSTATUS", "GETSTATUS", "CLRSTATUS", "GETSTATUS"]
+        [
+            "GETSTATUS",
+            "CLRSTATUS",
+            "GETSTATUS",
+            "CLRSTATUS",
+            "GETSTATUS"
+        ]
     );
     assert_eq!(log.iter().filter(|r| *r == "CLRSTATUS").count(), 2);
     assert_eq!((dev.inner.state(), dev.inner.status()), (State::DfuIdle, 0));
@@ -250,7 +256,11 @@ fn a_dnload_left_queued_is_dropped_before_the_alternate_changes() {
         let mut dfu = block_on(Dfu::open(&mut dev, 0, alt))
             .unwrap_or_else(|e| panic!("alt {alt}: open failed: {e}"));
         let opened = dfu.transport_ref().log.clone();
-        assert_eq!(opened[..3], ["GETSTATE", "ABORT", "SET_INTERFACE"], "{opened:?}");
+        assert_eq!(
+            opened[..3],
+            ["GETSTATE", "ABORT", "SET_INTERFACE"],
+            "{opened:?}"
+        );
         let at = if alt == 0 { 0x080A_0000 } else { 34 };
         block_on(dfu.read(at, 4)).unwrap();
         drop(dfu);
@@ -487,8 +497,16 @@ fn an_endless_poll_timeout_is_capped_and_the_wait_is_bounded() {
     assert!(waits.capped > 0);
     drop(dfu);
     assert!(!dev.sleeps.is_empty());
-    assert!(dev.sleeps.iter().all(|&ms| ms <= MAX_POLL_SLEEP_MS), "{:?}", dev.sleeps);
-    assert!(dev.inner.now_ms() <= MAX_BUSY_WAIT_MS, "{}", dev.inner.now_ms());
+    assert!(
+        dev.sleeps.iter().all(|&ms| ms <= MAX_POLL_SLEEP_MS),
+        "{:?}",
+        dev.sleeps
+    );
+    assert!(
+        dev.inner.now_ms() <= MAX_BUSY_WAIT_MS,
+        "{}",
+        dev.inner.now_ms()
+    );
     assert!(err.to_string().contains("16777215 ms"), "{err}");
 
     // A device busy forever with no wait at all is given up after a bounded number of polls.
@@ -496,7 +514,10 @@ fn an_endless_poll_timeout_is_capped_and_the_wait_is_bounded() {
     let mut dfu = open(&mut dev, 1);
     let before = dfu.transport_ref().transfers();
     let err = block_on(dfu.write(34, &[1, 2, 3], Erase::Never)).unwrap_err();
-    assert!(matches!(err, Error::StillBusy { asked_ms: 0, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::StillBusy { asked_ms: 0, .. }),
+        "{err:?}"
+    );
     assert!(dfu.transport_ref().transfers() - before <= 110);
 }
 

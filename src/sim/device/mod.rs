@@ -710,7 +710,10 @@ impl SimDevice {
         let spec = self.alt_spec();
         match spec.kind {
             MemoryKind::Gen2Dct => address < 0x4000,
-            _ => address >= spec.base && u64::from(address) < u64::from(spec.base) + u64::from(spec.size()),
+            _ => {
+                address >= spec.base
+                    && u64::from(address) < u64::from(spec.base) + u64::from(spec.size())
+            }
         }
     }
 
@@ -1197,7 +1200,8 @@ mod tests {
         // Kept in every later reply, dfuIDLE included.
         dev.handle_out(class(request::ABORT, 0), &[]).unwrap();
         assert_eq!(poll_timeout(&mut dev), (State::DfuIdle, 500));
-        dev.handle_out(class(request::DNLOAD, 2), &[1, 2, 3]).unwrap();
+        dev.handle_out(class(request::DNLOAD, 2), &[1, 2, 3])
+            .unwrap();
         assert_eq!(poll_timeout(&mut dev), (State::DnBusy, 1));
         assert_eq!(poll_timeout(&mut dev), (State::DnloadIdle, 1));
         // Alt 0 declares 0 ms, but only once the pointer is a flash address.
