@@ -10,7 +10,7 @@
 pub mod js;
 mod platform;
 
-pub use platform::{AltSpec, MemoryKind, Platform};
+pub use platform::{AltSpec, DfuCore, MemoryKind, Platform, QUIRKS, Quirks, Serial, Wcid};
 
 use crate::dfu::{State, StatusReply, request};
 use crate::usb::{

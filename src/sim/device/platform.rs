@@ -430,7 +430,8 @@ impl Platform {
         let alts = self.alternates().len() as u8;
         let total = 9 + 9 * u16::from(alts) + 9;
         let t = total.to_le_bytes();
-        let mut d = vec![0x09, 0x02, t[0], t[1], 0x01, 0x01, q.i_configuration, 0xC0, 0x32];
+        let c = q.i_configuration;
+        let mut d = vec![0x09, 0x02, t[0], t[1], 0x01, 0x01, c, 0xC0, 0x32];
         for alt in 0..alts {
             let name = q.first_alt_string + alt;
             d.extend_from_slice(&[0x09, 0x04, 0x00, alt, 0x00, 0xFE, 0x01, 0x02, name]);
@@ -662,7 +663,10 @@ mod tests {
             );
             assert_eq!(vendor_in(wcid, vendor(Recipient::Other, 0, 4), 40), None);
         }
-        assert_eq!(vendor_in(Wcid::None, vendor(Recipient::Device, 0, 4), 40), None);
+        assert_eq!(
+            vendor_in(Wcid::None, vendor(Recipient::Device, 0, 4), 40),
+            None
+        );
     }
 
     #[test]
@@ -700,7 +704,10 @@ mod tests {
             assert_eq!((d[2], d[6]), (45, 4));
             assert_eq!([d[17], d[26], d[35]], [6, 7, 8]);
             assert_eq!(&p.device_descriptor()[12..14], &[0x51, 0x02]);
-            assert_eq!(p.fixed_string(4), Some(string_descriptor(p.product_string())));
+            assert_eq!(
+                p.fixed_string(4),
+                Some(string_descriptor(p.product_string()))
+            );
             assert_eq!(p.leave_report(), State::Manifest);
         }
     }
@@ -752,7 +759,10 @@ mod tests {
             }
         }
         assert_eq!(
-            (Platform::Photon.quirks().wcid, Platform::Argon.quirks().wcid),
+            (
+                Platform::Photon.quirks().wcid,
+                Platform::Argon.quirks().wcid
+            ),
             (Wcid::Stm32, Wcid::Nrf52)
         );
         assert_eq!(Platform::Boron.quirks().dfu_core, DfuCore::Nrf52);
