@@ -327,12 +327,19 @@ fn leave_accepts_manifest_from_old_bootloaders_and_st_like_devices() {
         block_on(dfu.leave(Some(0x0802_0000))).unwrap(),
         LeaveOutcome::Reported(State::Manifest)
     );
-    for p in [Platform::Argon, Platform::Core] {
+    // Gen 3 reports dfuMANIFEST (bootloader/src/nRF52840/usbd_dfu.cpp 262-265); the Core, like
+    // the Photon, dfuDNLOAD-IDLE (Device OS v0.4.9 bootloader/src/core/usb_prop.c 668-683).
+    for (p, reported) in [
+        (Platform::Argon, State::Manifest),
+        (Platform::Boron, State::Manifest),
+        (Platform::Core, State::DnloadIdle),
+    ] {
         let mut dev = SimDevice::builder(p).build();
         let dfu = open(&mut dev, 1);
         assert_eq!(
             block_on(dfu.leave(None)).unwrap(),
-            LeaveOutcome::Reported(State::Manifest)
+            LeaveOutcome::Reported(reported),
+            "{p:?}"
         );
         assert!(dev.left_dfu());
     }

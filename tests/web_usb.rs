@@ -9,6 +9,7 @@ use key_rescue::sim::device::js::{
 use key_rescue::sim::device::{Platform, SimBuilder};
 use key_rescue::usb::TransportError;
 use key_rescue::usb::webusb::{self, BrowserSupport};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -196,5 +197,102 @@ async fn requests_after_a_reset_are_not_found_errors() {
         err,
         key_rescue::dfu::Error::Transport(TransportError::Disconnected)
     );
+    uninstall_fake_usb();
+}
+
+// What a page sees of the stand-in through plain WebUSB calls, as Particle's own host
+// (particle-usb) drives it: no selectConfiguration, recipient `device` requests before any claim.
+#[wasm_bindgen(inline_js = r#"
+const name = async (p) => { try { await p; return 'ok'; } catch (e) { return e.name; } };
+const getDescriptor = { requestType: 'standard', recipient: 'device', request: 6, value: 0x0100, index: 0 };
+const getState = (index) => ({ requestType: 'class', recipient: 'interface', request: 5, value: 0, index });
+export async function probeStandIn() {
+  const out = {};
+  const d = await navigator.usb.requestDevice({ filters: [{ vendorId: 0x2b04 }] });
+  out.configAtRequest = d.configuration ? d.configuration.configurationValue : null;
+  const granted = await navigator.usb.getDevices();
+  out.configAtGetDevices = granted[0].configuration ? granted[0].configuration.configurationValue : null;
+  out.beforeOpen = await name(d.controlTransferIn(getDescriptor, 18));
+  await d.open();
+  const desc = await d.controlTransferIn(getDescriptor, 18);
+  out.deviceIn = `${desc.status}:${desc.data.byteLength}:${desc.data.getUint8(1)}`;
+  const setConfig = await d.controlTransferOut({ requestType: 'standard', recipient: 'device', request: 9, value: 1, index: 0 });
+  out.deviceOut = `${setConfig.status}:${setConfig.bytesWritten}`;
+  out.interfaceUnclaimed = await name(d.controlTransferIn(getState(0), 1));
+  out.interfaceMissing = await name(d.controlTransferIn(getState(1), 1));
+  out.endpointZero = await name(d.controlTransferIn({ requestType: 'standard', recipient: 'endpoint', request: 0, value: 0, index: 0x80 }, 2));
+  out.endpointOne = await name(d.controlTransferIn({ requestType: 'standard', recipient: 'endpoint', request: 0, value: 0, index: 0x81 }, 2));
+  out.badEnum = await name(d.controlTransferIn({ requestType: 'bogus', recipient: 'device', request: 0, value: 0, index: 0 }, 2));
+  out.selectAltUnclaimed = await name(d.selectAlternateInterface(0, 1));
+  out.selectAltMissing = await name(d.selectAlternateInterface(1, 0));
+  out.claim = await name(d.claimInterface(0));
+  const state = await d.controlTransferIn(getState(0), 1);
+  out.interfaceClaimed = `${state.status}:${state.data.getUint8(0)}`;
+  out.selectCurrentConfig = await name(d.selectConfiguration(1));
+  out.stillClaimed = d.configuration.interfaces[0].claimed;
+  await d.close();
+  out.afterClose = await name(d.controlTransferIn(getDescriptor, 18));
+  out.configAfterClose = d.configuration ? d.configuration.configurationValue : null;
+  return out;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = probeStandIn)]
+    fn probe_stand_in() -> js_sys::Promise;
+}
+
+fn field(obj: &wasm_bindgen::JsValue, key: &str) -> String {
+    let v = js_sys::Reflect::get(obj, &key.into()).unwrap();
+    v.as_string()
+        .or_else(|| v.as_f64().map(|f| f.to_string()))
+        .or_else(|| v.as_bool().map(|b| b.to_string()))
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+#[wasm_bindgen_test]
+async fn the_stand_in_is_exactly_as_strict_as_chrome() {
+    let sim = install(photon(), StandInOptions::default());
+    let out = wasm_bindgen_futures::JsFuture::from(probe_stand_in())
+        .await
+        .unwrap();
+    // The configuration the OS selected is there as soon as the page has the device.
+    assert_eq!(field(&out, "configAtRequest"), "1");
+    assert_eq!(field(&out, "configAtGetDevices"), "1");
+    assert_eq!(field(&out, "beforeOpen"), "InvalidStateError");
+    // Recipient `device` needs only open(): no claim, no selectConfiguration.
+    assert_eq!(field(&out, "deviceIn"), "ok:18:1");
+    assert_eq!(field(&out, "deviceOut"), "ok:0");
+    // Recipient `interface` needs the claim; an interface the configuration lacks is not found.
+    assert_eq!(field(&out, "interfaceUnclaimed"), "InvalidStateError");
+    assert_eq!(field(&out, "interfaceMissing"), "NotFoundError");
+    // Recipient `endpoint`: endpoint 0 is out of range, the DFU interface has no other endpoint.
+    assert_eq!(field(&out, "endpointZero"), "IndexSizeError");
+    assert_eq!(field(&out, "endpointOne"), "NotFoundError");
+    assert_eq!(field(&out, "badEnum"), "TypeError");
+    assert_eq!(field(&out, "selectAltUnclaimed"), "InvalidStateError");
+    assert_eq!(field(&out, "selectAltMissing"), "NotFoundError");
+    // particle-usb's sequence: open, claimInterface, transfers.
+    assert_eq!(field(&out, "claim"), "ok");
+    assert_eq!(field(&out, "interfaceClaimed"), "ok:2");
+    // Selecting the current configuration is a no-op that keeps the claim.
+    assert_eq!(field(&out, "selectCurrentConfig"), "ok");
+    assert_eq!(field(&out, "stillClaimed"), "true");
+    assert_eq!(field(&out, "afterClose"), "InvalidStateError");
+    assert_eq!(field(&out, "configAfterClose"), "1");
+    // Only the requests Chrome lets through reached the device: GET_DESCRIPTOR, SET_CONFIGURATION
+    // and the claimed GETSTATE.
+    assert_eq!(sim.device().transfers(), 3);
+    uninstall_fake_usb();
+}
+
+#[wasm_bindgen_test]
+async fn the_adapter_opens_a_device_whose_configuration_is_already_set() {
+    // The adapter selects a configuration only when there is none; with the OS's configuration
+    // already set it goes straight to the claim, and the DFU session works.
+    let sim = install(photon(), StandInOptions::default());
+    let mut t = connect().await;
+    let dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
+    assert_eq!(dfu.functional().transfer_size, 4096);
+    assert_eq!(sim.device().alternate(), 1);
     uninstall_fake_usb();
 }

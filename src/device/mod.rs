@@ -373,20 +373,35 @@ const P1_ALTS: &[DfuAlt] = &[
         layout: "@Serial Flash   /0x00000000/256*004Kg",
     },
 ];
-/// Gen 3 with Device OS 2.3.1: only the DCT alt is documented here; type `e` (readable and
-/// writable, not erasable). Later releases name it "DCT Flash".
-const GEN3_ALTS: &[DfuAlt] = &[DfuAlt {
-    alt: 1,
-    layout: "@DCD Flash   /0x00000000/1*016Ke",
-}];
-const CORE_ALTS: &[DfuAlt] = &[
+/// Gen 3 (Argon, Boron) with Device OS 2.3.1 (`bootloader/src/nRF52840/usbd_dfu_mal.h` 25-40,
+/// registered as alt 0, 1, 2 in `usbd_device.cpp` 208-210): the DCT alt is type `e` (readable and
+/// writable, not erasable; later releases name it "DCT Flash"); alt 2 is the 4 MB external flash
+/// at 0x80000000 (8 MB, `2048*004Kg`, on the B5 SoM and Tracker).
+const GEN3_ALTS: &[DfuAlt] = &[
     DfuAlt {
         alt: 0,
-        layout: "@Internal Flash   /0x08000000/20*001Ka,108*001Kg",
+        layout: "@Internal Flash   /0x00000000/1*004Ka,47*004Kg,192*004Kg,4*004Kg,4*004Kg,8*004Ka",
     },
     DfuAlt {
         alt: 1,
-        layout: "@ SPI Flash: SST25x  /0x00000000/512*004Kg",
+        layout: "@DCD Flash   /0x00000000/1*016Ke",
+    },
+    DfuAlt {
+        alt: 2,
+        layout: "@External Flash   /0x80000000/1024*004Kg",
+    },
+];
+/// The Core's bootloader, Device OS v0.4.9 `bootloader/src/core/usb_desc.c` 219-241: the string
+/// bytes (two spaces in alt 0; "@SPI Flash : SST25x", no spaces before the slash, "04Kg"), not the
+/// comments above them.
+const CORE_ALTS: &[DfuAlt] = &[
+    DfuAlt {
+        alt: 0,
+        layout: "@Internal Flash  /0x08000000/20*001Ka,108*001Kg",
+    },
+    DfuAlt {
+        alt: 1,
+        layout: "@SPI Flash : SST25x/0x00000000/512*04Kg",
     },
 ];
 

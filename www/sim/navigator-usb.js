@@ -31,7 +31,6 @@ class FakeUsbDevice {
     this._gone = false;
     this._leaveSeen = false;
     this.opened = false;
-    this.configuration = null;
     this.vendorId = backend.vendorId;
     this.productId = backend.productId;
     this.serialNumber = backend.serialNumber;
@@ -64,18 +63,22 @@ class FakeUsbDevice {
     this.configurations = [
       { configurationValue: 1, configurationName: null, interfaces: [this._interface] },
     ];
+    // Chrome builds the USBDevice with the configuration the operating system already selected
+    // (sysfs bConfigurationValue on Linux; usb_device.cc, constructor: active_configuration), so
+    // a configured device has `configuration` set before the page calls anything (webusb.md 9.4).
+    // Particle's host (particle-usb) never calls selectConfiguration and relies on this.
+    this.configuration = this.configurations[0];
   }
 
-  // Runs `body` as a Promise after the common checks; `needs` lists Chrome's preconditions.
+  // Runs `body` as a Promise after the common checks, in Chrome's order: the setup dictionary's
+  // enums (`needs.enums`), the device still there, then opened (`needs.opened`).
   _call(needs, body) {
     return new Promise((resolve, reject) => {
       try {
+        if ('enums' in needs) this._checkEnums(needs.enums);
         if (this._gone) throw disconnectedError();
         if (needs.opened && !this.opened) {
           throw domError('InvalidStateError', 'The device must be opened first.');
-        }
-        if (needs.configured && this.configuration === null) {
-          throw domError('InvalidStateError', 'The device must have a configuration selected.');
         }
         resolve(body());
       } catch (e) {
@@ -84,18 +87,48 @@ class FakeUsbDevice {
     });
   }
 
-  _checkSetup(setup) {
+  // Chrome's EnsureDeviceConfigured (usb_device.cc): opened, then a configuration selected.
+  _ensureConfigured() {
+    if (!this.opened) throw domError('InvalidStateError', 'The device must be opened first.');
+    if (this.configuration === null) {
+      throw domError('InvalidStateError', 'The device must have a configuration selected.');
+    }
+  }
+
+  // Chrome's EnsureInterfaceClaimed: configured, an interface of the current configuration, claimed.
+  _ensureClaimed(number) {
+    this._ensureConfigured();
+    if (number !== this._interface.interfaceNumber) {
+      throw domError('NotFoundError', 'The interface number provided is not supported by the device in its current configuration.');
+    }
+    if (!this._interface.claimed) {
+      throw domError('InvalidStateError', 'The specified interface has not been claimed.');
+    }
+  }
+
+  // The binding's dictionary conversion: a bad enum value is a TypeError before anything else.
+  _checkEnums(setup) {
     if (!setup || !REQUEST_TYPES.includes(setup.requestType)) {
       throw new TypeError(`The provided value '${setup && setup.requestType}' is not a valid enum value of type USBRequestType.`);
     }
     if (!RECIPIENTS.includes(setup.recipient)) {
       throw new TypeError(`The provided value '${setup.recipient}' is not a valid enum value of type USBRecipient.`);
     }
+  }
+
+  // Chrome's ConvertControlTransferParameters (usb_device.cc), run after the open() check:
+  // recipient 'device' and 'other' need nothing more; 'interface' needs a configuration and the
+  // interface (index & 0xff) claimed; 'endpoint' needs a configuration and endpoint index & 0x0f
+  // (1 to 15) in a claimed, selected alternate. The DFU interface has no endpoints besides 0.
+  _checkRecipient(setup) {
     if (setup.recipient === 'interface') {
-      const number = setup.index & 0xff;
-      if (number !== this._interface.interfaceNumber || !this._interface.claimed) {
-        throw domError('InvalidStateError', 'The specified interface has not been claimed.');
+      this._ensureClaimed(setup.index & 0xff);
+    } else if (setup.recipient === 'endpoint') {
+      this._ensureConfigured();
+      if ((setup.index & 0x0f) === 0) {
+        throw domError('IndexSizeError', 'The specified endpoint number is out of range.');
       }
+      throw domError('NotFoundError', 'The specified endpoint is not part of a claimed and selected alternate interface.');
     }
   }
 
@@ -152,20 +185,26 @@ class FakeUsbDevice {
 
   close() {
     return this._call({}, () => {
+      // Closing releases every interface and forgets the selected alternates; the configuration
+      // stays (usb_device.cc OnDeviceOpenedOrClosed).
       this.opened = false;
       this._interface.claimed = false;
+      this._interface.alternate = this._interface.alternates[0];
     });
   }
 
   selectConfiguration(value) {
     return this._call({ opened: true }, () => {
       if (value !== 1) throw domError('NotFoundError', 'The configuration value provided is not supported by the device.');
+      // Selecting the current configuration resolves without a request to the device.
+      if (this.configuration !== null) return;
       this.configuration = this.configurations[0];
     });
   }
 
   claimInterface(number) {
-    return this._call({ opened: true, configured: true }, () => {
+    return this._call({}, () => {
+      this._ensureConfigured();
       if (number !== this._interface.interfaceNumber) {
         throw domError('NotFoundError', 'The interface number provided is not supported by the device in its current configuration.');
       }
@@ -177,16 +216,19 @@ class FakeUsbDevice {
   }
 
   releaseInterface(number) {
-    return this._call({ opened: true, configured: true }, () => {
-      if (number === this._interface.interfaceNumber) this._interface.claimed = false;
+    return this._call({}, () => {
+      this._ensureConfigured();
+      if (number !== this._interface.interfaceNumber) {
+        throw domError('NotFoundError', 'The interface number provided is not supported by the device in its current configuration.');
+      }
+      this._interface.claimed = false;
+      this._interface.alternate = this._interface.alternates[0];
     });
   }
 
   selectAlternateInterface(number, alternate) {
-    return this._call({ opened: true, configured: true }, () => {
-      if (number !== this._interface.interfaceNumber || !this._interface.claimed) {
-        throw domError('InvalidStateError', 'The specified interface has not been claimed.');
-      }
+    return this._call({}, () => {
+      this._ensureClaimed(number);
       const alt = this._interface.alternates.find((a) => a.alternateSetting === alternate);
       if (!alt) {
         throw domError('NotFoundError', 'The alternate setting provided is not supported by the device in its current configuration.');
@@ -203,8 +245,8 @@ class FakeUsbDevice {
   }
 
   controlTransferIn(setup, length) {
-    return this._call({ opened: true, configured: true }, () => {
-      this._checkSetup(setup);
+    return this._call({ enums: setup, opened: true }, () => {
+      this._checkRecipient(setup);
       const r = this._backend.controlIn(setup.requestType, setup.recipient, setup.request, setup.value, setup.index, length);
       return this._finish(r, 'in');
     });
@@ -218,8 +260,8 @@ class FakeUsbDevice {
         ? new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
         : new Uint8Array(data.slice(0));
     }
-    return this._call({ opened: true, configured: true }, () => {
-      this._checkSetup(setup);
+    return this._call({ enums: setup, opened: true }, () => {
+      this._checkRecipient(setup);
       const r = this._backend.controlOut(setup.requestType, setup.recipient, setup.request, setup.value, setup.index, bytes);
       return this._finish(r, 'out');
     });

@@ -230,7 +230,7 @@ impl JsSimDevice {
 
     #[wasm_bindgen(getter, js_name = manufacturerName)]
     pub fn manufacturer_name(&self) -> String {
-        "Particle".to_owned()
+        self.device().platform().quirks().manufacturer.to_owned()
     }
 
     /// The alternate names as the browser would read them; "" where it has none (the stand-in

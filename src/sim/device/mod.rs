@@ -10,7 +10,7 @@
 pub mod js;
 mod platform;
 
-pub use platform::{AltSpec, MemoryKind, Platform};
+pub use platform::{AltSpec, DfuCore, MemoryKind, Platform, QUIRKS, Quirks, Serial, Wcid};
 
 use crate::dfu::{State, StatusReply, request};
 use crate::usb::{
@@ -486,7 +486,7 @@ impl SimDevice {
                 self.class_in(setup, len)?
             }
             (RequestType::Standard, _) => self.standard_in(setup)?,
-            (RequestType::Vendor, _) => self.vendor_in(setup)?,
+            (RequestType::Vendor, _) => self.vendor_in(setup, len)?,
             _ => return Err(TransportError::Stall),
         };
         Ok(truncate(reply, len))
@@ -562,28 +562,25 @@ impl SimDevice {
         }
     }
 
+    /// String descriptors per the platform's row of `platform::QUIRKS`.
     fn string(&self, index: u8) -> Result<Vec<u8>, TransportError> {
-        let alts = self.platform.alternates().len();
-        Ok(match index {
-            0 => vec![0x04, 0x03, 0x09, 0x04],
-            1 => platform::string_descriptor("Particle"),
-            2 => platform::string_descriptor(self.platform.product_string()),
-            3 => platform::string_descriptor(&self.device_id),
-            4 | 5 => platform::string_descriptor("DFU"),
-            0xEE => platform::msft_os_string(),
-            i if usize::from(i) >= 6 && usize::from(i) < 6 + alts => {
-                platform::string_descriptor(self.alt_name(usize::from(i) - 6))
-            }
-            _ => return Err(TransportError::Stall),
-        })
+        let first = usize::from(self.platform.quirks().first_alt_string);
+        let alt = usize::from(index).wrapping_sub(first);
+        if alt < self.platform.alternates().len() {
+            return Ok(platform::string_descriptor(self.alt_name(alt)));
+        }
+        match index {
+            3 => Ok(platform::string_descriptor(&self.device_id)),
+            _ => self
+                .platform
+                .fixed_string(index)
+                .ok_or(TransportError::Stall),
+        }
     }
 
-    fn vendor_in(&mut self, setup: ControlSetup) -> Result<Vec<u8>, TransportError> {
-        match (setup.request, setup.recipient, setup.index) {
-            (0xEE, Recipient::Device, 4) => Ok(platform::wcid_compat_id()),
-            (0xEE, Recipient::Interface, 5) => Ok(platform::wcid_properties()),
-            _ => Err(TransportError::Stall),
-        }
+    /// Microsoft's WCID requests, per the platform's bootloader (`platform::vendor_in`).
+    fn vendor_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
+        platform::vendor_in(self.platform.quirks().wcid, setup, len).ok_or(TransportError::Stall)
     }
 
     fn standard_out(&mut self, setup: ControlSetup) -> Result<(), TransportError> {
@@ -937,8 +934,9 @@ impl SimDevice {
             MemoryKind::NorFlash => spec.base,
             // The Gen 2 DCT erase is a no-op that succeeds for any valid offset (9.4).
             MemoryKind::Gen2Dct => return !self.faults.dct_unreachable && address < 0x4000,
-            // The Gen 3 DCD is not erasable.
-            MemoryKind::Gen3Dct => return false,
+            // The Gen 3 DCD's erase is a no-op that succeeds for any address
+            // (`bootloader/src/nRF52840/usbd_dfu_mal.cpp` 144-146).
+            MemoryKind::Gen3Dct => return true,
         };
         if address < protected_below {
             return false;
