@@ -165,14 +165,29 @@ fn a_corrupted_server_key_fails_to_encrypt() {
     assert_eq!(outcome.error, Some(DeviceError::EncryptionError));
 }
 
+/// mbedTLS 2.22 `mbedtls_rsa_private` (CRT, `MBEDTLS_RSA_NO_CRT` off in Device OS's config) uses N,
+/// P, Q, DP, DQ and QP and never D: a key whose D alone is damaged still decrypts (issue 12).
+#[test]
+fn a_device_key_with_only_d_damaged_still_comes_online() {
+    let key = device_key();
+    let mut cloud = cloud_with_key(Some(&key));
+    let mut image = dct(Some(&key), &cloud.server_key_region());
+    for i in 200..210 {
+        image[PRIVATE_KEY_OFFSET + i] ^= 0x5A;
+    }
+    let outcome = boot_and_connect(&image, ID, &mut cloud, T0);
+    assert!(outcome.online, "{:?}", outcome.log);
+}
+
 #[test]
 fn a_corrupted_device_key_does_not_come_online() {
     let key = device_key();
     let mut cloud = cloud_with_key(Some(&key));
     let mut image = dct(Some(&key), &cloud.server_key_region());
-    // Flip bits inside the private exponent: the modulus (and the key the device sends) is intact,
-    // but the numbers no longer form a key.
-    for i in 200..210 {
+    // Flip bits inside the CRT numbers (Q / DP): the modulus (and the key the device sends) is
+    // intact, but the numbers mbedTLS's private operation uses no longer form a key. (Flipping
+    // bits of D alone would not do: the CRT path never reads D; see the next test.)
+    for i in 420..430 {
         image[PRIVATE_KEY_OFFSET + i] ^= 0x5A;
     }
     let outcome = boot_and_connect(&image, ID, &mut cloud, T0);

@@ -5,8 +5,10 @@ use key_rescue::device::{
     PARTICLE_CORE_SERVER_REGION, PARTICLE_TCP_SERVER_REGION, PARTICLE_UDP_SERVER_REGION, Platform,
     Transport,
 };
-use key_rescue::keys::firmware::{FirmwareServerKey, read_server_public_key};
-use key_rescue::keys::{KeyError, ServerAddressSpec, build_server_region};
+use key_rescue::keys::firmware::{
+    FirmwareServerKey, decode_server_address, read_server_public_key,
+};
+use key_rescue::keys::{KeyError, ServerAddressSpec, build_server_region, ignored_udp_port};
 use rsa::sha2::{Digest, Sha256};
 
 /// The SHA-256 of some bytes in lower-case hex, as published checksums are written.
@@ -217,18 +219,61 @@ fn bad_server_input_is_refused() {
         KeyError::InvalidHost { .. }
     ));
     assert!(matches!(
-        build_server_region(
-            Platform::Argon,
-            Transport::Udp,
-            None,
-            &host("10.0.0.1", Some(1234))
-        ),
-        Err(KeyError::PortIgnoredOverUdp)
-    ));
-    assert!(matches!(
         build_server_region(Platform::Photon, Transport::Udp, None, &unchanged),
         Err(KeyError::NoSuchTransport(Transport::Udp))
     ));
     // Every error says what to do next.
     assert!(!KeyError::NotAKeyFile.hint().is_empty());
+}
+
+/// `particle keys server --host 10.0.0.1 --port 1234` on an Argon: the CLI writes the port at bytes
+/// 258-259 of the UDP region (`_formatPublicKey`, `portOffset` 258), and the firmware then uses 5684
+/// anyway (`system_cloud_connection.cpp` 161), which the page says.
+#[test]
+fn a_port_over_udp_is_written_as_the_cli_does_and_flagged_as_ignored() {
+    let spec = host("10.0.0.1", Some(1234));
+    let region = build_server_region(Platform::Argon, Transport::Udp, None, &spec).unwrap();
+    assert_eq!(region.len(), 320);
+    assert_eq!(&region[258..260], &[0x04, 0xd2]);
+    assert_eq!(&region[192..198], &[0x00, 0x04, 10, 0, 0, 1]);
+    // Everything else is the default region: Particle's key, then 0xFF up to the address block.
+    let default = build_server_region(
+        Platform::Argon,
+        Transport::Udp,
+        None,
+        &ServerAddressSpec::Unchanged,
+    )
+    .unwrap();
+    assert_eq!(&region[..192], &default[..192]);
+    let block = decode_server_address(&region[192..]);
+    assert_eq!(block.stored_port, 1234);
+    assert_eq!(block.port(Transport::Udp), 5684);
+    assert_eq!(ignored_udp_port(Transport::Udp, &spec), Some(1234));
+    // 5684 itself, no port, and any port over TCP are used as written.
+    assert_eq!(
+        ignored_udp_port(Transport::Udp, &host("10.0.0.1", Some(5684))),
+        None
+    );
+    assert_eq!(
+        ignored_udp_port(Transport::Udp, &host("10.0.0.1", None)),
+        None
+    );
+    assert_eq!(ignored_udp_port(Transport::Tcp, &spec), None);
+    // Over TCP (Photon) the same port is used by the firmware.
+    let photon = build_server_region(Platform::Photon, Transport::Tcp, None, &spec).unwrap();
+    assert_eq!(&photon[450..452], &[0x04, 0xd2]);
+    assert_eq!(
+        decode_server_address(&photon[384..]).port(Transport::Tcp),
+        1234
+    );
+    // The reserved values are still refused over UDP.
+    assert_eq!(
+        build_server_region(
+            Platform::Argon,
+            Transport::Udp,
+            None,
+            &host("10.0.0.1", Some(0xFFFF))
+        ),
+        Err(KeyError::InvalidPort { port: 0xFFFF })
+    );
 }

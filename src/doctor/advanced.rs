@@ -154,7 +154,8 @@ impl<T: Transport> Doctor<T> {
             Command::WriteServer { key_file, address } => {
                 let region = self.server_region(key_file.as_deref(), &address)?;
                 self.write_server_region(&region, on_event).await?;
-                CommandOutcome::said("Wrote the server key and address.".to_owned())
+                let ignored = keys::ignored_udp_port(self.active_keys().transport, &address);
+                CommandOutcome::said(report::server_written_sentence(ignored))
             }
             Command::ReadAddress => {
                 let address = self.read_server_address(on_event).await?;

@@ -137,11 +137,28 @@ pub fn address_line(d: &Diagnosis) -> Line {
             )
         }
     };
+    let text = match &d.report.server_address {
+        Some(a) => text + &ignored_port_note(a),
+        None => text,
+    };
     Line {
         verdict,
         title: "Cloud server address",
         text,
     }
+}
+
+/// " The stored port N is ignored: ..." when the block holds a port the firmware replaces (any
+/// port but 5684 over UDP, `system_cloud_connection.cpp` 161); empty otherwise.
+fn ignored_port_note(a: &AddressReport) -> String {
+    let stored = a.block.stored_port;
+    if a.fallback || stored == 0 || stored == 0xFFFF || stored == a.port {
+        return String::new();
+    }
+    format!(
+        " The stored port {stored} is ignored: over UDP the firmware always uses {}.",
+        a.port
+    )
 }
 
 /// What the cloud said about the device.
@@ -249,16 +266,30 @@ pub fn address_sentence(a: Option<&AddressReport>) -> String {
             a.host, a.port
         ),
         Some(a) => format!(
-            "Server address: {}:{}{}.",
+            "Server address: {}:{}{}.{}",
             a.host,
             a.port,
             if a.is_particle_default {
                 " (Particle's cloud)"
             } else {
                 ""
-            }
+            },
+            ignored_port_note(a)
         ),
         None => "The server address was not read.".to_owned(),
+    }
+}
+
+/// The advanced panel's answer to "Write server key" (`particle keys server`): `ignored_port` is
+/// a port written over UDP that the firmware replaces with 5684 ([`crate::keys::ignored_udp_port`]).
+pub fn server_written_sentence(ignored_port: Option<u16>) -> String {
+    match ignored_port {
+        None => "Wrote the server key and address.".to_owned(),
+        Some(port) => format!(
+            "Wrote the server key and address with port {port}, as the Particle CLI does. Note: \
+             this device connects over UDP, where the firmware always uses port 5684, so it \
+             will use 5684 anyway."
+        ),
     }
 }
 
@@ -485,7 +516,39 @@ pub fn capitalise(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::capitalise;
+    use super::{address_sentence, capitalise, server_written_sentence};
+    use crate::device::{Platform, Transport};
+    use crate::keys::{DctSnapshot, ServerAddressSpec, build_server_region, diagnose};
+
+    /// An Argon whose server region was written with `--host 10.0.0.1 --port 1234`: the firmware
+    /// connects to port 5684 (`system_cloud_connection.cpp` 161), and the page says the stored
+    /// port is ignored, both when writing and when reading the address back.
+    #[test]
+    fn a_port_written_over_udp_is_reported_as_ignored() {
+        let spec = ServerAddressSpec::Host {
+            host: "10.0.0.1".into(),
+            port: Some(1234),
+        };
+        let written = server_written_sentence(crate::keys::ignored_udp_port(Transport::Udp, &spec));
+        assert!(written.contains("port 1234"), "{written}");
+        assert!(written.contains("will use 5684 anyway"), "{written}");
+        assert_eq!(
+            server_written_sentence(None),
+            "Wrote the server key and address."
+        );
+
+        let region = build_server_region(Platform::Argon, Transport::Udp, None, &spec).unwrap();
+        let mut dct = vec![0xFFu8; 3618];
+        dct[3298..3298 + region.len()].copy_from_slice(&region);
+        let report = diagnose(Platform::Argon, &DctSnapshot::new(0, &dct), None);
+        let address = report.server_address.as_ref().unwrap();
+        assert_eq!(address.port, 5684);
+        assert_eq!(
+            address_sentence(Some(address)),
+            "Server address: 10.0.0.1:5684. The stored port 1234 is ignored: over UDP the \
+             firmware always uses 5684."
+        );
+    }
 
     #[test]
     fn capitalise_upper_cases_an_ascii_first_letter_and_leaves_the_rest() {

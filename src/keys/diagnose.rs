@@ -4,15 +4,14 @@
 //! to JSON, and holds no secret: never a private key byte, only public keys and fingerprints.
 
 use super::firmware::{
-    self, FirmwarePrivateKey, FirmwareServerKey, ServerAddress, UnusableReason,
+    self, FirmwareEcKey, FirmwarePrivateKey, FirmwareServerKey, ServerAddress, UnusableReason,
     decode_server_address,
 };
 use super::import::{OID_EC_PUBLIC_KEY, OID_PRIME256V1};
-use super::{ERASED, PublicKeyInfo, is_blank};
+use super::{ERASED, PublicKeyInfo};
 use crate::device::{KeyAlgorithm, KeySlot, Platform, ServerKeySlot, Transport, TransportKeys};
-use p256::pkcs8::DecodePrivateKey;
+use rsa::pkcs8::SubjectPublicKeyInfoRef;
 use rsa::pkcs8::der::Decode;
-use rsa::pkcs8::{PrivateKeyInfoRef, SubjectPublicKeyInfoRef};
 use serde::Serialize;
 
 /// Bytes read from the key alternate setting (DFU alt 1), starting at address `base`: a logical DCT
@@ -70,7 +69,11 @@ impl PrivateKeyStatus {
             | UnusableReason::WrongExponent
             | UnusableReason::ShortInteger { .. }
             | UnusableReason::UnexpectedEncoding { .. }
-            | UnusableReason::WrongCurve => Self::Unusable { reason },
+            | UnusableReason::PresentsWrongPublicKey { .. }
+            | UnusableReason::WrongCurve
+            | UnusableReason::EcPkcs8
+            | UnusableReason::NoCurve
+            | UnusableReason::ExplicitCurveParameters => Self::Unusable { reason },
             _ => Self::Corrupt { reason },
         }
     }
@@ -237,7 +240,7 @@ fn diagnose_private_key(
     };
     let status = match slot.algorithm {
         KeyAlgorithm::EcP256 => ec_private_key_status(bytes),
-        _ => match firmware::read_device_private_key(bytes) {
+        _ => match firmware::device_private_key_verdict(bytes) {
             FirmwarePrivateKey::Blank => PrivateKeyStatus::Blank,
             FirmwarePrivateKey::Unusable(reason) => PrivateKeyStatus::from_reason(reason),
             FirmwarePrivateKey::Usable(key) => {
@@ -269,44 +272,20 @@ fn diagnose_private_key(
     (status, public_slot)
 }
 
-/// The EC slot as mbedTLS `mbedtls_pk_parse_key` reads it: SEC1 or PKCS#8 DER, bytes after the
-/// outer SEQUENCE ignored.
+/// The EC slot as the firmware reads it ([`firmware::read_device_ec_key`]: mbedTLS 2.22 on a
+/// context already set up, so SEC1 only, named P-256 only).
 fn ec_private_key_status(bytes: &[u8]) -> PrivateKeyStatus {
-    if is_blank(bytes) {
-        return PrivateKeyStatus::Blank;
-    }
-    let corrupt = |reason| PrivateKeyStatus::Corrupt { reason };
-    let Some(tlv) = firmware::read_tlv(bytes, 0, bytes.len()).filter(|t| t.tag == 0x30) else {
-        return corrupt(UnusableReason::NotAnEcKey);
-    };
-    let der = &bytes[..tlv.value.end];
-    let key = if let Ok(key) = p256::SecretKey::from_sec1_der(der) {
-        key
-    } else if let Ok(info) = PrivateKeyInfoRef::from_der(der) {
-        match info.algorithm.oids() {
-            Ok((oid, Some(curve))) if oid == OID_EC_PUBLIC_KEY && curve == OID_PRIME256V1 => {
-                match p256::SecretKey::from_pkcs8_der(der) {
-                    Ok(key) => key,
-                    Err(_) => return corrupt(UnusableReason::NotAnEcKey),
-                }
+    match firmware::read_device_ec_key(bytes) {
+        FirmwareEcKey::Blank => PrivateKeyStatus::Blank,
+        FirmwareEcKey::Unusable(reason) => PrivateKeyStatus::from_reason(reason),
+        FirmwareEcKey::Usable(key) => {
+            match PublicKeyInfo::of(KeyAlgorithm::EcP256, &key.public_key()) {
+                Ok(public_key) => PrivateKeyStatus::Valid { public_key },
+                Err(_) => PrivateKeyStatus::Corrupt {
+                    reason: UnusableReason::NotAnEcKey,
+                },
             }
-            Ok((oid, _)) if oid == OID_EC_PUBLIC_KEY => {
-                return PrivateKeyStatus::Unusable {
-                    reason: UnusableReason::WrongCurve,
-                };
-            }
-            _ => return corrupt(UnusableReason::NotAnEcKey),
         }
-    } else if super::import::looks_like_sec1(der) {
-        return PrivateKeyStatus::Unusable {
-            reason: UnusableReason::WrongCurve,
-        };
-    } else {
-        return corrupt(UnusableReason::NotAnEcKey);
-    };
-    match PublicKeyInfo::of(KeyAlgorithm::EcP256, &key.public_key()) {
-        Ok(public_key) => PrivateKeyStatus::Valid { public_key },
-        Err(_) => corrupt(UnusableReason::NotAnEcKey),
     }
 }
 

@@ -1,16 +1,24 @@
 //! The firmware's own reading of the key slots and of the server address block.
 //!
-//! Device OS does not parse the DCT with an ASN.1 parser. It reads the device private key at fixed
-//! offsets, takes the server key's modulus from a fixed offset and decodes the address block by hand
-//! (DOS v2.3.1 `communication/src/handshake.cpp`, `hal/shared/parse_server_address.h`). This module
-//! emulates exactly that, so the page can tell whether the *firmware*, not a generic DER parser, can
-//! use what a slot holds. The simulated device boot and cloud handshake (`crate::sim`) read slots
-//! through the same functions.
+//! Device OS v2.3.1 reads the RSA device private key (TCP: Photon, P1, Core, Electron over TCP)
+//! without an ASN.1 parser: `init_rsa_context_with_private_key` takes the numbers at fixed offsets,
+//! `extract_public_rsa_key` copies the modulus from a fixed offset, and the server key's modulus is
+//! taken from offset 33 (`communication/src/handshake.cpp`). The private operations are mbedTLS's
+//! (2.22, Particle's fork at 7da40601, `USE_MBEDTLS` in `communication/inc/protocol_selector.h` 23),
+//! which use only N, P, Q, DP, DQ and QP (CRT, `MBEDTLS_RSA_NO_CRT` off) and check the result with E.
+//! The EC device key (UDP: Electron, Gen 3) goes through mbedTLS `mbedtls_pk_parse_key` on a context
+//! already set up (`eckeygen.cpp` 47-49, `dtls_message_channel.cpp` 215-218), with PKCS5/PKCS12,
+//! PEM and `MBEDTLS_PK_PARSE_EC_EXTENDED` off and only P-256 enabled
+//! (`hal/src/nRF52840/mbedtls/mbedtls_config_platform.h`). The address block is decoded by hand
+//! (`hal/shared/parse_server_address.h`). This module emulates exactly that, so the page can tell
+//! whether the *firmware*, not a generic DER parser, can use what a slot holds. The simulated device
+//! boot and cloud handshake (`crate::sim`) read slots through the same functions.
 //!
-//! Owns: [`read_device_private_key`], [`read_server_public_key`], [`derived_public_key_der`],
-//! [`decode_server_address`] and their result types. Must not import `web_sys`, `leptos`, USB or DFU
-//! code. Every function here is total: any byte slice gives an answer, never a panic.
-//! Facts: shared/reference/particle-dct.md, 4.1–4.3 and 5.
+//! Owns: [`read_device_private_key`], [`device_private_key_verdict`], [`read_device_ec_key`],
+//! [`read_server_public_key`], [`derived_public_key_der`], [`decode_server_address`] and their
+//! result types. Must not import `web_sys`, `leptos`, USB or DFU code. Every function here is
+//! total: any byte slice gives an answer, never a panic.
+//! Facts: shared/reference/particle-dct.md, 4.1–4.4 and 5.
 
 use super::{ERASED, RSA_PRIVATE_KEY_SLOT_LEN, is_blank};
 use rsa::BoxedUint;
@@ -131,12 +139,45 @@ pub enum UnusableReason {
     /// The layout is the expected one, but the numbers the firmware reads do not form an RSA key.
     #[error("the numbers the firmware reads do not form an RSA key (the key is corrupt)")]
     Corrupt,
-    /// The EC slot holds something that is not an EC private key in SEC1 or PKCS#8 DER.
+    /// The EC slot holds something that is not an EC private key in SEC1 DER.
     #[error("the slot does not hold an EC private key")]
     NotAnEcKey,
     /// An EC key on another curve: the firmware uses only NIST P-256.
     #[error("the key is not on the P-256 curve, the only one the firmware uses")]
     WrongCurve,
+    /// An EC key in PKCS#8: mbedTLS's PKCS#8 reader fails on the context the firmware has already
+    /// set up, and with PKCS5/PKCS12 off nothing resets it first (pkparse.c `mbedtls_pk_parse_key`).
+    #[error(
+        "the key is PKCS#8 (BEGIN PRIVATE KEY); the firmware reads only SEC1 (BEGIN EC PRIVATE KEY)"
+    )]
+    EcPkcs8,
+    /// A SEC1 key without its `parameters` field: mbedTLS does not know the curve.
+    #[error("the key does not name its curve, so the firmware cannot tell it is P-256")]
+    NoCurve,
+    /// A SEC1 key with the curve spelled out instead of named (`MBEDTLS_PK_PARSE_EC_EXTENDED` off).
+    #[error(
+        "the key spells out its curve parameters; the firmware reads only the named P-256 curve"
+    )]
+    ExplicitCurveParameters,
+    /// The EC private number is zero.
+    #[error("the key's private number is zero")]
+    ZeroPrivateKey,
+    /// The EC private number is not below the order of the P-256 group.
+    #[error("the key's private number is too large for the P-256 curve")]
+    PrivateKeyOutOfRange,
+    /// The public key stored in the SEC1 key is not a point of the P-256 curve.
+    #[error("the public key stored with the key is not a point on the P-256 curve")]
+    InvalidPublicKey,
+    /// The stored public key is a valid point, but not the private number's: mbedTLS keeps it and the
+    /// device presents it while signing with the private number, so the handshake fails.
+    #[error("the public key stored with the key does not belong to its private number")]
+    MismatchedPublicKey,
+    /// An RSA key the firmware decrypts with, but `extract_public_rsa_key` copies the modulus from
+    /// offset 11, which holds it only for a full 1024-bit modulus: the device presents a wrong key.
+    #[error(
+        "the key is RSA-{bits}: the firmware can decrypt with it but presents a wrong public key (it copies the modulus from where an RSA-1024 key has it)"
+    )]
+    PresentsWrongPublicKey { bits: u32 },
     /// The server-key slot does not hold a public key of the kind the firmware expects.
     #[error("the server key is not a {expected} public key")]
     NotAServerKey { expected: &'static str },
@@ -192,8 +233,15 @@ pub enum FirmwareServerKey {
 ///
 /// First byte 0xFF means blank. Otherwise the numbers are read exactly where handshake.cpp reads
 /// them (modulus at 9/11, then strides of 135, 129 and 65 bytes, each skipping one byte when the
-/// INTEGER's last length byte is odd), e is taken as 65537, and the result is `Usable` only if those
-/// numbers form a consistent RSA key: N = P·Q, D·E ≡ 1 mod P−1 and Q−1, DP, DQ and QP correct.
+/// INTEGER's last length byte is odd), e is taken as 65537, and the result is `Usable` when
+/// mbedTLS's private operation gives the right answer with those numbers. That operation
+/// (`mbedtls_rsa_private`, CRT) uses N, P, Q, DP, DQ and QP and checks its result with E; it never
+/// reads D. So the key is usable when N = P·Q, DP·E ≡ 1 mod P−1, DQ·E ≡ 1 mod Q−1 and QP·Q ≡ 1
+/// mod P, whatever D holds; when the stored D is wrong, the returned key has one derived from P
+/// and Q.
+///
+/// This is what the firmware *loads*. Whether the device can also present the right public key is
+/// [`device_private_key_verdict`]'s question.
 pub fn read_device_private_key(slot: &[u8]) -> FirmwarePrivateKey {
     // An empty slot is not blank here: it fails below as too short.
     if slot.first() == Some(&ERASED) {
@@ -211,7 +259,33 @@ pub fn read_device_private_key(slot: &[u8]) -> FirmwarePrivateKey {
     }
 }
 
-/// The eight numbers the firmware reads, as big-endian byte slices into the slot.
+/// The firmware's verdict on its RSA private-key slot: [`read_device_private_key`], and then the
+/// public key the device presents in the handshake ([`derived_public_key_der`], the modulus copied
+/// from offset 11) must be the key's own. It is not when the modulus is shorter than 1024 bits:
+/// the INTEGER is then `02 81 80` and the modulus starts at offset 10 (the firmware reads it there
+/// for decryption), so the copy is shifted by one byte and the cloud cannot match the device.
+pub fn device_private_key_verdict(slot: &[u8]) -> FirmwarePrivateKey {
+    use rsa::pkcs8::EncodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    match read_device_private_key(slot) {
+        FirmwarePrivateKey::Usable(key) => {
+            let own = key.to_public_key().to_public_key_der().ok();
+            let presented = derived_public_key_der(slot);
+            match (own, presented) {
+                (Some(own), Some(presented)) if own.as_bytes() == &presented[..] => {
+                    FirmwarePrivateKey::Usable(key)
+                }
+                _ => FirmwarePrivateKey::Unusable(UnusableReason::PresentsWrongPublicKey {
+                    bits: key.n().bit_width(),
+                }),
+            }
+        }
+        other => other,
+    }
+}
+
+/// The eight numbers the firmware reads, as big-endian byte slices into the slot. D is read into
+/// `rsa->D` but no operation the firmware runs uses it.
 struct FixedOffsetNumbers<'a> {
     n: &'a [u8],
     d: &'a [u8],
@@ -261,22 +335,43 @@ fn fixed_offset_numbers(slot: &[u8]) -> Option<FixedOffsetNumbers<'_>> {
     })
 }
 
-/// Builds the key from the numbers read and checks every relation the firmware's CRT decryption
-/// relies on. Validation is done by the `rsa` crate; DP, DQ and QP are compared separately because
-/// the crate recomputes them instead of trusting the stored ones.
+/// Builds the key the firmware's CRT decryption effectively uses and checks every relation it
+/// relies on (mbedTLS 2.22 `rsa_check_context` and `mbedtls_rsa_private`): the 128 modulus bytes
+/// must be a 128-byte number (`ctx->len == mbedtls_mpi_size(N)`), N = P·Q, and DP, DQ and QP must
+/// be the values P, Q and E give. D is not required to be right: the CRT path never reads it.
 fn consistent_key(nums: &FixedOffsetNumbers<'_>) -> Option<rsa::PrivateKey> {
     const BITS: u32 = 1024;
     let uint = |bytes: &[u8]| BoxedUint::from_be_slice(bytes, BITS).ok();
-    let key = rsa::PrivateKey::from_components(
-        uint(nums.n)?,
+    // `rsa_check_context`: a modulus with a leading zero byte is shorter than `ctx->len` (128).
+    if nums.n.first() == Some(&0) {
+        return None;
+    }
+    let (p, q, e) = (
+        uint(nums.p)?,
+        uint(nums.q)?,
         BoxedUint::from(FIRMWARE_RSA_EXPONENT),
-        uint(nums.d)?,
-        vec![uint(nums.p)?, uint(nums.q)?],
-    )
-    .ok()?;
+    );
+    // The stored D when it is right (the usual case), else one derived from P and Q.
+    let key = uint(nums.d)
+        .and_then(|d| {
+            rsa::PrivateKey::from_components(
+                uint(nums.n)?,
+                e.clone(),
+                d,
+                vec![p.clone(), q.clone()],
+            )
+            .ok()
+        })
+        .or_else(|| rsa::PrivateKey::from_p_q(p, q, e).ok())?;
     let same = |computed: &BoxedUint, read: &[u8]| {
         strip_leading_zeros(&computed.to_be_bytes()) == strip_leading_zeros(read)
     };
+    {
+        use rsa::traits::PublicKeyParts;
+        if !same(key.n().as_ref(), nums.n) {
+            return None;
+        }
+    }
     if !same(key.dp()?, nums.dp) || !same(key.dq()?, nums.dq) {
         return None;
     }
@@ -360,16 +455,20 @@ fn explain_private_key(slot: &[u8]) -> UnusableReason {
         match read_tlv(slot, at, slot.len()) {
             Some(tlv) if tlv.tag == 0x02 && !tlv.value.is_empty() => {
                 at = tlv.value.end;
+                // The size is known as soon as the modulus is read: a larger key does not fit the
+                // slot, and its first 612 bytes are the wrong size, not a cut-off RSA-1024 key.
+                if field == KeyField::Modulus {
+                    let bits = bit_len(&slot[tlv.value.clone()]);
+                    if bits != 1024 {
+                        return UnusableReason::WrongKeySize { bits };
+                    }
+                }
                 fields.push((field, tlv));
             }
             _ => return UnusableReason::Truncated,
         }
     }
     let value = |k: usize| &slot[fields[k].1.value.clone()];
-    let bits = bit_len(value(0));
-    if bits != 1024 {
-        return UnusableReason::WrongKeySize { bits };
-    }
     if strip_leading_zeros(value(1)) != [0x01, 0x00, 0x01] {
         return UnusableReason::WrongExponent;
     }
@@ -421,6 +520,369 @@ pub(crate) fn bit_len(be: &[u8]) -> u32 {
         None => 0,
         Some(&top) => (v.len() as u32 - 1) * 8 + (8 - top.leading_zeros()),
     }
+}
+
+/// What the firmware makes of its EC (P-256) device private-key slot.
+pub enum FirmwareEcKey {
+    /// The first byte is 0xFF: the firmware generates a new key pair on the next boot.
+    Blank,
+    /// `mbedtls_pk_parse_key` fails, or the key it loads cannot complete the handshake.
+    Unusable(UnusableReason),
+    /// The key the firmware signs with; its public key is what the device presents.
+    Usable(p256::SecretKey),
+}
+
+impl std::fmt::Debug for FirmwareEcKey {
+    // Never print key material, not even in test failures.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Blank => f.write_str("Blank"),
+            Self::Unusable(reason) => f.debug_tuple("Unusable").field(reason).finish(),
+            Self::Usable(_) => f.write_str("Usable(P-256 key, redacted)"),
+        }
+    }
+}
+
+impl FirmwareEcKey {
+    pub fn is_usable(&self) -> bool {
+        matches!(self, Self::Usable(_))
+    }
+}
+
+/// The curve field of a SEC1 key (or the algorithm parameters of a PKCS#8 one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EcCurve<'a> {
+    /// No `parameters` field.
+    Absent,
+    /// `namedCurve`: the OID's value bytes.
+    Named(&'a [u8]),
+    /// `specifiedCurve`: the whole SpecifiedECDomain SEQUENCE (tag and length included).
+    Explicit(&'a [u8]),
+}
+
+/// The DER value bytes of the prime256v1 OID (1.2.840.10045.3.1.7).
+pub(crate) const P256_OID_VALUE: [u8; 8] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// The fields of a SEC1 `ECPrivateKey`, read as mbedTLS 2.22 `pk_parse_key_sec1_der` reads them.
+#[derive(Clone, Copy)]
+pub(crate) struct Sec1Key<'a> {
+    /// The `privateKey` OCTET STRING, any length (`mbedtls_mpi_read_binary`).
+    pub d: &'a [u8],
+    pub curve: EcCurve<'a>,
+    /// The `publicKey` point (after the BIT STRING's unused-bits byte), when present.
+    pub public: Option<&'a [u8]>,
+}
+
+/// mbedTLS's ASN.1 errors, as far as the reasons need them.
+#[derive(Debug, PartialEq, Eq)]
+enum Asn1 {
+    OutOfData,
+    UnexpectedTag,
+    Invalid,
+}
+
+/// `mbedtls_asn1_get_len`: one to four length bytes, and the value must fit before `end`.
+fn asn1_len(b: &[u8], p: &mut usize, end: usize) -> Result<usize, Asn1> {
+    let byte = |i: usize| b.get(i).copied().filter(|_| i < end).ok_or(Asn1::OutOfData);
+    let first = byte(*p)?;
+    let len = if first & 0x80 == 0 {
+        *p += 1;
+        first as usize
+    } else {
+        let count = (first & 0x7f) as usize;
+        if !(1..=4).contains(&count) {
+            return Err(Asn1::Invalid);
+        }
+        let mut len = 0usize;
+        for k in 1..=count {
+            len = (len << 8) | byte(*p + k)? as usize;
+        }
+        *p += 1 + count;
+        len
+    };
+    if len > end.saturating_sub(*p) {
+        return Err(Asn1::OutOfData);
+    }
+    Ok(len)
+}
+
+/// `mbedtls_asn1_get_tag`.
+fn asn1_tag(b: &[u8], p: &mut usize, end: usize, tag: u8) -> Result<usize, Asn1> {
+    match b.get(*p) {
+        Some(_) if *p >= end => Err(Asn1::OutOfData),
+        None => Err(Asn1::OutOfData),
+        Some(&t) if t != tag => Err(Asn1::UnexpectedTag),
+        Some(_) => {
+            *p += 1;
+            asn1_len(b, p, end)
+        }
+    }
+}
+
+/// `mbedtls_asn1_get_int`: a non-negative INTEGER that fits an `int`, leading zeros allowed.
+fn asn1_int(b: &[u8], p: &mut usize, end: usize) -> Result<u32, Asn1> {
+    let len = asn1_tag(b, p, end, 0x02)?;
+    let value = &b[*p..*p + len];
+    if value.is_empty() || value[0] & 0x80 != 0 {
+        return Err(Asn1::Invalid);
+    }
+    let digits = strip_leading_zeros(value);
+    if digits.len() > 4 || (digits.len() == 4 && digits[0] & 0x80 != 0) {
+        return Err(Asn1::Invalid);
+    }
+    *p += len;
+    Ok(digits.iter().fold(0u32, |acc, &d| (acc << 8) | d as u32))
+}
+
+/// The length `determine_der_length` gives the key parser (`communication/src/eckeygen.cpp` 32-41):
+/// the outer SEQUENCE's header and value. `Err(Truncated)` when the SEQUENCE runs past the slot,
+/// `Err(NotAnEcKey)` when there is none (the firmware then passes length 0 and the parse fails).
+pub(crate) fn ec_der_len(slot: &[u8]) -> Result<usize, UnusableReason> {
+    let mut p = 0;
+    match asn1_tag(slot, &mut p, slot.len(), 0x30) {
+        Ok(len) => Ok(p + len),
+        // The device reads up to 612 bytes from a buffer the slot only partly fills; what lies past
+        // the slot there is unverified, so a longer SEQUENCE is called cut off.
+        Err(Asn1::OutOfData) if slot.first() == Some(&0x30) => Err(UnusableReason::Truncated),
+        Err(_) => Err(UnusableReason::NotAnEcKey),
+    }
+}
+
+/// Reads a SEC1 `ECPrivateKey` step by step as `pk_parse_key_sec1_der` does (mbedTLS 2.22
+/// `library/pkparse.c`), stopping where it stops. `Ok` means the fields are well formed as
+/// mbedTLS sees them; the curve, the private number and the public point are judged by
+/// [`judge_ec_key`]. With `explicit_curves` (the file import), a `specifiedCurve` is read past
+/// instead of failing, as mbedTLS with `MBEDTLS_PK_PARSE_EC_EXTENDED` would.
+pub(crate) fn parse_sec1(der: &[u8], explicit_curves: bool) -> Result<Sec1Key<'_>, UnusableReason> {
+    let malformed = |_| UnusableReason::NotAnEcKey;
+    let mut p = 0;
+    let len = asn1_tag(der, &mut p, der.len(), 0x30).map_err(malformed)?;
+    let end = p + len;
+    let version = asn1_int(der, &mut p, end).map_err(malformed)?;
+    if version != 1 {
+        // Version 0 and an AlgorithmIdentifier: PKCS#8, which fails on the set-up context.
+        return Err(if version == 0 && der.get(p) == Some(&0x30) {
+            UnusableReason::EcPkcs8
+        } else {
+            UnusableReason::NotAnEcKey
+        });
+    }
+    let len = asn1_tag(der, &mut p, end, 0x04).map_err(malformed)?;
+    let d = &der[p..p + len];
+    p += len;
+    let mut curve = EcCurve::Absent;
+    if p != end {
+        match asn1_tag(der, &mut p, end, 0xa0) {
+            Ok(len) => {
+                let params_end = p + len;
+                // `pk_get_ecparams`: one OID (or, extended, one SEQUENCE) filling the field.
+                let tag = *der
+                    .get(p)
+                    .filter(|_| p < params_end)
+                    .ok_or(UnusableReason::NotAnEcKey)?;
+                match tag {
+                    0x06 => {}
+                    0x30 if explicit_curves => {}
+                    0x30 => return Err(UnusableReason::ExplicitCurveParameters),
+                    _ => return Err(UnusableReason::NotAnEcKey),
+                }
+                let start = p;
+                let len = asn1_tag(der, &mut p, params_end, tag).map_err(malformed)?;
+                let value = &der[p..p + len];
+                p += len;
+                if p != params_end {
+                    return Err(UnusableReason::NotAnEcKey);
+                }
+                curve = if tag == 0x06 {
+                    // `pk_use_ecparams`: only P-256 is compiled in.
+                    if value != P256_OID_VALUE {
+                        return Err(UnusableReason::WrongCurve);
+                    }
+                    EcCurve::Named(value)
+                } else {
+                    EcCurve::Explicit(&der[start..p])
+                };
+            }
+            Err(Asn1::UnexpectedTag) => {}
+            Err(_) => return Err(UnusableReason::NotAnEcKey),
+        }
+    }
+    let mut public = None;
+    if p != end {
+        match asn1_tag(der, &mut p, end, 0xa1) {
+            Ok(len) => {
+                let end2 = p + len;
+                // `mbedtls_asn1_get_bitstring_null`: a BIT STRING whose first byte is 0 unused bits.
+                let len = asn1_tag(der, &mut p, end2, 0x03).map_err(malformed)?;
+                if len == 0 || der[p] != 0 || p + len != end2 {
+                    return Err(UnusableReason::NotAnEcKey);
+                }
+                public = Some(&der[p + 1..end2]);
+            }
+            // Anything else after the parameters is ignored.
+            Err(Asn1::UnexpectedTag) => {}
+            Err(_) => return Err(UnusableReason::NotAnEcKey),
+        }
+    }
+    Ok(Sec1Key { d, curve, public })
+}
+
+/// The rest of `pk_parse_key_sec1_der` and what the handshake then needs: the curve must be P-256
+/// (`curve` is the SEC1 field, or the PKCS#8 algorithm's for a file), a stored public point in
+/// uncompressed form must be on the curve (`pk_get_ecpubkey`; other forms are recomputed), the
+/// private number must be in 1..n−1 (`mbedtls_ecp_check_privkey`), and a stored point must be the
+/// private number's: mbedTLS keeps it unchecked and the device presents it.
+pub(crate) fn judge_ec_key(
+    key: &Sec1Key<'_>,
+    curve: EcCurve<'_>,
+) -> Result<p256::SecretKey, UnusableReason> {
+    let named = match curve {
+        EcCurve::Named(oid) => oid == P256_OID_VALUE,
+        EcCurve::Explicit(params) => is_p256_explicit(params),
+        EcCurve::Absent => false,
+    };
+    let mut stored = None;
+    if let Some(point) = key.public {
+        // `mbedtls_ecp_point_read_binary` rejects an empty point before it looks at the group.
+        match point.first() {
+            None => return Err(UnusableReason::InvalidPublicKey),
+            // Without a group every point format is "unavailable": recomputed below (and failing).
+            _ if !named => {}
+            Some(0x00 | 0x04) => match p256::PublicKey::from_sec1_bytes(point) {
+                Ok(q) if point[0] == 0x04 => stored = Some(q),
+                _ => return Err(UnusableReason::InvalidPublicKey),
+            },
+            // Compressed or other forms: `MBEDTLS_ERR_ECP_FEATURE_UNAVAILABLE`, recomputed.
+            Some(_) => {}
+        }
+    }
+    if !named {
+        return Err(match curve {
+            EcCurve::Absent => UnusableReason::NoCurve,
+            EcCurve::Explicit(_) => UnusableReason::ExplicitCurveParameters,
+            EcCurve::Named(_) => UnusableReason::WrongCurve,
+        });
+    }
+    let digits = strip_leading_zeros(key.d);
+    if digits.is_empty() {
+        return Err(UnusableReason::ZeroPrivateKey);
+    }
+    let mut padded = zeroize::Zeroizing::new([0u8; 32]);
+    if digits.len() > 32 {
+        return Err(UnusableReason::PrivateKeyOutOfRange);
+    }
+    padded[32 - digits.len()..].copy_from_slice(digits);
+    let secret = p256::SecretKey::from_slice(&padded[..])
+        .map_err(|_| UnusableReason::PrivateKeyOutOfRange)?;
+    if stored.is_some_and(|q| q != secret.public_key()) {
+        return Err(UnusableReason::MismatchedPublicKey);
+    }
+    Ok(secret)
+}
+
+/// Whether a SpecifiedECDomain SEQUENCE describes P-256: the prime field, a, b, the generator
+/// (either point form) and the order are P-256's, and the cofactor, when present, is 1.
+pub(crate) fn is_p256_explicit(params: &[u8]) -> bool {
+    fn read(b: &[u8], p: &mut usize, end: usize, tag: u8) -> Option<std::ops::Range<usize>> {
+        let len = asn1_tag(b, p, end, tag).ok()?;
+        let range = *p..*p + len;
+        *p += len;
+        Some(range)
+    }
+    let check = || -> Option<bool> {
+        let b = params;
+        let mut p = 0;
+        let seq = read(b, &mut p, b.len(), 0x30)?;
+        let end = seq.end;
+        p = seq.start;
+        let version = asn1_int(b, &mut p, end).ok()?;
+        let field = read(b, &mut p, end, 0x30)?;
+        let mut f = field.start;
+        let field_type = read(b, &mut f, field.end, 0x06)?;
+        let prime = read(b, &mut f, field.end, 0x02)?;
+        let curve = read(b, &mut p, end, 0x30)?;
+        let mut c = curve.start;
+        let a = read(b, &mut c, curve.end, 0x04)?;
+        let bb = read(b, &mut c, curve.end, 0x04)?;
+        let base = read(b, &mut p, end, 0x04)?;
+        let order = read(b, &mut p, end, 0x02)?;
+        let cofactor_ok = if p < end {
+            let cofactor = read(b, &mut p, end, 0x02)?;
+            strip_leading_zeros(&b[cofactor]) == [1]
+        } else {
+            true
+        };
+        let generator = p256::PublicKey::from_sec1_bytes(&b[base]).ok()?;
+        let g = <p256::NistP256 as p256::elliptic_curve::CurveArithmetic>::AffinePoint::GENERATOR;
+        let same = |r: std::ops::Range<usize>, hex: &str| {
+            let want: Vec<u8> = (0..hex.len() / 2)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
+                .collect();
+            strip_leading_zeros(&b[r]) == &want[..]
+        };
+        Some(
+            (1..=3).contains(&version)
+                // prime-field, 1.2.840.10045.1.1
+                && b[field_type] == [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x01, 0x01]
+                && same(prime, P256_P)
+                && same(a, P256_A)
+                && same(bb, P256_B)
+                && same(order, P256_N)
+                && cofactor_ok
+                && *generator.as_affine() == g,
+        )
+    };
+    check().unwrap_or(false)
+}
+
+const P256_P: &str = "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff";
+const P256_A: &str = "ffffffff00000001000000000000000000000000fffffffffffffffffffffffc";
+const P256_B: &str = "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b";
+const P256_N: &str = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
+
+/// Emulates the firmware's reading of its EC private-key slot (`extract_public_ec_key` and the DTLS
+/// channel's `mbedtls_pk_parse_key`, both on a context already set up for EC keys): the DER length
+/// from the outer SEQUENCE, PKCS#8 failing, SEC1 read as mbedTLS 2.22 reads it, only P-256.
+///
+/// A failure in a key whose last bytes and the bytes after it are one run of 0xFF or 0x00 is
+/// reported as cut off: that is what the field-level error means there.
+pub fn read_device_ec_key(slot: &[u8]) -> FirmwareEcKey {
+    if is_blank(slot) {
+        return FirmwareEcKey::Blank;
+    }
+    let verdict = ec_der_len(slot).and_then(|len| {
+        let der = &slot[..len];
+        let key = parse_sec1(der, false)?;
+        judge_ec_key(&key, key.curve)
+    });
+    match verdict {
+        Ok(key) => FirmwareEcKey::Usable(key),
+        Err(reason) => FirmwareEcKey::Unusable(match reason {
+            UnusableReason::NotAnEcKey
+            | UnusableReason::NoCurve
+            | UnusableReason::InvalidPublicKey
+            | UnusableReason::ZeroPrivateKey
+            | UnusableReason::PrivateKeyOutOfRange
+            | UnusableReason::MismatchedPublicKey
+                if ec_key_looks_cut(slot) =>
+            {
+                UnusableReason::Truncated
+            }
+            other => other,
+        }),
+    }
+}
+
+/// The key's last byte and at least four bytes after it are all 0xFF or all 0x00.
+fn ec_key_looks_cut(slot: &[u8]) -> bool {
+    let Ok(end) = ec_der_len(slot) else {
+        return false;
+    };
+    let (Some(&last), Some(after)) = (slot.get(end.wrapping_sub(1)), slot.get(end..)) else {
+        return false;
+    };
+    let after = &after[..after.len().min(8)];
+    (last == ERASED || last == 0x00) && after.len() >= 4 && after.iter().all(|&b| b == last)
 }
 
 /// Emulates the firmware's reading of the TCP (RSA-2048) server key: first byte 0xFF means blank;

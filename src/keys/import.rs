@@ -2,6 +2,7 @@
 //! DER or PEM, PKCS#1, PKCS#8 or SEC1, converted to the exact form the device's slot needs, or
 //! refused with the reason when it cannot work on that platform.
 
+use super::firmware::{EcCurve, UnusableReason};
 use super::firmware::{bit_len, strip_leading_zeros};
 use super::pem::read_key_file;
 use super::{DevicePrivateKey, KeyError, encode_for_firmware, firmware};
@@ -80,7 +81,7 @@ fn parse_private_key_file(file: &[u8]) -> Result<Parsed, KeyError> {
                 parse_pkcs8(der)
             } else if rsa::pkcs1::RsaPrivateKeyRef::from_der(der).is_ok() {
                 Ok(Parsed::Rsa(Zeroizing::new(der.to_vec())))
-            } else if looks_like_sec1(der) {
+            } else if is_sec1(der) {
                 parse_sec1(der)
             } else if SubjectPublicKeyInfoRef::from_der(der).is_ok()
                 || rsa::pkcs1::RsaPublicKeyRef::from_der(der).is_ok()
@@ -108,19 +109,67 @@ pub(crate) fn looks_like_sec1(der: &[u8]) -> bool {
     })
 }
 
+/// Whether DER bytes are a SEC1 `ECPrivateKey` as mbedTLS reads it (version 1 and the fields it
+/// requires), whatever the curve and numbers.
+fn is_sec1(der: &[u8]) -> bool {
+    !matches!(
+        firmware::parse_sec1(der, true),
+        Err(UnusableReason::NotAnEcKey | UnusableReason::EcPkcs8)
+    )
+}
+
 fn parse_sec1(der: &[u8]) -> Result<Parsed, KeyError> {
-    match p256::SecretKey::from_sec1_der(der) {
-        Ok(key) => Ok(Parsed::EcP256(key)),
-        Err(_) if looks_like_sec1(der) => Ok(Parsed::Other(
+    parse_ec(der, None)
+}
+
+/// A SEC1 key, alone or from inside PKCS#8 (`outer`: the PKCS#8 algorithm's curve). It is read
+/// with the firmware's own reader, so the import takes every key the firmware can use; beyond
+/// that it takes P-256 keys the firmware cannot read as they are but can after re-encoding: a
+/// PKCS#8 wrapper, a private number with leading zero bytes (33 bytes), a curve spelled out
+/// (explicit parameters) or named only in the PKCS#8 wrapper. [`DevicePrivateKey::from_ec`]
+/// re-encodes as SEC1 with the curve named, which the firmware reads.
+fn parse_ec(sec1: &[u8], outer: Option<EcCurve<'_>>) -> Result<Parsed, KeyError> {
+    let other_curve = || {
+        Ok(Parsed::Other(
             "an EC key on a curve other than P-256".into(),
-        )),
-        Err(_) => Err(KeyError::NotAKeyFile),
+        ))
+    };
+    let key = match firmware::parse_sec1(sec1, true) {
+        Ok(key) => key,
+        Err(UnusableReason::WrongCurve) => return other_curve(),
+        Err(UnusableReason::NotAnEcKey | UnusableReason::EcPkcs8) => {
+            return Err(KeyError::NotAKeyFile);
+        }
+        Err(reason) => return Err(KeyError::FirmwareCannotRead(reason)),
+    };
+    let is_p256 = |curve: EcCurve<'_>| match curve {
+        EcCurve::Named(oid) => oid == firmware::P256_OID_VALUE,
+        EcCurve::Explicit(params) => firmware::is_p256_explicit(params),
+        EcCurve::Absent => false,
+    };
+    let curve = match (key.curve, outer) {
+        (EcCurve::Absent, Some(outer)) => outer,
+        // Both given: they must agree (mbedTLS `pk_use_ecparams`).
+        (inner, Some(outer)) if is_p256(inner) != is_p256(outer) => {
+            return Err(KeyError::NotAKeyFile);
+        }
+        (inner, _) => inner,
+    };
+    match curve {
+        EcCurve::Absent => return Err(KeyError::FirmwareCannotRead(UnusableReason::NoCurve)),
+        curve if !is_p256(curve) => return other_curve(),
+        _ => {}
     }
+    let named = EcCurve::Named(&firmware::P256_OID_VALUE);
+    firmware::judge_ec_key(&key, named)
+        .map(Parsed::EcP256)
+        .map_err(KeyError::FirmwareCannotRead)
 }
 
 fn parse_pkcs8(der: &[u8]) -> Result<Parsed, KeyError> {
+    use rsa::pkcs8::der::{Encode, Tag, Tagged};
     let info = PrivateKeyInfoRef::from_der(der).map_err(|_| KeyError::NotAKeyFile)?;
-    let (oid, params) = info.algorithm.oids().map_err(|_| KeyError::NotAKeyFile)?;
+    let oid = info.algorithm.oid;
     if oid == OID_RSA_ENCRYPTION {
         // The OCTET STRING inside PKCS#8 is the PKCS#1 key (the ~26 bytes OpenSSL 3 adds around it).
         return Ok(Parsed::Rsa(Zeroizing::new(
@@ -128,15 +177,21 @@ fn parse_pkcs8(der: &[u8]) -> Result<Parsed, KeyError> {
         )));
     }
     if oid == OID_EC_PUBLIC_KEY {
-        if params == Some(OID_PRIME256V1) {
-            return match p256::SecretKey::from_sec1_der(info.private_key.as_bytes()) {
-                Ok(key) => Ok(Parsed::EcP256(key)),
-                Err(_) => Err(KeyError::NotAKeyFile),
-            };
-        }
-        return Ok(Parsed::Other(
-            "an EC key on a curve other than P-256".into(),
-        ));
+        // The curve: a named-curve OID, or the curve spelled out (`openssl ... -param_enc explicit`).
+        let params = info.algorithm.parameters;
+        let explicit = match params {
+            Some(any) if any.tag() == Tag::Sequence => {
+                Some(any.to_der().map_err(|_| KeyError::NotAKeyFile)?)
+            }
+            _ => None,
+        };
+        let outer = match (&params, &explicit) {
+            (_, Some(seq)) => EcCurve::Explicit(seq),
+            (Some(any), None) if any.tag() == Tag::ObjectIdentifier => EcCurve::Named(any.value()),
+            (None, None) => EcCurve::Absent,
+            (Some(_), None) => return Err(KeyError::NotAKeyFile),
+        };
+        return parse_ec(info.private_key.as_bytes(), Some(outer));
     }
     Ok(Parsed::Other(format!(
         "a key of another algorithm (OID {oid})"
@@ -150,6 +205,18 @@ fn parse_pkcs8(der: &[u8]) -> Result<Parsed, KeyError> {
 fn rsa_for_firmware(pkcs1_der: &[u8]) -> Result<DevicePrivateKey, KeyError> {
     let raw =
         rsa::pkcs1::RsaPrivateKeyRef::from_der(pkcs1_der).map_err(|_| KeyError::NotAKeyFile)?;
+    // A file that works on the device as it is gets taken, whatever a generic parser says of the
+    // numbers the firmware does not use (D, and E, which the firmware hard-codes): the key the
+    // firmware would load is re-encoded, so the import never refuses what the diagnosis accepts.
+    if pkcs1_der.len() <= super::RSA_PRIVATE_KEY_SLOT_LEN {
+        let mut slot = Zeroizing::new(pkcs1_der.to_vec());
+        slot.resize(super::RSA_PRIVATE_KEY_SLOT_LEN, super::ERASED);
+        if let firmware::FirmwarePrivateKey::Usable(key) =
+            firmware::device_private_key_verdict(&slot)
+        {
+            return reencode_for_firmware(key);
+        }
+    }
     let bits = bit_len(raw.modulus.as_uint_ref().as_bytes());
     if bits != 1024 {
         return Err(KeyError::WrongKeySize {
@@ -163,9 +230,37 @@ fn rsa_for_firmware(pkcs1_der: &[u8]) -> Result<DevicePrivateKey, KeyError> {
             exponent: exponent_text(e),
         });
     }
-    let key = rsa::PrivateKey::from_pkcs1_der(pkcs1_der)
-        .map_err(|_| KeyError::FirmwareCannotRead(firmware::UnusableReason::Corrupt))?;
+    let key = match rsa::PrivateKey::from_pkcs1_der(pkcs1_der) {
+        Ok(key) => key,
+        // The firmware's private operations use only N, P, Q and the CRT values, never D (see
+        // `firmware::read_device_private_key`), so a key whose D alone is wrong still works on the
+        // device: rebuild it from P and Q, and keep it when that gives the same modulus.
+        Err(_) => {
+            let uint =
+                |bytes: &[u8]| BoxedUint::from_be_slice(strip_leading_zeros(bytes), 1024).ok();
+            let rebuilt = uint(raw.prime1.as_uint_ref().as_bytes())
+                .zip(uint(raw.prime2.as_uint_ref().as_bytes()))
+                .and_then(|(p, q)| {
+                    rsa::PrivateKey::from_p_q(
+                        p,
+                        q,
+                        BoxedUint::from(firmware::FIRMWARE_RSA_EXPONENT),
+                    )
+                    .ok()
+                })
+                .filter(|key| {
+                    strip_leading_zeros(&key.n().to_be_bytes())
+                        == strip_leading_zeros(raw.modulus.as_uint_ref().as_bytes())
+                });
+            rebuilt.ok_or(KeyError::FirmwareCannotRead(UnusableReason::Corrupt))?
+        }
+    };
+    reencode_for_firmware(key)
+}
 
+/// Encodes a key the firmware can use in a form its fixed-offset reading accepts, trying the
+/// equivalent encodings of the same key pair when the first has a short number.
+fn reencode_for_firmware(key: rsa::PrivateKey) -> Result<DevicePrivateKey, KeyError> {
     let first_reason = match encode_for_firmware(&key)? {
         Ok(found) => return Ok(found),
         Err(reason) => reason,

@@ -31,7 +31,7 @@ use zeroize::Zeroizing;
 pub use diagnose::{DctReport, DctSnapshot, diagnose};
 pub use import::load_device_private_key;
 pub use keygen::generate_rsa_key;
-pub use server::{ServerAddressSpec, build_server_region};
+pub use server::{ServerAddressSpec, build_server_region, ignored_udp_port};
 
 /// How many bytes of the RSA private-key slot the firmware reads
 /// (`EXTERNAL_FLASH_CORE_PRIVATE_KEY_LENGTH`): the whole slot at DCT offset 34.
@@ -205,9 +205,6 @@ pub enum KeyError {
     /// Ports 0 and 65535 are the stored forms of "default port".
     #[error("port {port} cannot be stored: 0 and 65535 mean \"default port\" to the firmware")]
     InvalidPort { port: u16 },
-    /// The firmware ignores the stored port over UDP.
-    #[error("the firmware always uses port 5684 over UDP, so a custom port has no effect")]
-    PortIgnoredOverUdp,
 }
 
 impl KeyError {
@@ -246,7 +243,6 @@ impl KeyError {
             Self::InvalidPort { .. } => {
                 "Leave the port empty for the default, or enter a port from 1 to 65534."
             }
-            Self::PortIgnoredOverUdp => "Leave the port empty for this device.",
         }
     }
 }
@@ -286,7 +282,7 @@ fn encode_for_firmware(
     // use never reads past its own end, so the padding only matters for the reason given.
     let mut slot = Zeroizing::new(der.to_vec());
     slot.resize(RSA_PRIVATE_KEY_SLOT_LEN, ERASED);
-    match firmware::read_device_private_key(&slot) {
+    match firmware::device_private_key_verdict(&slot) {
         firmware::FirmwarePrivateKey::Usable(_) => DevicePrivateKey::from_rsa(key, der).map(Ok),
         firmware::FirmwarePrivateKey::Unusable(reason) => Ok(Err(reason)),
         // A PKCS#1 encoding never starts with 0xFF.

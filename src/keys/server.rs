@@ -64,14 +64,26 @@ pub fn build_server_region(
             if port == 0 || port == 0xFFFF {
                 return Err(KeyError::InvalidPort { port });
             }
-            if transport == Transport::Udp {
-                return Err(KeyError::PortIgnoredOverUdp);
-            }
+            // Over UDP too: the CLI writes the port at 258 (`_formatPublicKey`, `portOffset` of
+            // the UDP segment), and the firmware then ignores it ([`ignored_udp_port`]).
             let at = slot.port_offset as usize;
             region[at..at + 2].copy_from_slice(&port.to_be_bytes());
         }
     }
     Ok(region)
+}
+
+/// The port of `address` that the firmware will not use: over UDP, Device OS replaces any stored
+/// port other than the default (5684) with the default (`system/src/system_cloud_connection.cpp`
+/// 161: `if (port == 0 || port == 0xffff || (udp && port != server_addr.port))`). `None` when the
+/// port is used, absent or the default.
+pub fn ignored_udp_port(transport: Transport, address: &ServerAddressSpec) -> Option<u16> {
+    match address {
+        ServerAddressSpec::Host {
+            port: Some(port), ..
+        } if transport == Transport::Udp && *port != transport.default_port() => Some(*port),
+        _ => None,
+    }
 }
 
 /// Encodes a host as the CLI does: all digits and dots ⇒ `00 04 a b c d`, else `01 len ASCII`
