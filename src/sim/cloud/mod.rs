@@ -172,6 +172,9 @@ pub struct SimCloud {
     products: Table<u32, Table<String, TeamRole>>,
     /// Product slugs (`my-product-v1`), for the product routes that take either.
     product_slugs: Table<String, u32>,
+    /// Whether `/v1/devices/:id` answers a product's team members about its devices (the
+    /// simulated cloud's design; production may refuse them there: unverified).
+    team_on_device_route: bool,
     devices: Table<String, SimCloudDevice>,
     tokens: Table<String, TokenEntry>,
     mfa_tokens: Table<String, MfaEntry>,
@@ -207,6 +210,7 @@ impl SimCloud {
             accounts: Table::new(),
             products: Table::new(),
             product_slugs: Table::new(),
+            team_on_device_route: true,
             devices: Table::new(),
             tokens: Table::new(),
             mfa_tokens: Table::new(),
@@ -238,6 +242,12 @@ impl SimCloud {
     /// Gives a product a slug, which product routes accept in place of its number.
     pub fn set_product_slug(&mut self, id: u32, slug: &str) {
         self.product_slugs.insert(slug.to_ascii_lowercase(), id);
+    }
+
+    /// Test control: whether `/v1/devices/:id` answers a product's team members (on by default).
+    /// Off, only the owner is answered there and team members must use the product's route.
+    pub fn set_device_route_answers_team(&mut self, on: bool) {
+        self.team_on_device_route = on;
     }
 
     /// The product a route's `:productIdOrSlug` names, if it exists.
@@ -502,7 +512,8 @@ impl SimCloud {
                     token_ttl_s: ttl_s,
                 },
             );
-            return SimHttpResponse::json(
+            // OAUTH lib/error.js: an OAuth2Error like the others, with the token in `mfa_token`.
+            return no_store(SimHttpResponse::json(
                 403,
                 Value::object([
                     ("mfa_token", mfa_token.into()),
@@ -512,7 +523,7 @@ impl SimCloud {
                         "Multi-factor authentication required".into(),
                     ),
                 ]),
-            );
+            ));
         }
         self.token_response(&account.email, ttl_s, now_ms)
     }
@@ -566,7 +577,7 @@ impl SimCloud {
 
     fn token_response(&mut self, email: &str, ttl_s: u64, now_ms: u64) -> SimHttpResponse {
         let token = self.issue_token(email, ttl_s, now_ms);
-        let mut resp = SimHttpResponse::json(
+        no_store(SimHttpResponse::json(
             200,
             Value::object([
                 ("token_type", "bearer".into()),
@@ -574,10 +585,7 @@ impl SimCloud {
                 ("expires_in", ttl_s.into()),
                 ("refresh_token", random_hex(20).into()),
             ]),
-        );
-        resp.headers.push(("Cache-Control", "no-store".into()));
-        resp.headers.push(("Pragma", "no-cache".into()));
-        resp
+        ))
     }
 
     // ----- Bearer routes ----------------------------------------------------------------------
@@ -702,8 +710,9 @@ impl SimCloud {
 
     fn may_view(&self, email: &str, device: &SimCloudDevice) -> bool {
         device.owner.as_deref() == Some(email)
-            || device
-                .product_id
+            || self.team_on_device_route
+                && device
+                    .product_id
                 .and_then(|p| self.products.get(&p))
                 .is_some_and(|team| team.contains_key(email))
     }
@@ -922,13 +931,17 @@ fn device_json(device: &SimCloudDevice) -> Value {
 /// An error of the OAuth layer. OAUTH `lib/error.js` gives every one of them `Cache-Control:
 /// no-store` and `Pragma: no-cache`, and its error handler sends them with the body.
 fn oauth_error(status: u16, error: &str, description: &str) -> SimHttpResponse {
-    let mut resp = SimHttpResponse::json(
+    no_store(SimHttpResponse::json(
         status,
         Value::object([
             ("error", error.into()),
             ("error_description", description.into()),
         ]),
-    );
+    ))
+}
+
+/// `resp` with the headers OAUTH sends with every token and every OAuth error.
+fn no_store(mut resp: SimHttpResponse) -> SimHttpResponse {
     resp.headers.push(("Cache-Control", "no-store".into()));
     resp.headers.push(("Pragma", "no-cache".into()));
     resp
