@@ -3,8 +3,8 @@
 
 use key_rescue::cloud::{
     AccessToken, ApiBase, ApiError, ApiRequest, ApiResponse, InputField, KeyAlgorithm, KeyUpload,
-    Method, ProductRef, SignInStep, form_decode, parse_device, parse_devices,
-    parse_product_device, parse_send_public_key, parse_sign_in, parse_sign_out,
+    Method, ProductRef, SignInStep, form_decode, parse_device, parse_devices, parse_product_device,
+    parse_send_public_key, parse_sign_in, parse_sign_out,
 };
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -518,7 +518,10 @@ fn a_product_device_is_read_through_its_products_route() {
     let req = ApiRequest::product_device(&token(), &ProductRef::Id(12345), ID);
     assert_eq!(req.method, Method::Get);
     assert_eq!(req.path, format!("/v1/products/12345/devices/{ID}"));
-    assert_eq!(req.header("Authorization"), Some(&*format!("Bearer {TOKEN}")));
+    assert_eq!(
+        req.header("Authorization"),
+        Some(&*format!("Bearer {TOKEN}"))
+    );
     assert_cors_safe(&req);
     let slug = ProductRef::parse(" My-Product-v1 ").unwrap();
     assert_eq!(slug, ProductRef::Slug("my-product-v1".into()));
@@ -530,7 +533,10 @@ fn a_product_device_is_read_through_its_products_route() {
 fn products_are_numbers_or_slugs_and_nothing_else() {
     assert_eq!(ProductRef::parse("12345"), Some(ProductRef::Id(12345)));
     assert_eq!(ProductRef::parse(" 7 "), Some(ProductRef::Id(7)));
-    assert_eq!(ProductRef::parse("4294967295"), Some(ProductRef::Id(u32::MAX)));
+    assert_eq!(
+        ProductRef::parse("4294967295"),
+        Some(ProductRef::Id(u32::MAX))
+    );
     assert_eq!(
         ProductRef::parse("photon-fleet-2"),
         Some(ProductRef::Slug("photon-fleet-2".into()))
@@ -566,7 +572,10 @@ fn product_route_answers_are_read() {
     assert_eq!(info.owner.as_deref(), Some("a@b.c"));
     assert_eq!(
         parse_product_device(
-            &resp(404, r#"{"ok":false,"error":"Device not found for this product"}"#),
+            &resp(
+                404,
+                r#"{"ok":false,"error":"Device not found for this product"}"#
+            ),
             &product,
             ID
         ),

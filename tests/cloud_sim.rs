@@ -574,7 +574,10 @@ fn product_route_answers_the_team_as_the_device_route_answers_owners() {
         &api,
         get(&format!("/v1/devices/{PRODUCT_PHOTON_ID}"), &developer),
     );
-    assert_eq!((via_product.status, &via_product.body), (200, &via_device.body));
+    assert_eq!(
+        (via_product.status, &via_product.body),
+        (200, &via_device.body)
+    );
 
     // A device the product does not have: 404, "not found" (particle-cli's e2e against production).
     for (product, id) in [
@@ -589,7 +592,11 @@ fn product_route_answers_the_team_as_the_device_route_answers_owners() {
         assert_eq!(resp.status, 404, "{product}/{id}");
         assert_eq!(body["ok"], false);
         assert!(
-            body["error"].as_str().unwrap().to_lowercase().contains("not found"),
+            body["error"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("not found"),
             "{body}"
         );
         assert_eq!(
@@ -635,7 +642,10 @@ fn product_route_answers_the_team_as_the_device_route_answers_owners() {
             &format!("/v1/products/{DEMO_PRODUCT_ID}/devices/{PRODUCT_PHOTON_ID}"),
         ),
     );
-    assert_eq!((resp.status, body["error"].as_str()), (400, Some("invalid_request")));
+    assert_eq!(
+        (resp.status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
 }
 
 #[test]
@@ -680,7 +690,10 @@ fn an_empty_one_time_code_is_an_invalid_request() {
         let (resp, json) = raw(&api, form_post("/oauth/token", &body));
         assert_eq!(resp.status, 400, "{body}");
         assert_eq!(json["error"], "invalid_request");
-        assert_eq!(json["error_description"], "You must provide otp and mfa token.");
+        assert_eq!(
+            json["error_description"],
+            "You must provide otp and mfa token."
+        );
         assert_no_store(&resp);
     }
     // The code still works afterwards: the empty ones were not tries.
@@ -731,7 +744,10 @@ fn every_oauth_error_says_no_store() {
         form_post("/oauth/token", &format!("grant_type=implicit&{CLIENT}")),
         form_post(
             "/oauth/token",
-            &format!("grant_type=password&username={SSO}&password=password&{CLIENT}", SSO = "sso%40example.com"),
+            &format!(
+                "grant_type=password&username={SSO}&password=password&{CLIENT}",
+                SSO = "sso%40example.com"
+            ),
         ),
         SimHttpRequest::new("POST", "/oauth/token").with_body("grant_type=password"),
         SimHttpRequest::new("GET", "/v1/devices"),
@@ -748,7 +764,9 @@ fn every_oauth_error_says_no_store() {
         &api,
         form_post(
             "/oauth/token",
-            &format!("grant_type=password&username=mfa%40example.com&password=mfa-password&{CLIENT}"),
+            &format!(
+                "grant_type=password&username=mfa%40example.com&password=mfa-password&{CLIENT}"
+            ),
         ),
     );
     assert_eq!(mfa.status, 403);
@@ -766,14 +784,23 @@ fn the_grant_type_is_checked_before_the_client() {
     let api = demo();
     let (resp, json) = raw(
         &api,
-        form_post("/oauth/token", "username=a&password=b&client_id=x&client_secret=y"),
+        form_post(
+            "/oauth/token",
+            "username=a&password=b&client_id=x&client_secret=y",
+        ),
     );
     assert_eq!(resp.status, 400);
     assert_eq!(json["error"], "invalid_request");
-    assert_eq!(json["error_description"], "Invalid or missing grant_type parameter");
+    assert_eq!(
+        json["error_description"],
+        "Invalid or missing grant_type parameter"
+    );
     let (resp, json) = raw(
         &api,
-        form_post("/oauth/token", "grant_type=password&username=a&password=b&client_id=particle"),
+        form_post(
+            "/oauth/token",
+            "grant_type=password&username=a&password=b&client_id=particle",
+        ),
     );
     assert_eq!(resp.status, 400);
     assert_eq!(json["error_description"], "Missing client_secret parameter");

@@ -94,8 +94,7 @@ pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, 
             }
             "product" => {
                 once(link.product.is_some(), "product")?;
-                link.product =
-                    Some(ProductRef::parse(&value).ok_or(LinkError::BadProduct(value))?);
+                link.product = Some(ProductRef::parse(&value).ok_or(LinkError::BadProduct(value))?);
             }
             "sim" => {
                 once(link.sim.is_some(), "sim")?;
@@ -212,6 +211,28 @@ mod tests {
         ] {
             assert!(!e.hint().is_empty() && !e.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn a_support_link_names_the_product_by_number_or_slug() {
+        let link = parse("device=0123456789abcdef01234567&product=12345", &FAULTS).unwrap();
+        assert_eq!(link.product, Some(ProductRef::Id(12345)));
+        let link = parse("product=%20My-Fleet-v2%20", &FAULTS).unwrap();
+        assert_eq!(link.product, Some(ProductRef::Slug("my-fleet-v2".into())));
+        for bad in [
+            "product=",
+            "product=0",
+            "product=a%2Fb",
+            "product=99999999999",
+        ] {
+            let err = parse(bad, &FAULTS).unwrap_err();
+            assert!(matches!(err, LinkError::BadProduct(_)), "{bad}: {err}");
+            assert!(err.hint().contains("slug") && err.hint().ends_with('.'));
+        }
+        assert_eq!(
+            parse("product=1&product=2", &FAULTS),
+            Err(LinkError::Repeated("product"))
+        );
     }
 
     #[test]

@@ -11,9 +11,9 @@ use crate::cloud::{AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, Inp
 use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
-    Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError,
-    DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
-    product_field, server_address,
+    Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError, DoctorEvent,
+    Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome, product_field,
+    server_address,
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};

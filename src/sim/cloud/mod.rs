@@ -480,7 +480,9 @@ impl SimCloud {
             form.get("username").filter(|u| !u.is_empty()),
             form.get("password").filter(|p| !p.is_empty()),
         ) else {
-            return invalid_client("Missing parameters. \"username\" and \"password\" are required");
+            return invalid_client(
+                "Missing parameters. \"username\" and \"password\" are required",
+            );
         };
         let account = self
             .accounts
@@ -713,8 +715,8 @@ impl SimCloud {
             || self.team_on_device_route
                 && device
                     .product_id
-                .and_then(|p| self.products.get(&p))
-                .is_some_and(|team| team.contains_key(email))
+                    .and_then(|p| self.products.get(&p))
+                    .is_some_and(|team| team.contains_key(email))
     }
 
     fn list_devices(&self, req: &SimHttpRequest, query: &str, now_ms: u64) -> SimHttpResponse {
