@@ -2,9 +2,9 @@
 //! fixtures taken from cloud-api.md (each status and error body of the contract).
 
 use key_rescue::cloud::{
-    AccessToken, ApiBase, ApiError, ApiRequest, ApiResponse, KeyAlgorithm, KeyUpload, Method,
-    SignInStep, form_decode, parse_device, parse_devices, parse_send_public_key, parse_sign_in,
-    parse_sign_out,
+    AccessToken, ApiBase, ApiError, ApiRequest, ApiResponse, InputField, KeyAlgorithm, KeyUpload,
+    Method, ProductRef, SignInStep, form_decode, parse_device, parse_devices, parse_product_device,
+    parse_send_public_key, parse_sign_in, parse_sign_out,
 };
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -458,6 +458,25 @@ fn every_error_reads_well_and_has_a_hint() {
             status: 200,
             detail: "d".into(),
         },
+        ApiError::MissingInput {
+            field: InputField::Email,
+        },
+        ApiError::MissingInput {
+            field: InputField::Password,
+        },
+        ApiError::MissingInput {
+            field: InputField::OneTimeCode,
+        },
+        ApiError::MissingInput {
+            field: InputField::AccessToken,
+        },
+        ApiError::NotInProduct {
+            device_id: "x".into(),
+            product: "p".into(),
+        },
+        ApiError::ProductNotVisible {
+            product: "p".into(),
+        },
     ];
     for e in all {
         let text = e.to_string();
@@ -489,4 +508,154 @@ fn team_roles_are_read_and_judged() {
     assert_eq!(role_may_send_keys("View-only"), Some(false));
     assert_eq!(role_may_send_keys("Support"), Some(false));
     assert_eq!(role_may_send_keys("Billing"), None);
+}
+
+// ----- product devices (issue 12, cloud item 1) ---------------------------------------------------
+
+#[test]
+fn a_product_device_is_read_through_its_products_route() {
+    // particle-api-js `deviceUri({ deviceId, product })`: `/v1/products/${product}/devices/${deviceId}`.
+    let req = ApiRequest::product_device(&token(), &ProductRef::Id(12345), ID);
+    assert_eq!(req.method, Method::Get);
+    assert_eq!(req.path, format!("/v1/products/12345/devices/{ID}"));
+    assert_eq!(
+        req.header("Authorization"),
+        Some(&*format!("Bearer {TOKEN}"))
+    );
+    assert_cors_safe(&req);
+    let slug = ProductRef::parse(" My-Product-v1 ").unwrap();
+    assert_eq!(slug, ProductRef::Slug("my-product-v1".into()));
+    let req = ApiRequest::product_device(&token(), &slug, "../x");
+    assert_eq!(req.path, "/v1/products/my-product-v1/devices/..%2Fx");
+}
+
+#[test]
+fn products_are_numbers_or_slugs_and_nothing_else() {
+    assert_eq!(ProductRef::parse("12345"), Some(ProductRef::Id(12345)));
+    assert_eq!(ProductRef::parse(" 7 "), Some(ProductRef::Id(7)));
+    assert_eq!(
+        ProductRef::parse("4294967295"),
+        Some(ProductRef::Id(u32::MAX))
+    );
+    assert_eq!(
+        ProductRef::parse("photon-fleet-2"),
+        Some(ProductRef::Slug("photon-fleet-2".into()))
+    );
+    assert_eq!(ProductRef::Id(9).to_string(), "9");
+    for bad in [
+        "",
+        "  ",
+        "0",
+        "4294967296",
+        "-12",
+        "my product",
+        "a/b",
+        "../v1",
+        "a?b",
+        "ä",
+        "1.5",
+        &"a".repeat(65),
+    ] {
+        assert_eq!(ProductRef::parse(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn product_route_answers_are_read() {
+    let product = ProductRef::Id(12345);
+    let ok = resp(
+        200,
+        r#"{"id":"0123456789abcdef01234567","product_id":12345,"platform_id":6,"online":true,"owner":"a@b.c"}"#,
+    );
+    let info = parse_product_device(&ok, &product, ID).unwrap();
+    assert_eq!(info.upload_product_id(), Some(12345));
+    assert_eq!(info.owner.as_deref(), Some("a@b.c"));
+    assert_eq!(
+        parse_product_device(
+            &resp(
+                404,
+                r#"{"ok":false,"error":"Device not found for this product"}"#
+            ),
+            &product,
+            ID
+        ),
+        Err(ApiError::NotInProduct {
+            device_id: ID.to_ascii_lowercase(),
+            product: "12345".into()
+        })
+    );
+    for denied in [
+        resp(404, r#"{"ok":false,"error":"Permission denied"}"#),
+        resp(403, r#"{"ok":false,"error":"Permission Denied"}"#),
+    ] {
+        assert_eq!(
+            parse_product_device(&denied, &product, ID),
+            Err(ApiError::ProductNotVisible {
+                product: "12345".into()
+            })
+        );
+    }
+    assert_eq!(
+        parse_product_device(&resp(401, r#"{"error":"invalid_token"}"#), &product, ID),
+        Err(ApiError::TokenInvalid)
+    );
+}
+
+// ----- empty fields (issue 12, cloud item 3) --------------------------------------------------------
+
+/// A cloud that records what would be sent.
+#[derive(Default)]
+struct Recorder(Vec<ApiRequest>);
+
+impl key_rescue::cloud::CloudApi for Recorder {
+    async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        self.0.push(request.clone());
+        Ok(resp(500, ""))
+    }
+    async fn sleep(&mut self, _ms: u32) {}
+    fn now_ms(&self) -> u64 {
+        0
+    }
+}
+
+#[test]
+fn the_client_refuses_empty_fields_before_sending_and_names_them() {
+    use futures_executor::block_on;
+    use key_rescue::cloud::CloudApi;
+    let mut cloud = Recorder::default();
+    let missing = |field| Err(ApiError::MissingInput { field });
+    assert_eq!(
+        block_on(cloud.sign_in("", "pw")).map(|_| ()),
+        missing(InputField::Email)
+    );
+    assert_eq!(
+        block_on(cloud.sign_in(" \t", "")).map(|_| ()),
+        missing(InputField::Email)
+    );
+    assert_eq!(
+        block_on(cloud.sign_in("a@b.c", "")).map(|_| ()),
+        missing(InputField::Password)
+    );
+    assert_eq!(
+        block_on(cloud.sign_in_otp("mfa", "")).map(|_| ()),
+        missing(InputField::OneTimeCode)
+    );
+    assert_eq!(
+        block_on(cloud.sign_in_otp("mfa", "  ")).map(|_| ()),
+        missing(InputField::OneTimeCode)
+    );
+    assert_eq!(
+        block_on(cloud.sign_in_with_token("")).map(|_| ()),
+        missing(InputField::AccessToken)
+    );
+    assert!(cloud.0.is_empty(), "nothing was sent: {:?}", cloud.0);
+    let e = ApiError::MissingInput {
+        field: InputField::OneTimeCode,
+    };
+    assert_eq!(e.to_string(), "no one-time code was entered");
+    assert!(e.hint().contains("code"));
+    // Filled in, they are sent.
+    let _ = block_on(cloud.sign_in("a@b.c", "pw"));
+    let _ = block_on(cloud.sign_in_otp("mfa", "123456"));
+    assert_eq!(cloud.0.len(), 2);
 }

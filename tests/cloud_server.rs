@@ -265,3 +265,84 @@ fn help_documents_flags_and_refuses_non_loopback_hosts() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn oauth_errors_and_product_devices_over_loopback() {
+    let server = start(&[]);
+    const CLIENT: &str = "client_id=particle&client_secret=particle";
+    // Empty password (issue 12, cloud item 2): OAUTH lib/grant.js `usePasswordGrant`.
+    let reply = request(
+        &server,
+        "POST",
+        "/oauth/token",
+        &[FORM],
+        &format!("grant_type=password&username=demo%40example.com&password=&{CLIENT}"),
+    );
+    assert_eq!(reply.status, 400);
+    let body = reply.json();
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(
+        body["error_description"],
+        "Missing parameters. \"username\" and \"password\" are required"
+    );
+    assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+    assert_eq!(reply.header("Pragma"), Some("no-cache"));
+    assert_eq!(reply.header("Access-Control-Allow-Origin"), Some("*"));
+    // Empty one-time code.
+    let reply = request(
+        &server,
+        "POST",
+        "/oauth/token",
+        &[FORM],
+        &format!("grant_type=urn%3Acustom%3Amfa-otp&mfa_token=x&otp=&{CLIENT}"),
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["error_description"],
+        "You must provide otp and mfa token."
+    );
+    assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+    assert_eq!(reply.header("Pragma"), Some("no-cache"));
+    // A wrong password too.
+    let reply = request(
+        &server,
+        "POST",
+        "/oauth/token",
+        &[FORM],
+        &format!("grant_type=password&username=demo%40example.com&password=no&{CLIENT}"),
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+
+    // The product route (issue 12, cloud item 1), for a team Developer.
+    let reply = request(
+        &server,
+        "POST",
+        "/oauth/token",
+        &[FORM],
+        &format!("grant_type=password&username=developer%40example.com&password=password&{CLIENT}"),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let token = reply.json()["access_token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    for product in ["12345", "demo-product-v1"] {
+        let reply = request(
+            &server,
+            "GET",
+            &format!("/v1/products/{product}/devices/e00fce68aaaaaaaaaaaaaaaa"),
+            &[("Authorization", &bearer)],
+            "",
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.json()["product_id"], 12345);
+    }
+    let reply = request(
+        &server,
+        "GET",
+        "/v1/products/12345/devices/0123456789abcdef01234567",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.header("Access-Control-Allow-Origin"), Some("*"));
+}

@@ -537,3 +537,302 @@ fn a_pasted_token_is_checked_against_the_cloud() {
         ApiError::TokenMalformed
     );
 }
+
+// ----- product devices (issue 12, cloud item 1) ---------------------------------------------------
+
+fn get(target: &str, token: &AccessToken) -> SimHttpRequest {
+    SimHttpRequest::new("GET", target)
+        .with_header("Authorization", &format!("Bearer {}", token.expose()))
+}
+
+#[test]
+fn product_route_answers_the_team_as_the_device_route_answers_owners() {
+    use key_rescue::cloud::ProductRef;
+    let mut api = demo();
+    let developer = sign_in(&mut api, DEVELOPER_EMAIL, OTHER_PASSWORD);
+    let viewer = sign_in(&mut api, VIEWER_EMAIL, OTHER_PASSWORD);
+    for product in [
+        ProductRef::Id(DEMO_PRODUCT_ID),
+        ProductRef::parse(DEMO_PRODUCT_SLUG).unwrap(),
+    ] {
+        for token in [&developer, &viewer] {
+            let info = block_on(api.product_device(token, &product, PRODUCT_PHOTON_ID)).unwrap();
+            assert_eq!(info.id, PRODUCT_PHOTON_ID);
+            assert_eq!(info.product_id, DEMO_PRODUCT_ID);
+            assert_eq!(info.owner.as_deref(), Some(MFA_EMAIL));
+        }
+    }
+    // The same body as /v1/devices/:id gives.
+    let (via_product, _) = raw(
+        &api,
+        get(
+            &format!("/v1/products/{DEMO_PRODUCT_ID}/devices/{PRODUCT_PHOTON_ID}"),
+            &developer,
+        ),
+    );
+    let (via_device, _) = raw(
+        &api,
+        get(&format!("/v1/devices/{PRODUCT_PHOTON_ID}"), &developer),
+    );
+    assert_eq!(
+        (via_product.status, &via_product.body),
+        (200, &via_device.body)
+    );
+
+    // A device the product does not have: 404, "not found" (particle-cli's e2e against production).
+    for (product, id) in [
+        (OTHER_PRODUCT_ID, PRODUCT_PHOTON_ID),
+        (DEMO_PRODUCT_ID, DEMO_PHOTON_ID),
+        (DEMO_PRODUCT_ID, "000000000000000000000001"),
+    ] {
+        let (resp, body) = raw(
+            &api,
+            get(&format!("/v1/products/{product}/devices/{id}"), &developer),
+        );
+        assert_eq!(resp.status, 404, "{product}/{id}");
+        assert_eq!(body["ok"], false);
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("not found"),
+            "{body}"
+        );
+        assert_eq!(
+            block_on(api.product_device(&developer, &ProductRef::Id(product), id)).unwrap_err(),
+            ApiError::NotInProduct {
+                device_id: id.into(),
+                product: product.to_string()
+            }
+        );
+    }
+    // Not on the team (even the device's owner, or the owner of another device), or no such
+    // product: "Permission denied".
+    let demo_owner = sign_in(&mut api, DEMO_EMAIL, DEMO_PASSWORD);
+    for (product, token) in [
+        (DEMO_PRODUCT_ID.to_string(), &demo_owner),
+        ("999".to_owned(), &developer),
+        ("no-such-product".to_owned(), &developer),
+    ] {
+        let (resp, body) = raw(
+            &api,
+            get(
+                &format!("/v1/products/{product}/devices/{PRODUCT_PHOTON_ID}"),
+                token,
+            ),
+        );
+        assert_eq!(resp.status, 404, "{product}");
+        assert_eq!(body["error"], "Permission denied");
+        assert_eq!(
+            block_on(api.product_device(
+                token,
+                &ProductRef::parse(&product).unwrap(),
+                PRODUCT_PHOTON_ID
+            ))
+            .unwrap_err(),
+            ApiError::ProductNotVisible { product }
+        );
+    }
+    // Token errors as on every Bearer route.
+    let (resp, body) = raw(
+        &api,
+        SimHttpRequest::new(
+            "GET",
+            &format!("/v1/products/{DEMO_PRODUCT_ID}/devices/{PRODUCT_PHOTON_ID}"),
+        ),
+    );
+    assert_eq!(
+        (resp.status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}
+
+#[test]
+fn the_device_route_can_refuse_team_members_as_production_may() {
+    use key_rescue::cloud::ProductRef;
+    let mut api = demo();
+    api.cloud()
+        .borrow_mut()
+        .set_device_route_answers_team(false);
+    let developer = sign_in(&mut api, DEVELOPER_EMAIL, OTHER_PASSWORD);
+    assert_eq!(
+        block_on(api.device(&developer, PRODUCT_PHOTON_ID)).unwrap_err(),
+        ApiError::NotYourDevice {
+            device_id: PRODUCT_PHOTON_ID.into()
+        }
+    );
+    let product = ProductRef::Id(DEMO_PRODUCT_ID);
+    assert!(block_on(api.device_in(&developer, Some(&product), PRODUCT_PHOTON_ID)).is_ok());
+}
+
+// ----- /oauth/token edge cases (issue 12, cloud item 2; OAUTH lib/grant.js, lib/error.js) ---------
+
+fn assert_no_store(resp: &SimHttpResponse) {
+    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "{resp:?}");
+    assert_eq!(resp.header("Pragma"), Some("no-cache"), "{resp:?}");
+}
+
+const CLIENT: &str = "client_id=particle&client_secret=particle";
+
+#[test]
+fn an_empty_one_time_code_is_an_invalid_request() {
+    let mut api = demo();
+    let Err(ApiError::MfaRequired { mfa_token }) = block_on(api.sign_in(MFA_EMAIL, MFA_PASSWORD))
+    else {
+        panic!("MFA account")
+    };
+    for body in [
+        format!("grant_type=urn%3Acustom%3Amfa-otp&mfa_token={mfa_token}&otp=&{CLIENT}"),
+        format!("grant_type=urn%3Acustom%3Amfa-otp&mfa_token={mfa_token}&{CLIENT}"),
+        format!("grant_type=urn%3Acustom%3Amfa-otp&mfa_token=&otp=123456&{CLIENT}"),
+    ] {
+        let (resp, json) = raw(&api, form_post("/oauth/token", &body));
+        assert_eq!(resp.status, 400, "{body}");
+        assert_eq!(json["error"], "invalid_request");
+        assert_eq!(
+            json["error_description"],
+            "You must provide otp and mfa token."
+        );
+        assert_no_store(&resp);
+    }
+    // The code still works afterwards: the empty ones were not tries.
+    assert!(block_on(api.sign_in_otp(&mfa_token, MFA_OTP)).is_ok());
+}
+
+#[test]
+fn an_empty_or_missing_password_is_invalid_client_and_never_locks_the_account() {
+    let mut api = demo();
+    for _ in 0..MAX_FAILED_SIGN_INS_PLUS {
+        for body in [
+            format!("grant_type=password&username=demo%40example.com&password=&{CLIENT}"),
+            format!("grant_type=password&username=demo%40example.com&{CLIENT}"),
+            format!("grant_type=password&username=&password=demo-password&{CLIENT}"),
+        ] {
+            let (resp, json) = raw(&api, form_post("/oauth/token", &body));
+            assert_eq!(resp.status, 400, "{body}");
+            assert_eq!(json["error"], "invalid_client");
+            assert_eq!(
+                json["error_description"],
+                "Missing parameters. \"username\" and \"password\" are required"
+            );
+            assert_eq!(
+                resp.header("WWW-Authenticate"),
+                Some("Basic realm=\"Service\"")
+            );
+            assert_no_store(&resp);
+        }
+    }
+    assert!(block_on(api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)).is_ok());
+}
+
+const MAX_FAILED_SIGN_INS_PLUS: u32 = key_rescue::sim::cloud::MAX_FAILED_SIGN_INS + 2;
+
+#[test]
+fn every_oauth_error_says_no_store() {
+    let api = demo();
+    let oauth_errors = [
+        form_post(
+            "/oauth/token",
+            &format!("grant_type=password&username=demo%40example.com&password=x&{CLIENT}"),
+        ),
+        form_post("/oauth/token", "grant_type=password&username=a&password=b"),
+        form_post(
+            "/oauth/token",
+            "grant_type=password&username=a&password=b&client_id=x&client_secret=y",
+        ),
+        form_post("/oauth/token", &format!("grant_type=implicit&{CLIENT}")),
+        form_post(
+            "/oauth/token",
+            &format!(
+                "grant_type=password&username={SSO}&password=password&{CLIENT}",
+                SSO = "sso%40example.com"
+            ),
+        ),
+        SimHttpRequest::new("POST", "/oauth/token").with_body("grant_type=password"),
+        SimHttpRequest::new("GET", "/v1/devices"),
+        SimHttpRequest::new("GET", "/v1/devices").with_header("Authorization", "Bearer nope"),
+        SimHttpRequest::new("GET", "/v1/devices").with_header("Authorization", "Basic"),
+    ];
+    for req in oauth_errors {
+        let (resp, json) = raw(&api, req.clone());
+        assert!(resp.status >= 400, "{req:?}");
+        assert!(json["error_description"].is_string(), "{req:?}: {json}");
+        assert_no_store(&resp);
+    }
+    let (mfa, _) = raw(
+        &api,
+        form_post(
+            "/oauth/token",
+            &format!(
+                "grant_type=password&username=mfa%40example.com&password=mfa-password&{CLIENT}"
+            ),
+        ),
+    );
+    assert_eq!(mfa.status, 403);
+    assert_no_store(&mfa);
+    // API routes' own errors are not OAuth errors.
+    let mut api = api;
+    let token = sign_in(&mut api, STRANGER_EMAIL, OTHER_PASSWORD);
+    let (resp, _) = raw(&api, get(&format!("/v1/devices/{DEMO_PHOTON_ID}"), &token));
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.header("Cache-Control"), None);
+}
+
+#[test]
+fn the_grant_type_is_checked_before_the_client() {
+    let api = demo();
+    let (resp, json) = raw(
+        &api,
+        form_post(
+            "/oauth/token",
+            "username=a&password=b&client_id=x&client_secret=y",
+        ),
+    );
+    assert_eq!(resp.status, 400);
+    assert_eq!(json["error"], "invalid_request");
+    assert_eq!(
+        json["error_description"],
+        "Invalid or missing grant_type parameter"
+    );
+    let (resp, json) = raw(
+        &api,
+        form_post(
+            "/oauth/token",
+            "grant_type=password&username=a&password=b&client_id=particle",
+        ),
+    );
+    assert_eq!(resp.status, 400);
+    assert_eq!(json["error_description"], "Missing client_secret parameter");
+}
+
+// ----- empty fields are refused before sending (issue 12, cloud item 3) --------------------------
+
+#[test]
+fn empty_sign_in_fields_never_reach_the_cloud() {
+    use key_rescue::cloud::InputField;
+    let mut api = demo();
+    api.set_offline(true); // anything sent would fail as a network error
+    let missing = |field| ApiError::MissingInput { field };
+    assert_eq!(
+        block_on(api.sign_in("  ", DEMO_PASSWORD)).unwrap_err(),
+        missing(InputField::Email)
+    );
+    assert_eq!(
+        block_on(api.sign_in(DEMO_EMAIL, "")).unwrap_err(),
+        missing(InputField::Password)
+    );
+    assert_eq!(
+        block_on(api.sign_in_otp("t", " ")).unwrap_err(),
+        missing(InputField::OneTimeCode)
+    );
+    assert_eq!(
+        block_on(api.sign_in_with_token("\n")).unwrap_err(),
+        missing(InputField::AccessToken)
+    );
+    // A password of spaces is a password: it is sent as typed.
+    assert!(matches!(
+        block_on(api.sign_in(DEMO_EMAIL, "   ")).unwrap_err(),
+        ApiError::Network { .. }
+    ));
+}

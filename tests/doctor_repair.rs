@@ -5,11 +5,13 @@ mod doctor_common;
 
 use doctor_common::*;
 use futures_executor::block_on;
+use key_rescue::cloud::ProductRef;
 use key_rescue::doctor::{
-    Action, CloudAccess, DoctorError, PlanBlock, PlanOptions, SendOutcome, ServerChoice,
+    Action, CloudAccess, Command, DoctorError, PlanBlock, PlanOptions, SendOutcome, ServerChoice,
 };
 use key_rescue::keys::diagnose::{PrivateKeyStatus, ServerKeyStatus};
 use key_rescue::sim::device::{Platform as SimPlatform, SimDevice};
+use key_rescue::sim::world::SimWorld;
 
 #[test]
 fn photon_with_blank_keys_is_repaired_and_comes_online() {
@@ -447,4 +449,142 @@ fn restoring_a_core_backup_erases_first_and_brings_back_every_byte() {
         None,
         "the key sectors are as they were before the repair"
     );
+}
+
+// ----- product devices (issue 12, cloud item 1) ---------------------------------------------------
+
+/// The demo product's Photon, in a cloud whose `/v1/devices/:id` answers only owners (production
+/// may refuse a team member there).
+fn product_world_answering_team_only_through_the_product() -> SimWorld {
+    let w = photon_world(Owner::Product);
+    w.cloud.borrow_mut().set_device_route_answers_team(false);
+    w
+}
+
+#[test]
+fn a_team_member_refused_by_the_device_route_is_told_to_give_the_product() {
+    let w = product_world_answering_team_only_through_the_product();
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEVELOPER_EMAIL)));
+    match &run.diagnosis.as_ref().unwrap().cloud {
+        CloudAccess::Denied { reason, hint } => {
+            assert!(reason.contains("not in this account"), "{reason}");
+            assert!(hint.contains("?product="), "{hint}");
+            assert!(hint.ends_with('.'), "{hint}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cloud_key(&w), None);
+}
+
+#[test]
+fn a_product_from_the_link_is_looked_up_sent_and_verified_through_the_product() {
+    for product in [
+        ProductRef::Id(PRODUCT_ID),
+        ProductRef::parse(key_rescue::sim::cloud::scenario::DEMO_PRODUCT_SLUG).unwrap(),
+    ] {
+        let w = product_world_answering_team_only_through_the_product();
+        let run = block_on(full_repair_in_product(
+            &w,
+            options_for(&w),
+            Some(DEVELOPER_EMAIL),
+            Some(product.clone()),
+        ));
+        assert_eq!(
+            run.diagnosis.as_ref().unwrap().cloud,
+            CloudAccess::Allowed {
+                product_id: Some(PRODUCT_ID)
+            },
+            "{product}"
+        );
+        assert!(run.plan.as_ref().unwrap().actions.iter().any(|a| matches!(
+            a,
+            Action::SendPublicKey {
+                product_id: Some(PRODUCT_ID),
+                ..
+            }
+        )));
+        assert_eq!(run.repaired().send, SendOutcome::Sent);
+        assert_eq!(cloud_key(&w), device_public_key(&w));
+        // Polling /v1/devices/:id would be refused: the verify step asks the product's route.
+        run.assert_online();
+    }
+}
+
+#[test]
+fn a_product_that_does_not_have_the_device_falls_back_to_the_device_route() {
+    // The demo account's own developer device, with a product it is not on the team of.
+    let w = photon_world(Owner::Demo);
+    let run = block_on(full_repair_in_product(
+        &w,
+        options_for(&w),
+        Some(DEMO_EMAIL),
+        Some(ProductRef::Id(PRODUCT_ID)),
+    ));
+    assert_eq!(
+        run.diagnosis.as_ref().unwrap().cloud,
+        CloudAccess::Allowed { product_id: None }
+    );
+    run.assert_online();
+
+    // Someone else's device: the product's answer is the one shown.
+    let w = photon_world(Owner::Someone);
+    let run = block_on(full_repair_in_product(
+        &w,
+        options_for(&w),
+        Some(DEVELOPER_EMAIL),
+        Some(ProductRef::Id(PRODUCT_ID)),
+    ));
+    match &run.diagnosis.as_ref().unwrap().cloud {
+        CloudAccess::Denied { reason, .. } => {
+            assert!(reason.contains("is not in product 12345"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cloud_key(&w), None);
+}
+
+#[test]
+fn keys_send_with_a_product_slug_sends_the_products_number() {
+    let w = product_world_answering_team_only_through_the_product();
+    let slug = ProductRef::parse(key_rescue::sim::cloud::scenario::DEMO_PRODUCT_SLUG).unwrap();
+    let mut options = options_for(&w);
+    options.send_later = true;
+    let mut api = w.cloud_api();
+    // Repaired signed out ("send the key later"): the product's number is not known yet.
+    let run = block_on(repair_in_product(
+        &w,
+        &mut api,
+        options,
+        None,
+        Some(slug.clone()),
+    ));
+    assert_eq!(run.repaired().send, SendOutcome::Deferred);
+    let mut doctor = run.doctor.unwrap();
+    let token = w.token(DEVELOPER_EMAIL);
+    // Told no product, a team member's upload is refused ...
+    let err = block_on(doctor.run_command(
+        Command::SendKey { product: None },
+        ctx(&mut api, Some(&token)),
+        &mut |_| {},
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("not in this account"), "{err}");
+    assert_eq!(cloud_key(&w), None);
+    // ... with the product's slug in the panel's field it goes with the product's number.
+    let field = key_rescue::doctor::product_field(" Demo-Product-V1 ").unwrap();
+    assert_eq!(field, Some(slug));
+    block_on(doctor.run_command(
+        Command::SendKey { product: field },
+        ctx(&mut api, Some(&token)),
+        &mut |_| {},
+    ))
+    .unwrap();
+    assert_eq!(cloud_key(&w), device_public_key(&w));
+    assert_eq!(
+        key_rescue::doctor::product_field("my product"),
+        Err(DoctorError::ProductNotValid {
+            text: "my product".into()
+        })
+    );
+    assert_eq!(key_rescue::doctor::product_field("  "), Ok(None));
 }

@@ -418,7 +418,7 @@ fn the_advanced_panel_runs_each_command_through_the_doctor_and_words_its_result(
 
         let sent = doctor
             .run_command(
-                Command::SendKey { product_id: None },
+                Command::SendKey { product: None },
                 ctx(&mut api, Some(&token)),
                 &mut |_| {},
             )

@@ -15,11 +15,12 @@ USAGE: sim-cloud [--port N] [--host 127.0.0.1|::1|localhost] [--scenario demo|em
                     stdout as the first line, alone (e.g. `41234`), then stdout stays quiet;
                     request logs go to stderr.
   --host H          loopback address to bind (default 127.0.0.1); other addresses are refused.
-  --scenario S      demo (default): accounts, a product and devices, all with passwords:
+  --scenario S      demo (default): accounts, products and devices, all with passwords:
                       demo@example.com / demo-password     owns Photon 0123456789abcdef01234567
                       mfa@example.com / mfa-password       MFA, one-time code 123456; owns the
                                                            product Photon e00fce68aaaaaaaaaaaaaaaa
                       developer@example.com / password     Developer in product 12345
+                                                           (slug demo-product-v1) and 54321
                       viewer@example.com / password        View-only in product 12345
                       stranger@example.com / password      owns nothing
                       sso@example.com / password           single sign-on (password refused)

@@ -1,5 +1,6 @@
 //! `ApiError`: every way a call to the Particle cloud can fail, each one something the user can act on.
 
+use super::request::InputField;
 use thiserror::Error;
 
 /// What went wrong talking to the Particle cloud.
@@ -58,6 +59,16 @@ pub enum ApiError {
     /// An answer whose status or body does not fit the contract.
     #[error("the cloud gave an unexpected answer (HTTP {status}): {detail}")]
     Unexpected { status: u16, detail: String },
+    /// Refused before sending: the user left a field empty.
+    #[error("no {field} was entered")]
+    MissingInput { field: InputField },
+    /// 404 "not found" on `/v1/products/:product/devices/:id`: the product has no such device.
+    #[error("device {device_id} is not in product {product}")]
+    NotInProduct { device_id: String, product: String },
+    /// 403, or 404 "Permission denied", on a product route: the account is not on the product's
+    /// team, or there is no such product.
+    #[error("this account cannot see product {product}, or there is no such product")]
+    ProductNotVisible { product: String },
 }
 
 impl ApiError {
@@ -99,6 +110,23 @@ impl ApiError {
             }
             Self::BadRequest { .. } | Self::Unexpected { .. } => {
                 "Retry; if it happens again, report it with the message above."
+            }
+            Self::MissingInput { field } => match field {
+                InputField::Email => "Enter the email address of your Particle account.",
+                InputField::Password => "Enter the password of your Particle account.",
+                InputField::OneTimeCode => {
+                    "Enter the 6-digit code your authenticator app shows now."
+                }
+                InputField::AccessToken => {
+                    "Paste an access token (create one with `particle token create`)."
+                }
+            },
+            Self::NotInProduct { .. } => {
+                "Check the product ID or slug (the console shows both), or leave the product out to \
+                 look the device up by its ID alone."
+            }
+            Self::ProductNotVisible { .. } => {
+                "Check the product ID or slug, or sign in with an account on the product's team."
             }
         }
     }

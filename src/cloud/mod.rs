@@ -13,13 +13,13 @@ mod response;
 
 pub use error::ApiError;
 pub use request::{
-    AccessToken, ApiRequest, FORM, KeyAlgorithm, KeyUpload, Method, OAUTH_CLIENT_ID,
-    OAUTH_CLIENT_SECRET, SIGN_IN_EXPIRES_IN_S, form_decode, form_encode,
+    AccessToken, ApiRequest, FORM, InputField, KeyAlgorithm, KeyUpload, Method, OAUTH_CLIENT_ID,
+    OAUTH_CLIENT_SECRET, ProductRef, SIGN_IN_EXPIRES_IN_S, form_decode, form_encode,
 };
 pub use response::{
     ApiResponse, DeviceInfo, Session, SignInStep, parse_device, parse_devices,
-    parse_send_public_key, parse_sign_in, parse_sign_out, parse_team_role, parse_user,
-    role_may_send_keys,
+    parse_product_device, parse_send_public_key, parse_sign_in, parse_sign_out, parse_team_role,
+    parse_user, role_may_send_keys,
 };
 
 use thiserror::Error;
@@ -46,14 +46,19 @@ pub trait CloudApi {
     fn now_ms(&self) -> u64;
 
     /// Signs in with email and password. An MFA account answers [`ApiError::MfaRequired`]; continue
-    /// with [`CloudApi::sign_in_otp`].
+    /// with [`CloudApi::sign_in_otp`]. An empty email or password is refused before anything is
+    /// sent ([`ApiError::MissingInput`]).
     async fn sign_in(&mut self, email: &str, password: &str) -> Result<Session, ApiError> {
+        InputField::Email.require(email)?;
+        InputField::Password.require(password)?;
         let resp = self.execute(&ApiRequest::sign_in(email, password)).await?;
         parse_sign_in(&resp, SignInStep::Password)
     }
 
-    /// The second MFA step: the `mfa_token` from [`ApiError::MfaRequired`] and the 6-digit code.
+    /// The second MFA step: the `mfa_token` from [`ApiError::MfaRequired`] and the 6-digit code
+    /// (an empty code is refused before anything is sent).
     async fn sign_in_otp(&mut self, mfa_token: &str, otp: &str) -> Result<Session, ApiError> {
+        InputField::OneTimeCode.require(otp)?;
         let resp = self
             .execute(&ApiRequest::sign_in_otp(mfa_token, otp))
             .await?;
@@ -62,6 +67,7 @@ pub trait CloudApi {
 
     /// Checks a pasted token by listing the account's devices, and returns it as a session.
     async fn sign_in_with_token(&mut self, pasted: &str) -> Result<Session, ApiError> {
+        InputField::AccessToken.require(pasted)?;
         let token = AccessToken::from_pasted(pasted)?;
         self.devices(&token).await?;
         Ok(Session {
@@ -84,6 +90,32 @@ pub trait CloudApi {
     ) -> Result<DeviceInfo, ApiError> {
         let resp = self.execute(&ApiRequest::device(token, device_id)).await?;
         parse_device(&resp, device_id)
+    }
+
+    /// Looks one device up through its product (`GET /v1/products/:product/devices/:id`), the
+    /// route Particle's clients use for product devices; a team member is answered there.
+    async fn product_device(
+        &mut self,
+        token: &AccessToken,
+        product: &ProductRef,
+        device_id: &str,
+    ) -> Result<DeviceInfo, ApiError> {
+        let request = ApiRequest::product_device(token, product, device_id);
+        let resp = self.execute(&request).await?;
+        parse_product_device(&resp, product, device_id)
+    }
+
+    /// [`CloudApi::product_device`] when a product is given, else [`CloudApi::device`].
+    async fn device_in(
+        &mut self,
+        token: &AccessToken,
+        product: Option<&ProductRef>,
+        device_id: &str,
+    ) -> Result<DeviceInfo, ApiError> {
+        match product {
+            Some(product) => self.product_device(token, product, device_id).await,
+            None => self.device(token, device_id).await,
+        }
     }
 
     /// The account's devices.
@@ -128,10 +160,23 @@ pub trait CloudApi {
         timeout_ms: u32,
         poll_ms: u32,
     ) -> Result<DeviceInfo, ApiError> {
+        self.wait_until_online_in(token, None, device_id, timeout_ms, poll_ms)
+            .await
+    }
+
+    /// [`CloudApi::wait_until_online`], asking through `product`'s route when one is given.
+    async fn wait_until_online_in(
+        &mut self,
+        token: &AccessToken,
+        product: Option<&ProductRef>,
+        device_id: &str,
+        timeout_ms: u32,
+        poll_ms: u32,
+    ) -> Result<DeviceInfo, ApiError> {
         let poll_ms = poll_ms.max(1);
         let mut waited: u32 = 0;
         loop {
-            match self.device(token, device_id).await {
+            match self.device_in(token, product, device_id).await {
                 Ok(info) if info.is_online() => return Ok(info),
                 Ok(_) | Err(ApiError::Network { .. } | ApiError::Server { .. }) => {}
                 Err(other) => return Err(other),

@@ -164,6 +164,21 @@ impl ApiRequest {
         Self::new(Method::Delete, "/v1/access_tokens/current".into()).bearer(token)
     }
 
+    /// `GET /v1/products/:product/devices/:id`: a product device as Particle's clients read it
+    /// (particle-api-js `deviceUri()` with `product`, particle-cli `getDeviceAttributes`), for a
+    /// product team member.
+    pub fn product_device(token: &AccessToken, product: &ProductRef, device_id: &str) -> Self {
+        Self::new(
+            Method::Get,
+            format!(
+                "/v1/products/{}/devices/{}",
+                path_segment(&product.to_string()),
+                path_segment(device_id)
+            ),
+        )
+        .bearer(token)
+    }
+
     /// `GET /v1/devices/:id`.
     pub fn device(token: &AccessToken, device_id: &str) -> Self {
         Self::new(
@@ -241,6 +256,92 @@ pub struct KeyUpload {
     pub algorithm: KeyAlgorithm,
     /// Set for product devices only (a team member sends keys on the product's behalf).
     pub product_id: Option<u32>,
+}
+
+/// A product as Particle's product routes take it: its number or its slug (docs.particle.io
+/// "Product ID or slug": e.g. `1337` or `my-product-v1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductRef {
+    Id(u32),
+    Slug(String),
+}
+
+impl ProductRef {
+    /// Reads what a user typed or a link gave: a product number from 1 to 4294967295, or a slug
+    /// of letters, digits and hyphens (at most 64, starting with a letter or digit). `None` for
+    /// anything else, so nothing odd reaches a URL. Slugs are lower-cased: the console shows them
+    /// lower-case (unverified that the API ignores case).
+    pub fn parse(input: &str) -> Option<Self> {
+        let text = input.trim();
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text.parse::<u32>().ok().filter(|&n| n > 0).map(Self::Id);
+        }
+        let slug = text.to_ascii_lowercase();
+        let valid = (1..=64).contains(&slug.len())
+            && slug.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        valid.then_some(Self::Slug(slug))
+    }
+
+    /// The product number, when that is what was given.
+    pub fn id(&self) -> Option<u32> {
+        match self {
+            Self::Id(n) => Some(*n),
+            Self::Slug(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ProductRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(n) => write!(f, "{n}"),
+            Self::Slug(s) => f.write_str(s),
+        }
+    }
+}
+
+/// What the user must enter before the page sends anything: the page never sends an empty one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputField {
+    Email,
+    Password,
+    OneTimeCode,
+    AccessToken,
+}
+
+impl InputField {
+    /// The field's name in a sentence.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Email => "email address",
+            Self::Password => "password",
+            Self::OneTimeCode => "one-time code",
+            Self::AccessToken => "access token",
+        }
+    }
+
+    /// `Err` naming this field when `value` is empty (or only spaces, except for a password,
+    /// which is sent as typed).
+    pub fn require(self, value: &str) -> Result<(), ApiError> {
+        let empty = match self {
+            Self::Password => value.is_empty(),
+            _ => value.trim().is_empty(),
+        };
+        if empty {
+            Err(ApiError::MissingInput { field: self })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl std::fmt::Display for InputField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Percent-encodes a path segment so a typed device ID can never change the route.

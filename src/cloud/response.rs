@@ -6,7 +6,7 @@
 //! device" on `/v1/devices`).
 
 use super::error::ApiError;
-use super::request::AccessToken;
+use super::request::{AccessToken, ProductRef};
 use crate::json::{self, Value};
 
 /// One HTTP answer as the transport delivers it.
@@ -357,6 +357,37 @@ pub fn parse_device(resp: &ApiResponse, device_id: &str) -> Result<DeviceInfo, A
             device_id: device_id.to_ascii_lowercase(),
         }),
         _ => Err(route_error(resp)),
+    }
+}
+
+/// Parses `GET /v1/products/:product/devices/:id`.
+///
+/// Particle's own CLI tests against production (particle-cli 3.49 `test/e2e/product.e2e.js`) see a
+/// 404 for an unknown device in a product ("not found") and "Permission denied" for an unknown
+/// product; the exact bodies are unverified, so a 404 that mentions permission is read as the
+/// product being out of reach and any other 404 as the device not being in it.
+pub fn parse_product_device(
+    resp: &ApiResponse,
+    product: &ProductRef,
+    device_id: &str,
+) -> Result<DeviceInfo, ApiError> {
+    if (200..300).contains(&resp.status) {
+        return read_body(&resp.body, DeviceInfo::from_json)
+            .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a device ({e})")));
+    }
+    let body = ErrorBody::parse(&resp.body);
+    match resp.status {
+        403 => Err(ApiError::ProductNotVisible {
+            product: product.to_string(),
+        }),
+        404 if body.mentions("permission") => Err(ApiError::ProductNotVisible {
+            product: product.to_string(),
+        }),
+        404 => Err(ApiError::NotInProduct {
+            device_id: device_id.to_ascii_lowercase(),
+            product: product.to_string(),
+        }),
+        _ => Err(common_error(resp.status, &body, &resp.body)),
     }
 }
 

@@ -13,7 +13,7 @@ use super::backup::{BackupFile, file_algorithm};
 use super::error::DoctorError;
 use super::session::{Doctor, new_key};
 use super::{CloudContext, DoctorEvent, report};
-use crate::cloud::CloudApi;
+use crate::cloud::{CloudApi, ProductRef};
 use crate::device::{KeySlot, TransportKeys};
 use crate::keys::diagnose::AddressReport;
 use crate::keys::{self, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec, firmware};
@@ -29,8 +29,9 @@ pub enum Command {
     LoadKeyFile { file: Option<Vec<u8>> },
     /// `keys new`: generate a key pair here and write it.
     NewKey,
-    /// `keys send`: send the public key of the key on the device (to a product, if given).
-    SendKey { product_id: Option<u32> },
+    /// `keys send`: send the public key of the key on the device, with `product` (the panel's
+    /// field, like `keys send --product_id`), or else the product the link or the diagnosis knew.
+    SendKey { product: Option<ProductRef> },
     /// `keys server`: write the server key in `key_file` (`None`: Particle's) with `address`.
     WriteServer {
         key_file: Option<Vec<u8>>,
@@ -73,6 +74,19 @@ impl CommandOutcome {
     }
 }
 
+/// The panel's product field: empty for none, else a product number or slug.
+pub fn product_field(text: &str) -> Result<Option<ProductRef>, DoctorError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    ProductRef::parse(text)
+        .map(Some)
+        .ok_or_else(|| DoctorError::ProductNotValid {
+            text: text.to_owned(),
+        })
+}
+
 /// The address block for the server command from the panel's fields: Particle's own address
 /// unless a custom server with a host is chosen; an empty port means the default port.
 pub fn server_address(
@@ -111,7 +125,7 @@ impl<T: Transport> Doctor<T> {
     pub async fn run_command<C: CloudApi>(
         &mut self,
         command: Command,
-        cloud: CloudContext<'_, C>,
+        mut cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<CommandOutcome, DoctorError> {
         Ok(match command {
@@ -142,7 +156,8 @@ impl<T: Transport> Doctor<T> {
                     key.fingerprint
                 ))
             }
-            Command::SendKey { product_id } => {
+            Command::SendKey { product } => {
+                let product_id = self.upload_product_id(product, &mut cloud).await?;
                 let key = self
                     .send_key_from_device(product_id, cloud, on_event)
                     .await?;
@@ -174,6 +189,30 @@ impl<T: Transport> Doctor<T> {
                         bytes: Zeroizing::new(bytes),
                     }),
                 }
+            }
+        })
+    }
+
+    /// The product id a key upload carries: the number given; for a slug, the product id of the
+    /// device as its product's route answers (the upload takes a number, as `keys send
+    /// --product_id` does); with no product given, the one the link or the diagnosis knew.
+    async fn upload_product_id<C: CloudApi>(
+        &self,
+        product: Option<ProductRef>,
+        cloud: &mut CloudContext<'_, C>,
+    ) -> Result<Option<u32>, DoctorError> {
+        Ok(match product {
+            None => self.cloud_product_id,
+            Some(ProductRef::Id(id)) => Some(id),
+            Some(slug) => {
+                let token = cloud.token.ok_or_else(|| DoctorError::CloudNeeded {
+                    reason: "nobody is signed in".into(),
+                })?;
+                let info = cloud
+                    .api
+                    .product_device(token, &slug, &self.identity.device_id)
+                    .await?;
+                Some(info.product_id)
             }
         })
     }

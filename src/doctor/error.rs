@@ -65,6 +65,8 @@ pub enum DoctorError {
     PortNotANumber { text: String },
     #[error("a port was entered without a host")]
     PortWithoutHost,
+    #[error("the product \"{text}\" is not a product number or slug")]
+    ProductNotValid { text: String },
     #[error(transparent)]
     Dfu(#[from] dfu::Error),
     #[error(transparent)]
@@ -133,6 +135,9 @@ impl DoctorError {
             Self::PortWithoutHost => {
                 "Enter the server's host or IP address as well, or leave the port empty.".into()
             }
+            Self::ProductNotValid { .. } => "Enter the product's number (12345) or its slug \
+                 (my-product-v1), as the console shows them, or leave it empty."
+                .into(),
             Self::Dfu(e) => e.hint().into(),
             Self::Cloud(e) => e.hint().into(),
             Self::Key(e) => e.hint().into(),

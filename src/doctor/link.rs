@@ -2,13 +2,15 @@
 //! uses any of it.
 //!
 //! `device=<24 hex>` names the device the link is for (the doctor refuses another one),
+//! `product=<number or slug>` the product it belongs to (the doctor then looks it up through the
+//! product, as Particle's clients do for a product device),
 //! `sim=photon` starts the simulated mode, `fault=<name>` picks a simulated problem and
 //! `api=<loopback base>` points the page at a local test cloud (only loopback or Particle's own API
 //! pass `ApiBase::parse`, so a crafted link cannot send a password elsewhere). Anything malformed is
 //! a typed error the page shows; nothing is silently ignored except unknown parameter names. Pure:
 //! no browser imports; the fault names are passed in so this module does not depend on `sim`.
 
-use crate::cloud::{ApiBase, ApiBaseError, form_decode};
+use crate::cloud::{ApiBase, ApiBaseError, ProductRef, form_decode};
 use thiserror::Error;
 
 /// The one simulated platform the page offers.
@@ -19,6 +21,8 @@ pub const SIM_PLATFORMS: [&str; 1] = ["photon"];
 pub struct SupportLink {
     /// The device the link was made for: 24 lower-case hex characters.
     pub expected_device: Option<String>,
+    /// The product the device belongs to, when the link names one.
+    pub product: Option<ProductRef>,
     /// The simulated platform (`photon`), when the link starts the simulated mode.
     pub sim: Option<&'static str>,
     /// A fault name from the simulated catalogue (only with `sim`).
@@ -38,6 +42,8 @@ impl SupportLink {
 pub enum LinkError {
     #[error("the link's device ID {0:?} is not 24 hexadecimal characters")]
     BadDeviceId(String),
+    #[error("the link's product {0:?} is not a product number or slug")]
+    BadProduct(String),
     #[error("the link asks for a simulated {0:?}, which this page does not offer")]
     UnknownSimulation(String),
     #[error("the link asks for the simulated problem {0:?}, which this page does not know")]
@@ -56,6 +62,9 @@ impl LinkError {
             Self::BadDeviceId(_) => "Check the link: a device ID looks like \
                  0123456789abcdef01234567 (the console and `particle identify` show it). The page \
                  works without it too."
+                .into(),
+            Self::BadProduct(_) => "Check the link: a product is its number (12345) or its slug \
+                 (my-product-v1), as the console shows them. The page works without it too."
                 .into(),
             Self::UnknownSimulation(_) => "Use sim=photon, or remove the sim parameter.".into(),
             Self::UnknownFault(_) | Self::FaultWithoutSimulation => {
@@ -82,6 +91,10 @@ pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, 
                     return Err(LinkError::BadDeviceId(value));
                 }
                 link.expected_device = Some(value.to_ascii_lowercase());
+            }
+            "product" => {
+                once(link.product.is_some(), "product")?;
+                link.product = Some(ProductRef::parse(&value).ok_or(LinkError::BadProduct(value))?);
             }
             "sim" => {
                 once(link.sim.is_some(), "sim")?;
@@ -198,6 +211,28 @@ mod tests {
         ] {
             assert!(!e.hint().is_empty() && !e.to_string().is_empty());
         }
+    }
+
+    #[test]
+    fn a_support_link_names_the_product_by_number_or_slug() {
+        let link = parse("device=0123456789abcdef01234567&product=12345", &FAULTS).unwrap();
+        assert_eq!(link.product, Some(ProductRef::Id(12345)));
+        let link = parse("product=%20My-Fleet-v2%20", &FAULTS).unwrap();
+        assert_eq!(link.product, Some(ProductRef::Slug("my-fleet-v2".into())));
+        for bad in [
+            "product=",
+            "product=0",
+            "product=a%2Fb",
+            "product=99999999999",
+        ] {
+            let err = parse(bad, &FAULTS).unwrap_err();
+            assert!(matches!(err, LinkError::BadProduct(_)), "{bad}: {err}");
+            assert!(err.hint().contains("slug") && err.hint().ends_with('.'));
+        }
+        assert_eq!(
+            parse("product=1&product=2", &FAULTS),
+            Err(LinkError::Repeated("product"))
+        );
     }
 
     #[test]

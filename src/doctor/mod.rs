@@ -14,7 +14,7 @@
 //! - a step that fails says what happened, why, and what the user does next (`hint`).
 
 mod advanced;
-pub use advanced::{Command, CommandOutcome, server_address};
+pub use advanced::{Command, CommandOutcome, product_field, server_address};
 mod backup;
 mod error;
 pub mod led;

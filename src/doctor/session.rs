@@ -8,7 +8,7 @@ use super::backup::{Backup, BackupRegion};
 use super::error::{DoctorError, RestoreOutcome};
 use super::plan::{self, Action, CloudAccess, Plan, PlanBlock, PlanOptions};
 use super::{CancelFlag, DoctorEvent, Step};
-use crate::cloud::{self, AccessToken, ApiError, CloudApi, DeviceInfo, KeyUpload};
+use crate::cloud::{self, AccessToken, ApiError, CloudApi, DeviceInfo, KeyUpload, ProductRef};
 use crate::device::{KEYS_ALT, KeyAlgorithm, Platform, TransportKeys, UsbMode};
 use crate::dfu::{self, AltFacts, Dfu, Erase, LeaveOutcome};
 use crate::keys::diagnose::PrivateKeyStatus;
@@ -150,6 +150,12 @@ pub struct Doctor<T: Transport> {
     /// The descriptors of each alternate setting opened so far, and which one is selected.
     pub(super) alts: Vec<AltFacts>,
     pub(super) selected: Option<u8>,
+    /// The product the device belongs to, when the page was told (a support link's `product=`).
+    product: Option<ProductRef>,
+    /// The product whose route answered the diagnosis's lookup, so the verify step asks the same.
+    lookup_product: Option<ProductRef>,
+    /// The product id key uploads carry, from the cloud's record of the device.
+    pub(super) cloud_product_id: Option<u32>,
 }
 
 impl<T: Transport> Doctor<T> {
@@ -211,7 +217,18 @@ impl<T: Transport> Doctor<T> {
             keys_area: None,
             alts: vec![facts],
             selected: Some(KEYS_ALT),
+            product: None,
+            lookup_product: None,
+            cloud_product_id: None,
         })
+    }
+
+    /// The product the device belongs to (a support link's `product=`): the diagnosis then looks
+    /// the device up through `GET /v1/products/:product/devices/:id`, as Particle's clients do for
+    /// product devices, and a key upload carries the product's id.
+    pub fn set_product(&mut self, product: Option<ProductRef>) {
+        self.cloud_product_id = product.as_ref().and_then(ProductRef::id);
+        self.product = product;
     }
 
     /// A DFU session on `alt`: the first time with [`Dfu::open`] (descriptors read), after that
@@ -304,33 +321,7 @@ impl<T: Transport> Doctor<T> {
 
         let (access, cloud_device) = match cloud.token {
             None => (CloudAccess::SignedOut, None),
-            Some(token) => {
-                let id = self.identity.device_id.clone();
-                match cloud.api.device(token, &id).await {
-                    Ok(info) => {
-                        let product_id = info.upload_product_id();
-                        on_event(DoctorEvent::Log(format!(
-                            "cloud: device found ({}), {}",
-                            product_id
-                                .map_or("developer device".to_owned(), |p| format!("product {p}")),
-                            if info.is_online() {
-                                "online"
-                            } else {
-                                "offline"
-                            }
-                        )));
-                        let access = match product_id {
-                            Some(p) => product_access(cloud.api, token, p, on_event).await,
-                            None => CloudAccess::Allowed { product_id },
-                        };
-                        (access, Some(CloudDeviceSummary::from(&info)))
-                    }
-                    Err(e) => {
-                        on_event(DoctorEvent::Log(format!("cloud: {e}")));
-                        (access_from_error(&e), None)
-                    }
-                }
-            }
+            Some(token) => self.look_up(cloud.api, token, on_event).await,
         };
         Ok(Diagnosis {
             identity: self.identity.clone(),
@@ -338,6 +329,66 @@ impl<T: Transport> Doctor<T> {
             cloud: access,
             cloud_device,
         })
+    }
+
+    /// Asks the cloud about the device: through its product's route when the product is known
+    /// (falling back to `/v1/devices/:id` if the product does not have it), else through
+    /// `/v1/devices/:id`; then, for a product device, whether the account may send its key.
+    async fn look_up<C: CloudApi>(
+        &mut self,
+        api: &mut C,
+        token: &AccessToken,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> (CloudAccess, Option<CloudDeviceSummary>) {
+        let id = self.identity.device_id.clone();
+        self.lookup_product = None;
+        let found = match self.product.clone() {
+            None => api.device(token, &id).await,
+            Some(product) => match api.product_device(token, &product, &id).await {
+                Ok(info) => {
+                    self.lookup_product = Some(product);
+                    Ok(info)
+                }
+                Err(e @ (ApiError::NotInProduct { .. } | ApiError::ProductNotVisible { .. })) => {
+                    on_event(DoctorEvent::Log(format!(
+                        "cloud: {e}; asking for the device by its ID alone"
+                    )));
+                    // The product's answer says more than "not in this account" would.
+                    api.device(token, &id).await.map_err(|_| e)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let info = match found {
+            Ok(info) => info,
+            Err(e) => {
+                on_event(DoctorEvent::Log(format!("cloud: {e}")));
+                let mut access = access_from_error(&e);
+                // Production may answer a product's team member only through the product's route.
+                if let (ApiError::NotYourDevice { .. }, None, CloudAccess::Denied { hint, .. }) =
+                    (&e, &self.product, &mut access)
+                {
+                    hint.push_str(NOT_YOURS_PRODUCT_HINT);
+                }
+                return (access, None);
+            }
+        };
+        let product_id = info.upload_product_id();
+        self.cloud_product_id = product_id;
+        on_event(DoctorEvent::Log(format!(
+            "cloud: device found ({}), {}",
+            product_id.map_or("developer device".to_owned(), |p| format!("product {p}")),
+            if info.is_online() {
+                "online"
+            } else {
+                "offline"
+            }
+        )));
+        let access = match product_id {
+            Some(p) => product_access(api, token, p, on_event).await,
+            None => CloudAccess::Allowed { product_id },
+        };
+        (access, Some(CloudDeviceSummary::from(&info)))
     }
 
     /// Keeps the bytes the diagnosis read as the backup: every region a repair may touch. No
@@ -601,7 +652,13 @@ impl<T: Transport> Doctor<T> {
         let id = self.identity.device_id.clone();
         let verify = match cloud
             .api
-            .wait_until_online(token, &id, timeout_ms, cloud::ONLINE_POLL_MS)
+            .wait_until_online_in(
+                token,
+                self.lookup_product.as_ref(),
+                &id,
+                timeout_ms,
+                cloud::ONLINE_POLL_MS,
+            )
             .await
         {
             Ok(info) => {
@@ -892,6 +949,11 @@ fn differing_span(a: &[u8], b: &[u8]) -> Option<Range<usize>> {
     let last = a.iter().zip(b).rposition(|(x, y)| x != y)?;
     Some(first..last + 1)
 }
+
+/// Added to "not in this account" when no product was given.
+const NOT_YOURS_PRODUCT_HINT: &str = " If it is a product device and you are on the product's \
+     team, open the page with its product in the address (…/?product=12345, or the product's \
+     slug) and connect again: the cloud may answer team members only through the product.";
 
 /// Whether the signed-in account may send keys for a device of product `product_id`: a team role
 /// that positively may not (View-only, Support) stops the plan before anything is written. An

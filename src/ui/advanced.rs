@@ -17,15 +17,13 @@ pub fn Advanced() -> impl IntoView {
     let custom = RwSignal::new(false);
     let host = RwSignal::new(String::new());
     let port = RwSignal::new(String::new());
+    let product = RwSignal::new(String::new());
     let not_idle = flag(move || store.busy.get() || !store.connected.get());
 
     let save = move |_| store.advanced(Command::SaveKey, None);
     let load = move |_| store.advanced(Command::LoadKeyFile { file: None }, Some(key_file));
     let new_key = move |_| store.advanced(Command::NewKey, None);
-    let send = move |_| {
-        let product_id = store.product_id();
-        store.advanced(Command::SendKey { product_id }, None);
-    };
+    let send = move |_| store.send_key(&product.get_untracked());
     let server = move |_| {
         store.write_server(
             custom.get_untracked(),
@@ -48,6 +46,10 @@ pub fn Advanced() -> impl IntoView {
                 {command_button("keys-save", "Save device key", on(save), not_idle)}
                 {command_button("keys-new", "Write a new key", on(new_key), not_idle)}
                 {command_button("keys-send", "Send key", on(send), not_idle)}
+            </div>
+            <div class="field">
+                <label for="send-product">"Product for Send key (number or slug; empty: as diagnosed)"</label>
+                <input id="send-product" data-testid="send-product" bind:value=product/>
             </div>
             <div class="field">
                 <label for="key-file">"Key file to load (PEM or DER)"</label>

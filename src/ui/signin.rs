@@ -1,8 +1,9 @@
 //! Sign-in: e-mail and password (with the one-time code step), or a pasted access token; sign
 //! out; or "diagnose only" without signing in.
 
+use crate::cloud::{ApiError, InputField};
 use crate::sim::cloud::scenario;
-use crate::ui::erased::{dynamic, flag, on};
+use crate::ui::erased::{Dynamic, dynamic, flag, on};
 use crate::ui::store::{ErrorPlace, Store};
 use crate::ui::widgets::ErrorPanel;
 use leptos::ev::SubmitEvent;
@@ -91,8 +92,10 @@ fn SignInForms() -> impl IntoView {
                                 data-testid="otp"
                                 inputmode="numeric"
                                 autocomplete="one-time-code"
+                                aria-describedby="otp-missing"
                                 bind:value=otp
                             />
+                            {missing(store, InputField::OneTimeCode, "otp-missing")}
                         </div>
                         <button type="submit" data-testid="otp-submit" disabled=busy>
                             "Verify code"
@@ -110,8 +113,10 @@ fn SignInForms() -> impl IntoView {
                                 data-testid="email"
                                 type="email"
                                 autocomplete="username"
+                                aria-describedby="email-missing"
                                 bind:value=email
                             />
+                            {missing(store, InputField::Email, "email-missing")}
                         </div>
                         <div class="field">
                             <label for="password">"Password"</label>
@@ -120,8 +125,10 @@ fn SignInForms() -> impl IntoView {
                                 data-testid="password"
                                 type="password"
                                 autocomplete="current-password"
+                                aria-describedby="password-missing"
                                 bind:value=password
                             />
+                            {missing(store, InputField::Password, "password-missing")}
                         </div>
                         <div class="check">
                             <input
@@ -150,8 +157,10 @@ fn SignInForms() -> impl IntoView {
                         data-testid="token-input"
                         type="password"
                         autocomplete="off"
+                        aria-describedby="token-missing"
                         bind:value=token
                     />
+                    {missing(store, InputField::AccessToken, "token-missing")}
                 </div>
                 <button type="submit" data-testid="token-submit" disabled=busy>
                     "Use token"
@@ -178,4 +187,19 @@ fn SignInForms() -> impl IntoView {
             </span>
         </div>
     }
+}
+
+/// What is missing in `field`, next to it, when the last sign-in was refused for it (nothing was
+/// sent). `id` is what the field's `aria-describedby` names.
+fn missing(store: Store, field: InputField, id: &'static str) -> Dynamic {
+    dynamic(move || {
+        (store.missing_input.get() == Some(field)).then(|| {
+            let e = ApiError::MissingInput { field };
+            view! {
+                <p class="field-error" id=id data-testid=id role="alert">
+                    {format!("{}. {}", crate::doctor::report::capitalise(&e.to_string()), e.hint())}
+                </p>
+            }
+        })
+    })
 }

@@ -7,12 +7,12 @@
 //! live in local `StoredValue`s and are taken out while a step runs, so no borrow spans an await.
 
 use crate::cloud::http::HttpCloud;
-use crate::cloud::{AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, Session};
+use crate::cloud::{AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, InputField, Session};
 use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
-    Backup, CancelFlag, CloudAccess, CloudContext, Command, Diagnosis, Doctor, DoctorError,
-    DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
+    Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError, DoctorEvent,
+    Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome, product_field,
     server_address,
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
@@ -92,6 +92,8 @@ pub struct Store {
     token: StoredValue<Option<AccessToken>, LocalStorage>,
     mfa_token: StoredValue<Option<String>, LocalStorage>,
     pub mfa_pending: RwSignal<bool>,
+    /// The sign-in field left empty, shown next to it (nothing was sent).
+    pub missing_input: RwSignal<Option<InputField>>,
     mfa_email: RwSignal<String>,
     /// Who is signed in, as shown ("demo@example.com", or "an access token").
     pub signed_in: RwSignal<Option<String>>,
@@ -140,6 +142,7 @@ impl Store {
             token: StoredValue::new_local(None),
             mfa_token: StoredValue::new_local(None),
             mfa_pending: RwSignal::new(false),
+            missing_input: RwSignal::new(None),
             mfa_email: RwSignal::new(String::new()),
             signed_in: RwSignal::new(None),
             remember: RwSignal::new(false),
@@ -307,9 +310,12 @@ impl Store {
         if !self.begin() {
             return;
         }
+        self.missing_input.set(None);
         spawn_local(async move {
-            if let Err(e) = request.await {
-                self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into());
+            match request.await {
+                Ok(()) => {}
+                Err(ApiError::MissingInput { field }) => self.missing_input.set(Some(field)),
+                Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
             }
             self.end();
         });
@@ -459,7 +465,8 @@ impl Store {
         )
         .await
         {
-            Ok(doctor) => {
+            Ok(mut doctor) => {
+                doctor.set_product(self.link.with_value(|l| l.product.clone()));
                 self.identity.set(Some(doctor.identity().clone()));
                 self.doctor.set_value(Some(doctor));
                 self.connected.set(true);
@@ -744,12 +751,13 @@ impl Store {
             .with_value(|s| s.as_ref().map(|s| s.server_region.clone()))
     }
 
-    /// The product id to send keys with, from the diagnosis.
-    pub fn product_id(self) -> Option<u32> {
-        self.diagnosis.with_untracked(|d| match d.as_ref()?.cloud {
-            CloudAccess::Allowed { product_id } => product_id,
-            _ => None,
-        })
+    /// `keys send` with the panel's product field (empty: the product the link or the diagnosis
+    /// knew).
+    pub fn send_key(self, product: &str) {
+        match product_field(product) {
+            Ok(product) => self.advanced(Command::SendKey { product }, None),
+            Err(e) => self.fail(ErrorPlace::Steps, &e),
+        }
     }
 }
 

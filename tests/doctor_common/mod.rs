@@ -2,7 +2,7 @@
 //! run step by step as the page runs it, and the safety invariants every run must keep.
 #![allow(dead_code)]
 
-use key_rescue::cloud::{AccessToken, CloudApi};
+use key_rescue::cloud::{AccessToken, CloudApi, ProductRef};
 use key_rescue::device::Platform;
 use key_rescue::doctor::{
     CancelFlag, CloudContext, Diagnosis, Doctor, DoctorError, Plan, PlanOptions, RepairReport,
@@ -232,6 +232,30 @@ pub async fn repair_with<C: CloudApi>(
     options: PlanOptions,
     email: Option<&str>,
 ) -> Run {
+    repair_in_product(w, api, options, email, None).await
+}
+
+/// A whole repair of a device the page was told the product of (a link's `product=`).
+pub async fn full_repair_in_product(
+    w: &SimWorld,
+    options: PlanOptions,
+    email: Option<&str>,
+    product: Option<ProductRef>,
+) -> Run {
+    let mut api = w.cloud_api();
+    let mut run = repair_in_product(w, &mut api, options, email, product).await;
+    verify_with(w, &mut run, &mut api, email).await;
+    run
+}
+
+/// [`repair_with`] for a device the page was told the product of.
+pub async fn repair_in_product<C: CloudApi>(
+    w: &SimWorld,
+    api: &mut C,
+    options: PlanOptions,
+    email: Option<&str>,
+    product: Option<ProductRef>,
+) -> Run {
     let token = email.map(|e| w.token(e));
     let mut run = Run {
         doctor: None,
@@ -255,6 +279,7 @@ pub async fn repair_with<C: CloudApi>(
                 return run;
             }
         };
+    doctor.set_product(product);
     match doctor
         .diagnose(ctx(api, token.as_ref()), &mut on_event)
         .await

@@ -35,6 +35,9 @@ pub const DEFAULT_TOKEN_TTL_S: u64 = 7_776_000;
 pub const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type";
 pub const CORS_ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
 
+/// The grant types `/oauth/token` serves (OAUTH `lib/oauth2server.js` matches them case-insensitively).
+const GRANTS: [&str; 2] = ["password", "urn:custom:mfa-otp"];
+
 /// OAuth clients the real API accepts for the password grant (cloud-api.md 2).
 const PUBLIC_CLIENTS: [(&str, &str); 3] = [
     (OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET),
@@ -167,6 +170,11 @@ pub struct SimCloud {
     accounts: Table<String, SimAccount>,
     /// Each product's team: roles by lower-case email.
     products: Table<u32, Table<String, TeamRole>>,
+    /// Product slugs (`my-product-v1`), for the product routes that take either.
+    product_slugs: Table<String, u32>,
+    /// Whether `/v1/devices/:id` answers a product's team members about its devices (the
+    /// simulated cloud's design; production may refuse them there: unverified).
+    team_on_device_route: bool,
     devices: Table<String, SimCloudDevice>,
     tokens: Table<String, TokenEntry>,
     mfa_tokens: Table<String, MfaEntry>,
@@ -201,6 +209,8 @@ impl SimCloud {
         Self {
             accounts: Table::new(),
             products: Table::new(),
+            product_slugs: Table::new(),
+            team_on_device_route: true,
             devices: Table::new(),
             tokens: Table::new(),
             mfa_tokens: Table::new(),
@@ -227,6 +237,26 @@ impl SimCloud {
     /// Adds a product with an empty team.
     pub fn add_product(&mut self, id: u32) {
         self.products.insert(id, Table::new());
+    }
+
+    /// Gives a product a slug, which product routes accept in place of its number.
+    pub fn set_product_slug(&mut self, id: u32, slug: &str) {
+        self.product_slugs.insert(slug.to_ascii_lowercase(), id);
+    }
+
+    /// Test control: whether `/v1/devices/:id` answers a product's team members (on by default).
+    /// Off, only the owner is answered there and team members must use the product's route.
+    pub fn set_device_route_answers_team(&mut self, on: bool) {
+        self.team_on_device_route = on;
+    }
+
+    /// The product a route's `:productIdOrSlug` names, if it exists.
+    fn product_named(&self, id_or_slug: &str) -> Option<u32> {
+        let id = match id_or_slug.parse::<u32>() {
+            Ok(id) => id,
+            Err(_) => *self.product_slugs.get(&id_or_slug.to_ascii_lowercase())?,
+        };
+        self.products.contains_key(&id).then_some(id)
     }
 
     /// Adds `email` to a product's team (the product must exist).
@@ -371,6 +401,9 @@ impl SimCloud {
             ("GET", ["v1", "products", id, "team"]) => self.product_team(req, query, id, now_ms),
             ("GET", ["v1", "devices"]) => self.list_devices(req, query, now_ms),
             ("GET", ["v1", "devices", id]) => self.get_device(req, query, id, now_ms),
+            ("GET", ["v1", "products", product, "devices", id]) => {
+                self.get_product_device(req, query, product, id, now_ms)
+            }
             ("POST", ["v1", "provisioning", id]) => self.provision(req, query, id, now_ms),
             _ => not_ok(404, "Not Found"),
         }
@@ -394,6 +427,15 @@ impl SimCloud {
             );
         }
         let form = Form::parse(&req.body);
+        // OAUTH lib/grant.js `extractCredentials`: the grant type is checked before the client.
+        let grant_type = form.get("grant_type").unwrap_or_default().to_owned();
+        if !GRANTS.iter().any(|g| g.eq_ignore_ascii_case(&grant_type)) {
+            return oauth_error(
+                400,
+                "invalid_request",
+                "Invalid or missing grant_type parameter",
+            );
+        }
         let (client_id, client_secret) = match basic_credentials(req) {
             Some(pair) => pair,
             None => (
@@ -403,6 +445,9 @@ impl SimCloud {
         };
         if client_id.is_empty() {
             return invalid_client("Invalid or missing client_id parameter");
+        }
+        if client_secret.is_empty() {
+            return invalid_client("Missing client_secret parameter");
         }
         if !PUBLIC_CLIENTS.contains(&(client_id.as_str(), client_secret.as_str())) {
             return invalid_client("Client credentials are invalid");
@@ -416,23 +461,27 @@ impl SimCloud {
                 }
             },
         };
-        match form.get("grant_type") {
-            Some("password") => self.password_grant(&form, ttl_s, now_ms),
-            Some("urn:custom:mfa-otp") => self.otp_grant(&form, now_ms),
+        // `checkGrantType` then compares case-sensitively.
+        match grant_type.as_str() {
+            "password" => self.password_grant(&form, ttl_s, now_ms),
+            "urn:custom:mfa-otp" => self.otp_grant(&form, now_ms),
             _ => oauth_error(
                 400,
                 "invalid_request",
-                "Invalid or missing grant_type parameter",
+                "Invalid grant_type parameter or parameter missing",
             ),
         }
     }
 
     fn password_grant(&mut self, form: &Form, ttl_s: u64, now_ms: u64) -> SimHttpResponse {
-        let (Some(username), Some(password)) = (form.get("username"), form.get("password")) else {
-            return oauth_error(
-                400,
-                "invalid_request",
-                "Missing parameters: \"username\" and \"password\" required",
+        // OAUTH lib/grant.js `usePasswordGrant`: `!uname || !pword`, so an empty field is missing
+        // too; answered before any user is looked up, so it never counts as a failed sign-in.
+        let (Some(username), Some(password)) = (
+            form.get("username").filter(|u| !u.is_empty()),
+            form.get("password").filter(|p| !p.is_empty()),
+        ) else {
+            return invalid_client(
+                "Missing parameters. \"username\" and \"password\" are required",
             );
         };
         let account = self
@@ -465,7 +514,8 @@ impl SimCloud {
                     token_ttl_s: ttl_s,
                 },
             );
-            return SimHttpResponse::json(
+            // OAUTH lib/error.js: an OAuth2Error like the others, with the token in `mfa_token`.
+            return no_store(SimHttpResponse::json(
                 403,
                 Value::object([
                     ("mfa_token", mfa_token.into()),
@@ -475,13 +525,17 @@ impl SimCloud {
                         "Multi-factor authentication required".into(),
                     ),
                 ]),
-            );
+            ));
         }
         self.token_response(&account.email, ttl_s, now_ms)
     }
 
     fn otp_grant(&mut self, form: &Form, now_ms: u64) -> SimHttpResponse {
-        let (Some(mfa_token), Some(otp)) = (form.get("mfa_token"), form.get("otp")) else {
+        // OAUTH lib/grant.js `useMfaOtpGrant`: `!otp || !mfa_token`, so empty is missing too.
+        let (Some(mfa_token), Some(otp)) = (
+            form.get("mfa_token").filter(|t| !t.is_empty()),
+            form.get("otp").filter(|o| !o.is_empty()),
+        ) else {
             return oauth_error(
                 400,
                 "invalid_request",
@@ -525,7 +579,7 @@ impl SimCloud {
 
     fn token_response(&mut self, email: &str, ttl_s: u64, now_ms: u64) -> SimHttpResponse {
         let token = self.issue_token(email, ttl_s, now_ms);
-        let mut resp = SimHttpResponse::json(
+        no_store(SimHttpResponse::json(
             200,
             Value::object([
                 ("token_type", "bearer".into()),
@@ -533,10 +587,7 @@ impl SimCloud {
                 ("expires_in", ttl_s.into()),
                 ("refresh_token", random_hex(20).into()),
             ]),
-        );
-        resp.headers.push(("Cache-Control", "no-store".into()));
-        resp.headers.push(("Pragma", "no-cache".into()));
-        resp
+        ))
     }
 
     // ----- Bearer routes ----------------------------------------------------------------------
@@ -661,10 +712,11 @@ impl SimCloud {
 
     fn may_view(&self, email: &str, device: &SimCloudDevice) -> bool {
         device.owner.as_deref() == Some(email)
-            || device
-                .product_id
-                .and_then(|p| self.products.get(&p))
-                .is_some_and(|team| team.contains_key(email))
+            || self.team_on_device_route
+                && device
+                    .product_id
+                    .and_then(|p| self.products.get(&p))
+                    .is_some_and(|team| team.contains_key(email))
     }
 
     fn list_devices(&self, req: &SimHttpRequest, query: &str, now_ms: u64) -> SimHttpResponse {
@@ -710,6 +762,38 @@ impl SimCloud {
                     ),
                 ]),
             ),
+        }
+    }
+
+    /// `GET /v1/products/:productIdOrSlug/devices/:id`: the same rules as `/v1/devices/:id` gives
+    /// owners, for the product's team members (any role). Unverified bodies: particle-cli 3.49's
+    /// tests against production (`test/e2e/product.e2e.js`) see "Permission denied" for an unknown
+    /// product and a 404 whose message contains "not found" for a device the product does not have
+    /// (its DELETE answers "Device not found for this product"). A non-member is answered as for an
+    /// unknown product (unverified), whether or not it owns the device.
+    fn get_product_device(
+        &self,
+        req: &SimHttpRequest,
+        query: &str,
+        product: &str,
+        id: &str,
+        now_ms: u64,
+    ) -> SimHttpResponse {
+        let email = match self.authorise(req, query, now_ms) {
+            Ok((email, _)) => email,
+            Err(resp) => return resp,
+        };
+        let product = self.product_named(product).filter(|p| {
+            self.products
+                .get(p)
+                .is_some_and(|team| team.contains_key(&email))
+        });
+        let Some(product) = product else {
+            return not_ok(404, "Permission denied");
+        };
+        match self.device(id).filter(|d| d.product_id == Some(product)) {
+            Some(device) => SimHttpResponse::json(200, device_json(device)),
+            None => not_ok(404, "Device not found for this product"),
         }
     }
 
@@ -846,14 +930,23 @@ fn device_json(device: &SimCloudDevice) -> Value {
     v
 }
 
+/// An error of the OAuth layer. OAUTH `lib/error.js` gives every one of them `Cache-Control:
+/// no-store` and `Pragma: no-cache`, and its error handler sends them with the body.
 fn oauth_error(status: u16, error: &str, description: &str) -> SimHttpResponse {
-    SimHttpResponse::json(
+    no_store(SimHttpResponse::json(
         status,
         Value::object([
             ("error", error.into()),
             ("error_description", description.into()),
         ]),
-    )
+    ))
+}
+
+/// `resp` with the headers OAUTH sends with every token and every OAuth error.
+fn no_store(mut resp: SimHttpResponse) -> SimHttpResponse {
+    resp.headers.push(("Cache-Control", "no-store".into()));
+    resp.headers.push(("Pragma", "no-cache".into()));
+    resp
 }
 
 /// An API route's failure: `{"ok": false, "error": …}`.

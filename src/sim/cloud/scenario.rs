@@ -26,6 +26,10 @@ pub const DEMO_PHOTON_ID: &str = "0123456789abcdef01234567";
 /// A Photon in [`DEMO_PRODUCT_ID`], claimed to [`DEMO_EMAIL`]'s colleague [`MFA_EMAIL`].
 pub const PRODUCT_PHOTON_ID: &str = "e00fce68aaaaaaaaaaaaaaaa";
 pub const DEMO_PRODUCT_ID: u32 = 12_345;
+/// [`DEMO_PRODUCT_ID`]'s slug, which product routes take in place of its number.
+pub const DEMO_PRODUCT_SLUG: &str = "demo-product-v1";
+/// A second product, with no devices the demo accounts can see.
+pub const OTHER_PRODUCT_ID: u32 = 54_321;
 /// A Photon nobody in the demo may see.
 pub const FOREIGN_PHOTON_ID: &str = "ffffffffffffffff00000001";
 pub const PHOTON_PLATFORM_ID: u16 = 6;
@@ -43,6 +47,9 @@ pub fn seed_demo(cloud: &mut SimCloud) {
     cloud.add_account(sso);
 
     cloud.add_product(DEMO_PRODUCT_ID);
+    cloud.set_product_slug(DEMO_PRODUCT_ID, DEMO_PRODUCT_SLUG);
+    cloud.add_product(OTHER_PRODUCT_ID);
+    cloud.add_team_member(OTHER_PRODUCT_ID, DEVELOPER_EMAIL, TeamRole::Developer);
     cloud.add_team_member(DEMO_PRODUCT_ID, DEVELOPER_EMAIL, TeamRole::Developer);
     cloud.add_team_member(DEMO_PRODUCT_ID, VIEWER_EMAIL, TeamRole::ViewOnly);
 
