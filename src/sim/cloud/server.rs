@@ -280,6 +280,63 @@ mod tests {
     use crate::sim::cloud::firmware::Led;
     use crate::sim::cloud::handshake::{BurstColor, DeviceError};
 
+    fn request(method: &str, target: &str) -> SimHttpRequest {
+        SimHttpRequest {
+            method: method.into(),
+            target: target.into(),
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    fn server() -> SimServer {
+        let cloud = SimCloud::generate().unwrap();
+        SimServer::new(cloud, ServerOptions { test_control: true })
+    }
+
+    #[test]
+    fn hang_leaves_the_next_matching_requests_unanswered() {
+        let mut s = server();
+        let control = request("POST", "/__sim/hang?count=2&path=%2Fv1%2Fdevices%2Fa");
+        assert_eq!(s.respond(&control).status, 200);
+        let lookup = request("GET", "/v1/devices/aaaa");
+        // Preflights, control routes and other paths are answered; they do not count.
+        assert!(!s.leaves_unanswered(&request("OPTIONS", "/v1/devices/aaaa")));
+        assert!(!s.leaves_unanswered(&request("GET", "/v1/devices/bbbb")));
+        assert!(!s.leaves_unanswered(&request("POST", "/__sim/advance?ms=1")));
+        assert!(s.leaves_unanswered(&lookup));
+        assert!(s.leaves_unanswered(&lookup));
+        assert!(!s.leaves_unanswered(&lookup), "only the next two");
+        // count=0 clears a rule.
+        s.respond(&request("POST", "/__sim/hang?count=5"));
+        s.respond(&request("POST", "/__sim/hang?count=0"));
+        assert!(!s.leaves_unanswered(&lookup));
+    }
+
+    #[test]
+    fn redirect_answers_a_308_a_browser_could_follow() {
+        let mut s = server();
+        let control = request(
+            "POST",
+            "/__sim/redirect?location=http%3A%2F%2F127.0.0.1%3A9%2Foauth%2Ftoken&path=%2Foauth",
+        );
+        assert_eq!(s.respond(&control).status, 200);
+        assert_eq!(s.respond(&request("OPTIONS", "/oauth/token")).status, 204);
+        let resp = s.respond(&request("POST", "/oauth/token"));
+        assert_eq!(resp.status, 308);
+        let header = |name: &str| {
+            resp.headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("Location"), Some("http://127.0.0.1:9/oauth/token"));
+        assert_eq!(header("Access-Control-Allow-Origin"), Some("*"));
+        // Once only.
+        assert_ne!(s.respond(&request("POST", "/oauth/token")).status, 308);
+        assert_eq!(s.respond(&request("POST", "/__sim/redirect")).status, 400);
+    }
+
     #[test]
     fn boot_reports_are_the_bytes_serde_json_wrote() {
         let failed = BootOutcome {
