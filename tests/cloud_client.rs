@@ -538,12 +538,18 @@ mod deadline {
     #[test]
     fn waiting_for_a_device_on_a_silent_cloud_ends_within_its_time() {
         let mut api = demo();
-        let token = block_on(api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)).unwrap().token;
+        let token = block_on(api.sign_in(DEMO_EMAIL, DEMO_PASSWORD))
+            .unwrap()
+            .token;
         api.set_silent(true);
         let timeout_ms = 90_000;
-        let err = block_on(api.wait_until_online(&token, DEMO_PHOTON_ID, timeout_ms, ONLINE_POLL_MS))
-            .unwrap_err();
-        assert!(matches!(err, ApiError::DeviceStayedOffline { .. }), "{err:?}");
+        let err =
+            block_on(api.wait_until_online(&token, DEMO_PHOTON_ID, timeout_ms, ONLINE_POLL_MS))
+                .unwrap_err();
+        assert!(
+            matches!(err, ApiError::DeviceStayedOffline { .. }),
+            "{err:?}"
+        );
         // Every poll costs a whole deadline; the wait still ends after its own time plus at
         // most one request (it used to count only its sleeps: 45 polls of 17 s, 765 s).
         let elapsed = api.now_ms() - T0;
@@ -558,9 +564,10 @@ mod deadline {
     fn a_huge_error_description_is_cut_with_an_ellipsis() {
         let description = "é".repeat(10_000_000);
         let body = format!(r#"{{"error":"invalid_request","error_description":"{description}"}}"#);
-        let Err(ApiError::BadRequest { detail, .. }) =
-            parse_device(&ApiResponse::new(400, body.clone()), "0123456789abcdef01234567")
-        else {
+        let Err(ApiError::BadRequest { detail, .. }) = parse_device(
+            &ApiResponse::new(400, body.clone()),
+            "0123456789abcdef01234567",
+        ) else {
             panic!("a 400 on a device route is a bad request");
         };
         assert_eq!(detail.chars().count(), MAX_CLOUD_TEXT_CHARS + 1);
@@ -578,10 +585,17 @@ mod deadline {
         ) else {
             panic!("a 302 is unexpected");
         };
-        assert!(detail.chars().count() <= MAX_CLOUD_TEXT_CHARS + 1, "{}", detail.len());
+        assert!(
+            detail.chars().count() <= MAX_CLOUD_TEXT_CHARS + 1,
+            "{}",
+            detail.len()
+        );
         // A short text is kept whole.
         let Err(ApiError::BadRequest { detail, .. }) = parse_device(
-            &ApiResponse::new(400, r#"{"error":"invalid_request","error_description":"short"}"#),
+            &ApiResponse::new(
+                400,
+                r#"{"error":"invalid_request","error_description":"short"}"#,
+            ),
             "0123456789abcdef01234567",
         ) else {
             panic!();

@@ -53,7 +53,10 @@ fn the_picker_lists_every_fault_in_order() {
     assert_eq!(NAMES.len(), Fault::ALL.len());
     assert_eq!(NAMES[0], "none");
     assert_eq!(NAMES[8], "not-your-device");
-    assert_eq!(Fault::from_name("cloud-never-answers"), Some(Fault::CloudNeverAnswers));
+    assert_eq!(
+        Fault::from_name("cloud-never-answers"),
+        Some(Fault::CloudNeverAnswers)
+    );
 }
 
 #[test]
@@ -515,7 +518,10 @@ mod sign_out {
         // Sign out: the storage key and the revoke follow the token, not the simulated mode.
         let storage = stored(&[
             (TOKEN_STORAGE_KEY, TOKEN),
-            ("key-rescue-token in-page simulated cloud", "another-token-of-the-sim-cloud"),
+            (
+                "key-rescue-token in-page simulated cloud",
+                "another-token-of-the-sim-cloud",
+            ),
             ("unrelated-setting", TOKEN),
         ]);
         assert_eq!(
@@ -536,7 +542,10 @@ mod sign_out {
         assert_eq!(held.remembered_as, None);
         let storage = stored(&[
             ("key-rescue-token in-page simulated cloud", TOKEN),
-            (TOKEN_STORAGE_KEY, "a-different-token-remembered-for-particle"),
+            (
+                TOKEN_STORAGE_KEY,
+                "a-different-token-remembered-for-particle",
+            ),
         ]);
         let plan = held.sign_out(&storage, false);
         assert_eq!(
@@ -582,7 +591,7 @@ mod sign_out {
             block_on(particle_api.devices(&session.token)).unwrap_err(),
             ApiError::TokenInvalid
         );
-        assert!(storage.get(&production().storage_key()).is_none());
+        assert!(!storage.contains_key(&production().storage_key()));
         assert!(storage.is_empty());
     }
 
@@ -638,7 +647,10 @@ fn fault_cloud_never_answers_ends_in_a_typed_timeout_and_leaves_the_device_alone
         sim_cloud_options(region),
         Some(DEMO_EMAIL),
     ));
-    let d = run.diagnosis.as_ref().expect("the device is still diagnosed");
+    let d = run
+        .diagnosis
+        .as_ref()
+        .expect("the device is still diagnosed");
     match &d.cloud {
         CloudAccess::Unavailable { reason, hint } => {
             assert_eq!(*reason, ApiError::timeout().to_string());

@@ -116,11 +116,12 @@ impl CloudApi for SimCloudClient {
             Self::Loopback { http, silent, .. } => {
                 if *silent {
                     let path = request.path.split('?').next().unwrap_or_default();
-                    let _ = http.execute(&control_post(&format!(
-                        "/__sim/hang?count=1&path={}",
-                        path.replace('/', "%2F")
-                    )))
-                    .await;
+                    let _ = http
+                        .execute(&control_post(&format!(
+                            "/__sim/hang?count=1&path={}",
+                            path.replace('/', "%2F")
+                        )))
+                        .await;
                 }
                 http.execute(request).await
             }
