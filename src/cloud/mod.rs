@@ -135,7 +135,8 @@ pub trait CloudApi {
     /// Network, timeout and server errors while waiting are retried (a phone hotspot drops a
     /// request now and then); token and permission errors end the wait at once. The time counted is
     /// the sleeps or the clock, whichever moved more, so requests that each take their whole
-    /// deadline cannot stretch the wait beyond `timeout_ms` plus one request.
+    /// deadline cannot stretch the wait beyond `timeout_ms` plus one request. A cloud that answered
+    /// none of the polls ends the wait with its last error, not [`ApiError::DeviceStayedOffline`].
     async fn wait_until_online(
         &mut self,
         token: &AccessToken,
@@ -146,18 +147,27 @@ pub trait CloudApi {
         let poll_ms = poll_ms.max(1);
         let started = self.now_ms();
         let mut slept: u32 = 0;
+        // The last failure while no poll has been answered: if the cloud never answered at all,
+        // that (not "stayed offline") is what the wait ends with.
+        let mut unanswered: Option<ApiError> = None;
+        let mut answered = false;
         loop {
             match self.device(token, device_id).await {
                 Ok(info) if info.is_online() => return Ok(info),
-                Ok(_)
-                | Err(
-                    ApiError::Network { .. } | ApiError::Timeout { .. } | ApiError::Server { .. },
-                ) => {}
+                Ok(_) => answered = true,
+                Err(
+                    e @ (ApiError::Network { .. }
+                    | ApiError::Timeout { .. }
+                    | ApiError::Server { .. }),
+                ) => unanswered = Some(e),
                 Err(other) => return Err(other),
             }
             let elapsed = u32::try_from(self.now_ms().saturating_sub(started)).unwrap_or(u32::MAX);
             let waited = slept.max(elapsed);
             if waited >= timeout_ms {
+                if let Some(e) = unanswered.filter(|_| !answered) {
+                    return Err(e);
+                }
                 return Err(ApiError::DeviceStayedOffline {
                     device_id: device_id.to_ascii_lowercase(),
                     waited_s: waited.div_ceil(1000),
