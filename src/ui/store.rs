@@ -369,7 +369,7 @@ impl Store {
         self.signing_in(Box::pin(async move {
             let email = email.trim().to_owned();
             match cloud.sign_in(&email, &password).await {
-                Ok(session) => self.signed_in_as(session, email),
+                Ok(session) => self.signed_in_as(session, email, cloud),
                 Err(ApiError::MfaRequired { mfa_token }) => {
                     self.mfa_token.set_value(Some(mfa_token));
                     self.mfa_email.set(email);
@@ -391,7 +391,7 @@ impl Store {
             self.mfa_token.set_value(None);
             self.mfa_pending.set(false);
             let who = self.mfa_email.get_untracked();
-            self.signed_in_as(session, who);
+            self.signed_in_as(session, who, cloud);
             Ok(())
         }));
     }
@@ -401,13 +401,13 @@ impl Store {
         self.signing_in(Box::pin(async move {
             let session = cloud.sign_in_with_token(&pasted).await?;
             // The API tells a token's scope, not its account's e-mail address.
-            self.signed_in_as(session, "an access token".to_owned());
+            self.signed_in_as(session, "an access token".to_owned(), cloud);
             Ok(())
         }));
     }
 
-    fn signed_in_as(self, session: Session, who: String) {
-        let client = self.cloud.get_value();
+    /// Holds the session `client` (the cloud that issued or accepted it) gave.
+    fn signed_in_as(self, session: Session, who: String, client: PageCloud) {
         let held = HeldToken::signed_in(
             session.token,
             client.issuer(),
@@ -436,9 +436,12 @@ impl Store {
             return;
         }
         self.forget_sign_in(true);
-        self.log_line(
-            "The cloud no longer accepts this sign-in (signed out elsewhere, revoked or expired): \
-             signed out here too. Sign in again to continue.",
+        self.fail_text(
+            ErrorPlace::SignIn,
+            "the cloud no longer accepts this sign-in (signed out elsewhere, revoked or expired), \
+             so the page signed out"
+                .into(),
+            "Sign in again to continue.".into(),
         );
     }
 
