@@ -659,3 +659,124 @@ fn the_client_refuses_empty_fields_before_sending_and_names_them() {
     let _ = block_on(cloud.sign_in_otp("mfa", "123456"));
     assert_eq!(cloud.0.len(), 2);
 }
+
+// ----- deadlines, redirects, capped texts ----------------------------------------------------------
+
+mod deadline {
+    use futures_executor::block_on;
+    use key_rescue::cloud::{
+        ApiError, ApiResponse, CloudApi, MAX_CLOUD_TEXT_CHARS, ONLINE_POLL_MS, REQUEST_TIMEOUT_MS,
+        parse_device, parse_sign_in,
+    };
+    use key_rescue::sim::cloud::SimCloud;
+    use key_rescue::sim::cloud::api::SimCloudApi;
+    use key_rescue::sim::cloud::scenario::{DEMO_EMAIL, DEMO_PASSWORD, DEMO_PHOTON_ID, seed_demo};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::OnceLock;
+
+    const T0: u64 = 1_700_000_000_000;
+
+    fn demo() -> SimCloudApi {
+        static KEY: OnceLock<rsa::PrivateKey> = OnceLock::new();
+        let key = KEY
+            .get_or_init(|| rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).unwrap())
+            .clone();
+        let mut cloud = SimCloud::new(key);
+        seed_demo(&mut cloud);
+        SimCloudApi::new(Rc::new(RefCell::new(cloud)), T0)
+    }
+
+    #[test]
+    fn an_unanswered_request_is_a_typed_timeout_after_exactly_the_deadline() {
+        let mut api = demo();
+        api.leave_unanswered(1);
+        let err = block_on(api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)).unwrap_err();
+        assert_eq!(err, ApiError::Timeout { waited_s: 15 });
+        assert_eq!(err, ApiError::timeout());
+        assert_eq!(api.now_ms() - T0, u64::from(REQUEST_TIMEOUT_MS));
+        assert_eq!(err.to_string(), "the cloud did not answer within 15 s");
+        assert!(err.hint().ends_with('.') && err.hint().contains("internet connection"));
+        assert!(!err.needs_sign_in());
+        // The next request is answered again, at once.
+        let before = api.now_ms();
+        assert!(block_on(api.sign_in(DEMO_EMAIL, DEMO_PASSWORD)).is_ok());
+        assert_eq!(api.now_ms(), before);
+    }
+
+    #[test]
+    fn waiting_for_a_device_on_a_silent_cloud_ends_within_its_time() {
+        let mut api = demo();
+        let token = block_on(api.sign_in(DEMO_EMAIL, DEMO_PASSWORD))
+            .unwrap()
+            .token;
+        api.set_silent(true);
+        let timeout_ms = 90_000;
+        let err =
+            block_on(api.wait_until_online(&token, DEMO_PHOTON_ID, timeout_ms, ONLINE_POLL_MS))
+                .unwrap_err();
+        // The cloud never answered, so the device's state is unknown: the wait says why.
+        assert_eq!(err, ApiError::timeout());
+        // Every poll costs a whole deadline; the wait still ends after its own time plus at
+        // most one request (it used to count only its sleeps: 45 polls of 17 s, 765 s).
+        let elapsed = api.now_ms() - T0;
+        assert!(
+            elapsed <= u64::from(timeout_ms + REQUEST_TIMEOUT_MS + ONLINE_POLL_MS),
+            "waited {elapsed} ms"
+        );
+        assert!(elapsed >= u64::from(timeout_ms));
+        // A cloud that answers again before the end: the device just stayed offline.
+        api.set_silent(false);
+        api.leave_unanswered(3);
+        let err =
+            block_on(api.wait_until_online(&token, DEMO_PHOTON_ID, timeout_ms, ONLINE_POLL_MS))
+                .unwrap_err();
+        assert!(
+            matches!(err, ApiError::DeviceStayedOffline { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_huge_error_description_is_cut_with_an_ellipsis() {
+        let description = "é".repeat(10_000_000);
+        let body = format!(r#"{{"error":"invalid_request","error_description":"{description}"}}"#);
+        let Err(ApiError::BadRequest { detail, .. }) = parse_device(
+            &ApiResponse::new(400, body.clone()),
+            "0123456789abcdef01234567",
+        ) else {
+            panic!("a 400 on a device route is a bad request");
+        };
+        assert_eq!(detail.chars().count(), MAX_CLOUD_TEXT_CHARS + 1);
+        assert!(detail.ends_with("é…"));
+        let shown = ApiError::BadRequest {
+            status: 400,
+            detail,
+        }
+        .to_string();
+        assert!(shown.len() < 1_000, "{} bytes shown", shown.len());
+        // The same on a status the page does not expect.
+        let Err(ApiError::Unexpected { detail, .. }) = parse_sign_in(
+            &ApiResponse::new(302, body),
+            key_rescue::cloud::SignInStep::Password,
+        ) else {
+            panic!("a 302 is unexpected");
+        };
+        assert!(
+            detail.chars().count() <= MAX_CLOUD_TEXT_CHARS + 1,
+            "{}",
+            detail.len()
+        );
+        // A short text is kept whole.
+        let Err(ApiError::BadRequest { detail, .. }) = parse_device(
+            &ApiResponse::new(
+                400,
+                r#"{"error":"invalid_request","error_description":"short"}"#,
+            ),
+            "0123456789abcdef01234567",
+        ) else {
+            panic!();
+        };
+        assert_eq!(detail, "short");
+    }
+}

@@ -53,6 +53,10 @@ fn the_picker_lists_every_fault_in_order() {
     assert_eq!(NAMES.len(), Fault::ALL.len());
     assert_eq!(NAMES[0], "none");
     assert_eq!(NAMES[8], "not-your-device");
+    assert_eq!(
+        Fault::from_name("cloud-never-answers"),
+        Some(Fault::CloudNeverAnswers)
+    );
 }
 
 #[test]
@@ -470,4 +474,194 @@ fn the_advanced_panel_runs_each_command_through_the_doctor_and_words_its_result(
         server_address(true, "10.0.0.2", "port"),
         Err(DoctorError::PortNotANumber { .. })
     ));
+}
+
+// ----- the sign-in the page holds ------------------------------------------------------------------
+
+mod sign_out {
+    use super::*;
+    use key_rescue::cloud::{
+        AccessToken, ApiBase, ApiError, ApiRequest, CloudApi, HeldToken, Issuer, SignOut,
+        TOKEN_STORAGE_KEY,
+    };
+    use key_rescue::sim::cloud::api::SimCloudApi;
+    use key_rescue::sim::cloud::scenario::DEMO_PHOTON_ID;
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn production() -> Issuer {
+        Issuer::Api(ApiBase::production())
+    }
+
+    fn stored(entries: &[(&str, &str)]) -> Vec<(String, String)> {
+        entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_remembered_token_is_forgotten_and_revoked_at_particle_after_the_simulated_mode() {
+        // Remember ticked, signed in at Particle's cloud.
+        let token = AccessToken::new(TOKEN);
+        let held = HeldToken::signed_in(token.clone(), production(), true);
+        assert_eq!(held.remembered_as.as_deref(), Some(TOKEN_STORAGE_KEY));
+        // "Try with a simulated Photon": the page now talks to a test cloud, which never gets
+        // Particle's token.
+        assert_eq!(held.for_cloud(&Issuer::InPage), None);
+        let loopback = Issuer::Api(ApiBase::parse("http://127.0.0.1:8081").unwrap());
+        assert_eq!(held.for_cloud(&loopback), None);
+        assert_eq!(held.for_cloud(&production()), Some(&token));
+        // Sign out: the storage key and the revoke follow the token, not the simulated mode.
+        let storage = stored(&[
+            (TOKEN_STORAGE_KEY, TOKEN),
+            (
+                "key-rescue-token in-page simulated cloud",
+                "another-token-of-the-sim-cloud",
+            ),
+            ("unrelated-setting", TOKEN),
+        ]);
+        assert_eq!(
+            held.sign_out(&storage, false),
+            SignOut {
+                revoke: Some((token, production())),
+                forget: vec![TOKEN_STORAGE_KEY.to_owned()],
+            }
+        );
+    }
+
+    #[test]
+    fn sign_out_forgets_every_copy_of_the_token() {
+        let token = AccessToken::new(TOKEN);
+        let loopback = Issuer::Api(ApiBase::parse("http://127.0.0.1:8081").unwrap());
+        // Not remembered, but a copy sits under another of the page's keys (an older page).
+        let held = HeldToken::signed_in(token.clone(), loopback.clone(), false);
+        assert_eq!(held.remembered_as, None);
+        let storage = stored(&[
+            ("key-rescue-token in-page simulated cloud", TOKEN),
+            (
+                TOKEN_STORAGE_KEY,
+                "a-different-token-remembered-for-particle",
+            ),
+        ]);
+        let plan = held.sign_out(&storage, false);
+        assert_eq!(
+            plan.forget,
+            vec![
+                "key-rescue-token http://127.0.0.1:8081".to_owned(),
+                "key-rescue-token in-page simulated cloud".to_owned(),
+            ]
+        );
+        assert_eq!(plan.revoke, Some((token, loopback)));
+    }
+
+    #[test]
+    fn an_in_page_token_is_never_remembered() {
+        let held = HeldToken::signed_in(AccessToken::new(TOKEN), Issuer::InPage, true);
+        assert_eq!(held.remembered_as, None);
+    }
+
+    /// The page's sign-out carried out against two simulated clouds: "Particle" (which issued the
+    /// token) and the simulated mode's cloud (which the page talks to when Sign out is pressed).
+    #[test]
+    fn the_revoke_reaches_the_issuing_cloud_and_a_reload_finds_nothing() {
+        let particle = Rc::new(RefCell::new(new_cloud()));
+        let mut particle_api = SimCloudApi::new(particle.clone(), 0);
+        let session = block_on(particle_api.sign_in(DEMO_EMAIL, "demo-password")).unwrap();
+        let mut storage: BTreeMap<String, String> = BTreeMap::new();
+        let held = HeldToken::signed_in(session.token.clone(), production(), true);
+        let key = held.remembered_as.clone().unwrap();
+        storage.insert(key, held.token.expose().to_owned());
+        // The simulated mode starts; sign out.
+        let current = Issuer::InPage;
+        assert!(held.for_cloud(&current).is_none());
+        let entries: Vec<(String, String)> = storage.clone().into_iter().collect();
+        let plan = held.sign_out(&entries, false);
+        for k in &plan.forget {
+            storage.remove(k);
+        }
+        let (token, issuer) = plan.revoke.expect("revoked");
+        assert_eq!(issuer, production(), "the revoke goes to the issuing cloud");
+        block_on(particle_api.sign_out(&token)).unwrap();
+        // Particle no longer accepts the token, and a reload restores nothing.
+        assert_eq!(
+            block_on(particle_api.devices(&session.token)).unwrap_err(),
+            ApiError::TokenInvalid
+        );
+        assert!(!storage.contains_key(&production().storage_key()));
+        assert!(storage.is_empty());
+    }
+
+    #[test]
+    fn a_refusal_of_the_held_token_is_recognised_on_any_route() {
+        let cloud = Rc::new(RefCell::new(new_cloud()));
+        let mut api = SimCloudApi::new(cloud, 0);
+        let token = block_on(api.sign_in(DEMO_EMAIL, "demo-password"))
+            .unwrap()
+            .token;
+        let other = block_on(api.sign_in(DEMO_EMAIL, "demo-password"))
+            .unwrap()
+            .token;
+        let held = HeldToken::signed_in(token.clone(), Issuer::InPage, false);
+        let lookup = ApiRequest::device(&token, DEMO_PHOTON_ID);
+        let ok = block_on(api.execute(&lookup)).unwrap();
+        assert!(!held.refused_by(&lookup, &ok));
+        // Revoked elsewhere (another tab, the console): every call now refuses it.
+        block_on(api.sign_out(&token)).unwrap();
+        for request in [
+            ApiRequest::device(&token, DEMO_PHOTON_ID),
+            ApiRequest::devices(&token),
+            ApiRequest::user(&token),
+        ] {
+            let resp = block_on(api.execute(&request)).unwrap();
+            assert!(held.refused_by(&request, &resp), "{request:?} -> {resp:?}");
+        }
+        // A refusal of some other token, or a refusal without a token, is not this token's.
+        block_on(api.sign_out(&other)).unwrap();
+        let theirs = ApiRequest::devices(&other);
+        let resp = block_on(api.execute(&theirs)).unwrap();
+        assert!(!held.refused_by(&theirs, &resp));
+        let wrong_password = ApiRequest::sign_in(DEMO_EMAIL, "wrong");
+        let resp = block_on(api.execute(&wrong_password)).unwrap();
+        assert!(!held.refused_by(&wrong_password, &resp));
+        // Signing out after a refusal forgets without revoking.
+        assert_eq!(held.sign_out(&[], true).revoke, None);
+    }
+}
+
+#[test]
+fn fault_cloud_never_answers_ends_in_a_typed_timeout_and_leaves_the_device_alone() {
+    use key_rescue::cloud::{ApiError, CloudApi, REQUEST_TIMEOUT_MS};
+    let fault = Fault::CloudNeverAnswers;
+    let (w, region) = sim_world(fault);
+    let mut api = w.cloud_api();
+    // What the page's simulated mode does with this fault (src/sim/browser.rs).
+    api.inner_mut().set_silent(fault.cloud_never_answers());
+    let start = api.now_ms();
+    let run = block_on(repair_with(
+        &w,
+        &mut api,
+        sim_cloud_options(region),
+        Some(DEMO_EMAIL),
+    ));
+    let d = run
+        .diagnosis
+        .as_ref()
+        .expect("the device is still diagnosed");
+    match &d.cloud {
+        CloudAccess::Unavailable { reason, hint } => {
+            assert_eq!(*reason, ApiError::timeout().to_string());
+            assert!(hint.contains("internet connection"), "{hint}");
+        }
+        other => panic!("expected the cloud to be unavailable, got {other:?}"),
+    }
+    // Each unanswered request cost exactly one deadline of virtual time, no more.
+    let elapsed = api.now_ms() - start;
+    assert!(elapsed >= u64::from(REQUEST_TIMEOUT_MS), "{elapsed}");
+    assert_eq!(elapsed % u64::from(REQUEST_TIMEOUT_MS), 0, "{elapsed}");
+    assert!(!fault.label().is_empty());
+    assert!(!Fault::None.cloud_never_answers());
 }

@@ -14,13 +14,16 @@
 //! kill "$SIM_PID"
 //! ```
 //!
-//! `scripts/test` does this. Without `KR_SIM_CLOUD` every test fails with this explanation: a test
+//! `scripts/test` does this. `a_cloud_that_never_answers_ends_in_a_timeout` waits out the whole
+//! request deadline (15 s of real time), so the runner's timeout must be longer than that. Without `KR_SIM_CLOUD` every test fails with this explanation: a test
 //! that cannot reach its server must not pass.
 
 #![cfg(target_arch = "wasm32")]
 
 use key_rescue::cloud::http::HttpCloud;
-use key_rescue::cloud::{AccessToken, ApiBase, ApiError, CloudApi, KeyAlgorithm, KeyUpload};
+use key_rescue::cloud::{
+    AccessToken, ApiBase, ApiError, CloudApi, KeyAlgorithm, KeyUpload, REQUEST_TIMEOUT_MS,
+};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -30,6 +33,9 @@ const DEMO_PASSWORD: &str = "demo-password";
 const DEMO_PHOTON_ID: &str = "0123456789abcdef01234567";
 const FOREIGN_PHOTON_ID: &str = "ffffffffffffffff00000001";
 const UNUSED_ID: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
+/// Ids no other test uses, for the hang and redirect controls (the tests may run interleaved).
+const HANG_ID: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
+const REDIRECT_ID: &str = "cccccccccccccccccccccccc";
 
 // Not `env!`: clippy and `cargo check` build this file without a server running; the tests must
 // fail when they run without one, not the build.
@@ -167,4 +173,49 @@ async fn an_unreachable_cloud_is_a_network_error() {
         dead.sign_in(DEMO_EMAIL, DEMO_PASSWORD).await,
         Err(ApiError::Network { .. })
     ));
+}
+
+#[wasm_bindgen_test]
+async fn a_cloud_that_never_answers_ends_in_a_timeout() {
+    let mut cloud = cloud();
+    let token = demo_token(&mut cloud).await;
+    // The server holds the connection open and never writes: only the adapter's deadline ends
+    // the request (fetch has none of its own).
+    control(
+        &cloud,
+        &format!("/__sim/hang?count=1&path=%2Fv1%2Fdevices%2F{HANG_ID}"),
+    )
+    .await;
+    assert_eq!(
+        cloud.device(&token, HANG_ID).await.unwrap_err(),
+        ApiError::Timeout {
+            waited_s: REQUEST_TIMEOUT_MS / 1000
+        }
+    );
+    // The next request is answered: the cloud is reachable again.
+    assert!(matches!(
+        cloud.device(&token, HANG_ID).await,
+        Err(ApiError::NotYourDevice { .. })
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn a_redirect_is_refused_not_followed() {
+    let mut cloud = cloud();
+    let token = demo_token(&mut cloud).await;
+    // A 308 to the demo Photon on the same server: a fetch that follows redirects would answer
+    // with that device.
+    let target = format!("{}/v1/devices/{DEMO_PHOTON_ID}", cloud.base().as_str())
+        .replace(':', "%3A")
+        .replace('/', "%2F");
+    control(
+        &cloud,
+        &format!("/__sim/redirect?count=1&location={target}&path=%2Fv1%2Fdevices%2F{REDIRECT_ID}"),
+    )
+    .await;
+    let result = cloud.device(&token, REDIRECT_ID).await;
+    assert!(
+        matches!(result, Err(ApiError::Network { .. })),
+        "the redirect must not be followed: {result:?}"
+    );
 }

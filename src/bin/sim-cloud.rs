@@ -30,6 +30,14 @@ USAGE: sim-cloud [--port N] [--host 127.0.0.1|::1|localhost] [--scenario demo|em
                       POST /__sim/fail?status=S&count=N[&path=P]
                                                        answer the next N requests (whose path
                                                        starts with P) with S (429, 5xx)
+                      POST /__sim/hang?count=N[&path=P]
+                                                       leave the next N requests (whose path
+                                                       starts with P) unanswered: the connection
+                                                       stays open and nothing is written (count=0
+                                                       clears it)
+                      POST /__sim/redirect?location=L&count=N[&path=P]
+                                                       answer the next N requests with
+                                                       308 Permanent Redirect to L
                       POST /__sim/token?email=E&ttl=S  issue a token without signing in
                       GET  /__sim/server-key-region    {\"hex\": the 512-byte DCT region at 2082}
                       GET  /__sim/devices/ID           stored key, online, last boot outcome

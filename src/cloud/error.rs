@@ -47,6 +47,10 @@ pub enum ApiError {
     /// The request never got an answer: offline, DNS, CORS refusal or a dropped connection.
     #[error("the cloud could not be reached: {message}")]
     Network { message: String },
+    /// No answer within [`REQUEST_TIMEOUT_MS`](super::REQUEST_TIMEOUT_MS): the request was
+    /// abandoned (the browser's `fetch` has no deadline of its own).
+    #[error("the cloud did not answer within {waited_s} s")]
+    Timeout { waited_s: u32 },
     /// 5xx.
     #[error("the cloud had an internal error (HTTP {status})")]
     Server { status: u16 },
@@ -101,6 +105,11 @@ impl ApiError {
             Self::KeyRejected { .. } => "Press Retry to generate and send a new key.",
             Self::RateLimited => "Wait a few minutes (30 after many failed sign-ins), then retry.",
             Self::Network { .. } => "Check the internet connection, then retry.",
+            Self::Timeout { .. } => {
+                "Check the internet connection (a network that needs a sign-in page, or a weak \
+                 signal, can hold requests), then retry; status.particle.io says whether \
+                 Particle's cloud is down."
+            }
             Self::Server { .. } => {
                 "Particle's cloud has a problem; check status.particle.io and retry later."
             }
@@ -131,8 +140,49 @@ impl ApiError {
         }
     }
 
+    /// The typed timeout for a request abandoned after [`REQUEST_TIMEOUT_MS`](super::REQUEST_TIMEOUT_MS).
+    pub fn timeout() -> Self {
+        Self::Timeout {
+            waited_s: super::REQUEST_TIMEOUT_MS.div_ceil(1000),
+        }
+    }
+
     /// Whether signing in again fixes it.
     pub fn needs_sign_in(&self) -> bool {
         matches!(self, Self::TokenExpired | Self::TokenInvalid)
+    }
+}
+
+/// The most characters of text from the cloud (an `error_description`, a message) an error keeps:
+/// enough for any sentence Particle writes, and a hostile or broken answer (a 20 MB description)
+/// cannot flood the page. Longer texts end with an ellipsis.
+pub const MAX_CLOUD_TEXT_CHARS: usize = 300;
+
+/// `text` cut to [`MAX_CLOUD_TEXT_CHARS`] characters (never inside a UTF-8 character), with `…`
+/// when anything was cut.
+pub fn cap_cloud_text(text: &str) -> String {
+    match text.char_indices().nth(MAX_CLOUD_TEXT_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => {
+            let mut capped = text[..cut].to_owned();
+            capped.push('…');
+            capped
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloud_text_is_capped_on_a_character_boundary() {
+        assert_eq!(cap_cloud_text("short"), "short");
+        let exact = "é".repeat(MAX_CLOUD_TEXT_CHARS);
+        assert_eq!(cap_cloud_text(&exact), exact);
+        let long = "é".repeat(MAX_CLOUD_TEXT_CHARS + 1);
+        let capped = cap_cloud_text(&long);
+        assert_eq!(capped.chars().count(), MAX_CLOUD_TEXT_CHARS + 1);
+        assert!(capped.ends_with("é…"));
     }
 }

@@ -3,9 +3,14 @@
 //! wasm32 only, and the only file in the crate that imports gloo-net. It adds nothing to a request
 //! (no extra headers: Particle's CORS preflight would refuse them) and judges nothing: statuses and
 //! bodies go back to the pure parsers in `response.rs`.
+//!
+//! Two things it does set on every `fetch`: a deadline ([`REQUEST_TIMEOUT_MS`], through
+//! `AbortSignal.timeout`, which also covers reading the body), and `redirect: "error"`: Particle's
+//! API does not redirect, and following a 308 would re-send a password POST to wherever it points.
 
-use super::{ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Method};
+use super::{ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Method, REQUEST_TIMEOUT_MS};
 use gloo_net::http::{Method as FetchMethod, RequestBuilder};
+use web_sys::{AbortSignal, RequestRedirect};
 
 /// The Particle API over `fetch`, against one [`ApiBase`] (production or a loopback test cloud).
 #[derive(Debug, Clone)]
@@ -31,7 +36,13 @@ impl CloudApi for HttpCloud {
             Method::Post => FetchMethod::POST,
             Method::Delete => FetchMethod::DELETE,
         };
-        let mut builder = RequestBuilder::new(&url).method(method);
+        // The timer runs from here to the last byte of the body; when it fires, fetch (or the
+        // body read) rejects and the signal says it was the deadline.
+        let deadline = AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS);
+        let mut builder = RequestBuilder::new(&url)
+            .method(method)
+            .redirect(RequestRedirect::Error)
+            .abort_signal(Some(&deadline));
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -40,10 +51,18 @@ impl CloudApi for HttpCloud {
             None => builder.build(),
         }
         .map_err(network)?;
-        // fetch rejects only when no answer arrived: offline, DNS, a refused CORS preflight.
-        let response = built.send().await.map_err(network)?;
+        let failed = |e| {
+            if deadline.aborted() {
+                ApiError::timeout()
+            } else {
+                network(e)
+            }
+        };
+        // fetch rejects only when no answer arrived: offline, DNS, a refused CORS preflight, a
+        // redirect (refused), or the deadline.
+        let response = built.send().await.map_err(failed)?;
         let status = response.status();
-        let body = response.text().await.map_err(network)?;
+        let body = response.text().await.map_err(failed)?;
         Ok(ApiResponse { status, body })
     }
 

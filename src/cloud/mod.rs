@@ -6,12 +6,14 @@
 //! natively. Facts: shared/reference/cloud-api.md.
 
 mod error;
+mod held;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
 mod request;
 mod response;
 
-pub use error::ApiError;
+pub use error::{ApiError, MAX_CLOUD_TEXT_CHARS, cap_cloud_text};
+pub use held::{HeldToken, IN_PAGE_CLOUD_LABEL, Issuer, SignOut, TOKEN_STORAGE_KEY};
 pub use request::{
     AccessToken, ApiRequest, FORM, InputField, KeyAlgorithm, KeyUpload, Method, OAUTH_CLIENT_ID,
     OAUTH_CLIENT_SECRET, ProductRef, SIGN_IN_EXPIRES_IN_S, form_decode, form_encode,
@@ -19,10 +21,19 @@ pub use request::{
 pub use response::{
     ApiResponse, DeviceInfo, Session, SignInStep, parse_device, parse_devices,
     parse_product_device, parse_send_public_key, parse_sign_in, parse_sign_out, parse_team_role,
-    parse_user, role_may_send_keys,
+    parse_user, refuses_token, role_may_send_keys,
 };
 
 use thiserror::Error;
+
+/// How long one request to the cloud may take, from sending it to the last byte of the answer,
+/// before it is abandoned with [`ApiError::Timeout`] (the browser's `fetch` has no deadline of its
+/// own). Particle's API answers the calls this page makes (the token grant, the device lookups, the
+/// key upload, the revoke) in well under a second, and none of them is a long poll (waiting for a
+/// device to come online is a series of short requests, [`CloudApi::wait_until_online`]); 15 s
+/// leaves room for a slow phone hotspot that retransmits, and is short enough that a stalled
+/// network shows its error instead of an endless "Working…".
+pub const REQUEST_TIMEOUT_MS: u32 = 15_000;
 
 /// How often [`CloudApi::wait_until_online`] asks by default: the device retries its handshake
 /// every few seconds, so polling faster only spends the rate limit.
@@ -35,8 +46,10 @@ pub const ONLINE_POLL_MS: u32 = 2_000;
 /// Test stubs may override any provided method. No `Send` bound: browser futures are `!Send`.
 #[allow(async_fn_in_trait)]
 pub trait CloudApi {
-    /// Sends one request. `Err` only when no answer arrived ([`ApiError::Network`]); any HTTP status
-    /// is an `Ok` answer for the parsers to judge.
+    /// Sends one request. `Err` only when no answer arrived: [`ApiError::Network`], or
+    /// [`ApiError::Timeout`] when none arrived within [`REQUEST_TIMEOUT_MS`] (every implementation
+    /// enforces it; a redirect is not followed). Any HTTP status is an `Ok` answer for the parsers
+    /// to judge.
     async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError>;
 
     /// Waits `ms` milliseconds between polls; simulations advance a virtual clock instead.
@@ -151,8 +164,11 @@ pub trait CloudApi {
 
     /// Polls the device every `poll_ms` until it reports online, for at most `timeout_ms`.
     ///
-    /// Network and server errors while waiting are retried (a phone hotspot drops a request now and
-    /// then); token and permission errors end the wait at once.
+    /// Network, timeout and server errors while waiting are retried (a phone hotspot drops a
+    /// request now and then); token and permission errors end the wait at once. The time counted is
+    /// the sleeps or the clock, whichever moved more, so requests that each take their whole
+    /// deadline cannot stretch the wait beyond `timeout_ms` plus one request. A cloud that answered
+    /// none of the polls ends the wait with its last error, not [`ApiError::DeviceStayedOffline`].
     async fn wait_until_online(
         &mut self,
         token: &AccessToken,
@@ -174,14 +190,29 @@ pub trait CloudApi {
         poll_ms: u32,
     ) -> Result<DeviceInfo, ApiError> {
         let poll_ms = poll_ms.max(1);
-        let mut waited: u32 = 0;
+        let started = self.now_ms();
+        let mut slept: u32 = 0;
+        // The last failure while no poll has been answered: if the cloud never answered at all,
+        // that (not "stayed offline") is what the wait ends with.
+        let mut unanswered: Option<ApiError> = None;
+        let mut answered = false;
         loop {
             match self.device_in(token, product, device_id).await {
                 Ok(info) if info.is_online() => return Ok(info),
-                Ok(_) | Err(ApiError::Network { .. } | ApiError::Server { .. }) => {}
+                Ok(_) => answered = true,
+                Err(
+                    e @ (ApiError::Network { .. }
+                    | ApiError::Timeout { .. }
+                    | ApiError::Server { .. }),
+                ) => unanswered = Some(e),
                 Err(other) => return Err(other),
             }
+            let elapsed = u32::try_from(self.now_ms().saturating_sub(started)).unwrap_or(u32::MAX);
+            let waited = slept.max(elapsed);
             if waited >= timeout_ms {
+                if let Some(e) = unanswered.filter(|_| !answered) {
+                    return Err(e);
+                }
                 return Err(ApiError::DeviceStayedOffline {
                     device_id: device_id.to_ascii_lowercase(),
                     waited_s: waited.div_ceil(1000),
@@ -189,7 +220,7 @@ pub trait CloudApi {
             }
             let step = poll_ms.min(timeout_ms - waited);
             self.sleep(step).await;
-            waited += step;
+            slept += step;
         }
     }
 }

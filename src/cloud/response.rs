@@ -196,8 +196,13 @@ impl ErrorBody {
         .unwrap_or_default()
     }
 
-    /// The text the CLI would show: `error_description`, `error`, `errors[]`, `info`, in that order.
+    /// The text the CLI would show: `error_description`, `error`, `errors[]`, `info`, in that order,
+    /// capped at [`MAX_CLOUD_TEXT_CHARS`](super::error::MAX_CLOUD_TEXT_CHARS) characters.
     fn detail(&self, raw: &str) -> String {
+        super::error::cap_cloud_text(&self.full_detail(raw))
+    }
+
+    fn full_detail(&self, raw: &str) -> String {
         let from_errors = self.errors.as_ref().and_then(|e| {
             let texts: Vec<String> = e
                 .iter()
@@ -331,6 +336,12 @@ pub fn parse_sign_in(resp: &ApiResponse, step: SignInStep) -> Result<Session, Ap
             _ => Err(common_error(resp.status, &body, &resp.body)),
         },
     }
+}
+
+/// Whether an answer says the cloud no longer accepts the token the request carried (revoked,
+/// expired, unknown): a 401, or the 400 "access token was not found", on any route.
+pub fn refuses_token(resp: &ApiResponse) -> bool {
+    !(200..300).contains(&resp.status) && route_error(resp).needs_sign_in()
 }
 
 /// Parses the answer to `DELETE /v1/access_tokens/current`. A token that is already invalid or

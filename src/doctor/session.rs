@@ -1010,6 +1010,7 @@ fn access_from_error(e: &ApiError) -> CloudAccess {
     let (reason, hint) = (e.to_string(), e.hint().to_owned());
     match e {
         ApiError::Network { .. }
+        | ApiError::Timeout { .. }
         | ApiError::Server { .. }
         | ApiError::RateLimited
         | ApiError::Unexpected { .. } => CloudAccess::Unavailable { reason, hint },

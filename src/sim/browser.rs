@@ -55,6 +55,9 @@ pub enum SimCloudClient {
         http: HttpCloud,
         device: JsSimDevice,
         booted: Rc<Cell<bool>>,
+        /// [`Fault::CloudNeverAnswers`]: each request is first marked at the server to go
+        /// unanswered, so the real adapter's deadline ends it.
+        silent: bool,
     },
 }
 
@@ -71,6 +74,7 @@ impl SimCloudClient {
             http,
             device,
             booted,
+            ..
         } = self
         else {
             return;
@@ -83,13 +87,19 @@ impl SimCloudClient {
             let d = device.device();
             (d.device_id().to_owned(), hex(d.dct()))
         };
-        let request = ApiRequest {
-            method: Method::Post,
-            path: format!("/__sim/devices/{id}/boot"),
-            headers: Vec::new(),
-            body: Some(dct),
-        };
+        let mut request = control_post(&format!("/__sim/devices/{id}/boot"));
+        request.body = Some(dct);
         let _ = http.execute(&request).await;
+    }
+}
+
+/// A `POST` to a control route of a loopback `sim-cloud --test-control`.
+fn control_post(path: &str) -> ApiRequest {
+    ApiRequest {
+        method: Method::Post,
+        path: path.to_owned(),
+        headers: Vec::new(),
+        body: None,
     }
 }
 
@@ -103,7 +113,18 @@ impl CloudApi for SimCloudClient {
                 *cell.borrow_mut() = Some(api);
                 result
             }
-            Self::Loopback { http, .. } => http.execute(request).await,
+            Self::Loopback { http, silent, .. } => {
+                if *silent {
+                    let path = request.path.split('?').next().unwrap_or_default();
+                    let _ = http
+                        .execute(&control_post(&format!(
+                            "/__sim/hang?count=1&path={}",
+                            path.replace('/', "%2F")
+                        )))
+                        .await;
+                }
+                http.execute(request).await
+            }
         }
     }
 
@@ -150,14 +171,14 @@ impl SimMode {
                 let server_region = cloud.server_key_region();
                 let device = build_device(fault, &server_region)?;
                 let world = SimWorld::from_shared(device.shared(), cloud);
-                let client = SimCloudClient::InPage(Rc::new(RefCell::new(Some(world.cloud_api()))));
+                let client = in_page_client(&world, fault);
                 plug_in(&device);
                 Ok(Self {
                     fault,
                     device,
                     cloud: client,
                     server_region,
-                    cloud_label: "in-page simulated cloud".into(),
+                    cloud_label: crate::cloud::IN_PAGE_CLOUD_LABEL.into(),
                 })
             }
             Some(base) => {
@@ -172,6 +193,7 @@ impl SimMode {
                         http,
                         device,
                         booted: Rc::new(Cell::new(false)),
+                        silent: fault.cloud_never_answers(),
                     },
                     server_region,
                     cloud_label: base.as_str().to_owned(),
@@ -194,12 +216,13 @@ impl SimMode {
                     device: device.shared(),
                     cloud: shared,
                 };
-                SimCloudClient::InPage(Rc::new(RefCell::new(Some(world.cloud_api()))))
+                in_page_client(&world, fault)
             }
             SimCloudClient::Loopback { http, .. } => SimCloudClient::Loopback {
                 http: http.clone(),
                 device: device.clone(),
                 booted: Rc::new(Cell::new(false)),
+                silent: fault.cloud_never_answers(),
             },
         };
         plug_in(&device);
@@ -230,6 +253,14 @@ impl SimMode {
     pub fn stop(&self) {
         uninstall_fake_usb();
     }
+}
+
+/// The in-page cloud's client for `world`; with [`Fault::CloudNeverAnswers`] no request is
+/// answered (each one passes the deadline in virtual time).
+fn in_page_client(world: &SimWorld, fault: Fault) -> SimCloudClient {
+    let mut api = world.cloud_api();
+    api.inner_mut().set_silent(fault.cloud_never_answers());
+    SimCloudClient::InPage(Rc::new(RefCell::new(Some(api))))
 }
 
 /// The simulated Photon with `fault`, holding `server_region` where it is healthy.

@@ -33,10 +33,11 @@ pub enum Fault {
     DisconnectDuringWrite,
     InterfaceClaimed,
     NotYourDevice,
+    CloudNeverAnswers,
 }
 
 /// The `<option>` values, in the order the list shows them.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "none",
     "corrupt-key",
     "blank-key",
@@ -46,10 +47,11 @@ pub const NAMES: [&str; 9] = [
     "disconnect-during-write",
     "interface-claimed",
     "not-your-device",
+    "cloud-never-answers",
 ];
 
 impl Fault {
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 10] = [
         Fault::None,
         Fault::CorruptKey,
         Fault::BlankKey,
@@ -59,6 +61,7 @@ impl Fault {
         Fault::DisconnectDuringWrite,
         Fault::InterfaceClaimed,
         Fault::NotYourDevice,
+        Fault::CloudNeverAnswers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,7 +84,13 @@ impl Fault {
             Self::DisconnectDuringWrite => "USB cable pulled during the key write",
             Self::InterfaceClaimed => "Interface already claimed by another program",
             Self::NotYourDevice => "Not your device (claimed to another account)",
+            Self::CloudNeverAnswers => "The cloud never answers (a stalled network)",
         }
+    }
+
+    /// Whether the simulated cloud leaves every request unanswered (the device is healthy).
+    pub fn cloud_never_answers(self) -> bool {
+        self == Self::CloudNeverAnswers
     }
 
     /// The builder of the simulated Photon with this fault: what the simulated mode plugs in.
@@ -95,7 +104,7 @@ impl Fault {
         let builder = SimBuilder::new(Platform::Photon).device_id(device_id);
         let healthy_key = || keys::generate_rsa_device_key().map(|k| k.der().to_vec());
         let builder = match self {
-            Self::None | Self::InterfaceClaimed => builder
+            Self::None | Self::InterfaceClaimed | Self::CloudNeverAnswers => builder
                 .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
                 .dct_bytes(SERVER_KEY_OFFSET, server_region),
             Self::CorruptKey => builder

@@ -7,7 +7,10 @@
 //! live in local `StoredValue`s and are taken out while a step runs, so no borrow spans an await.
 
 use crate::cloud::http::HttpCloud;
-use crate::cloud::{AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, InputField, Session};
+use crate::cloud::{
+    AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, HeldToken, InputField, Issuer, Session,
+    TOKEN_STORAGE_KEY,
+};
 use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
@@ -27,8 +30,6 @@ use std::pin::Pin;
 
 /// How long the page waits for the cloud to report a repaired device online.
 const VERIFY_TIMEOUT_MS: u32 = 90_000;
-/// Where a remembered token is kept (only when the user ticks "remember on this computer").
-const TOKEN_KEY: &str = "key-rescue-token";
 
 /// The cloud the page talks to: Particle's (or a loopback test cloud) over HTTP, or the simulated
 /// mode's. Cheap to clone; clones share state.
@@ -36,6 +37,17 @@ const TOKEN_KEY: &str = "key-rescue-token";
 pub enum PageCloud {
     Http(HttpCloud),
     Sim(SimCloudClient),
+}
+
+impl PageCloud {
+    /// Which cloud this is, as a token records its issuer.
+    pub fn issuer(&self) -> Issuer {
+        match self {
+            Self::Http(c) => Issuer::Api(c.base().clone()),
+            Self::Sim(SimCloudClient::InPage(_)) => Issuer::InPage,
+            Self::Sim(SimCloudClient::Loopback { http, .. }) => Issuer::Api(http.base().clone()),
+        }
+    }
 }
 
 impl CloudApi for PageCloud {
@@ -58,6 +70,35 @@ impl CloudApi for PageCloud {
             Self::Http(c) => c.now_ms(),
             Self::Sim(c) => c.now_ms(),
         }
+    }
+}
+
+/// The page's cloud as the steps use it: an answer that refuses the held token signs the page out
+/// (whatever step asked), so the panel never says "Signed in as …" with a dead token.
+struct WatchedCloud {
+    cloud: PageCloud,
+    store: Store,
+}
+
+impl CloudApi for WatchedCloud {
+    async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        let resp = self.cloud.execute(request).await?;
+        let refused = self.store.held.with_value(|h| {
+            h.as_ref()
+                .is_some_and(|(held, _)| held.refused_by(request, &resp))
+        });
+        if refused {
+            self.store.token_refused();
+        }
+        Ok(resp)
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        self.cloud.sleep(ms).await;
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.cloud.now_ms()
     }
 }
 
@@ -89,7 +130,8 @@ pub struct Store {
     sim: StoredValue<Option<SimMode>, LocalStorage>,
     pub sim_status: RwSignal<SimStatus>,
     pub fault: RwSignal<Fault>,
-    token: StoredValue<Option<AccessToken>, LocalStorage>,
+    /// The signed-in token, with the client of the cloud that issued it (the revoke goes there).
+    held: StoredValue<Option<(HeldToken, PageCloud)>, LocalStorage>,
     mfa_token: StoredValue<Option<String>, LocalStorage>,
     pub mfa_pending: RwSignal<bool>,
     /// The sign-in field left empty, shown next to it (nothing was sent).
@@ -139,7 +181,7 @@ impl Store {
             sim: StoredValue::new_local(None),
             sim_status: RwSignal::new(SimStatus::Off),
             fault: RwSignal::new(fault),
-            token: StoredValue::new_local(None),
+            held: StoredValue::new_local(None),
             mfa_token: StoredValue::new_local(None),
             mfa_pending: RwSignal::new(false),
             missing_input: RwSignal::new(None),
@@ -246,6 +288,13 @@ impl Store {
                     self.test_cloud.set(Some(sim.cloud_label.clone()));
                     self.cloud.set_value(PageCloud::Sim(sim.cloud.clone()));
                     self.sim.set_value(Some(sim.clone()));
+                    if self.held.with_value(Option::is_some) && self.current_token().is_none() {
+                        self.log_line(
+                            "The sign-in is for another cloud, so it is not sent to the simulated \
+                             one (the simulated steps run without it). Sign out, then sign in with \
+                             the demo account to send keys in the simulated mode.",
+                        );
+                    }
                     self.sim_status.set(SimStatus::Ready);
                     self.step.set(Some(Step::Connect));
                     // A problem picked while the Photon was starting must be the one it has.
@@ -326,7 +375,7 @@ impl Store {
         self.signing_in(Box::pin(async move {
             let email = email.trim().to_owned();
             match cloud.sign_in(&email, &password).await {
-                Ok(session) => self.signed_in_as(session, email),
+                Ok(session) => self.signed_in_as(session, email, cloud),
                 Err(ApiError::MfaRequired { mfa_token }) => {
                     self.mfa_token.set_value(Some(mfa_token));
                     self.mfa_email.set(email);
@@ -348,7 +397,7 @@ impl Store {
             self.mfa_token.set_value(None);
             self.mfa_pending.set(false);
             let who = self.mfa_email.get_untracked();
-            self.signed_in_as(session, who);
+            self.signed_in_as(session, who, cloud);
             Ok(())
         }));
     }
@@ -358,35 +407,86 @@ impl Store {
         self.signing_in(Box::pin(async move {
             let session = cloud.sign_in_with_token(&pasted).await?;
             // The API tells a token's scope, not its account's e-mail address.
-            self.signed_in_as(session, "an access token".to_owned());
+            self.signed_in_as(session, "an access token".to_owned(), cloud);
             Ok(())
         }));
     }
 
-    fn signed_in_as(self, session: Session, who: String) {
-        if self.remember.get_untracked() {
-            storage_set(&self.token_key(), session.token.expose());
+    /// Holds the session `client` (the cloud that issued or accepted it) gave.
+    fn signed_in_as(self, session: Session, who: String, client: PageCloud) {
+        let held = HeldToken::signed_in(
+            session.token,
+            client.issuer(),
+            self.remember.get_untracked(),
+        );
+        if let Some(key) = &held.remembered_as {
+            storage_set(key, held.token.expose());
         }
-        self.token.set_value(Some(session.token));
+        self.held.set_value(Some((held, client)));
         self.diagnose_only.set(false);
         self.log_line(format!("Signed in as {who}."));
         self.signed_in.set(Some(who));
         self.error.set(None);
     }
 
+    /// "Sign out": forgets the token wherever the page kept it and revokes it at the cloud that
+    /// issued it (not the cloud the page talks to now, which the simulated mode may have changed).
     pub fn sign_out(self) {
-        let token = self.token.get_value();
-        self.token.set_value(None);
+        self.forget_sign_in(false);
+        self.log_line("Signed out.");
+    }
+
+    /// The cloud refused the held token (revoked elsewhere, expired): the page is signed out.
+    fn token_refused(self) {
+        if self.held.with_value(Option::is_none) {
+            return;
+        }
+        self.forget_sign_in(true);
+        self.fail_text(
+            ErrorPlace::SignIn,
+            "the cloud no longer accepts this sign-in (signed out elsewhere, revoked or expired), \
+             so the page signed out"
+                .into(),
+            "Sign in again to continue.".into(),
+        );
+    }
+
+    /// Signs the page out; `refused`: the cloud already refused the token, so it is not revoked.
+    fn forget_sign_in(self, refused: bool) {
+        let held = self.held.try_update_value(Option::take).flatten();
         self.signed_in.set(None);
         self.mfa_pending.set(false);
-        storage_remove(&self.token_key());
-        self.log_line("Signed out.");
-        if let Some(token) = token {
-            let mut cloud = self.cloud.get_value();
+        self.mfa_token.set_value(None);
+        let Some((held, mut issuer)) = held else {
+            return;
+        };
+        let plan = held.sign_out(&stored_tokens(), refused);
+        for key in &plan.forget {
+            storage_remove(key);
+        }
+        if let Some((token, _)) = plan.revoke {
             spawn_local(async move {
                 // A token the cloud no longer knows is signed out anyway.
-                let _ = cloud.sign_out(&token).await;
+                let _ = issuer.sign_out(&token).await;
             });
+        }
+    }
+
+    /// The held token, if the page's current cloud issued it: a Particle token is never sent to
+    /// the simulated cloud (and the other way round).
+    fn current_token(self) -> Option<AccessToken> {
+        let current = self.cloud.with_value(PageCloud::issuer);
+        self.held.with_value(|h| {
+            h.as_ref()
+                .and_then(|(held, _)| held.for_cloud(&current).cloned())
+        })
+    }
+
+    /// The page's cloud for a step: a refusal of the held token signs the page out.
+    fn watched_cloud(self) -> WatchedCloud {
+        WatchedCloud {
+            cloud: self.cloud.get_value(),
+            store: self,
         }
     }
 
@@ -395,18 +495,15 @@ impl Store {
         self.log_line("Diagnose only: nothing will be sent to the cloud.");
     }
 
-    fn token_key(self) -> String {
-        match self.test_cloud.get_untracked() {
-            None => TOKEN_KEY.to_owned(),
-            Some(base) => format!("{TOKEN_KEY} {base}"),
-        }
-    }
-
     fn restore_remembered_token(self) {
-        if let Some(saved) = storage_get(&self.token_key())
+        let client = self.cloud.get_value();
+        let issuer = client.issuer();
+        let key = issuer.storage_key();
+        if let Some(saved) = storage_get(&key)
             && let Ok(token) = AccessToken::from_pasted(&saved)
         {
-            self.token.set_value(Some(token));
+            self.held
+                .set_value(Some((HeldToken::restored(token, issuer, key), client)));
             self.remember.set(true);
             self.signed_in
                 .set(Some("the access token remembered on this computer".into()));
@@ -500,8 +597,8 @@ impl Store {
         let Some(mut doctor) = self.take_doctor() else {
             return;
         };
-        let mut cloud = self.cloud.get_value();
-        let token = self.token.get_value();
+        let mut cloud = self.watched_cloud();
+        let token = self.current_token();
         let on_event = &mut |e| self.on_event(e);
         let diagnosis = doctor
             .diagnose(
@@ -585,8 +682,8 @@ impl Store {
                 self.end();
                 return;
             };
-            let mut cloud = self.cloud.get_value();
-            let token = self.token.get_value();
+            let mut cloud = self.watched_cloud();
+            let token = self.current_token();
             let ctx = CloudContext {
                 api: &mut cloud,
                 token: token.as_ref(),
@@ -698,8 +795,8 @@ impl Store {
             self.end();
             return;
         };
-        let mut cloud = self.cloud.get_value();
-        let token = self.token.get_value();
+        let mut cloud = self.watched_cloud();
+        let token = self.current_token();
         spawn_local(async move {
             let command = match file {
                 Some(input) => command.with_file(read_picked(input).await),
@@ -777,6 +874,22 @@ fn storage_set(key: &str, value: &str) {
     if let Some(s) = local_storage() {
         let _ = s.set_item(key, value);
     }
+}
+
+/// The page's token entries in localStorage, as `(key, value)`.
+fn stored_tokens() -> Vec<(String, String)> {
+    let Some(s) = local_storage() else {
+        return Vec::new();
+    };
+    let count = s.length().unwrap_or(0);
+    (0..count)
+        .filter_map(|i| s.key(i).ok().flatten())
+        .filter(|k| k.starts_with(TOKEN_STORAGE_KEY))
+        .filter_map(|k| {
+            let v = storage_get(&k)?;
+            Some((k, v))
+        })
+        .collect()
 }
 
 fn storage_remove(key: &str) {

@@ -199,3 +199,55 @@ test('the page requests nothing from any host but its own origin and the loopbac
   await kr.expectClean();
   await kr.close();
 });
+
+test('a remembered token is forgotten and revoked at Particle after the simulated mode', LONG, async () => {
+  // Particle's API is played by a page.route on api.particle.io: a sign-in answers TOKEN, and the
+  // revoke (DELETE /v1/access_tokens/current) is recorded.
+  const TOKEN = 'feedfacefeedfacefeedfacefeedfacefeedface';
+  const revokes = [];
+  const cors = {
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+    'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE',
+  };
+  const json = (status, body) => ({ status, headers: { ...cors, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const setup = (page) =>
+    page.route('https://api.particle.io/**', (route) => {
+      const req = route.request();
+      const { pathname } = new URL(req.url());
+      if (req.method() === 'OPTIONS') return route.fulfill({ status: 204, headers: cors });
+      if (req.method() === 'POST' && pathname === '/oauth/token') {
+        return route.fulfill(json(200, { token_type: 'bearer', access_token: TOKEN, expires_in: 7776000 }));
+      }
+      if (req.method() === 'DELETE' && pathname === '/v1/access_tokens/current') {
+        revokes.push(req.headers().authorization);
+        return route.fulfill(json(200, { ok: true }));
+      }
+      return route.fulfill(json(404, { ok: false, error: 'not in this test' }));
+    });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '47-signout-after-sim', sim: null, contextOptions: { setup } });
+  const tokenKeys = () =>
+    kr.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('key-rescue-token')));
+  await kr.visible('signin');
+  await kr.el('remember-token').check();
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  assert.equal(await kr.page.evaluate(() => localStorage.getItem('key-rescue-token')), TOKEN, 'remembered');
+  // The simulated Photon switches the page to the in-page simulated cloud; the sign-in stays.
+  await kr.el('try-simulated').click();
+  await kr.waitForSimReady();
+  await kr.expectSignedIn(DEMO.email);
+  await kr.shot('simulated-and-signed-in');
+  await kr.signOut();
+  await kr.page.waitForFunction(() => !localStorage.getItem('key-rescue-token'), null, { timeout: 15_000 });
+  assert.deepEqual(await tokenKeys(), [], 'no token is left in localStorage');
+  for (let i = 0; i < 100 && revokes.length === 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(revokes, [`Bearer ${TOKEN}`], 'the revoke reached Particle, once');
+  // After a reload the page is signed out.
+  await kr.page.reload();
+  await kr.visible('signin');
+  assert.equal(await kr.el('signed-in').count(), 0, 'not signed in after the reload');
+  await kr.shot('reloaded-signed-out');
+  await kr.expectClean();
+  await kr.close();
+});

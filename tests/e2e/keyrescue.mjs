@@ -16,6 +16,7 @@ export const FAULTS = [
   'disconnect-during-write',
   'interface-claimed',
   'not-your-device',
+  'cloud-never-answers',
 ];
 
 /** The sim-cloud's demo accounts (src/sim/cloud/scenario.rs). */

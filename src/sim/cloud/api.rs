@@ -2,7 +2,7 @@
 //! native tests use the same client code as the browser, minus `fetch`.
 
 use super::{SimCloud, SimHttpRequest};
-use crate::cloud::{ApiError, ApiRequest, ApiResponse, CloudApi};
+use crate::cloud::{ApiError, ApiRequest, ApiResponse, CloudApi, REQUEST_TIMEOUT_MS};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -13,6 +13,9 @@ pub struct SimCloudApi {
     cloud: Rc<RefCell<SimCloud>>,
     now_ms: u64,
     offline: bool,
+    /// Requests that get no answer: the next this many, or all while `silent` is set.
+    unanswered: u32,
+    silent: bool,
 }
 
 impl SimCloudApi {
@@ -22,6 +25,8 @@ impl SimCloudApi {
             cloud,
             now_ms: start_ms,
             offline: false,
+            unanswered: 0,
+            silent: false,
         }
     }
 
@@ -39,6 +44,17 @@ impl SimCloudApi {
     /// Simulates a lost internet connection: every request fails without an answer.
     pub fn set_offline(&mut self, offline: bool) {
         self.offline = offline;
+    }
+
+    /// Simulates a cloud that never answers (a stalled connection, a proxy that holds requests):
+    /// while `silent`, every request waits out the deadline and fails with [`ApiError::Timeout`].
+    pub fn set_silent(&mut self, silent: bool) {
+        self.silent = silent;
+    }
+
+    /// The next `count` requests get no answer (then the cloud answers again).
+    pub fn leave_unanswered(&mut self, count: u32) {
+        self.unanswered = count;
     }
 
     /// The request as the HTTP layer would carry it.
@@ -62,6 +78,13 @@ impl CloudApi for SimCloudApi {
             return Err(ApiError::Network {
                 message: "simulated: no internet connection".into(),
             });
+        }
+        if self.silent || self.unanswered > 0 {
+            self.unanswered = self.unanswered.saturating_sub(1);
+            // The browser's adapter abandons the request when its deadline passes; here the
+            // virtual clock passes it at once, and the cloud never sees the request.
+            self.advance(u64::from(REQUEST_TIMEOUT_MS));
+            return Err(ApiError::timeout());
         }
         let resp = self
             .cloud
