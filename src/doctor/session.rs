@@ -5,7 +5,7 @@
 //! the access token as arguments so "diagnose only" works signed out.
 
 use super::backup::{Backup, BackupRegion};
-use super::error::{DoctorError, RestoreOutcome};
+use super::error::{AfterFailure, DoctorError, RestoreOutcome};
 use super::plan::{self, Action, CloudAccess, Plan, PlanBlock, PlanOptions};
 use super::{CancelFlag, DoctorEvent, Step};
 use crate::cloud::{self, AccessToken, ApiError, CloudApi, DeviceInfo, KeyUpload};
@@ -13,7 +13,7 @@ use crate::device::{KEYS_ALT, KeyAlgorithm, Platform, TransportKeys, UsbMode};
 use crate::dfu::{self, AltFacts, Dfu, Erase, LeaveOutcome};
 use crate::keys::diagnose::PrivateKeyStatus;
 use crate::keys::{self, DctReport, DctSnapshot, PublicKeyInfo};
-use crate::usb::{Counting, TransferCounts, Transport};
+use crate::usb::{Counting, TransferCounts, Transport, TransportError};
 use serde::Serialize;
 use std::ops::Range;
 use zeroize::Zeroizing;
@@ -191,6 +191,7 @@ impl<T: Transport> Doctor<T> {
         let mut t = Counting::new(transport);
         let dfu = Dfu::open(&mut t, INTERFACE, KEYS_ALT).await?;
         let facts = dfu.facts();
+        check_against_table(platform, &facts)?;
         let identity = Identity {
             platform,
             platform_name,
@@ -226,8 +227,14 @@ impl<T: Transport> Doctor<T> {
         let dfu = match alts.iter().find(|f| f.alternate == alt) {
             Some(facts) => Dfu::resume(t, facts, reselect).await?,
             None => {
+                let info = t.info();
                 let dfu = Dfu::open(t, INTERFACE, alt).await?;
-                alts.push(dfu.facts());
+                let facts = dfu.facts();
+                if let Some((platform, _)) = Platform::from_usb_ids(info.vendor_id, info.product_id)
+                {
+                    check_against_table(platform, &facts)?;
+                }
+                alts.push(facts);
                 dfu
             }
         };
@@ -277,10 +284,8 @@ impl<T: Transport> Doctor<T> {
             .alts
             .iter()
             .find(|f| f.alternate == KEYS_ALT)
-            .map_or(0, |f| {
-                let range = snapshot_range(self.identity.platform, &f.layout);
-                range.end - range.start
-            });
+            .and_then(|f| snapshot_range(self.identity.platform, &f.layout).ok())
+            .map_or(0, |range| range.end - range.start);
         on_event(DoctorEvent::Progress { done: 0, total });
         let report = self.read_keys_area().await?;
         let area = self.keys_area.clone().ok_or(DoctorError::NoBackup)?;
@@ -475,6 +480,46 @@ impl<T: Transport> Doctor<T> {
         Ok(public_key)
     }
 
+    /// Reads back every region of `backup` (the slots a repair may have touched) and compares:
+    /// after a failure this decides between "your device was not changed" (retry) and "Restore
+    /// backup". Read-only.
+    pub async fn check_against_backup(
+        &mut self,
+        backup: &Backup,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<AfterFailure, DoctorError> {
+        if backup.device_id != self.identity.device_id {
+            return Err(DoctorError::BackupOfOtherDevice {
+                backup: backup.device_id.clone(),
+                connected: self.identity.device_id.clone(),
+            });
+        }
+        let mut differing = 0;
+        for region in &backup.regions {
+            let mut dfu =
+                Self::session(&mut self.t, &mut self.alts, &mut self.selected, region.alt).await?;
+            let current = dfu.read(region.address, region.bytes.len()).await?;
+            differing += current
+                .iter()
+                .zip(region.bytes.iter())
+                .filter(|(a, b)| a != b)
+                .count();
+        }
+        let outcome = if differing == 0 {
+            AfterFailure::Unchanged
+        } else {
+            AfterFailure::Changed { bytes: differing }
+        };
+        on_event(DoctorEvent::Log(match outcome {
+            AfterFailure::Unchanged => "read back the backed-up slots: the device was not changed"
+                .to_owned(),
+            AfterFailure::Changed { bytes } => {
+                format!("read back the backed-up slots: {bytes} bytes differ from the backup")
+            }
+        }));
+        Ok(outcome)
+    }
+
     /// Writes the backed-up bytes back where they differ from the device, each write verified.
     pub async fn restore(
         &mut self,
@@ -664,7 +709,15 @@ impl<T: Transport> Doctor<T> {
                 let original = backup
                     .bytes_at(alt, at, image.len())
                     .ok_or(DoctorError::NoBackup)?;
-                let restore = roll_back(&mut dfu, at, original, mode).await;
+                let restore = match &cause {
+                    // A device that stopped answering answers no read-back either, and each try
+                    // would keep the page busy for another deadline: the check waits for a replug
+                    // (`check_against_backup`).
+                    dfu::Error::Transport(TransportError::Timeout) => RestoreOutcome::NotRestored {
+                        reason: "the device stopped answering".into(),
+                    },
+                    _ => roll_back(&mut dfu, at, original, mode).await,
+                };
                 on_event(DoctorEvent::Log(format!("after the failure: {restore}")));
                 Err(DoctorError::WriteFailed {
                     what,
@@ -697,7 +750,7 @@ impl<T: Transport> Doctor<T> {
     pub(super) async fn read_keys_area(&mut self) -> Result<DctReport, DoctorError> {
         let mut dfu =
             Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
-        let range = snapshot_range(self.identity.platform, dfu.layout());
+        let range = snapshot_range(self.identity.platform, dfu.layout())?;
         let bytes = Zeroizing::new(
             dfu.read(range.start, (range.end - range.start) as usize)
                 .await?,
@@ -855,20 +908,77 @@ async fn roll_back<T: Transport>(
 }
 
 /// The key area a diagnosis reads: every key slot of the platform, widened to whole sectors on
-/// memories that must be erased before a write, so the backup covers whatever a write erases.
-pub(super) fn snapshot_range(platform: Platform, layout: &dfu::layout::MemoryLayout) -> Range<u32> {
+/// memories that must be erased before a write, so the backup covers whatever a write erases. The
+/// sectors are the device's, bounded by the platform table's: a device reporting larger ones (say
+/// `1*4095Mg`, which would have the page allocate 4 GiB) is refused before anything is read.
+pub(super) fn snapshot_range(
+    platform: Platform,
+    layout: &dfu::layout::MemoryLayout,
+) -> Result<Range<u32>, DoctorError> {
     let info = platform.info();
     let range = info.keys_snapshot_range();
     if !info.erase_before_write {
-        return range;
+        return Ok(range);
     }
-    let start = layout
-        .sector_at(range.start)
-        .map_or(range.start, |s| s.start);
-    let end = layout
-        .sector_at(range.end - 1)
-        .map_or(range.end, |s| s.start + s.size);
-    start..end
+    let widen = |layout: &dfu::layout::MemoryLayout| {
+        let start = layout
+            .sector_at(range.start)
+            .map_or(range.start, |s| s.start);
+        let end = layout
+            .sector_at(range.end - 1)
+            .map_or(u64::from(range.end), |s| u64::from(s.start) + u64::from(s.size));
+        (start, end)
+    };
+    let (start, end) = widen(layout);
+    let bound = table_layout(platform, KEYS_ALT)
+        .map(|known| widen(&known))
+        .unwrap_or((range.start, u64::from(range.end)));
+    if start < bound.0 || end > bound.1 {
+        return Err(DoctorError::LayoutNotInTable {
+            platform: info.name,
+            alt: KEYS_ALT,
+            layout: layout.to_string(),
+        });
+    }
+    Ok(start..end as u32)
+}
+
+/// The layout the platform table documents for `alt`, if it documents that alternate setting.
+fn table_layout(platform: Platform, alt: u8) -> Option<dfu::layout::MemoryLayout> {
+    let known = platform.info().dfu_alts.iter().find(|a| a.alt == alt)?;
+    dfu::layout::MemoryLayout::parse(known.layout).ok()
+}
+
+/// Refuses an alternate setting whose descriptors disagree with the platform table before
+/// anything is read from it or allocated for it: a `wTransferSize` other than the platform's, or
+/// a memory layout reaching outside the memory the table documents for that alternate setting (no
+/// size a device reports decides an allocation on its own).
+fn check_against_table(platform: Platform, facts: &AltFacts) -> Result<(), DoctorError> {
+    let info = platform.info();
+    let reported = facts.functional.transfer_size;
+    if reported != info.transfer_size {
+        return Err(DoctorError::TransferSizeNotInTable {
+            platform: info.name,
+            reported,
+            expected: info.transfer_size,
+        });
+    }
+    let refused = || DoctorError::LayoutNotInTable {
+        platform: info.name,
+        alt: facts.alternate,
+        layout: facts.layout.to_string(),
+    };
+    let known = table_layout(platform, facts.alternate).ok_or_else(refused)?;
+    let lowest = known.segments().map(|s| u64::from(s.start)).min();
+    let highest = known.segments().map(|s| s.end()).max();
+    let (Some(lowest), Some(highest)) = (lowest, highest) else {
+        return Err(refused());
+    };
+    let inside = facts
+        .layout
+        .segments()
+        .all(|s| u64::from(s.start) >= lowest && s.end() <= highest);
+    if inside { Ok(()) } else { Err(refused()) }
 }
 
 /// The whole sectors covering `[address, address + len)`.

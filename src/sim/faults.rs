@@ -19,6 +19,10 @@ const BROWNOUT_LEN: usize = 300;
 /// it stays inside the write if the doctor's sequence changes a little;
 /// `tests/ui_logic.rs`, `disconnect_fault_drops_the_device_during_the_key_write`).
 pub const DISCONNECT_AFTER_TRANSFERS: u32 = 19;
+/// The transfer of a blank-key Photon that never completes: one inside the key write, like
+/// [`DISCONNECT_AFTER_TRANSFERS`] (`tests/doctor_faults.rs`,
+/// `the_never_completing_fault_hangs_the_device_during_the_key_write`).
+pub const HANG_AT_TRANSFER: u32 = 19;
 
 /// A problem the simulated Photon can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +36,11 @@ pub enum Fault {
     DisconnectDuringWrite,
     InterfaceClaimed,
     NotYourDevice,
+    TransferNeverCompletes,
 }
 
 /// The `<option>` values, in the order the list shows them.
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 10] = [
     "none",
     "corrupt-key",
     "blank-key",
@@ -45,10 +50,11 @@ pub const NAMES: [&str; 9] = [
     "disconnect-during-write",
     "interface-claimed",
     "not-your-device",
+    "transfer-never-completes",
 ];
 
 impl Fault {
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 10] = [
         Fault::None,
         Fault::CorruptKey,
         Fault::BlankKey,
@@ -58,6 +64,7 @@ impl Fault {
         Fault::DisconnectDuringWrite,
         Fault::InterfaceClaimed,
         Fault::NotYourDevice,
+        Fault::TransferNeverCompletes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +87,9 @@ impl Fault {
             Self::DisconnectDuringWrite => "USB cable pulled during the key write",
             Self::InterfaceClaimed => "Interface already claimed by another program",
             Self::NotYourDevice => "Not your device (claimed to another account)",
+            Self::TransferNeverCompletes => {
+                "A USB transfer that never completes during the key write (a wedged bootloader)"
+            }
         }
     }
 
@@ -127,6 +137,9 @@ impl Fault {
             Self::DisconnectDuringWrite => builder
                 .dct_bytes(SERVER_KEY_OFFSET, server_region)
                 .disconnect_after(DISCONNECT_AFTER_TRANSFERS),
+            Self::TransferNeverCompletes => builder
+                .dct_bytes(SERVER_KEY_OFFSET, server_region)
+                .hang_at_request(HANG_AT_TRANSFER),
         };
         Ok(match self {
             Self::InterfaceClaimed => builder.refuse_claim(),

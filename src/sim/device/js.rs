@@ -134,6 +134,7 @@ fn faults_from_js(obj: &JsValue) -> Faults {
         stall_on_write: get_bool(obj, "stallOnWrite"),
         error_on_write: get_u32(obj, "errorOnWrite").map(|s| s as u8),
         disconnect_after: get_u32(obj, "disconnectAfter"),
+        hang_at_request: get_u32(obj, "hangAtRequest"),
         busy_polls: get_u32(obj, "busyPolls").unwrap_or(0),
         poll_timeout_ms: get_u32(obj, "pollTimeoutMs").unwrap_or(0),
         dct_unreachable: get_bool(obj, "dctUnreachable"),
@@ -172,6 +173,8 @@ fn outcome(e: &TransportError) -> &'static str {
         TransportError::Disconnected => "disconnected",
         TransportError::UnableToClaim => "claim-refused",
         TransportError::AccessDenied => "access-denied",
+        // A transfer that never completes: the stand-in returns a promise that never settles.
+        TransportError::Timeout => "hang",
         _ => "error",
     }
 }
@@ -262,7 +265,7 @@ impl JsSimDevice {
         }
     }
 
-    /// `{status, data}` with status "ok", "stall" or "disconnected".
+    /// `{status, data}` with status "ok", "stall", "disconnected" or "hang" (never completes).
     #[wasm_bindgen(js_name = controlIn)]
     pub fn control_in(
         &self,

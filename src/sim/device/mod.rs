@@ -46,6 +46,11 @@ pub struct Faults {
     pub error_on_write: Option<u8>,
     /// Drop off the bus once this many transfers have been answered.
     pub disconnect_after: Option<u32>,
+    /// The n-th control transfer (1-based) is carried out but never completes, and the device
+    /// answers nothing after it until it is plugged in again ([`SimDevice::reenter_dfu`]): a
+    /// wedged bootloader. Each such transfer moves the virtual clock by its deadline
+    /// ([`crate::usb::deadline_ms`]) and fails with Timeout, as a host that enforces it sees it.
+    pub hang_at_request: Option<u32>,
     /// After each executed DNLOAD, report dfuDNBUSY for this many extra polls...
     pub busy_polls: u32,
     /// ...each with this bwPollTimeout (ms), which is also reported with the first dfuDNBUSY.
@@ -146,6 +151,11 @@ impl SimBuilder {
         self
     }
 
+    pub fn hang_at_request(mut self, n: u32) -> Self {
+        self.faults.hang_at_request = Some(n);
+        self
+    }
+
     pub fn busy(mut self, extra_polls: u32, poll_timeout_ms: u32) -> Self {
         self.faults.busy_polls = extra_polls;
         self.faults.poll_timeout_ms = poll_timeout_ms;
@@ -220,6 +230,7 @@ impl SimBuilder {
             faults: self.faults,
             transfers: 0,
             disconnected: false,
+            hung: false,
             left_dfu: false,
             busy_left: 0,
             now_ms: 0,
@@ -291,6 +302,8 @@ pub struct SimDevice {
     faults: Faults,
     transfers: u32,
     disconnected: bool,
+    /// Wedged by the `hang_at_request` fault: nothing is answered until a replug.
+    hung: bool,
     left_dfu: bool,
     busy_left: u32,
     now_ms: u64,
@@ -460,11 +473,51 @@ impl SimDevice {
         self.left_dfu = false;
         self.busy_left = 0;
         self.faults.disconnect_after = None;
+        self.faults.hang_at_request = None;
+        self.hung = false;
         self.transfers = 0;
     }
 
     /// Answers a device-to-host control transfer.
     pub fn handle_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
+        self.unless_hung(setup, true, |d| d.answer_in(setup, len))
+    }
+
+    /// Answers a host-to-device control transfer.
+    pub fn handle_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
+        self.unless_hung(setup, false, |d| d.answer_out(setup, data))
+    }
+
+    /// Whether the device is wedged by the `hang_at_request` fault.
+    pub fn hung(&self) -> bool {
+        self.hung
+    }
+
+    /// Runs `answer` unless the device is wedged; the transfer named by `hang_at_request` is
+    /// carried out, then never completes. A transfer that never completes costs its deadline of
+    /// virtual time and ends in Timeout.
+    fn unless_hung<R>(
+        &mut self,
+        setup: ControlSetup,
+        device_to_host: bool,
+        answer: impl FnOnce(&mut Self) -> Result<R, TransportError>,
+    ) -> Result<R, TransportError> {
+        if self.hung {
+            self.transfers = self.transfers.saturating_add(1);
+        } else {
+            let before = self.transfers;
+            let result = answer(self);
+            let counted = self.transfers != before;
+            if !counted || self.faults.hang_at_request != Some(self.transfers) {
+                return result;
+            }
+            self.hung = true;
+        }
+        self.now_ms += u64::from(crate::usb::deadline_ms(&setup, device_to_host));
+        Err(TransportError::Timeout)
+    }
+
+    fn answer_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
         self.begin()?;
         let reply = match (setup.request_type, setup.recipient) {
             (RequestType::Class, Recipient::Interface) if setup.index == 0 => {
@@ -477,8 +530,7 @@ impl SimDevice {
         Ok(truncate(reply, len))
     }
 
-    /// Answers a host-to-device control transfer.
-    pub fn handle_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
+    fn answer_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
         self.begin()?;
         match (setup.request_type, setup.recipient) {
             (RequestType::Class, Recipient::Interface) if setup.index == 0 => {
