@@ -51,6 +51,12 @@ pub struct Faults {
     /// wedged bootloader. Each such transfer moves the virtual clock by its deadline
     /// ([`crate::usb::deadline_ms`]) and fails with Timeout, as a host that enforces it sees it.
     pub hang_at_request: Option<u32>,
+    /// A hostile or unknown bootloader: alternate setting `.0` reports layout `.1` instead of the
+    /// platform's.
+    pub layout_override: Option<(u8, &'static str)>,
+    /// A hostile or unknown bootloader: the functional descriptor reports this `wTransferSize`
+    /// (the device's buffer stays the platform's).
+    pub transfer_size_override: Option<u16>,
     /// After each executed DNLOAD, report dfuDNBUSY for this many extra polls...
     pub busy_polls: u32,
     /// ...each with this bwPollTimeout (ms), which is also reported with the first dfuDNBUSY.
@@ -148,6 +154,18 @@ impl SimBuilder {
 
     pub fn disconnect_after(mut self, transfers: u32) -> Self {
         self.faults.disconnect_after = Some(transfers);
+        self
+    }
+
+    /// Alternate setting `alt` reports `layout` (a memory-layout string) instead of the platform's.
+    pub fn layout(mut self, alt: u8, layout: &'static str) -> Self {
+        self.faults.layout_override = Some((alt, layout));
+        self
+    }
+
+    /// The functional descriptor reports `size` as `wTransferSize`.
+    pub fn reported_transfer_size(mut self, size: u16) -> Self {
+        self.faults.transfer_size_override = Some(size);
         self
     }
 
@@ -423,7 +441,13 @@ impl SimDevice {
 
     fn alt_name(&self, alt: usize) -> &'static str {
         let spec = &self.platform.alternates()[alt];
-        if spec.kind == MemoryKind::Gen3Dct && self.faults.device_protection {
+        if let Some((_, layout)) = self
+            .faults
+            .layout_override
+            .filter(|(a, _)| usize::from(*a) == alt)
+        {
+            layout
+        } else if spec.kind == MemoryKind::Gen3Dct && self.faults.device_protection {
             platform::GEN3_DCD_PROTECTED
         } else {
             spec.name
@@ -561,6 +585,15 @@ impl SimDevice {
         Ok(())
     }
 
+    /// `descriptor` (ending with the functional descriptor) with the `transfer_size_override`.
+    fn reported_functional(&self, mut descriptor: Vec<u8>) -> Vec<u8> {
+        if let Some(size) = self.faults.transfer_size_override {
+            let at = descriptor.len() - 9 + 5;
+            descriptor[at..at + 2].copy_from_slice(&size.to_le_bytes());
+        }
+        descriptor
+    }
+
     fn xfer(&self) -> usize {
         usize::from(self.platform.transfer_size())
     }
@@ -577,7 +610,7 @@ impl SimDevice {
             (standard::GET_DESCRIPTOR, Recipient::Device) => match kind {
                 standard::DEVICE => Ok(self.platform.device_descriptor().to_vec()),
                 standard::CONFIGURATION if index == 0 => {
-                    Ok(self.platform.configuration_descriptor())
+                    Ok(self.reported_functional(self.platform.configuration_descriptor()))
                 }
                 standard::STRING => self.string(index),
                 // Type 0x21 is unknown to the standard handler when addressed to the device.
@@ -586,7 +619,7 @@ impl SimDevice {
             (standard::GET_DESCRIPTOR, Recipient::Interface)
                 if kind == standard::DFU_FUNCTIONAL && setup.index == 0 =>
             {
-                Ok(self.platform.functional_descriptor().to_vec())
+                Ok(self.reported_functional(self.platform.functional_descriptor().to_vec()))
             }
             (standard::GET_CONFIGURATION, Recipient::Device) => Ok(vec![1]),
             (standard::GET_INTERFACE, Recipient::Interface) if setup.index == 0 => {
