@@ -141,7 +141,9 @@ impl DoctorError {
             Self::BackupOfOtherDevice { .. } => {
                 "Connect the device the backup was made from.".into()
             }
-            Self::Cancelled { .. } => "Press Continue when you are ready.".into(),
+            Self::Cancelled { .. } => "Nothing more was done to the device. Press the step's \
+                 button again (Connect device, Repair) when you are ready."
+                .into(),
             Self::CloudNeeded { .. } => "Sign in with the account that owns the device (or a \
                  product team member's account), or choose \"repair now, send the key later\"."
                 .into(),

@@ -402,6 +402,16 @@ pub fn verify_summary(v: &VerifyOutcome) -> (String, Vec<String>) {
             format!("The device left DFU mode; the cloud could not be asked ({error})."),
             vec![hint.clone()],
         ),
+        VerifyOutcome::StoppedWaiting {
+            waited_s,
+            next_steps,
+        } => (
+            format!(
+                "The device left DFU mode and restarts; you stopped waiting for the cloud after \
+                 {waited_s} s."
+            ),
+            next_steps.iter().map(|s| (*s).to_owned()).collect(),
+        ),
     }
 }
 

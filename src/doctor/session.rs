@@ -116,6 +116,11 @@ pub enum VerifyOutcome {
     LeftDfu { next_steps: Vec<&'static str> },
     /// It left DFU mode; the cloud could not be asked.
     CouldNotCheck { error: String, hint: String },
+    /// It left DFU mode; the user pressed Cancel while the page waited for the cloud.
+    StoppedWaiting {
+        waited_s: u32,
+        next_steps: Vec<&'static str>,
+    },
 }
 
 /// What to do when a repaired device does not come online.
@@ -644,27 +649,45 @@ impl<T: Transport> Doctor<T> {
             timeout_ms / 1000
         )));
         let id = self.identity.device_id.clone();
-        let verify = match cloud
-            .api
-            .wait_until_online(token, &id, timeout_ms, cloud::ONLINE_POLL_MS)
-            .await
-        {
-            Ok(info) => {
-                on_event(DoctorEvent::Log(
-                    "the cloud reports the device online".into(),
-                ));
-                VerifyOutcome::Online {
-                    last_handshake_at: info.last_handshake_at,
+        // The cloud's own wait, one poll at a time, so Cancel stops it between two polls.
+        let mut waited: u32 = 0;
+        let verify = loop {
+            match cloud.api.wait_until_online(token, &id, 0, 1).await {
+                Ok(info) => {
+                    on_event(DoctorEvent::Log(
+                        "the cloud reports the device online".into(),
+                    ));
+                    break VerifyOutcome::Online {
+                        last_handshake_at: info.last_handshake_at,
+                    };
+                }
+                Err(ApiError::DeviceStayedOffline { .. }) => {}
+                Err(e) => {
+                    break VerifyOutcome::CouldNotCheck {
+                        error: e.to_string(),
+                        hint: e.hint().to_owned(),
+                    };
                 }
             }
-            Err(ApiError::DeviceStayedOffline { waited_s, .. }) => VerifyOutcome::StayedOffline {
-                waited_s,
-                next_steps: OFFLINE_NEXT_STEPS.to_vec(),
-            },
-            Err(e) => VerifyOutcome::CouldNotCheck {
-                error: e.to_string(),
-                hint: e.hint().to_owned(),
-            },
+            if waited >= timeout_ms {
+                break VerifyOutcome::StayedOffline {
+                    waited_s: waited.div_ceil(1000),
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                };
+            }
+            if self.cancel.is_cancelled() {
+                on_event(DoctorEvent::Log(format!(
+                    "stopped waiting for the cloud after {} s, as asked",
+                    waited.div_ceil(1000)
+                )));
+                break VerifyOutcome::StoppedWaiting {
+                    waited_s: waited.div_ceil(1000),
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                };
+            }
+            let step = cloud::ONLINE_POLL_MS.min(timeout_ms - waited);
+            cloud.api.sleep(step).await;
+            waited += step;
         };
         Ok((verify, counts))
     }

@@ -143,6 +143,9 @@ fn faults_from_js(obj: &JsValue) -> Faults {
         old_bootloader: get_bool(obj, "oldBootloader"),
         device_protection: get_bool(obj, "deviceProtection"),
         hide_alternate_names: get_bool(obj, "hideAlternateNames"),
+        // Layout strings are `&'static str`: only the Rust builder sets them.
+        layout_override: None,
+        transfer_size_override: get_u32(obj, "transferSize").map(|s| s as u16),
     }
 }
 
