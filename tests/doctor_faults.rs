@@ -9,14 +9,13 @@ use doctor_common::*;
 use futures_executor::block_on;
 use key_rescue::cloud::{ApiError, ApiRequest, ApiResponse, CloudApi};
 use key_rescue::dfu::State;
+use key_rescue::doctor::{AfterFailure, CancelFlag, Doctor};
 use key_rescue::doctor::{DoctorError, RestoreOutcome, SendOutcome, VerifyOutcome};
 use key_rescue::keys::diagnose::PrivateKeyStatus;
 use key_rescue::sim::device::{Platform as SimPlatform, SimBuilder, SimDevice};
-use key_rescue::sim::world::{SimWorld, WorldCloudApi};
-use key_rescue::doctor::{AfterFailure, CancelFlag, Doctor};
 use key_rescue::sim::faults::Fault;
+use key_rescue::sim::world::{SimWorld, WorldCloudApi};
 use key_rescue::usb::{CONTROL_DEADLINE_MS, STATUS_DEADLINE_MS, TransportError};
-
 
 /// Control transfers a clean repair of a blank simulated Photon takes, leave included.
 fn clean_run_transfers() -> u32 {
@@ -412,7 +411,6 @@ fn a_write_reported_as_dfu_error_is_explained_and_the_device_is_unchanged() {
 
 // --- a transfer that never completes (issue 17) ---------------------------------------------------
 
-
 /// A Photon whose private key a brownout damaged, as the fault picker builds it.
 fn corrupt_key_photon() -> SimBuilder {
     Fault::CorruptKey
@@ -472,10 +470,16 @@ fn recover_as_the_page_does(w: &SimWorld, run: &Run, what: &str) {
         match check {
             AfterFailure::Unchanged => assert!(held, "{what}: said unchanged, but it changed"),
             AfterFailure::Changed { bytes } => {
-                assert!(!held && bytes > 0, "{what}: said changed, but it holds the backup");
+                assert!(
+                    !held && bytes > 0,
+                    "{what}: said changed, but it holds the backup"
+                );
                 let restored = block_on(doctor.restore(&backup, &mut |_| {})).unwrap();
                 assert!(restored > 0, "{what}");
-                assert!(holds_backup(w, &backup), "{what}: the restore did not restore");
+                assert!(
+                    holds_backup(w, &backup),
+                    "{what}: the restore did not restore"
+                );
             }
         }
     }
@@ -492,7 +496,10 @@ fn a_transfer_that_never_completes_at_any_position_ends_in_a_timeout_within_its_
         let device = w.device.borrow();
         (device.transfers(), device.now_ms())
     };
-    assert!(total > 20, "a repair takes more than a handful of transfers");
+    assert!(
+        total > 20,
+        "a repair takes more than a handful of transfers"
+    );
     for n in 1..=total {
         let what = format!("transfer {n} of {total} never completes");
         let (w, run) = run_with_fault(builder.clone().hang_at_request(n), &what);
@@ -535,7 +542,9 @@ fn a_transfer_that_never_completes_at_any_position_ends_in_a_timeout_within_its_
 #[test]
 fn the_never_completing_fault_hangs_the_device_during_the_key_write() {
     let region = new_cloud().server_key_region();
-    let builder = Fault::TransferNeverCompletes.device_builder(&region).unwrap();
+    let builder = Fault::TransferNeverCompletes
+        .device_builder(&region)
+        .unwrap();
     let (w, run) = run_with_fault(builder, "the fault picker's never-completing transfer");
     match run.error() {
         Some(DoctorError::WriteFailed {
@@ -607,7 +616,10 @@ fn a_layout_beyond_the_platform_table_is_refused_before_anything_is_read() {
             matches!(err, DoctorError::LayoutNotInTable { alt: 1, .. }),
             "{what}: {err:?}"
         );
-        assert!(err.hint().starts_with("Nothing was read or written"), "{what}");
+        assert!(
+            err.hint().starts_with("Nothing was read or written"),
+            "{what}"
+        );
         // Only the descriptors and the bootloader's state were asked for: no UPLOAD of memory.
         assert!(w.device.borrow().transfers() < 12, "{what}");
     }
@@ -632,4 +644,70 @@ fn a_transfer_size_other_than_the_platforms_is_refused() {
         }
         assert_eq!(differs(&before, w.device.borrow().dct(), 0..8391), None);
     }
+}
+
+/// A cloud client through which the user presses Cancel at the first request.
+struct CancellingCloud {
+    inner: WorldCloudApi,
+    cancel: CancelFlag,
+    seen: usize,
+}
+
+impl CloudApi for CancellingCloud {
+    async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        self.seen += 1;
+        self.cancel.cancel();
+        self.inner.execute(request).await
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        self.inner.sleep(ms).await;
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.now_ms()
+    }
+}
+
+#[test]
+fn cancel_stops_the_wait_for_the_cloud_between_two_polls() {
+    let w = photon_world(Owner::Demo);
+    let cancel = CancelFlag::new();
+    let token = w.token(DEMO_EMAIL);
+    let mut api = w.cloud_api();
+    let mut doctor = block_on(Doctor::connect(
+        w.transport(),
+        None,
+        cancel.clone(),
+        &mut |_| {},
+    ))
+    .unwrap();
+    let diagnosis = block_on(doctor.diagnose(ctx(&mut api, Some(&token)), &mut |_| {})).unwrap();
+    doctor.back_up(&mut |_| {}).unwrap();
+    let plan = doctor
+        .plan(&diagnosis, &options_for(&w), &mut |_| {})
+        .unwrap();
+    block_on(doctor.repair(&plan, ctx(&mut api, Some(&token)), &mut |_| {})).unwrap();
+    let mut waiting = CancellingCloud {
+        inner: api,
+        cancel: cancel.clone(),
+        seen: 0,
+    };
+    let (outcome, _) = block_on(doctor.leave_and_verify(
+        ctx(&mut waiting, Some(&token)),
+        VERIFY_TIMEOUT_MS,
+        &mut |_| {},
+    ))
+    .unwrap();
+    // The device left DFU mode (the leave went first); the page stopped after one poll instead
+    // of waiting 60 s.
+    assert!(w.device.borrow().left_dfu());
+    assert!(
+        matches!(outcome, VerifyOutcome::StoppedWaiting { waited_s: 0, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(waiting.seen, 1);
+    let (headline, steps) = key_rescue::doctor::report::verify_summary(&outcome);
+    assert!(headline.contains("stopped waiting"), "{headline}");
+    assert!(!steps.is_empty());
 }

@@ -516,8 +516,9 @@ impl<T: Transport> Doctor<T> {
             AfterFailure::Changed { bytes: differing }
         };
         on_event(DoctorEvent::Log(match outcome {
-            AfterFailure::Unchanged => "read back the backed-up slots: the device was not changed"
-                .to_owned(),
+            AfterFailure::Unchanged => {
+                "read back the backed-up slots: the device was not changed".to_owned()
+            }
             AfterFailure::Changed { bytes } => {
                 format!("read back the backed-up slots: {bytes} bytes differ from the backup")
             }
@@ -949,7 +950,9 @@ pub(super) fn snapshot_range(
             .map_or(range.start, |s| s.start);
         let end = layout
             .sector_at(range.end - 1)
-            .map_or(u64::from(range.end), |s| u64::from(s.start) + u64::from(s.size));
+            .map_or(u64::from(range.end), |s| {
+                u64::from(s.start) + u64::from(s.size)
+            });
         (start, end)
     };
     let (start, end) = widen(layout);
@@ -1120,6 +1123,37 @@ fn cloud_algorithm(algorithm: KeyAlgorithm) -> cloud::KeyAlgorithm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn core_layout(text: &str) -> dfu::layout::MemoryLayout {
+        dfu::layout::MemoryLayout::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_cores_key_area_is_widened_only_to_sectors_the_platform_table_knows() {
+        let known = core_layout("@ SPI Flash: SST25x  /0x00000000/512*004Kg");
+        assert_eq!(
+            snapshot_range(Platform::Core, &known).unwrap(),
+            0x1000..0x3000
+        );
+        // One 2 MiB sector lies inside the documented memory, but widening to it would read and
+        // hold 2 MiB; `1*4095Mg` would have allocated 4 GiB.
+        for hostile in [
+            "@ SPI Flash: SST25x  /0x00000000/1*2048Kg",
+            "@ SPI Flash: SST25x  /0x00000000/1*4095Mg",
+        ] {
+            let err = snapshot_range(Platform::Core, &core_layout(hostile)).unwrap_err();
+            assert!(
+                matches!(err, DoctorError::LayoutNotInTable { alt: 1, .. }),
+                "{hostile}: {err:?}"
+            );
+        }
+        // Smaller sectors than the table's are fine: the backup still covers every erase.
+        let small = core_layout("@ SPI Flash: SST25x  /0x00000000/2048*001Kg");
+        assert_eq!(
+            snapshot_range(Platform::Core, &small).unwrap(),
+            0x1000..0x2400
+        );
+    }
 
     #[test]
     fn differing_span_covers_first_to_last_difference() {

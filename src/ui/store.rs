@@ -11,9 +11,9 @@ use crate::cloud::{AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, Ses
 use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
-    AfterFailure, Backup, CancelFlag, CloudAccess, CloudContext, Command, Diagnosis, Doctor, DoctorError,
-    DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
-    server_address,
+    AfterFailure, Backup, CancelFlag, CloudAccess, CloudContext, Command, Diagnosis, Doctor,
+    DoctorError, DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step,
+    VerifyOutcome, server_address,
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};
