@@ -16,6 +16,7 @@ export const FAULTS = [
   'disconnect-during-write',
   'interface-claimed',
   'not-your-device',
+  'transfer-never-completes',
 ];
 
 /** The sim-cloud's demo accounts (src/sim/cloud/scenario.rs). */
