@@ -566,7 +566,13 @@ impl Store {
                             .set(backup.files().into_iter().map(|f| f.name).collect());
                         self.backup.set_value(Some(backup.clone()));
                     }
-                    Err(e) => self.fail(ErrorPlace::Steps, &e),
+                    Err(e) => {
+                        // Cancelled before the backup: show that, not the plan's "no backup".
+                        self.diagnosis.set(Some(d));
+                        self.doctor.set_value(Some(doctor));
+                        self.fail(ErrorPlace::Steps, &e);
+                        return;
+                    }
                 }
                 self.diagnosis.set(Some(d));
                 self.doctor.set_value(Some(doctor));
