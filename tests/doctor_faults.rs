@@ -9,10 +9,13 @@ use doctor_common::*;
 use futures_executor::block_on;
 use key_rescue::cloud::{ApiError, ApiRequest, ApiResponse, CloudApi};
 use key_rescue::dfu::State;
+use key_rescue::doctor::{AfterFailure, CancelFlag, Doctor};
 use key_rescue::doctor::{DoctorError, RestoreOutcome, SendOutcome, VerifyOutcome};
 use key_rescue::keys::diagnose::PrivateKeyStatus;
 use key_rescue::sim::device::{Platform as SimPlatform, SimBuilder, SimDevice};
+use key_rescue::sim::faults::Fault;
 use key_rescue::sim::world::{SimWorld, WorldCloudApi};
+use key_rescue::usb::{CONTROL_DEADLINE_MS, STATUS_DEADLINE_MS, TransportError};
 
 /// Control transfers a clean repair of a blank simulated Photon takes, leave included.
 fn clean_run_transfers() -> u32 {
@@ -346,7 +349,6 @@ fn an_upload_refused_after_the_write_is_undone_by_restoring_the_backup() {
 
 #[test]
 fn cancelling_stops_before_the_next_step_and_writes_nothing() {
-    use key_rescue::doctor::{CancelFlag, Doctor};
     let w = photon_world(Owner::Demo);
     let cancel = CancelFlag::new();
     let token = w.token(DEMO_EMAIL);
@@ -405,4 +407,307 @@ fn a_write_reported_as_dfu_error_is_explained_and_the_device_is_unchanged() {
     }
     assert_eq!(cloud_key(&w), None, "nothing was sent");
     assert_second_attempt_repairs(&w, "dfuERROR errWRITE");
+}
+
+// --- a transfer that never completes (issue 17) ---------------------------------------------------
+
+/// A Photon whose private key a brownout damaged, as the fault picker builds it.
+fn corrupt_key_photon() -> SimBuilder {
+    Fault::CorruptKey
+        .device_builder(&new_cloud().server_key_region())
+        .expect("a corrupt-key Photon")
+}
+
+fn is_timeout(e: &DoctorError) -> bool {
+    let timeout = key_rescue::dfu::Error::Transport(TransportError::Timeout);
+    match e {
+        DoctorError::Dfu(cause) | DoctorError::WriteFailed { cause, .. } => *cause == timeout,
+        _ => false,
+    }
+}
+
+/// Whether the device holds every byte of `backup` (the slots a repair may touch).
+fn holds_backup(w: &SimWorld, backup: &key_rescue::doctor::Backup) -> bool {
+    let device = w.device.borrow();
+    backup.regions.iter().all(|r| {
+        let at = r.address as usize;
+        device.memory(r.alt).get(at..at + r.bytes.len()) == Some(&r.bytes[..])
+    })
+}
+
+/// What the page does after a failure: the user replugs the device and presses Reconnect; after a
+/// write that could not be undone the doctor reads the slots back and the page offers Retry when
+/// they equal the backup, Restore backup when they differ. Then a repair must bring it online.
+fn recover_as_the_page_does(w: &SimWorld, run: &Run, what: &str) {
+    {
+        let mut device = w.device.borrow_mut();
+        device.reenter_dfu();
+        *device.faults_mut() = Default::default();
+    }
+    let restore_offered = matches!(
+        run.error(),
+        Some(DoctorError::WriteFailed {
+            restore: RestoreOutcome::NotRestored { .. },
+            ..
+        })
+    );
+    if restore_offered {
+        let backup = run
+            .doctor
+            .as_ref()
+            .and_then(|d| d.backup())
+            .cloned()
+            .expect("a write ran, so a backup was taken");
+        let mut doctor = block_on(Doctor::connect(
+            w.transport(),
+            None,
+            CancelFlag::new(),
+            &mut |_| {},
+        ))
+        .unwrap_or_else(|e| panic!("{what}: Reconnect failed: {e}"));
+        let held = holds_backup(w, &backup);
+        let check = block_on(doctor.check_against_backup(&backup, &mut |_| {})).unwrap();
+        match check {
+            AfterFailure::Unchanged => assert!(held, "{what}: said unchanged, but it changed"),
+            AfterFailure::Changed { bytes } => {
+                assert!(
+                    !held && bytes > 0,
+                    "{what}: said changed, but it holds the backup"
+                );
+                let restored = block_on(doctor.restore(&backup, &mut |_| {})).unwrap();
+                assert!(restored > 0, "{what}");
+                assert!(
+                    holds_backup(w, &backup),
+                    "{what}: the restore did not restore"
+                );
+            }
+        }
+    }
+    assert_second_attempt_repairs(w, what);
+}
+
+#[test]
+fn a_transfer_that_never_completes_at_any_position_ends_in_a_timeout_within_its_deadline() {
+    let builder = corrupt_key_photon();
+    let (total, clean_ms) = {
+        let w = world(builder.clone().build(), Owner::Demo);
+        let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+        run.assert_online();
+        let device = w.device.borrow();
+        (device.transfers(), device.now_ms())
+    };
+    assert!(
+        total > 20,
+        "a repair takes more than a handful of transfers"
+    );
+    for n in 1..=total {
+        let what = format!("transfer {n} of {total} never completes");
+        let (w, run) = run_with_fault(builder.clone().hang_at_request(n), &what);
+        let Some(err) = run.error() else {
+            // Only the leave's last status request may go unanswered without an error: the
+            // device resets inside it, which is how a leave looks (`Dfu::leave`).
+            assert!(
+                w.device.borrow().left_dfu() && run.repair.as_ref().is_some_and(|r| r.is_ok()),
+                "{what}: the run ended without an error"
+            );
+            run.assert_online();
+            continue;
+        };
+        assert!(is_timeout(err), "{what}: not a typed timeout: {err:?}");
+        let hint = err.hint();
+        assert!(
+            hint.contains("Unplug") && hint.contains("Reconnect"),
+            "{what}: {hint}"
+        );
+        {
+            let device = w.device.borrow();
+            assert!(device.hung(), "{what}");
+            // Nothing more is sent to a device that stopped answering: each try would keep the
+            // page busy for another deadline.
+            assert_eq!(device.transfers(), n, "{what}: transfers after the timeout");
+            // Virtual time: the run's own poll sleeps (at most the clean run's) plus one deadline.
+            let now = device.now_ms();
+            assert!(now >= u64::from(CONTROL_DEADLINE_MS), "{what}: {now} ms");
+            assert!(
+                now <= clean_ms + u64::from(STATUS_DEADLINE_MS),
+                "{what}: {now} ms, more than one deadline past the clean run's {clean_ms} ms"
+            );
+        }
+        // Never worse: `run_with_fault` checked the invariants (the old key or a valid new one,
+        // a backup before any write, the cloud only holds what the device holds).
+        recover_as_the_page_does(&w, &run, &what);
+    }
+}
+
+#[test]
+fn the_never_completing_fault_hangs_the_device_during_the_key_write() {
+    let region = new_cloud().server_key_region();
+    let builder = Fault::TransferNeverCompletes
+        .device_builder(&region)
+        .unwrap();
+    let (w, run) = run_with_fault(builder, "the fault picker's never-completing transfer");
+    match run.error() {
+        Some(DoctorError::WriteFailed {
+            what,
+            cause,
+            restore: RestoreOutcome::NotRestored { .. },
+        }) => {
+            assert_eq!(*what, "device private key");
+            assert_eq!(
+                *cause,
+                key_rescue::dfu::Error::Transport(TransportError::Timeout)
+            );
+        }
+        other => panic!("expected the key write to time out: {other:?}"),
+    }
+    let help = key_rescue::doctor::report::error_help(run.error().unwrap()).unwrap();
+    assert_eq!(
+        help.extra,
+        Some(key_rescue::doctor::report::ExtraHelp::RestoreNeeded)
+    );
+    assert!(help.cause.contains("stopped answering"), "{}", help.cause);
+    recover_as_the_page_does(&w, &run, "never-completing transfer in the key write");
+}
+
+#[test]
+fn a_timeout_outside_a_write_says_the_device_stopped_answering() {
+    // Transfer 3 is read while connecting: no write, no backup, the panel says unplug and replug.
+    let (w, run) = run_with_fault(
+        SimDevice::builder(SimPlatform::Photon).hang_at_request(3),
+        "a transfer that never completes while connecting",
+    );
+    let err = run.connect_error.as_ref().expect("connecting fails");
+    let help = key_rescue::doctor::report::error_help(err).unwrap();
+    assert_eq!(
+        help.extra,
+        Some(key_rescue::doctor::report::ExtraHelp::StoppedAnswering)
+    );
+    assert!(help.hint.starts_with("Unplug the device"), "{}", help.hint);
+    assert_second_attempt_repairs(&w, "a timeout while connecting");
+}
+
+// --- device-reported layouts and sizes are bounded by the platform table (issue 17, item 6) -------
+
+#[test]
+fn a_layout_beyond_the_platform_table_is_refused_before_anything_is_read() {
+    // `1*4095Mg` made the page widen the Core's key area to one 4 GiB sector and allocate it.
+    let cases: Vec<(&str, SimBuilder)> = vec![
+        (
+            "Core with one 4095 MiB sector",
+            SimDevice::builder(SimPlatform::Core)
+                .layout(1, "@ SPI Flash: SST25x  /0x00000000/1*4095Mg"),
+        ),
+        (
+            "Photon DCT of 4 GiB",
+            SimDevice::builder(SimPlatform::Photon).layout(1, "@DCT Flash   /0x00000000/1*4095Mg"),
+        ),
+    ];
+    for (what, builder) in cases {
+        let w = world(builder.build(), Owner::Demo);
+        let err = block_on(Doctor::connect(
+            w.transport(),
+            None,
+            CancelFlag::new(),
+            &mut |_| {},
+        ))
+        .err()
+        .unwrap_or_else(|| panic!("{what}: connected"));
+        assert!(
+            matches!(err, DoctorError::LayoutNotInTable { alt: 1, .. }),
+            "{what}: {err:?}"
+        );
+        assert!(
+            err.hint().starts_with("Nothing was read or written"),
+            "{what}"
+        );
+        // Only the descriptors and the bootloader's state were asked for: no UPLOAD of memory.
+        assert!(w.device.borrow().transfers() < 12, "{what}");
+    }
+}
+
+#[test]
+fn a_transfer_size_other_than_the_platforms_is_refused() {
+    for size in [8192, 2048, 64] {
+        let w = world(
+            SimDevice::builder(SimPlatform::Photon)
+                .reported_transfer_size(size)
+                .build(),
+            Owner::Demo,
+        );
+        let before = w.device.borrow().dct().to_vec();
+        let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+        match run.connect_error {
+            Some(DoctorError::TransferSizeNotInTable {
+                reported, expected, ..
+            }) => assert_eq!((reported, expected), (size, 4096)),
+            other => panic!("wTransferSize {size}: {other:?}"),
+        }
+        assert_eq!(differs(&before, w.device.borrow().dct(), 0..8391), None);
+    }
+}
+
+/// A cloud client through which the user presses Cancel at the first request.
+struct CancellingCloud {
+    inner: WorldCloudApi,
+    cancel: CancelFlag,
+    seen: usize,
+}
+
+impl CloudApi for CancellingCloud {
+    async fn execute(&mut self, request: &ApiRequest) -> Result<ApiResponse, ApiError> {
+        self.seen += 1;
+        self.cancel.cancel();
+        self.inner.execute(request).await
+    }
+
+    async fn sleep(&mut self, ms: u32) {
+        self.inner.sleep(ms).await;
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.now_ms()
+    }
+}
+
+#[test]
+fn cancel_stops_the_wait_for_the_cloud_between_two_polls() {
+    let w = photon_world(Owner::Demo);
+    let cancel = CancelFlag::new();
+    let token = w.token(DEMO_EMAIL);
+    let mut api = w.cloud_api();
+    let mut doctor = block_on(Doctor::connect(
+        w.transport(),
+        None,
+        cancel.clone(),
+        &mut |_| {},
+    ))
+    .unwrap();
+    let diagnosis = block_on(doctor.diagnose(ctx(&mut api, Some(&token)), &mut |_| {})).unwrap();
+    doctor.back_up(&mut |_| {}).unwrap();
+    let plan = doctor
+        .plan(&diagnosis, &options_for(&w), &mut |_| {})
+        .unwrap();
+    block_on(doctor.repair(&plan, ctx(&mut api, Some(&token)), &mut |_| {})).unwrap();
+    let mut waiting = CancellingCloud {
+        inner: api,
+        cancel: cancel.clone(),
+        seen: 0,
+    };
+    let (outcome, _) = block_on(doctor.leave_and_verify(
+        ctx(&mut waiting, Some(&token)),
+        VERIFY_TIMEOUT_MS,
+        &mut |_| {},
+    ))
+    .unwrap();
+    // The device left DFU mode (the leave went first); the page stopped after one poll instead
+    // of waiting 60 s.
+    assert!(w.device.borrow().left_dfu());
+    assert!(
+        matches!(outcome, VerifyOutcome::StoppedWaiting { waited_s: 0, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(waiting.seen, 1);
+    let (headline, steps) = key_rescue::doctor::report::verify_summary(&outcome);
+    assert!(headline.contains("stopped waiting"), "{headline}");
+    assert!(!steps.is_empty());
 }

@@ -267,3 +267,59 @@ async fn a_claimed_interface_shows_an_error_panel_with_cause_and_next_step() {
     key_rescue::sim::device::js::uninstall_fake_usb();
     drop(handle);
 }
+
+#[wasm_bindgen_test]
+async fn a_transfer_that_never_completes_shows_its_panel_and_reconnect_offers_the_right_choice() {
+    let (host, handle) = mount_app();
+    set_select(&host, "[data-testid=sim-fault]", "transfer-never-completes");
+    start_simulated_photon(&host).await;
+    fill(&host, "email", "demo@example.com");
+    fill(&host, "password", "demo-password");
+    click(&host, "signin-submit");
+    wait_for(
+        &host,
+        "signed-in",
+        |t| t.contains("demo@example.com"),
+        10_000,
+    )
+    .await;
+    click(&host, "connect");
+    wait_for(&host, "plan", |t| t.contains("new device key"), 30_000).await;
+    click(&host, "repair");
+    // While the stand-in's transfer hangs the page is busy, and says Cancel.
+    wait_for(&host, "cancel", |t| t.contains("Cancel"), 10_000).await;
+    // Only the adapter's own deadline ends the wait (at most 15 s for a GETSTATUS).
+    wait_for(
+        &host,
+        "error-cause",
+        |t| t.contains("stopped answering"),
+        60_000,
+    )
+    .await;
+    assert!(text(&host, "error-hint").contains("Unplug the device"));
+    assert!(find(&host, "cancel").is_none(), "no longer busy");
+    assert!(
+        find(&host, "restore-backup").is_none(),
+        "nothing offered before a read-back"
+    );
+
+    // Replugged (the simulation replugs on Reconnect): the page reads the slots back first.
+    click(&host, "reconnect");
+    wait_for(
+        &host,
+        "after-failure",
+        |t| t.contains("not changed") || t.contains("differ from the backup"),
+        30_000,
+    )
+    .await;
+    if text(&host, "after-failure").contains("not changed") {
+        assert!(find(&host, "restore-backup").is_none());
+        wait_for(&host, "plan", |t| t.contains("new device key"), 30_000).await;
+    } else {
+        click(&host, "restore-backup");
+        wait_for(&host, "log", |l| l.contains("Restored"), 30_000).await;
+        wait_for(&host, "slot-private-key", |t| t.contains("blank"), 30_000).await;
+    }
+    key_rescue::sim::device::js::uninstall_fake_usb();
+    drop(handle);
+}

@@ -296,3 +296,26 @@ async fn the_adapter_opens_a_device_whose_configuration_is_already_set() {
     assert_eq!(sim.device().alternate(), 1);
     uninstall_fake_usb();
 }
+
+#[wasm_bindgen_test]
+async fn a_transfer_that_never_completes_times_out_and_a_replugged_device_opens_again() {
+    use key_rescue::usb::{ControlSetup, Transport};
+    // The stand-in answers the first control transfer with a promise that never settles, as
+    // Chrome does for a wedged device: only the adapter's own timer can end the wait.
+    let sim = install(photon().hang_at_request(1), StandInOptions::default());
+    let mut t = connect().await;
+    let getstate = ControlSetup::class_interface(5, 0, 0);
+    let err = t.control_in(getstate, 1).await.unwrap_err();
+    assert_eq!(err, TransportError::Timeout);
+    assert!(sim.device().hung());
+    assert!(err.hint().contains("Reconnect"));
+    uninstall_fake_usb();
+
+    // Unplugged and plugged in again (the page's Reconnect): a new device object opens at once.
+    sim.device_mut().reenter_dfu();
+    install_simulated_usb(std::slice::from_ref(&sim), StandInOptions::default());
+    let mut t = connect().await;
+    let dfu = Dfu::open(&mut t, 0, 1).await.unwrap();
+    assert_eq!(dfu.functional().transfer_size, 4096);
+    uninstall_fake_usb();
+}

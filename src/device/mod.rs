@@ -204,7 +204,18 @@ pub struct PlatformInfo {
     /// Whether a write to the key alt setting needs an erase first: the Core's SPI flash writes
     /// AND old and new bits (particle-dct.md 3), so its 4 KiB sectors must be erased before writing.
     pub erase_before_write: bool,
+    /// The bootloader's `wTransferSize`: the most bytes one DNLOAD or UPLOAD may carry. A device
+    /// reporting another is refused (its buffer would overflow or the page would misaddress).
+    pub transfer_size: u16,
 }
+
+/// `wTransferSize` of the STM32F2 bootloaders (Photon, P1, Electron): Device OS v2.3.1
+/// `platform/MCU/STM32F2xx/SPARK_Firmware_Driver/inc/usbd_conf.h:63`, `XFERSIZE 4096`.
+const GEN2_TRANSFER_SIZE: u16 = 4096;
+/// Gen 3 (nRF52840): Device OS v2.3.1 `bootloader/src/nRF52840/usbd_dfu.h:30`.
+const GEN3_TRANSFER_SIZE: u16 = 4096;
+/// The Core (STM32F1): Device OS v0.7.0 `bootloader/src/core/usb_desc.h:60`, `0x0400`.
+const CORE_TRANSFER_SIZE: u16 = 1024;
 
 impl PlatformInfo {
     /// The key slots for a transport, if the platform supports it.
@@ -431,6 +442,7 @@ const fn gen2_tcp_only(
         transport_selector: None,
         claim_flag_offset: Some(GEN2_CLAIM_FLAG),
         erase_before_write: false,
+        transfer_size: GEN2_TRANSFER_SIZE,
     }
 }
 
@@ -457,6 +469,7 @@ const fn gen3(
         // Where Gen 3 keeps its claim flag is not covered by the reference; left unknown.
         claim_flag_offset: None,
         erase_before_write: false,
+        transfer_size: GEN3_TRANSFER_SIZE,
     }
 }
 
@@ -476,6 +489,7 @@ pub const PLATFORMS: [PlatformInfo; 6] = [
         transport_selector: None,
         claim_flag_offset: None,
         erase_before_write: true,
+        transfer_size: CORE_TRANSFER_SIZE,
     },
     gen2_tcp_only(Platform::Photon, "Photon", 6, 0xd006, 0xc006, GEN2_ALTS),
     gen2_tcp_only(Platform::P1, "P1", 8, 0xd008, 0xc008, P1_ALTS),
@@ -499,6 +513,7 @@ pub const PLATFORMS: [PlatformInfo; 6] = [
         }),
         claim_flag_offset: Some(GEN2_CLAIM_FLAG),
         erase_before_write: false,
+        transfer_size: GEN2_TRANSFER_SIZE,
     },
     gen3(Platform::Argon, "Argon", 12, 0xd00c, 0xc00c),
     gen3(Platform::Boron, "Boron", 13, 0xd00d, 0xc00d),

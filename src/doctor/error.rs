@@ -31,6 +31,16 @@ impl std::fmt::Display for RestoreOutcome {
     }
 }
 
+/// What the device holds, read back after a failure, compared with the backup taken before the
+/// repair ([`super::Doctor::check_against_backup`]): what decides between retrying and restoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AfterFailure {
+    /// Every backed-up byte is still on the device: the device was not changed; retry.
+    Unchanged,
+    /// `bytes` of the backed-up bytes differ on the device: restore the backup.
+    Changed { bytes: usize },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DoctorError {
     #[error("this USB device ({vendor_id:04x}:{product_id:04x}) is not a Particle device")]
@@ -43,6 +53,24 @@ pub enum DoctorError {
     WrongDevice { expected: String, got: String },
     #[error("the bootloader cannot reach the configuration table: every byte read back as zero")]
     DctUnreachable,
+    #[error(
+        "the {platform}'s bootloader reports memory {layout:?} on alternate setting {alt}, beyond \
+         what is known of the {platform}"
+    )]
+    LayoutNotInTable {
+        platform: &'static str,
+        alt: u8,
+        layout: String,
+    },
+    #[error(
+        "the {platform}'s bootloader reports a transfer size of {reported} bytes instead of the \
+         {platform}'s {expected}"
+    )]
+    TransferSizeNotInTable {
+        platform: &'static str,
+        reported: u16,
+        expected: u16,
+    },
     #[error("nothing was written: the current keys have not been backed up yet")]
     NoBackup,
     #[error("the backup is of device {backup}, not of the connected device {connected}")]
@@ -103,20 +131,29 @@ impl DoctorError {
                  its keys. Restore Device OS first (Particle's Device Restore page or \
                  `particle update`), then come back; nothing was written."
                 .into(),
+            Self::LayoutNotInTable { .. } | Self::TransferSizeNotInTable { .. } => {
+                "Nothing was read or written: this bootloader is not one this page knows. Update \
+                 the device's Device OS (`particle update`), then connect again; if this repeats, \
+                 send the diagnostic log to Particle support."
+                    .into()
+            }
             Self::NoBackup => {
                 "Run the diagnosis first: it reads and keeps the current keys.".into()
             }
             Self::BackupOfOtherDevice { .. } => {
                 "Connect the device the backup was made from.".into()
             }
-            Self::Cancelled { .. } => "Press Continue when you are ready.".into(),
+            Self::Cancelled { .. } => "Nothing more was done to the device. Press the step's \
+                 button again (Connect device, Repair) when you are ready."
+                .into(),
             Self::CloudNeeded { .. } => "Sign in with the account that owns the device (or a \
                  product team member's account), or choose \"repair now, send the key later\"."
                 .into(),
             Self::WriteFailed { restore, cause, .. } => match restore {
                 RestoreOutcome::NotRestored { .. } => format!(
-                    "{} Then press \"Restore backup\": the backup is still held by this page; do \
-                     not close it. You can also download the backup files now.",
+                    "{} The page then reads the key slots back and offers \"Restore backup\" if \
+                     they changed: the backup is still held by this page; do not close it. You \
+                     can also download the backup files now.",
                     cause.hint()
                 ),
                 _ => format!("{} Then retry the repair.", cause.hint()),

@@ -24,7 +24,7 @@ pub mod report;
 mod session;
 
 pub use backup::{Backup, BackupFile, BackupRegion};
-pub use error::{DoctorError, RestoreOutcome};
+pub use error::{AfterFailure, DoctorError, RestoreOutcome};
 pub use plan::{Action, CloudAccess, Plan, PlanBlock, PlanOptions, ServerChoice, plan};
 pub use session::{
     CloudContext, CloudDeviceSummary, Diagnosis, Doctor, Identity, RepairReport, SendOutcome,

@@ -433,6 +433,29 @@ pub fn verify_summary(v: &VerifyOutcome) -> (String, Vec<String>) {
             format!("The device left DFU mode; the cloud could not be asked ({error})."),
             vec![hint.clone()],
         ),
+        VerifyOutcome::StoppedWaiting {
+            waited_s,
+            next_steps,
+        } => (
+            format!(
+                "The device left DFU mode and restarts; you stopped waiting for the cloud after \
+                 {waited_s} s."
+            ),
+            next_steps.iter().map(|s| (*s).to_owned()).collect(),
+        ),
+    }
+}
+
+/// What the page says once the key slots were read back after a failure, and what it offers.
+pub fn after_failure_text(a: &super::AfterFailure) -> String {
+    match a {
+        super::AfterFailure::Unchanged => "The key slots were read back: your device was not \
+             changed. Press Repair to try again."
+            .to_owned(),
+        super::AfterFailure::Changed { bytes } => format!(
+            "The key slots were read back: {bytes} bytes differ from the backup taken before the \
+             repair. Press Restore backup to put them back."
+        ),
     }
 }
 
@@ -449,6 +472,8 @@ pub enum ExtraHelp {
     WrongDevice,
     /// The device dropped off the bus: reconnect it.
     Disconnected,
+    /// The device stopped answering (a transfer passed its deadline): unplug, replug, reconnect.
+    StoppedAnswering,
     /// A write failed and the previous bytes could not be put back: reconnect, then restore.
     RestoreNeeded,
 }
@@ -475,6 +500,7 @@ pub fn error_help(e: &super::DoctorError) -> Option<ErrorHelp> {
         (_, Some(TransportError::AccessDenied)) => Some(ExtraHelp::UsbPermissions),
         (_, Some(TransportError::UnableToClaim)) => Some(ExtraHelp::InterfaceBusy),
         (_, Some(TransportError::Disconnected)) => Some(ExtraHelp::Disconnected),
+        (_, Some(TransportError::Timeout)) => Some(ExtraHelp::StoppedAnswering),
         (DoctorError::NotInDfuMode { .. }, _) => Some(ExtraHelp::NotInDfuMode),
         (DoctorError::WrongDevice { .. }, _) => Some(ExtraHelp::WrongDevice),
         (

@@ -5,7 +5,7 @@
 //! the access token as arguments so "diagnose only" works signed out.
 
 use super::backup::{Backup, BackupRegion};
-use super::error::{DoctorError, RestoreOutcome};
+use super::error::{AfterFailure, DoctorError, RestoreOutcome};
 use super::plan::{self, Action, CloudAccess, Plan, PlanBlock, PlanOptions};
 use super::{CancelFlag, DoctorEvent, Step};
 use crate::cloud::{self, AccessToken, ApiError, CloudApi, DeviceInfo, KeyUpload, ProductRef};
@@ -13,7 +13,7 @@ use crate::device::{KEYS_ALT, KeyAlgorithm, Platform, TransportKeys, UsbMode};
 use crate::dfu::{self, AltFacts, Dfu, Erase, LeaveOutcome};
 use crate::keys::diagnose::PrivateKeyStatus;
 use crate::keys::{self, DctReport, DctSnapshot, PublicKeyInfo};
-use crate::usb::{Counting, TransferCounts, Transport};
+use crate::usb::{Counting, TransferCounts, Transport, TransportError};
 use serde::Serialize;
 use std::ops::Range;
 use zeroize::Zeroizing;
@@ -116,6 +116,11 @@ pub enum VerifyOutcome {
     LeftDfu { next_steps: Vec<&'static str> },
     /// It left DFU mode; the cloud could not be asked.
     CouldNotCheck { error: String, hint: String },
+    /// It left DFU mode; the user pressed Cancel while the page waited for the cloud.
+    StoppedWaiting {
+        waited_s: u32,
+        next_steps: Vec<&'static str>,
+    },
 }
 
 /// What to do when a repaired device does not come online.
@@ -197,6 +202,7 @@ impl<T: Transport> Doctor<T> {
         let mut t = Counting::new(transport);
         let dfu = Dfu::open(&mut t, INTERFACE, KEYS_ALT).await?;
         let facts = dfu.facts();
+        check_against_table(platform, &facts)?;
         let identity = Identity {
             platform,
             platform_name,
@@ -243,8 +249,14 @@ impl<T: Transport> Doctor<T> {
         let dfu = match alts.iter().find(|f| f.alternate == alt) {
             Some(facts) => Dfu::resume(t, facts, reselect).await?,
             None => {
+                let info = t.info();
                 let dfu = Dfu::open(t, INTERFACE, alt).await?;
-                alts.push(dfu.facts());
+                let facts = dfu.facts();
+                if let Some((platform, _)) = Platform::from_usb_ids(info.vendor_id, info.product_id)
+                {
+                    check_against_table(platform, &facts)?;
+                }
+                alts.push(facts);
                 dfu
             }
         };
@@ -294,10 +306,8 @@ impl<T: Transport> Doctor<T> {
             .alts
             .iter()
             .find(|f| f.alternate == KEYS_ALT)
-            .map_or(0, |f| {
-                let range = snapshot_range(self.identity.platform, &f.layout);
-                range.end - range.start
-            });
+            .and_then(|f| snapshot_range(self.identity.platform, &f.layout).ok())
+            .map_or(0, |range| range.end - range.start);
         on_event(DoctorEvent::Progress { done: 0, total });
         let report = self.read_keys_area().await?;
         let area = self.keys_area.clone().ok_or(DoctorError::NoBackup)?;
@@ -526,6 +536,47 @@ impl<T: Transport> Doctor<T> {
         Ok(public_key)
     }
 
+    /// Reads back every region of `backup` (the slots a repair may have touched) and compares:
+    /// after a failure this decides between "your device was not changed" (retry) and "Restore
+    /// backup". Read-only.
+    pub async fn check_against_backup(
+        &mut self,
+        backup: &Backup,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<AfterFailure, DoctorError> {
+        if backup.device_id != self.identity.device_id {
+            return Err(DoctorError::BackupOfOtherDevice {
+                backup: backup.device_id.clone(),
+                connected: self.identity.device_id.clone(),
+            });
+        }
+        let mut differing = 0;
+        for region in &backup.regions {
+            let mut dfu =
+                Self::session(&mut self.t, &mut self.alts, &mut self.selected, region.alt).await?;
+            let current = dfu.read(region.address, region.bytes.len()).await?;
+            differing += current
+                .iter()
+                .zip(region.bytes.iter())
+                .filter(|(a, b)| a != b)
+                .count();
+        }
+        let outcome = if differing == 0 {
+            AfterFailure::Unchanged
+        } else {
+            AfterFailure::Changed { bytes: differing }
+        };
+        on_event(DoctorEvent::Log(match outcome {
+            AfterFailure::Unchanged => {
+                "read back the backed-up slots: the device was not changed".to_owned()
+            }
+            AfterFailure::Changed { bytes } => {
+                format!("read back the backed-up slots: {bytes} bytes differ from the backup")
+            }
+        }));
+        Ok(outcome)
+    }
+
     /// Writes the backed-up bytes back where they differ from the device, each write verified.
     pub async fn restore(
         &mut self,
@@ -650,33 +701,68 @@ impl<T: Transport> Doctor<T> {
             timeout_ms / 1000
         )));
         let id = self.identity.device_id.clone();
-        let verify = match cloud
-            .api
-            .wait_until_online_in(
-                token,
-                self.lookup_product.as_ref(),
-                &id,
-                timeout_ms,
-                cloud::ONLINE_POLL_MS,
-            )
-            .await
-        {
-            Ok(info) => {
-                on_event(DoctorEvent::Log(
-                    "the cloud reports the device online".into(),
-                ));
-                VerifyOutcome::Online {
-                    last_handshake_at: info.last_handshake_at,
+        // The cloud's own wait, one poll at a time, so Cancel stops it between two polls. Time is
+        // counted as the larger of the sleeps and the cloud's clock, so a stalled cloud (each
+        // request ending at its deadline) cannot stretch the wait.
+        let started = cloud.api.now_ms();
+        let mut slept: u32 = 0;
+        let mut answered = false;
+        let mut unanswered: Option<ApiError> = None;
+        let verify = loop {
+            match cloud
+                .api
+                .wait_until_online_in(token, self.lookup_product.as_ref(), &id, 0, 1)
+                .await
+            {
+                Ok(info) => {
+                    on_event(DoctorEvent::Log(
+                        "the cloud reports the device online".into(),
+                    ));
+                    break VerifyOutcome::Online {
+                        last_handshake_at: info.last_handshake_at,
+                    };
+                }
+                Err(ApiError::DeviceStayedOffline { .. }) => answered = true,
+                Err(
+                    e @ (ApiError::Network { .. }
+                    | ApiError::Timeout { .. }
+                    | ApiError::Server { .. }),
+                ) => unanswered = Some(e),
+                Err(e) => {
+                    break VerifyOutcome::CouldNotCheck {
+                        error: e.to_string(),
+                        hint: e.hint().to_owned(),
+                    };
                 }
             }
-            Err(ApiError::DeviceStayedOffline { waited_s, .. }) => VerifyOutcome::StayedOffline {
-                waited_s,
-                next_steps: OFFLINE_NEXT_STEPS.to_vec(),
-            },
-            Err(e) => VerifyOutcome::CouldNotCheck {
-                error: e.to_string(),
-                hint: e.hint().to_owned(),
-            },
+            let elapsed =
+                u32::try_from(cloud.api.now_ms().saturating_sub(started)).unwrap_or(u32::MAX);
+            let waited = slept.max(elapsed);
+            if waited >= timeout_ms {
+                if let Some(e) = unanswered.filter(|_| !answered) {
+                    break VerifyOutcome::CouldNotCheck {
+                        error: e.to_string(),
+                        hint: e.hint().to_owned(),
+                    };
+                }
+                break VerifyOutcome::StayedOffline {
+                    waited_s: waited.div_ceil(1000),
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                };
+            }
+            if self.cancel.is_cancelled() {
+                on_event(DoctorEvent::Log(format!(
+                    "stopped waiting for the cloud after {} s, as asked",
+                    waited.div_ceil(1000)
+                )));
+                break VerifyOutcome::StoppedWaiting {
+                    waited_s: waited.div_ceil(1000),
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                };
+            }
+            let step = cloud::ONLINE_POLL_MS.min(timeout_ms - waited);
+            cloud.api.sleep(step).await;
+            slept += step;
         };
         Ok((verify, counts))
     }
@@ -721,7 +807,15 @@ impl<T: Transport> Doctor<T> {
                 let original = backup
                     .bytes_at(alt, at, image.len())
                     .ok_or(DoctorError::NoBackup)?;
-                let restore = roll_back(&mut dfu, at, original, mode).await;
+                let restore = match &cause {
+                    // A device that stopped answering answers no read-back either, and each try
+                    // would keep the page busy for another deadline: the check waits for a replug
+                    // (`check_against_backup`).
+                    dfu::Error::Transport(TransportError::Timeout) => RestoreOutcome::NotRestored {
+                        reason: "the device stopped answering".into(),
+                    },
+                    _ => roll_back(&mut dfu, at, original, mode).await,
+                };
                 on_event(DoctorEvent::Log(format!("after the failure: {restore}")));
                 Err(DoctorError::WriteFailed {
                     what,
@@ -754,7 +848,7 @@ impl<T: Transport> Doctor<T> {
     pub(super) async fn read_keys_area(&mut self) -> Result<DctReport, DoctorError> {
         let mut dfu =
             Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
-        let range = snapshot_range(self.identity.platform, dfu.layout());
+        let range = snapshot_range(self.identity.platform, dfu.layout())?;
         let bytes = Zeroizing::new(
             dfu.read(range.start, (range.end - range.start) as usize)
                 .await?,
@@ -912,20 +1006,79 @@ async fn roll_back<T: Transport>(
 }
 
 /// The key area a diagnosis reads: every key slot of the platform, widened to whole sectors on
-/// memories that must be erased before a write, so the backup covers whatever a write erases.
-pub(super) fn snapshot_range(platform: Platform, layout: &dfu::layout::MemoryLayout) -> Range<u32> {
+/// memories that must be erased before a write, so the backup covers whatever a write erases. The
+/// sectors are the device's, bounded by the platform table's: a device reporting larger ones (say
+/// `1*4095Mg`, which would have the page allocate 4 GiB) is refused before anything is read.
+pub(super) fn snapshot_range(
+    platform: Platform,
+    layout: &dfu::layout::MemoryLayout,
+) -> Result<Range<u32>, DoctorError> {
     let info = platform.info();
     let range = info.keys_snapshot_range();
     if !info.erase_before_write {
-        return range;
+        return Ok(range);
     }
-    let start = layout
-        .sector_at(range.start)
-        .map_or(range.start, |s| s.start);
-    let end = layout
-        .sector_at(range.end - 1)
-        .map_or(range.end, |s| s.start + s.size);
-    start..end
+    let widen = |layout: &dfu::layout::MemoryLayout| {
+        let start = layout
+            .sector_at(range.start)
+            .map_or(range.start, |s| s.start);
+        let end = layout
+            .sector_at(range.end - 1)
+            .map_or(u64::from(range.end), |s| {
+                u64::from(s.start) + u64::from(s.size)
+            });
+        (start, end)
+    };
+    let (start, end) = widen(layout);
+    let bound = table_layout(platform, KEYS_ALT)
+        .map(|known| widen(&known))
+        .unwrap_or((range.start, u64::from(range.end)));
+    if start < bound.0 || end > bound.1 {
+        return Err(DoctorError::LayoutNotInTable {
+            platform: info.name,
+            alt: KEYS_ALT,
+            layout: layout.to_string(),
+        });
+    }
+    Ok(start..end as u32)
+}
+
+/// The layout the platform table documents for `alt`, if it documents that alternate setting.
+fn table_layout(platform: Platform, alt: u8) -> Option<dfu::layout::MemoryLayout> {
+    let known = platform.info().dfu_alts.iter().find(|a| a.alt == alt)?;
+    dfu::layout::MemoryLayout::parse(known.layout).ok()
+}
+
+/// Refuses an alternate setting whose descriptors disagree with the platform table before
+/// anything is read from it or allocated for it: a `wTransferSize` other than the platform's, or
+/// a memory layout reaching outside the memory the table documents for that alternate setting (no
+/// size a device reports decides an allocation on its own).
+fn check_against_table(platform: Platform, facts: &AltFacts) -> Result<(), DoctorError> {
+    let info = platform.info();
+    let reported = facts.functional.transfer_size;
+    if reported != info.transfer_size {
+        return Err(DoctorError::TransferSizeNotInTable {
+            platform: info.name,
+            reported,
+            expected: info.transfer_size,
+        });
+    }
+    let refused = || DoctorError::LayoutNotInTable {
+        platform: info.name,
+        alt: facts.alternate,
+        layout: facts.layout.to_string(),
+    };
+    let known = table_layout(platform, facts.alternate).ok_or_else(refused)?;
+    let lowest = known.segments().map(|s| u64::from(s.start)).min();
+    let highest = known.segments().map(|s| s.end()).max();
+    let (Some(lowest), Some(highest)) = (lowest, highest) else {
+        return Err(refused());
+    };
+    let inside = facts
+        .layout
+        .segments()
+        .all(|s| u64::from(s.start) >= lowest && s.end() <= highest);
+    if inside { Ok(()) } else { Err(refused()) }
 }
 
 /// The whole sectors covering `[address, address + len)`.
@@ -1050,6 +1203,37 @@ fn cloud_algorithm(algorithm: KeyAlgorithm) -> cloud::KeyAlgorithm {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn core_layout(text: &str) -> dfu::layout::MemoryLayout {
+        dfu::layout::MemoryLayout::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_cores_key_area_is_widened_only_to_sectors_the_platform_table_knows() {
+        let known = core_layout("@ SPI Flash: SST25x  /0x00000000/512*004Kg");
+        assert_eq!(
+            snapshot_range(Platform::Core, &known).unwrap(),
+            0x1000..0x3000
+        );
+        // One 2 MiB sector lies inside the documented memory, but widening to it would read and
+        // hold 2 MiB; `1*4095Mg` would have allocated 4 GiB.
+        for hostile in [
+            "@ SPI Flash: SST25x  /0x00000000/1*2048Kg",
+            "@ SPI Flash: SST25x  /0x00000000/1*4095Mg",
+        ] {
+            let err = snapshot_range(Platform::Core, &core_layout(hostile)).unwrap_err();
+            assert!(
+                matches!(err, DoctorError::LayoutNotInTable { alt: 1, .. }),
+                "{hostile}: {err:?}"
+            );
+        }
+        // Smaller sectors than the table's are fine: the backup still covers every erase.
+        let small = core_layout("@ SPI Flash: SST25x  /0x00000000/2048*001Kg");
+        assert_eq!(
+            snapshot_range(Platform::Core, &small).unwrap(),
+            0x1000..0x2400
+        );
+    }
 
     #[test]
     fn differing_span_covers_first_to_last_difference() {

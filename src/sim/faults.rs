@@ -20,6 +20,10 @@ const BROWNOUT_LEN: usize = 300;
 /// block run and cuts the read-back; `tests/ui_logic.rs`,
 /// `disconnect_fault_drops_the_device_during_the_key_write`).
 pub const DISCONNECT_AFTER_TRANSFERS: u32 = 21;
+/// The transfer of a blank-key Photon that never completes: one inside the key write, like
+/// [`DISCONNECT_AFTER_TRANSFERS`] (`tests/doctor_faults.rs`,
+/// `the_never_completing_fault_hangs_the_device_during_the_key_write`).
+pub const HANG_AT_TRANSFER: u32 = DISCONNECT_AFTER_TRANSFERS;
 
 /// A problem the simulated Photon can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,10 +38,11 @@ pub enum Fault {
     InterfaceClaimed,
     NotYourDevice,
     CloudNeverAnswers,
+    TransferNeverCompletes,
 }
 
 /// The `<option>` values, in the order the list shows them.
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "none",
     "corrupt-key",
     "blank-key",
@@ -48,10 +53,11 @@ pub const NAMES: [&str; 10] = [
     "interface-claimed",
     "not-your-device",
     "cloud-never-answers",
+    "transfer-never-completes",
 ];
 
 impl Fault {
-    pub const ALL: [Fault; 10] = [
+    pub const ALL: [Fault; 11] = [
         Fault::None,
         Fault::CorruptKey,
         Fault::BlankKey,
@@ -62,6 +68,7 @@ impl Fault {
         Fault::InterfaceClaimed,
         Fault::NotYourDevice,
         Fault::CloudNeverAnswers,
+        Fault::TransferNeverCompletes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +92,9 @@ impl Fault {
             Self::InterfaceClaimed => "Interface already claimed by another program",
             Self::NotYourDevice => "Not your device (claimed to another account)",
             Self::CloudNeverAnswers => "The cloud never answers (a stalled network)",
+            Self::TransferNeverCompletes => {
+                "A USB transfer that never completes during the key write (a wedged bootloader)"
+            }
         }
     }
 
@@ -137,6 +147,9 @@ impl Fault {
             Self::DisconnectDuringWrite => builder
                 .dct_bytes(SERVER_KEY_OFFSET, server_region)
                 .disconnect_after(DISCONNECT_AFTER_TRANSFERS),
+            Self::TransferNeverCompletes => builder
+                .dct_bytes(SERVER_KEY_OFFSET, server_region)
+                .hang_at_request(HANG_AT_TRANSFER),
         };
         Ok(match self {
             Self::InterfaceClaimed => builder.refuse_claim(),

@@ -8,15 +8,15 @@
 
 use crate::cloud::http::HttpCloud;
 use crate::cloud::{
-    AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, HeldToken, InputField, Issuer, Session,
-    TOKEN_STORAGE_KEY,
+    AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, HeldToken, InputField, Issuer,
+    Session, TOKEN_STORAGE_KEY,
 };
 use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
-    Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError, DoctorEvent,
-    Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome, product_field,
-    server_address,
+    AfterFailure, Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError,
+    DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
+    product_field, server_address,
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};
@@ -157,8 +157,15 @@ pub struct Store {
     pub repair: RwSignal<Option<RepairReport>>,
     pub verify: RwSignal<Option<VerifyOutcome>>,
     pub error: RwSignal<Option<(ErrorPlace, ErrorHelp)>>,
-    /// A write failed and could not be undone: offer "Restore backup" once reconnected.
+    /// A write failed and could not be undone: once reconnected, the doctor reads the slots back
+    /// and the page offers Retry or "Restore backup" ([`Store::after_failure`]).
     pub needs_restore: RwSignal<bool>,
+    /// What the read-back after a failure found: unchanged (retry) or changed (restore).
+    pub after_failure: RwSignal<Option<AfterFailure>>,
+    /// The running doctor's cancel flag: Cancel sets it, the doctor stops before its next step.
+    cancel: StoredValue<CancelFlag, LocalStorage>,
+    /// Cancel was pressed during the current wait.
+    pub cancelling: RwSignal<bool>,
     /// The last result of an advanced-panel command.
     pub advanced_result: RwSignal<Option<String>>,
 }
@@ -205,6 +212,9 @@ impl Store {
             verify: RwSignal::new(None),
             error: RwSignal::new(None),
             needs_restore: RwSignal::new(false),
+            after_failure: RwSignal::new(None),
+            cancel: StoredValue::new_local(CancelFlag::new()),
+            cancelling: RwSignal::new(false),
             advanced_result: RwSignal::new(None),
         };
         if store.link.with_value(|l| l.sim.is_some()) {
@@ -258,6 +268,8 @@ impl Store {
         if self.busy.get_untracked() {
             return false;
         }
+        self.cancel.with_value(CancelFlag::reset);
+        self.cancelling.set(false);
         self.busy.set(true);
         self.error.set(None);
         true
@@ -265,7 +277,19 @@ impl Store {
 
     fn end(self) {
         self.busy.set(false);
+        self.cancelling.set(false);
         self.progress.set(None);
+    }
+
+    /// "Cancel" while the page works: the doctor stops before its next step (a write under way
+    /// finishes, or is undone, first), and stops waiting for the cloud between two polls.
+    pub fn cancel(self) {
+        if !self.busy.get_untracked() || self.cancelling.get_untracked() {
+            return;
+        }
+        self.cancel.with_value(CancelFlag::cancel);
+        self.cancelling.set(true);
+        self.log_line("Cancelling: the page stops before its next step.");
     }
 
     // --- simulated mode --------------------------------------------------------------------------
@@ -518,8 +542,12 @@ impl Store {
             return;
         }
         spawn_local(async move {
-            if self.run_connect().await && !self.needs_restore.get_untracked() {
-                self.run_diagnosis().await;
+            if self.run_connect().await {
+                if self.needs_restore.get_untracked() {
+                    self.check_after_failure().await;
+                } else {
+                    self.run_diagnosis().await;
+                }
             }
             self.end();
         });
@@ -557,7 +585,7 @@ impl Store {
         match Doctor::connect(
             transport,
             expected.as_deref(),
-            CancelFlag::new(),
+            self.cancel.get_value(),
             &mut |e| self.on_event(e),
         )
         .await
@@ -576,6 +604,30 @@ impl Store {
         }
     }
 
+    /// After a write that could not be undone, on the reconnected device: the doctor reads the
+    /// backed-up slots back; unchanged, the page says so and plans again (Repair retries);
+    /// changed, it offers "Restore backup".
+    async fn check_after_failure(self) {
+        let (Some(mut doctor), Some(backup)) = (self.take_doctor(), self.backup.get_value()) else {
+            return;
+        };
+        let checked = doctor
+            .check_against_backup(&backup, &mut |e| self.on_event(e))
+            .await;
+        self.doctor.set_value(Some(doctor));
+        match checked {
+            Ok(outcome) => {
+                self.log_line(report::after_failure_text(&outcome));
+                self.after_failure.set(Some(outcome));
+                if outcome == AfterFailure::Unchanged {
+                    self.needs_restore.set(false);
+                    self.run_diagnosis().await;
+                }
+            }
+            Err(e) => self.fail(ErrorPlace::Steps, &e),
+        }
+    }
+
     fn forget_device(self) {
         self.doctor.set_value(None);
         self.connected.set(false);
@@ -586,6 +638,7 @@ impl Store {
         self.verify.set(None);
         self.error.set(None);
         self.advanced_result.set(None);
+        self.after_failure.set(None);
     }
 
     fn take_doctor(self) -> Option<Doctor<WebUsbTransport>> {
@@ -617,7 +670,13 @@ impl Store {
                             .set(backup.files().into_iter().map(|f| f.name).collect());
                         self.backup.set_value(Some(backup.clone()));
                     }
-                    Err(e) => self.fail(ErrorPlace::Steps, &e),
+                    Err(e) => {
+                        // Cancelled before the backup: show that, not the plan's "no backup".
+                        self.diagnosis.set(Some(d));
+                        self.doctor.set_value(Some(doctor));
+                        self.fail(ErrorPlace::Steps, &e);
+                        return;
+                    }
                 }
                 self.diagnosis.set(Some(d));
                 self.doctor.set_value(Some(doctor));
@@ -677,6 +736,7 @@ impl Store {
         if !self.begin() {
             return;
         }
+        self.after_failure.set(None);
         spawn_local(async move {
             let Some(mut doctor) = self.take_doctor() else {
                 self.end();
@@ -742,6 +802,7 @@ impl Store {
                 match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
                     Ok(n) => {
                         self.needs_restore.set(false);
+                        self.after_failure.set(None);
                         self.log_line(format!(
                             "Restored {n} bytes from the backup; the device holds its keys from \
                              before the repair."

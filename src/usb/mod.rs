@@ -88,8 +88,10 @@ pub enum TransportError {
     /// The device answered the request with a STALL: DfuSe's way to reject a request.
     #[error("the device rejected the request (stall)")]
     Stall,
-    /// The transfer did not complete in time.
-    #[error("the USB transfer timed out")]
+    /// A transfer did not complete within its deadline ([`deadline_ms`]): the device stopped
+    /// answering. A real device in that state needs unplugging; the transfer may or may not have
+    /// taken effect.
+    #[error("the device stopped answering (a USB transfer took longer than its deadline)")]
     Timeout,
     /// The browser refused USB access here: no user gesture, or a permissions policy (iframes).
     #[error("the browser blocked access to USB devices on this page: {message}")]
@@ -121,7 +123,11 @@ impl TransportError {
                 "Reconnect the cable, put the device in DFU mode again, then retry."
             }
             Self::Stall => "Put the device in DFU mode again (hold MODE, tap RESET) and retry.",
-            Self::Timeout => "Try another USB cable or port, then retry.",
+            Self::Timeout => {
+                "Unplug the device, plug it in again and put it in DFU mode (hold MODE, tap RESET, \
+                 release MODE when the LED blinks yellow), then press Reconnect; if it happens \
+                 again, try another USB cable or port."
+            }
             Self::Blocked { .. } => {
                 "Press the Connect button again; if this page is embedded in another site, open \
                  Key Rescue in its own tab."
@@ -131,6 +137,46 @@ impl TransportError {
             }
             Self::Other { .. } => "Unplug and replug the device, then retry.",
         }
+    }
+}
+
+/// The deadline of an ordinary control transfer: 5 s, what dfu-util gives every control transfer
+/// (dfu-util `src/main.c`, `dfu_timeout = 5000`). Descriptor reads, SET_INTERFACE, a DNLOAD into
+/// the bootloader's 4096-byte buffer, an UPLOAD of at most 4096 bytes, ABORT, CLRSTATUS and
+/// GETSTATE are answered within milliseconds at full speed: the device does no flash work inside
+/// them (dfuse-protocol.md 9.4). WebUSB control transfers have no timeout of their own
+/// (webusb.md 7), so without this a device that stops answering keeps the page busy forever.
+pub const CONTROL_DEADLINE_MS: u32 = 5_000;
+
+/// The longest flash work a bootloader may do inside a DFU GETSTATUS: 10 s. The Photon bootloader
+/// erases or programs flash in its USB interrupt right after the data stage of the GETSTATUS that
+/// reported dfuDNBUSY, and declares bwPollTimeout 0 on alt 0, so the host sees that work as a slow
+/// GETSTATUS (dfuse-protocol.md 9.4). The largest sector it erases is a 128 KiB STM32F2 sector,
+/// "on the order of a second" (not measured: unverified); 10 s is ten times that. Keep it at least
+/// the DFU host's bwPollTimeout cap: a device that declares a long poll timeout may as well spend
+/// it inside the status stage.
+pub const DEVICE_WORK_MS: u32 = 10_000;
+
+/// The deadline of a DFU GETSTATUS: the device's flash work ([`DEVICE_WORK_MS`]) plus the
+/// ordinary deadline for the transfer itself.
+pub const STATUS_DEADLINE_MS: u32 = DEVICE_WORK_MS + CONTROL_DEADLINE_MS;
+
+/// DFU GETSTATUS (DFU 1.1, table 3.2): the one request inside which a device may legitimately work.
+const DFU_GETSTATUS: u8 = 3;
+
+/// How long the transfer with `setup` may take before the transport gives up with
+/// [`TransportError::Timeout`]: [`STATUS_DEADLINE_MS`] for a DFU GETSTATUS (class, interface,
+/// device-to-host, bRequest 3), [`CONTROL_DEADLINE_MS`] for everything else. Every [`Transport`]
+/// enforces it, so every caller gets it.
+pub const fn deadline_ms(setup: &ControlSetup, device_to_host: bool) -> u32 {
+    let getstatus = device_to_host
+        && matches!(setup.request_type, RequestType::Class)
+        && matches!(setup.recipient, Recipient::Interface)
+        && setup.request == DFU_GETSTATUS;
+    if getstatus {
+        STATUS_DEADLINE_MS
+    } else {
+        CONTROL_DEADLINE_MS
     }
 }
 
@@ -204,6 +250,9 @@ pub fn device_id_from_serial(serial: &str) -> Option<String> {
 }
 
 /// A USB device reached through control transfers on endpoint 0.
+///
+/// Every control transfer (alternate selection included) ends within its [`deadline_ms`]: an
+/// implementation that cannot get an answer in time returns [`TransportError::Timeout`].
 ///
 /// No `Send` bound: browser futures hold `Rc`s and are `!Send`. Waiting goes through
 /// [`Transport::sleep`] so protocol code never reads a clock, and simulations run instantly.
@@ -357,6 +406,28 @@ mod tests {
             index: 0,
         };
         assert_eq!(get_descriptor.bm_request_type(true), 0x80);
+    }
+
+    #[test]
+    fn only_a_dfu_getstatus_gets_the_long_deadline() {
+        let getstatus = ControlSetup::class_interface(3, 0, 0);
+        assert_eq!(deadline_ms(&getstatus, true), STATUS_DEADLINE_MS);
+        // The same number as OUT, another class request, or a standard GET_STATUS: ordinary.
+        assert_eq!(deadline_ms(&getstatus, false), CONTROL_DEADLINE_MS);
+        for request in [0, 1, 2, 4, 5, 6] {
+            let setup = ControlSetup::class_interface(request, 2, 0);
+            assert_eq!(deadline_ms(&setup, true), CONTROL_DEADLINE_MS, "{request}");
+            assert_eq!(deadline_ms(&setup, false), CONTROL_DEADLINE_MS, "{request}");
+        }
+        let standard_status = ControlSetup {
+            request_type: RequestType::Standard,
+            recipient: Recipient::Interface,
+            request: 0,
+            value: 0,
+            index: 0,
+        };
+        assert_eq!(deadline_ms(&standard_status, true), CONTROL_DEADLINE_MS);
+        const { assert!(STATUS_DEADLINE_MS > DEVICE_WORK_MS && DEVICE_WORK_MS > CONTROL_DEADLINE_MS) };
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! The WebUSB adapter: the one place that touches `navigator.usb`. Compiled for wasm32 only.
 //!
 //! Owns device selection (`requestDevice` with every Particle id), open / configuration / claim /
-//! alternate selection, the `disconnect` event, and the mapping of Chrome's `DOMException`s to
-//! [`TransportError`]. Nothing outside this file imports WebUSB types from `web_sys`.
+//! alternate selection, the `disconnect` event, the mapping of Chrome's `DOMException`s to
+//! [`TransportError`], and the deadline of every call that talks to the device (WebUSB has none:
+//! each promise is raced against a timer, [`super::deadline_ms`]). Nothing outside this file imports WebUSB types from `web_sys`.
 //!
 //! Uses `unchecked_into` rather than `dyn_into` throughout, so a JavaScript stand-in for
 //! `navigator.usb` (tests, simulated mode) works exactly like the real one (webusb.md, 4).
 
 use super::{
-    AlternateInfo, ControlSetup, DeviceInfo, Recipient, RequestType, Transport, TransportError,
+    AlternateInfo, CONTROL_DEADLINE_MS, ControlSetup, DeviceInfo, Recipient, RequestType,
+    Transport, TransportError, deadline_ms,
 };
 use crate::device::{PLATFORMS, Platform, UsbMode};
-use js_sys::{Array, Function, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
@@ -126,6 +128,41 @@ async fn await_promise<T: JsCast>(p: impl JsCast, op: Op) -> Result<T, Transport
     }
 }
 
+/// Awaits a WebUSB promise for at most `ms` milliseconds: WebUSB has no timeout of its own, so the
+/// promise is raced against a timer (the global `setTimeout`), and a promise still pending when it
+/// fires is [`TransportError::Timeout`]. Chrome's transfer stays pending; the device needs
+/// re-opening (a real one, unplugging) before it answers again.
+async fn await_within<T: JsCast>(p: impl JsCast, op: Op, ms: u32) -> Result<T, TransportError> {
+    let global = js_sys::global();
+    let timer = |name: &str| {
+        Reflect::get(&global, &JsValue::from_str(name))
+            .ok()
+            .filter(|f| f.is_function())
+            .map(|f| f.unchecked_into::<Function>())
+    };
+    let (Some(set_timeout), Some(clear_timeout)) = (timer("setTimeout"), timer("clearTimeout"))
+    else {
+        return await_promise(p, op).await;
+    };
+    // A fresh object, so only this timer's rejection is taken for the deadline.
+    let expired: JsValue = Object::new().into();
+    let id = Rc::new(RefCell::new(JsValue::UNDEFINED));
+    let deadline = Promise::new(&mut |_resolve: Function, reject: Function| {
+        let fire = reject.bind1(&JsValue::NULL, &expired);
+        if let Ok(handle) = set_timeout.call2(&JsValue::NULL, &fire, &JsValue::from(ms)) {
+            *id.borrow_mut() = handle;
+        }
+    });
+    let race = Promise::race(&Array::of2(&p.unchecked_into::<JsValue>(), &deadline));
+    let outcome = wasm_bindgen_futures::JsFuture::from(race).await;
+    let _ = clear_timeout.call1(&JsValue::NULL, &id.borrow());
+    match outcome {
+        Ok(v) => Ok(v.unchecked_into()),
+        Err(e) if e == expired => Err(TransportError::Timeout),
+        Err(e) => Err(map_error(&e, op)),
+    }
+}
+
 /// A device the user picked, before it is opened.
 #[derive(Debug, Clone)]
 pub struct PickedDevice {
@@ -226,11 +263,23 @@ pub struct WebUsbTransport {
 impl WebUsbTransport {
     async fn open(picked: PickedDevice, interface: u8) -> Result<Self, TransportError> {
         let PickedDevice { device, mut info } = picked;
-        await_promise::<JsValue>(device.open(), Op::Open).await?;
+        // Opening, configuring and claiming talk to the device too (Chrome sends SET_CONFIGURATION,
+        // the OS may reset it): each gets the ordinary deadline.
+        await_within::<JsValue>(device.open(), Op::Open, CONTROL_DEADLINE_MS).await?;
         if device.configuration().is_none() {
-            await_promise::<JsValue>(device.select_configuration(1), Op::Other).await?;
+            await_within::<JsValue>(
+                device.select_configuration(1),
+                Op::Other,
+                CONTROL_DEADLINE_MS,
+            )
+            .await?;
         }
-        await_promise::<JsValue>(device.claim_interface(interface), Op::Claim).await?;
+        await_within::<JsValue>(
+            device.claim_interface(interface),
+            Op::Claim,
+            CONTROL_DEADLINE_MS,
+        )
+        .await?;
         info.alternates = alternates(&device);
         let gone = Rc::new(Cell::new(false));
         let on_disconnect: DisconnectCallback = Rc::default();
@@ -273,9 +322,9 @@ impl WebUsbTransport {
 
     /// Releases the interface and closes the device; errors are ignored (it may be gone).
     pub async fn close(self) {
-        let _ = await_promise::<JsValue>(self.device.release_interface(self.interface), Op::Other)
-            .await;
-        let _ = await_promise::<JsValue>(self.device.close(), Op::Other).await;
+        let release = self.device.release_interface(self.interface);
+        let _ = await_within::<JsValue>(release, Op::Other, CONTROL_DEADLINE_MS).await;
+        let _ = await_within::<JsValue>(self.device.close(), Op::Other, CONTROL_DEADLINE_MS).await;
     }
 
     fn params(&self, setup: ControlSetup) -> UsbControlTransferParameters {
@@ -348,8 +397,9 @@ impl Transport for WebUsbTransport {
     ) -> Result<Vec<u8>, TransportError> {
         self.check_present()?;
         let params = self.params(setup);
+        let promise = self.device.control_transfer_in(&params, len);
         let result: UsbInTransferResult =
-            await_promise(self.device.control_transfer_in(&params, len), Op::Transfer).await?;
+            await_within(promise, Op::Transfer, deadline_ms(&setup, true)).await?;
         check_status(result.status())?;
         Ok(match result.data() {
             Some(view) => Uint8Array::new_with_byte_offset_and_length(
@@ -374,7 +424,8 @@ impl Transport for WebUsbTransport {
             .device
             .control_transfer_out_with_u8_slice(&params, data)
             .map_err(|e| map_error(&e, Op::Transfer))?;
-        let result: UsbOutTransferResult = await_promise(promise, Op::Transfer).await?;
+        let result: UsbOutTransferResult =
+            await_within(promise, Op::Transfer, deadline_ms(&setup, false)).await?;
         check_status(result.status())
     }
 
@@ -388,9 +439,11 @@ impl Transport for WebUsbTransport {
         alternate: u8,
     ) -> Result<(), TransportError> {
         self.check_present()?;
-        await_promise::<JsValue>(
+        // Chrome sends SET_INTERFACE: an ordinary control transfer.
+        await_within::<JsValue>(
             self.device.select_alternate_interface(interface, alternate),
             Op::Other,
+            CONTROL_DEADLINE_MS,
         )
         .await
         .map(|_| ())

@@ -146,6 +146,44 @@ test('fault disconnect-during-write: the error panel says the write failed and t
   await kr.close();
 });
 
+test('fault transfer-never-completes: the key write times out, the panel says the device stopped answering, and Reconnect offers the right choice', LONG, async () => {
+  const kr = await connectWith('transfer-never-completes', 10);
+  await diagnoseAndPlan(kr);
+  await kr.repair();
+  // The stand-in never settles the transfer (a wedged bootloader): only the page's own deadline
+  // ends the wait (src/usb/mod.rs: at most 15 s for a GETSTATUS); meanwhile Cancel is offered.
+  await kr.visible('cancel');
+  await kr.shot('waiting');
+  const { cause, hint } = await kr.waitForError(60_000);
+  await kr.shot('error');
+  assert.match(cause, /stopped answering/i);
+  assert.match(hint, /unplug/i);
+  assert.match(hint, /reconnect/i);
+  assert.equal(await kr.el('verify-result').count(), 0, 'no verification after a failed write');
+
+  // Unplugged and plugged in again: the page reads the key slots back before offering anything.
+  await kr.el('reconnect').click();
+  const found = await kr.waitForText('after-failure', /not changed|differ from the backup/i, 60_000);
+  await kr.shot('read-back');
+  if (/not changed/i.test(found)) {
+    // Nothing reached the device: Repair retries.
+    assert.equal(await kr.el('restore-backup').count(), 0, 'no restore for an unchanged device');
+    await kr.waitForPlan();
+    await repairToOnline(kr);
+  } else {
+    await kr.el('restore-backup').click();
+    await kr.page.waitForFunction(
+      () => /Restored \d+ bytes from the backup/.test(document.querySelector('[data-testid="log"]')?.textContent ?? ''),
+      null,
+      { timeout: 60_000 },
+    );
+    await kr.waitForText('slot-private-key', /blank/i, 60_000); // the keys from before the repair
+    await kr.shot('restored');
+  }
+  await kr.expectClean();
+  await kr.close();
+});
+
 test('fault interface-claimed: another program holds the device, the panel says to close it, and Reconnect works', LONG, async () => {
   const kr = await connectWith('interface-claimed', 8);
   const { cause, hint } = await kr.waitForError();

@@ -17,6 +17,7 @@ export const FAULTS = [
   'interface-claimed',
   'not-your-device',
   'cloud-never-answers',
+  'transfer-never-completes',
 ];
 
 /** The sim-cloud's demo accounts (src/sim/cloud/scenario.rs). */

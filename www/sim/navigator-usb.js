@@ -150,6 +150,9 @@ class FakeUsbDevice {
       case 'disconnected':
         this._markGone(0);
         throw disconnectedError();
+      case 'hang':
+        // A wedged device: Chrome's promise never settles (WebUSB has no transfer timeout).
+        return new Promise(() => {});
       default:
         throw domError('NetworkError', 'A transfer error has occurred.');
     }
@@ -239,6 +242,7 @@ class FakeUsbDevice {
         this._markGone(0);
         throw disconnectedError();
       }
+      if (r.status === 'hang') return new Promise(() => {});
       if (r.status !== 'ok') throw domError('NetworkError', 'Unable to set device interface.');
       this._interface.alternate = alt;
     });

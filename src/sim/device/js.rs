@@ -134,6 +134,7 @@ fn faults_from_js(obj: &JsValue) -> Faults {
         stall_on_write: get_bool(obj, "stallOnWrite"),
         error_on_write: get_u32(obj, "errorOnWrite").map(|s| s as u8),
         disconnect_after: get_u32(obj, "disconnectAfter"),
+        hang_at_request: get_u32(obj, "hangAtRequest"),
         busy_polls: get_u32(obj, "busyPolls").unwrap_or(0),
         poll_timeout_ms: get_u32(obj, "pollTimeoutMs").unwrap_or(0),
         dct_unreachable: get_bool(obj, "dctUnreachable"),
@@ -142,6 +143,9 @@ fn faults_from_js(obj: &JsValue) -> Faults {
         old_bootloader: get_bool(obj, "oldBootloader"),
         device_protection: get_bool(obj, "deviceProtection"),
         hide_alternate_names: get_bool(obj, "hideAlternateNames"),
+        // Layout strings are `&'static str`: only the Rust builder sets them.
+        layout_override: None,
+        transfer_size_override: get_u32(obj, "transferSize").map(|s| s as u16),
     }
 }
 
@@ -172,6 +176,8 @@ fn outcome(e: &TransportError) -> &'static str {
         TransportError::Disconnected => "disconnected",
         TransportError::UnableToClaim => "claim-refused",
         TransportError::AccessDenied => "access-denied",
+        // A transfer that never completes: the stand-in returns a promise that never settles.
+        TransportError::Timeout => "hang",
         _ => "error",
     }
 }
@@ -262,7 +268,7 @@ impl JsSimDevice {
         }
     }
 
-    /// `{status, data}` with status "ok", "stall" or "disconnected".
+    /// `{status, data}` with status "ok", "stall", "disconnected" or "hang" (never completes).
     #[wasm_bindgen(js_name = controlIn)]
     pub fn control_in(
         &self,

@@ -50,6 +50,17 @@ pub struct Faults {
     pub error_on_write: Option<u8>,
     /// Drop off the bus once this many transfers have been answered.
     pub disconnect_after: Option<u32>,
+    /// The n-th control transfer (1-based) is carried out but never completes, and the device
+    /// answers nothing after it until it is plugged in again ([`SimDevice::reenter_dfu`]): a
+    /// wedged bootloader. Each such transfer moves the virtual clock by its deadline
+    /// ([`crate::usb::deadline_ms`]) and fails with Timeout, as a host that enforces it sees it.
+    pub hang_at_request: Option<u32>,
+    /// A hostile or unknown bootloader: alternate setting `.0` reports layout `.1` instead of the
+    /// platform's.
+    pub layout_override: Option<(u8, &'static str)>,
+    /// A hostile or unknown bootloader: the functional descriptor reports this `wTransferSize`
+    /// (the device's buffer stays the platform's).
+    pub transfer_size_override: Option<u16>,
     /// After each executed DNLOAD, report dfuDNBUSY for this many extra polls...
     pub busy_polls: u32,
     /// ...each with this bwPollTimeout (ms), which is also reported with the first dfuDNBUSY.
@@ -150,6 +161,23 @@ impl SimBuilder {
         self
     }
 
+    /// Alternate setting `alt` reports `layout` (a memory-layout string) instead of the platform's.
+    pub fn layout(mut self, alt: u8, layout: &'static str) -> Self {
+        self.faults.layout_override = Some((alt, layout));
+        self
+    }
+
+    /// The functional descriptor reports `size` as `wTransferSize`.
+    pub fn reported_transfer_size(mut self, size: u16) -> Self {
+        self.faults.transfer_size_override = Some(size);
+        self
+    }
+
+    pub fn hang_at_request(mut self, n: u32) -> Self {
+        self.faults.hang_at_request = Some(n);
+        self
+    }
+
     pub fn busy(mut self, extra_polls: u32, poll_timeout_ms: u32) -> Self {
         self.faults.busy_polls = extra_polls;
         self.faults.poll_timeout_ms = poll_timeout_ms;
@@ -226,6 +254,7 @@ impl SimBuilder {
             faults: self.faults,
             transfers: 0,
             disconnected: false,
+            hung: false,
             left_dfu: false,
             busy_left: 0,
             now_ms: 0,
@@ -303,6 +332,8 @@ pub struct SimDevice {
     faults: Faults,
     transfers: u32,
     disconnected: bool,
+    /// Wedged by the `hang_at_request` fault: nothing is answered until a replug.
+    hung: bool,
     left_dfu: bool,
     busy_left: u32,
     now_ms: u64,
@@ -423,7 +454,13 @@ impl SimDevice {
 
     fn alt_name(&self, alt: usize) -> &'static str {
         let spec = &self.platform.alternates()[alt];
-        if spec.kind == MemoryKind::Gen3Dct && self.faults.device_protection {
+        if let Some((_, layout)) = self
+            .faults
+            .layout_override
+            .filter(|(a, _)| usize::from(*a) == alt)
+        {
+            layout
+        } else if spec.kind == MemoryKind::Gen3Dct && self.faults.device_protection {
             platform::GEN3_DCD_PROTECTED
         } else {
             spec.name
@@ -475,11 +512,51 @@ impl SimDevice {
         self.left_dfu = false;
         self.busy_left = 0;
         self.faults.disconnect_after = None;
+        self.faults.hang_at_request = None;
+        self.hung = false;
         self.transfers = 0;
     }
 
     /// Answers a device-to-host control transfer.
     pub fn handle_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
+        self.unless_hung(setup, true, |d| d.answer_in(setup, len))
+    }
+
+    /// Answers a host-to-device control transfer.
+    pub fn handle_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
+        self.unless_hung(setup, false, |d| d.answer_out(setup, data))
+    }
+
+    /// Whether the device is wedged by the `hang_at_request` fault.
+    pub fn hung(&self) -> bool {
+        self.hung
+    }
+
+    /// Runs `answer` unless the device is wedged; the transfer named by `hang_at_request` is
+    /// carried out, then never completes. A transfer that never completes costs its deadline of
+    /// virtual time and ends in Timeout.
+    fn unless_hung<R>(
+        &mut self,
+        setup: ControlSetup,
+        device_to_host: bool,
+        answer: impl FnOnce(&mut Self) -> Result<R, TransportError>,
+    ) -> Result<R, TransportError> {
+        if self.hung {
+            self.transfers = self.transfers.saturating_add(1);
+        } else {
+            let before = self.transfers;
+            let result = answer(self);
+            let counted = self.transfers != before;
+            if !counted || self.faults.hang_at_request != Some(self.transfers) {
+                return result;
+            }
+            self.hung = true;
+        }
+        self.now_ms += u64::from(crate::usb::deadline_ms(&setup, device_to_host));
+        Err(TransportError::Timeout)
+    }
+
+    fn answer_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
         self.begin()?;
         let reply = match (setup.request_type, setup.recipient) {
             (RequestType::Class, Recipient::Interface) if setup.index == 0 => {
@@ -492,8 +569,7 @@ impl SimDevice {
         Ok(truncate(reply, len))
     }
 
-    /// Answers a host-to-device control transfer.
-    pub fn handle_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
+    fn answer_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
         self.begin()?;
         match (setup.request_type, setup.recipient) {
             (RequestType::Class, Recipient::Interface) if setup.index == 0 => {
@@ -524,6 +600,15 @@ impl SimDevice {
         Ok(())
     }
 
+    /// `descriptor` (ending with the functional descriptor) with the `transfer_size_override`.
+    fn reported_functional(&self, mut descriptor: Vec<u8>) -> Vec<u8> {
+        if let Some(size) = self.faults.transfer_size_override {
+            let at = descriptor.len() - 9 + 5;
+            descriptor[at..at + 2].copy_from_slice(&size.to_le_bytes());
+        }
+        descriptor
+    }
+
     fn xfer(&self) -> usize {
         usize::from(self.platform.transfer_size())
     }
@@ -540,7 +625,7 @@ impl SimDevice {
             (standard::GET_DESCRIPTOR, Recipient::Device) => match kind {
                 standard::DEVICE => Ok(self.platform.device_descriptor().to_vec()),
                 standard::CONFIGURATION if index == 0 => {
-                    Ok(self.platform.configuration_descriptor())
+                    Ok(self.reported_functional(self.platform.configuration_descriptor()))
                 }
                 standard::STRING => self.string(index),
                 // Type 0x21 is unknown to the standard handler when addressed to the device.
@@ -549,7 +634,7 @@ impl SimDevice {
             (standard::GET_DESCRIPTOR, Recipient::Interface)
                 if kind == standard::DFU_FUNCTIONAL && setup.index == 0 =>
             {
-                Ok(self.platform.functional_descriptor().to_vec())
+                Ok(self.reported_functional(self.platform.functional_descriptor().to_vec()))
             }
             (standard::GET_CONFIGURATION, Recipient::Device) => Ok(vec![1]),
             (standard::GET_INTERFACE, Recipient::Interface) if setup.index == 0 => {

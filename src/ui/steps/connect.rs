@@ -1,6 +1,8 @@
-//! Connect: the button, what the device said about itself, and "Restore backup" after a failed
-//! write.
+//! Connect: the button, what the device said about itself, and after a failed write what the
+//! read-back found: "not changed" (Repair retries) or "Restore backup".
 
+use crate::doctor::AfterFailure;
+use crate::doctor::report;
 use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::{SimStatus, Store};
 use leptos::prelude::*;
@@ -41,14 +43,13 @@ pub fn ConnectStep() -> impl IntoView {
                     })
             })}
             {dynamic(move || {
-                store.needs_restore.get()
-                    .then(|| {
+                let after = store.after_failure.get();
+                let text = after.as_ref().map(report::after_failure_text);
+                match after {
+                    Some(AfterFailure::Changed { .. }) => Some(
                         view! {
-                            <div class="notice">
-                                <p>
-                                    "The last write failed and could not be undone. Write the "
-                                    "backup taken before the repair back to the device:"
-                                </p>
+                            <div class="notice" data-testid="after-failure">
+                                <p>{text}</p>
                                 <button
                                     type="button"
                                     data-testid="restore-backup"
@@ -59,7 +60,30 @@ pub fn ConnectStep() -> impl IntoView {
                                 </button>
                             </div>
                         }
-                    })
+                            .into_any(),
+                    ),
+                    Some(AfterFailure::Unchanged) => Some(
+                        view! {
+                            <div class="notice" data-testid="after-failure">
+                                <p>{text}</p>
+                            </div>
+                        }
+                            .into_any(),
+                    ),
+                    None if store.needs_restore.get() => Some(
+                        view! {
+                            <div class="notice" data-testid="after-failure">
+                                <p>
+                                    "The last write failed and could not be checked. Reconnect "
+                                    "the device: the page then reads its key slots back and "
+                                    "offers to retry, or to restore the backup if they changed."
+                                </p>
+                            </div>
+                        }
+                            .into_any(),
+                    ),
+                    None => None,
+                }
             })}
         </div>
     }

@@ -8,7 +8,7 @@ mod plan;
 mod verify;
 
 use crate::doctor::Step;
-use crate::ui::erased::dynamic;
+use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::{ErrorPlace, Store};
 use crate::ui::widgets::{ErrorPanel, ProgressBar};
 use leptos::prelude::*;
@@ -31,6 +31,25 @@ pub fn Steps() -> impl IntoView {
             <p class="status" role="status" aria-live="polite">
                 {dynamic(move || store.busy.get().then_some("Working…"))}
             </p>
+            {dynamic(move || {
+                store
+                    .busy
+                    .get()
+                    .then(|| {
+                        view! {
+                            <button
+                                type="button"
+                                data-testid="cancel"
+                                on:click=on(move |_| store.cancel())
+                                disabled=flag(move || store.cancelling.get())
+                            >
+                                {dynamic(move || {
+                                    if store.cancelling.get() { "Stopping…" } else { "Cancel" }
+                                })}
+                            </button>
+                        }
+                    })
+            })}
             <ProgressBar/>
             <connect::ConnectStep/>
             <ErrorPanel place=ErrorPlace::Steps/>

@@ -84,6 +84,17 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             </div>
         }
         .into_any(),
+        ExtraHelp::StoppedAnswering => view! {
+            <div>
+                <p>
+                    "The device stopped answering, and only unplugging it wakes it up: unplug the "
+                    "cable, plug it in again, put the device in DFU mode (hold MODE, tap RESET, "
+                    "release MODE when the LED blinks yellow), then press Reconnect."
+                </p>
+                {reconnect()}
+            </div>
+        }
+        .into_any(),
         ExtraHelp::WrongDevice => {
             let expected = store.link.with_value(|l| l.expected_device.clone()).unwrap_or_default();
             view! {
