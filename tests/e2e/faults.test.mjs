@@ -245,3 +245,27 @@ test('a problem picked while the simulated Photon is still starting is the probl
   await kr.expectClean();
   await kr.close();
 });
+
+test('fault cloud-never-answers: a stalled cloud ends in its error, not an endless wait', LONG, async () => {
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '3b-fault-cloud-never-answers', api: fx.cloud.url });
+  await kr.chooseFault('cloud-never-answers');
+  await kr.signIn(DEMO);
+  // Every request of the simulated mode is left unanswered by the loopback cloud: only the page's
+  // own deadline (src/cloud/mod.rs, REQUEST_TIMEOUT_MS, 15 s) ends it. Whichever request comes
+  // first (the sign-in, or the diagnosis's lookup once connected), its error must show.
+  const saysSo = () => /did not answer within \d+ s/i.test(document.body.innerText);
+  const first = await kr.page.waitForFunction(
+    () => /did not answer within \d+ s/i.test(document.body.innerText)
+      || (document.querySelector('[data-testid="signed-in"]')?.textContent ?? '').includes('@'),
+    null,
+    { timeout: 60_000 },
+  );
+  assert.ok(first);
+  if (!(await kr.page.evaluate(saysSo))) {
+    await kr.connect();
+    await kr.page.waitForFunction(saysSo, null, { timeout: 120_000 });
+  }
+  await kr.shot('cloud-timeout');
+  assert.match(await kr.page.evaluate(() => document.body.innerText), /did not answer within 15 s/i);
+  await kr.close();
+});
