@@ -279,7 +279,10 @@ fn broken_ec_keys_are_unusable_for_the_reason_their_field_has() {
         UnusableReason::PrivateKeyOutOfRange,
     );
     let other = generate_ec_device_key().unwrap();
-    let other_point = &other.der()[56..];
+    // The uncompressed point ends the SEC1 encoding (its offset depends on the random key's
+    // encoding, so take the last 65 bytes rather than a fixed offset).
+    let other_der = other.der();
+    let other_point = &other_der[other_der.len() - 65..];
     corrupt(
         &sec1(&d, Some(&P256_OID), Some(other_point)),
         UnusableReason::MismatchedPublicKey,
