@@ -3,8 +3,8 @@
 
 use key_rescue::cloud::{
     AccessToken, ApiBase, ApiError, ApiRequest, ApiResponse, InputField, KeyAlgorithm, KeyUpload,
-    Method, ProductRef, SignInStep, form_decode, parse_device, parse_devices, parse_product_device,
-    parse_send_public_key, parse_sign_in, parse_sign_out,
+    MAX_CLOUD_TEXT_CHARS, Method, ProductRef, SignInStep, form_decode, parse_device, parse_devices,
+    parse_product_device, parse_send_public_key, parse_sign_in, parse_sign_out,
 };
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -349,6 +349,33 @@ fn a_device_answer_gives_owner_product_platform_and_online() {
 
     let list = parse_devices(&resp(200, &format!("[{body}]"))).unwrap();
     assert_eq!(list.len(), 1);
+}
+
+#[test]
+fn an_answer_about_another_device_is_refused() {
+    let other = r#"{"id":"e00fce68aaaaaaaaaaaaaaaa","product_id":6,"platform_id":6,"online":true}"#;
+    assert_eq!(
+        parse_device(&resp(200, other), ID).unwrap_err(),
+        ApiError::WrongDeviceAnswered {
+            asked: ID.to_ascii_lowercase(),
+            answered: "e00fce68aaaaaaaaaaaaaaaa".into()
+        }
+    );
+    let product = ProductRef::parse("12345").unwrap();
+    assert!(matches!(
+        parse_product_device(&resp(200, other), &product, ID),
+        Err(ApiError::WrongDeviceAnswered { .. })
+    ));
+    // Ids compare without case: the cloud writes lower case, a support link may not.
+    let same = other.replace("e00fce68aaaaaaaaaaaaaaaa", "0123456789abcdef01234567");
+    assert!(parse_device(&resp(200, &same), &ID.to_ascii_uppercase()).is_ok());
+    // A hostile id is capped like any cloud text.
+    let long = other.replace("e00fce68aaaaaaaaaaaaaaaa", &"a".repeat(5000));
+    let Err(ApiError::WrongDeviceAnswered { answered, .. }) = parse_device(&resp(200, &long), ID)
+    else {
+        panic!("expected WrongDeviceAnswered");
+    };
+    assert!(answered.chars().count() <= MAX_CLOUD_TEXT_CHARS + 1);
 }
 
 #[test]

@@ -139,6 +139,39 @@ fn a_write_the_bootloader_rejects_is_rolled_back_and_explained() {
 }
 
 #[test]
+fn a_device_asking_for_absurd_waits_is_capped_and_named_in_the_log() {
+    // 0xFFFFFF ms (4.66 hours) per poll, three extra polls after each block: each wait is cut to
+    // the cap, the repair still succeeds, and the log names what the device asked for.
+    let (_, run) = run_with_fault(
+        SimDevice::builder(SimPlatform::Photon).busy(3, 0xFF_FFFF),
+        "absurd poll timeouts",
+    );
+    run.repaired();
+    let line = run
+        .log
+        .iter()
+        .find(|l| l.contains("between status requests"))
+        .unwrap_or_else(|| panic!("no poll-wait line in {:#?}", run.log));
+    assert!(line.contains("up to 16777215 ms"), "{line}");
+    assert!(
+        line.contains(&format!("cut to {} ms", key_rescue::dfu::MAX_POLL_SLEEP_MS)),
+        "{line}"
+    );
+    // A well-behaved Photon's DCT writes (no erase on alt 1): 1 ms after each block, nothing cut.
+    let (_, run) = run_with_fault(SimDevice::builder(SimPlatform::Photon), "clean");
+    run.repaired();
+    let line = run
+        .log
+        .iter()
+        .find(|l| l.contains("between status requests"))
+        .unwrap_or_else(|| panic!("no poll-wait line in {:#?}", run.log));
+    assert!(
+        line.contains("up to 1 ms") && !line.contains("cut to"),
+        "{line}"
+    );
+}
+
+#[test]
 fn slow_and_dirty_bootloaders_are_repaired_without_errors() {
     let cases: Vec<(&str, SimBuilder)> = vec![
         (

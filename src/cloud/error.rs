@@ -47,6 +47,10 @@ pub enum ApiError {
     /// The request never got an answer: offline, DNS, CORS refusal or a dropped connection.
     #[error("the cloud could not be reached: {message}")]
     Network { message: String },
+    /// The answer was a redirect (refused, not followed). Particle's API never redirects, so
+    /// something between the page and Particle answered: a captive portal, a proxy, a filter.
+    #[error("the answer came from somewhere else: a redirect, which Particle's API never sends")]
+    Redirected,
     /// No answer within [`REQUEST_TIMEOUT_MS`](super::REQUEST_TIMEOUT_MS): the request was
     /// abandoned (the browser's `fetch` has no deadline of its own).
     #[error("the cloud did not answer within {waited_s} s")]
@@ -66,6 +70,10 @@ pub enum ApiError {
     /// Refused before sending: the user left a field empty.
     #[error("no {field} was entered")]
     MissingInput { field: InputField },
+    /// A device lookup answered with another device than the one asked for: a cloud or proxy that
+    /// is not Particle's, or a bug; nothing read from that answer is used.
+    #[error("the cloud answered about device {answered} when asked about {asked}")]
+    WrongDeviceAnswered { asked: String, answered: String },
     /// 404 "not found" on `/v1/products/:product/devices/:id`: the product has no such device.
     #[error("device {device_id} is not in product {product}")]
     NotInProduct { device_id: String, product: String },
@@ -105,6 +113,11 @@ impl ApiError {
             Self::KeyRejected { .. } => "Press Retry to generate and send a new key.",
             Self::RateLimited => "Wait a few minutes (30 after many failed sign-ins), then retry.",
             Self::Network { .. } => "Check the internet connection, then retry.",
+            Self::Redirected => {
+                "A network that redirects requests (one that needs a sign-in page, a proxy or a \
+                 filter) answered instead of Particle: sign in to that network or use another one, \
+                 then retry."
+            }
             Self::Timeout { .. } => {
                 "Check the internet connection (a network that needs a sign-in page, or a weak \
                  signal, can hold requests), then retry; status.particle.io says whether \
@@ -130,6 +143,10 @@ impl ApiError {
                     "Paste an access token (create one with `particle token create`)."
                 }
             },
+            Self::WrongDeviceAnswered { .. } => {
+                "Retry; if it happens again, check that the page talks to api.particle.io (the \
+                 banner names any other cloud) and report it with the message above."
+            }
             Self::NotInProduct { .. } => {
                 "Check the product ID or slug (the console shows both), or leave the product out to \
                  look the device up by its ID alone."

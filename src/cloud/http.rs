@@ -5,12 +5,14 @@
 //! bodies go back to the pure parsers in `response.rs`.
 //!
 //! Two things it does set on every `fetch`: a deadline ([`REQUEST_TIMEOUT_MS`], through
-//! `AbortSignal.timeout`, which also covers reading the body), and `redirect: "error"`: Particle's
+//! `AbortSignal.timeout`, which also covers reading the body), and `redirect: "manual"`: Particle's
 //! API does not redirect, and following a 308 would re-send a password POST to wherever it points.
+//! A redirect is never followed; it comes back as an opaque answer and becomes
+//! [`ApiError::Redirected`] (with `"error"` it would be indistinguishable from being offline).
 
 use super::{ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Method, REQUEST_TIMEOUT_MS};
 use gloo_net::http::{Method as FetchMethod, RequestBuilder};
-use web_sys::{AbortSignal, RequestRedirect};
+use web_sys::{AbortSignal, RequestRedirect, ResponseType};
 
 /// The Particle API over `fetch`, against one [`ApiBase`] (production or a loopback test cloud).
 #[derive(Debug, Clone)]
@@ -41,7 +43,7 @@ impl CloudApi for HttpCloud {
         let deadline = AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS);
         let mut builder = RequestBuilder::new(&url)
             .method(method)
-            .redirect(RequestRedirect::Error)
+            .redirect(RequestRedirect::Manual)
             .abort_signal(Some(&deadline));
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
@@ -58,9 +60,12 @@ impl CloudApi for HttpCloud {
                 network(e)
             }
         };
-        // fetch rejects only when no answer arrived: offline, DNS, a refused CORS preflight, a
-        // redirect (refused), or the deadline.
+        // fetch rejects only when no answer arrived: offline, DNS, a refused CORS preflight, or
+        // the deadline.
         let response = built.send().await.map_err(failed)?;
+        if response.type_() == ResponseType::Opaqueredirect {
+            return Err(ApiError::Redirected);
+        }
         let status = response.status();
         let body = response.text().await.map_err(failed)?;
         Ok(ApiResponse { status, body })

@@ -5,7 +5,7 @@
 //! so the same status can mean different things (403 is "MFA needed" on `/oauth/token` and "not your
 //! device" on `/v1/devices`).
 
-use super::error::ApiError;
+use super::error::{ApiError, cap_cloud_text};
 use super::request::{AccessToken, ProductRef};
 use crate::json::{self, Value};
 
@@ -199,7 +199,7 @@ impl ErrorBody {
     /// The text the CLI would show: `error_description`, `error`, `errors[]`, `info`, in that order,
     /// capped at [`MAX_CLOUD_TEXT_CHARS`](super::error::MAX_CLOUD_TEXT_CHARS) characters.
     fn detail(&self, raw: &str) -> String {
-        super::error::cap_cloud_text(&self.full_detail(raw))
+        cap_cloud_text(&self.full_detail(raw))
     }
 
     fn full_detail(&self, raw: &str) -> String {
@@ -361,13 +361,27 @@ pub fn parse_sign_out(resp: &ApiResponse) -> Result<(), ApiError> {
 pub fn parse_device(resp: &ApiResponse, device_id: &str) -> Result<DeviceInfo, ApiError> {
     if (200..300).contains(&resp.status) {
         return read_body(&resp.body, DeviceInfo::from_json)
-            .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a device ({e})")));
+            .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a device ({e})")))
+            .and_then(|info| the_device_asked_for(info, device_id));
     }
     match resp.status {
         403 | 404 => Err(ApiError::NotYourDevice {
             device_id: device_id.to_ascii_lowercase(),
         }),
         _ => Err(route_error(resp)),
+    }
+}
+
+/// `info` if it is about `device_id` (ids compare without case); an answer about another device
+/// is refused, so its status never stands for the device being repaired.
+fn the_device_asked_for(info: DeviceInfo, device_id: &str) -> Result<DeviceInfo, ApiError> {
+    if info.id.eq_ignore_ascii_case(device_id) {
+        Ok(info)
+    } else {
+        Err(ApiError::WrongDeviceAnswered {
+            asked: device_id.to_ascii_lowercase(),
+            answered: cap_cloud_text(&info.id),
+        })
     }
 }
 
@@ -384,7 +398,8 @@ pub fn parse_product_device(
 ) -> Result<DeviceInfo, ApiError> {
     if (200..300).contains(&resp.status) {
         return read_body(&resp.body, DeviceInfo::from_json)
-            .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a device ({e})")));
+            .map_err(|e| unexpected(resp.status, &resp.body, &format!("not a device ({e})")))
+            .and_then(|info| the_device_asked_for(info, device_id));
     }
     let body = ErrorBody::parse(&resp.body);
     match resp.status {

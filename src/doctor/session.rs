@@ -608,7 +608,9 @@ impl<T: Transport> Doctor<T> {
                 region.address + span.start as u32,
                 &region.bytes[span.clone()],
             )?;
-            dfu.write_verified(at, &image, mode).await?;
+            let written = dfu.write_verified(at, &image, mode).await;
+            log_poll_waits(dfu.poll_waits(), on_event);
+            written?;
             if let Some(area) = self.keys_area.as_mut().filter(|a| a.alt == region.alt) {
                 patch(area, at, &image);
             }
@@ -725,6 +727,7 @@ impl<T: Transport> Doctor<T> {
                 Err(ApiError::DeviceStayedOffline { .. }) => answered = true,
                 Err(
                     e @ (ApiError::Network { .. }
+                    | ApiError::Redirected
                     | ApiError::Timeout { .. }
                     | ApiError::Server { .. }),
                 ) => unanswered = Some(e),
@@ -785,7 +788,9 @@ impl<T: Transport> Doctor<T> {
             done: 0,
             total: image.len() as u32,
         });
-        match dfu.write_verified(at, &image, mode).await {
+        let written = dfu.write_verified(at, &image, mode).await;
+        log_poll_waits(dfu.poll_waits(), on_event);
+        match written {
             Ok(()) => {
                 if let Some(area) = self.keys_area.as_mut().filter(|a| a.alt == alt) {
                     patch(area, at, &image);
@@ -1159,14 +1164,37 @@ async fn product_access<C: CloudApi>(
     }
 }
 
+/// Logs the waits the device asked for during a write (its `bwPollTimeout`s, DFU 1.1 6.1.2), and
+/// how many were cut to [`dfu::MAX_POLL_SLEEP_MS`]: a device asking for long waits explains a slow
+/// write, and one asking for absurd ones is named in the log.
+fn log_poll_waits(waits: dfu::PollWaits, on_event: &mut dyn FnMut(DoctorEvent)) {
+    if waits.longest_asked_ms == 0 {
+        return;
+    }
+    let mut line = format!(
+        "the device asked to wait up to {} ms between status requests ({} ms waited in all)",
+        waits.longest_asked_ms, waits.slept_ms
+    );
+    if waits.capped > 0 {
+        line.push_str(&format!(
+            "; {} of those waits were cut to {} ms",
+            waits.capped,
+            dfu::MAX_POLL_SLEEP_MS
+        ));
+    }
+    on_event(DoctorEvent::Log(line));
+}
+
 fn access_from_error(e: &ApiError) -> CloudAccess {
     let (reason, hint) = (e.to_string(), e.hint().to_owned());
     match e {
         ApiError::Network { .. }
+        | ApiError::Redirected
         | ApiError::Timeout { .. }
         | ApiError::Server { .. }
         | ApiError::RateLimited
-        | ApiError::Unexpected { .. } => CloudAccess::Unavailable { reason, hint },
+        | ApiError::Unexpected { .. }
+        | ApiError::WrongDeviceAnswered { .. } => CloudAccess::Unavailable { reason, hint },
         _ => CloudAccess::Denied { reason, hint },
     }
 }

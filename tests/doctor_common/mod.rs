@@ -5,8 +5,8 @@
 use key_rescue::cloud::{AccessToken, CloudApi, ProductRef};
 use key_rescue::device::Platform;
 use key_rescue::doctor::{
-    CancelFlag, CloudContext, Diagnosis, Doctor, DoctorError, Plan, PlanOptions, RepairReport,
-    ServerChoice, VerifyOutcome,
+    CancelFlag, CloudContext, Diagnosis, Doctor, DoctorError, DoctorEvent, Plan, PlanOptions,
+    RepairReport, ServerChoice, VerifyOutcome,
 };
 use key_rescue::keys::diagnose::PrivateKeyStatus;
 use key_rescue::keys::{self, DctSnapshot};
@@ -174,6 +174,8 @@ pub struct Run {
     pub verify: Option<Result<VerifyOutcome, DoctorError>>,
     pub dct_before: Vec<u8>,
     pub cloud_key_before: Option<Vec<u8>>,
+    /// The doctor's log lines from connect to the end of the repair.
+    pub log: Vec<String>,
 }
 
 impl Run {
@@ -269,13 +271,20 @@ pub async fn repair_in_product<C: CloudApi>(
         verify: None,
         dct_before: w.device.borrow().dct().to_vec(),
         cloud_key_before: cloud_key(w),
+        log: Vec::new(),
     };
-    let mut on_event = |_| {};
+    let mut log = Vec::new();
+    let mut on_event = |event| {
+        if let DoctorEvent::Log(line) = event {
+            log.push(line);
+        }
+    };
     let mut doctor =
         match Doctor::connect(w.transport(), None, CancelFlag::new(), &mut on_event).await {
             Ok(d) => d,
             Err(e) => {
                 run.connect_error = Some(e);
+                run.log = log;
                 return run;
             }
         };
@@ -288,6 +297,7 @@ pub async fn repair_in_product<C: CloudApi>(
         Err(e) => {
             run.diagnosis_error = Some(e);
             run.doctor = Some(doctor);
+            run.log = log;
             return run;
         }
     }
@@ -310,6 +320,7 @@ pub async fn repair_in_product<C: CloudApi>(
     );
     run.plan = Some(plan);
     run.doctor = Some(doctor);
+    run.log = log;
     run
 }
 
