@@ -122,6 +122,20 @@ fn the_old_key_does_not_come_online() {
 }
 
 #[test]
+fn a_1023_bit_key_does_not_come_online_even_when_the_cloud_holds_its_public_key() {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    // The firmware loads this key (mbedTLS reads it) but copies the modulus it presents from the
+    // offset a 1024-bit key has (`extract_public_rsa_key`): the cloud sees another public key.
+    let pem = include_str!("keys_fixtures/rsa1023_pkcs1.pem");
+    let key = rsa::PrivateKey::from_pkcs1_pem(pem).unwrap();
+    let mut cloud = cloud_with_key(Some(&key));
+    let image = dct(Some(&key), &cloud.server_key_region());
+    let outcome = boot_and_connect(&image, ID, &mut cloud, T0);
+    assert_not_online(&outcome, &cloud);
+    assert!(outcome.error.is_some(), "{:?}", outcome.log);
+}
+
+#[test]
 fn a_wrong_server_key_is_refused_by_the_cloud() {
     let key = device_key();
     let mut cloud = cloud_with_key(Some(&key));

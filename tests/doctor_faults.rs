@@ -172,6 +172,50 @@ fn a_device_asking_for_absurd_waits_is_capped_and_named_in_the_log() {
 }
 
 #[test]
+fn gen3_bootloaders_dirty_slow_or_refusing_writes_are_repaired_or_rolled_back() {
+    // The nRF52840 bootloader's own state machine (src/sim/device/nrf52.rs): a request with no
+    // transition stalls into dfuERROR, and a failed write is dfuERROR at the next poll.
+    for platform in [SimPlatform::Argon, SimPlatform::Boron] {
+        let clean: Vec<(&str, SimBuilder)> = vec![
+            (
+                "left in dfuERROR",
+                SimDevice::builder(platform).start_in(State::Error),
+            ),
+            (
+                "left in dfuDNLOAD-IDLE",
+                SimDevice::builder(platform).start_in(State::DnloadIdle),
+            ),
+            (
+                "left in dfuUPLOAD-IDLE",
+                SimDevice::builder(platform).start_in(State::UploadIdle),
+            ),
+            (
+                "busy with poll timeouts",
+                SimDevice::builder(platform).busy(3, 25),
+            ),
+        ];
+        for (what, builder) in clean {
+            let what = format!("{platform:?} {what}");
+            let (_, run) = run_with_fault(builder, &what);
+            assert!(
+                matches!(run.verify, Some(Ok(VerifyOutcome::Online { .. }))),
+                "{what}: {:?}",
+                run.error().map(|e| e.to_string())
+            );
+        }
+        let what = format!("{platform:?} refusing every write");
+        let (w, run) = run_with_fault(SimDevice::builder(platform).stall_on_write(), &what);
+        match run.error() {
+            Some(DoctorError::WriteFailed { restore, .. }) => {
+                assert_eq!(*restore, RestoreOutcome::Unchanged, "{what}");
+            }
+            other => panic!("{what}: expected a write failure, got {other:?}"),
+        }
+        assert_second_attempt_repairs(&w, &what);
+    }
+}
+
+#[test]
 fn slow_and_dirty_bootloaders_are_repaired_without_errors() {
     let cases: Vec<(&str, SimBuilder)> = vec![
         (

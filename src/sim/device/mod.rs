@@ -8,6 +8,7 @@
 
 #[cfg(target_arch = "wasm32")]
 pub mod js;
+mod nrf52;
 mod platform;
 
 pub use platform::{AltSpec, DfuCore, MemoryKind, Platform, QUIRKS, Quirks, Serial, Wcid};
@@ -683,6 +684,9 @@ impl SimDevice {
     }
 
     fn class_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
+        if self.platform.quirks().dfu_core == DfuCore::Nrf52 {
+            return self.nrf52_class_in(setup, len);
+        }
         match setup.request {
             request::GETSTATUS => self.get_status(),
             request::GETSTATE => Ok(vec![self.state.to_byte()]),
@@ -692,6 +696,9 @@ impl SimDevice {
     }
 
     fn class_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
+        if self.platform.quirks().dfu_core == DfuCore::Nrf52 {
+            return self.nrf52_class_out(setup, data);
+        }
         let idle_ish = matches!(
             self.state,
             State::DfuIdle

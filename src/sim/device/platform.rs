@@ -172,17 +172,8 @@ pub enum Wcid {
 pub enum DfuCore {
     /// ST's DfuSe code as Particle changed it (`usbd_dfu_core.c`; the Core's `usb_prop.c`).
     StDfuse,
-    /// Particle's rewrite for the nRF52840 (`bootloader/src/nRF52840/usbd_dfu.cpp`). Not simulated
-    /// yet: the simulator runs the ST machine for Gen 3 too. Differences read in the source:
-    /// CLRSTATUS outside dfuERROR stalls and enters dfuERROR/errUNKNOWN (301-313); UPLOAD block 1
-    /// and a failed read stall into dfuERROR/errUNKNOWN (200-240); a request in a state with no
-    /// transition (DNLOAD outside dfuIDLE/dfuDNLOAD-IDLE, GETSTATE in dfuDNBUSY, ABORT in
-    /// dfuERROR) stalls into dfuERROR (174-198, 318-356); a command or block runs after the
-    /// dfuDNBUSY reply and leaves dfuDNLOAD-IDLE directly, a failure dfuERROR/errUNKNOWN (407-493);
-    /// GET_COMMANDS as a DNLOAD stays in dfuDNBUSY (431-433); mass erase is errTARGET (454-456);
-    /// an unknown command errSTALLEDPKT (467-470); GETSTATUS after leave reports dfuMANIFEST, then
-    /// dfuMANIFEST-WAIT-RESET for 500 ms (262-272, 494-499); bwPollTimeout is always 0
-    /// (`usbd_dfu_mal.cpp` 93-96, 148-151, 218-221).
+    /// Particle's rewrite for the nRF52840 (`bootloader/src/nRF52840/usbd_dfu.cpp`), simulated in
+    /// `nrf52.rs`, whose header lists how it differs from the ST machine.
     Nrf52,
 }
 
