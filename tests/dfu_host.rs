@@ -8,7 +8,9 @@ use key_rescue::dfu::{
     State, get_status, request,
 };
 use key_rescue::sim::device::{DCT_LEN, Platform, SimBuilder, SimDevice};
-use key_rescue::usb::{ControlSetup, Counting, DeviceInfo, RequestType, Transport, TransportError};
+use key_rescue::usb::{
+    ControlSetup, Counting, DeviceInfo, RequestType, STATUS_DEADLINE_MS, Transport, TransportError,
+};
 
 /// A deterministic pattern that differs at every offset, so shifted data never verifies.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -528,6 +530,34 @@ fn an_endless_poll_timeout_is_capped_and_the_wait_is_bounded() {
     assert!(dfu.transport_ref().transfers() - before <= 110);
 }
 
+/// A device that answers every poll "busy, no wait" but takes 10 s (inside the 15 s status
+/// deadline) to answer: the time the polls took counts toward MAX_BUSY_WAIT_MS, so the wait ends
+/// after a few polls instead of a hundred (1,000 s).
+#[test]
+fn slow_busy_answers_count_toward_the_busy_wait() {
+    let mut dev = SimBuilder::new(Platform::Photon)
+        .busy(u32::MAX, 0)
+        .slow_status(10_000)
+        .build();
+    let mut dfu = open(&mut dev, 1);
+    let started = dfu.transport_ref().now_ms();
+    let err = block_on(dfu.write(34, &[1, 2, 3], Erase::Never)).unwrap_err();
+    let Error::StillBusy {
+        polls, waited_ms, ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    drop(dfu);
+    let elapsed = dev.now_ms() - started;
+    assert!(polls <= 6, "{polls} polls");
+    assert!(waited_ms > MAX_BUSY_WAIT_MS, "{waited_ms}");
+    assert!(
+        elapsed <= MAX_BUSY_WAIT_MS + u64::from(STATUS_DEADLINE_MS),
+        "{elapsed} ms"
+    );
+}
+
 #[test]
 fn busy_devices_are_polled_patiently() {
     let mut dev = SimBuilder::new(Platform::Photon).busy(3, 25).build();
@@ -750,6 +780,10 @@ impl<T: Transport> Transport for Recording<T> {
 
     fn info(&self) -> DeviceInfo {
         self.inner.info()
+    }
+
+    fn now_ms(&self) -> Option<u64> {
+        self.inner.now_ms()
     }
 }
 

@@ -89,11 +89,31 @@ pub struct PollWaits {
 }
 
 /// One wait for a busy device: counts its polls and sleeps against [`MAX_POLLS`] and
-/// [`MAX_BUSY_WAIT_MS`].
+/// [`MAX_BUSY_WAIT_MS`]. Where the transport has a clock ([`Transport::now_ms`]), the time its
+/// status requests took counts too: a device that answers every poll "busy" just inside the
+/// transfer deadline cannot stretch the wait to a hundred deadlines.
 #[derive(Debug, Default)]
 struct Patience {
     polls: u32,
     waited_ms: u64,
+    started_ms: Option<u64>,
+}
+
+impl Patience {
+    fn new(now_ms: Option<u64>) -> Self {
+        Self {
+            started_ms: now_ms,
+            ..Self::default()
+        }
+    }
+
+    /// The time this wait has used: the sleeps, or the clock when it says more.
+    fn spent_ms(&self, now_ms: Option<u64>) -> u64 {
+        match (self.started_ms, now_ms) {
+            (Some(start), Some(now)) => self.waited_ms.max(now.saturating_sub(start)),
+            _ => self.waited_ms,
+        }
+    }
 }
 
 /// The descriptors [`Dfu::open`] read for one alternate setting. They cannot change while the
@@ -265,7 +285,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
             return Ok(());
         }
         let mut last = None;
-        let mut patience = Patience::default();
+        let mut patience = Patience::new(self.t.now_ms());
         for _ in 0..MAX_IDLE_ROUNDS {
             let s = self.status().await?;
             last = Some(s);
@@ -321,10 +341,11 @@ impl<'t, T: Transport> Dfu<'t, T> {
         self.waits.longest_asked_ms = self.waits.longest_asked_ms.max(asked);
         let ms = asked.min(MAX_POLL_SLEEP_MS);
         patience.polls += 1;
-        if patience.polls >= MAX_POLLS || patience.waited_ms + u64::from(ms) > MAX_BUSY_WAIT_MS {
+        let spent = patience.spent_ms(self.t.now_ms());
+        if patience.polls >= MAX_POLLS || spent + u64::from(ms) > MAX_BUSY_WAIT_MS {
             return Err(Error::StillBusy {
                 polls: patience.polls,
-                waited_ms: patience.waited_ms,
+                waited_ms: spent,
                 asked_ms: asked,
             });
         }
@@ -340,7 +361,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
     /// Polls GETSTATUS until the device stops being busy, sleeping `bwPollTimeout` (capped)
     /// before each further poll.
     async fn poll_until_done(&mut self) -> Result<StatusReply, Error> {
-        let mut patience = Patience::default();
+        let mut patience = Patience::new(self.t.now_ms());
         loop {
             let s = self.status().await?;
             match s.state {
@@ -579,7 +600,7 @@ impl<'t, T: Transport> Dfu<'t, T> {
         }
         let setup = self.setup(request::DNLOAD, 2);
         self.wire().control_out(setup, &[]).await?;
-        let mut patience = Patience::default();
+        let mut patience = Patience::new(self.t.now_ms());
         loop {
             let s = match self.status().await {
                 Ok(s) => s,

@@ -167,7 +167,8 @@ pub enum Error {
     )]
     StillBusy {
         polls: u32,
-        /// Milliseconds slept between the polls (each wait capped at [`MAX_POLL_SLEEP_MS`]).
+        /// Milliseconds this wait used: the sleeps between the polls (each capped at
+        /// [`MAX_POLL_SLEEP_MS`]), or the transport's clock where it has one and says more.
         waited_ms: u64,
         /// The device's last `bwPollTimeout`, as it reported it.
         asked_ms: u32,

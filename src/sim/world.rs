@@ -96,6 +96,10 @@ impl Transport for SharedDevice {
     fn info(&self) -> DeviceInfo {
         self.0.borrow().info()
     }
+
+    fn now_ms(&self) -> Option<u64> {
+        Some(self.0.borrow().now_ms())
+    }
 }
 
 /// The simulated cloud's client, which also lets the device boot once it has left DFU mode.

@@ -295,6 +295,13 @@ pub trait Transport {
     fn info(&self) -> DeviceInfo {
         DeviceInfo::default()
     }
+
+    /// A monotonic clock in milliseconds, where the transport has one (the browser's
+    /// `performance.now()`, a simulator's virtual time), so a wait can count the time its
+    /// transfers took and not only its sleeps. Protocol code only compares two readings.
+    fn now_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Control transfers and bytes moved through a [`Counting`] transport.
@@ -385,6 +392,10 @@ impl<T: Transport> Transport for Counting<T> {
 
     fn info(&self) -> DeviceInfo {
         self.inner.info()
+    }
+
+    fn now_ms(&self) -> Option<u64> {
+        self.inner.now_ms()
     }
 }
 

@@ -452,6 +452,12 @@ impl Transport for WebUsbTransport {
     fn info(&self) -> DeviceInfo {
         self.info.clone()
     }
+
+    /// `performance.now()`: monotonic, unlike the wall clock.
+    fn now_ms(&self) -> Option<u64> {
+        let performance = web_sys::window()?.performance()?;
+        Some(performance.now() as u64)
+    }
 }
 
 /// Waits `ms` milliseconds with a Promise around the global `setTimeout` (works in windows and

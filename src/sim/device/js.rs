@@ -135,6 +135,7 @@ fn faults_from_js(obj: &JsValue) -> Faults {
         error_on_write: get_u32(obj, "errorOnWrite").map(|s| s as u8),
         disconnect_after: get_u32(obj, "disconnectAfter"),
         hang_at_request: get_u32(obj, "hangAtRequest"),
+        slow_status_ms: get_u32(obj, "slowStatusMs").unwrap_or(0),
         busy_polls: get_u32(obj, "busyPolls").unwrap_or(0),
         poll_timeout_ms: get_u32(obj, "pollTimeoutMs").unwrap_or(0),
         dct_unreachable: get_bool(obj, "dctUnreachable"),

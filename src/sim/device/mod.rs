@@ -62,6 +62,9 @@ pub struct Faults {
     /// A hostile or unknown bootloader: the functional descriptor reports this `wTransferSize`
     /// (the device's buffer stays the platform's).
     pub transfer_size_override: Option<u16>,
+    /// Each GETSTATUS takes this long to be answered (virtual time), inside the transfer's
+    /// deadline: a device that answers slowly rather than not at all.
+    pub slow_status_ms: u32,
     /// After each executed DNLOAD, report dfuDNBUSY for this many extra polls...
     pub busy_polls: u32,
     /// ...each with this bwPollTimeout (ms), which is also reported with the first dfuDNBUSY.
@@ -176,6 +179,11 @@ impl SimBuilder {
 
     pub fn hang_at_request(mut self, n: u32) -> Self {
         self.faults.hang_at_request = Some(n);
+        self
+    }
+
+    pub fn slow_status(mut self, ms: u32) -> Self {
+        self.faults.slow_status_ms = ms;
         self
     }
 
@@ -684,6 +692,9 @@ impl SimDevice {
     }
 
     fn class_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
+        if setup.request == request::GETSTATUS {
+            self.now_ms += u64::from(self.faults.slow_status_ms);
+        }
         if self.platform.quirks().dfu_core == DfuCore::Nrf52 {
             return self.nrf52_class_in(setup, len);
         }
@@ -1140,6 +1151,10 @@ impl Transport for SimDevice {
             product_name: Some(self.platform.product_string().to_owned()),
             alternates,
         }
+    }
+
+    fn now_ms(&self) -> Option<u64> {
+        Some(self.now_ms)
     }
 }
 
