@@ -683,7 +683,7 @@ fn a_layout_beyond_the_platform_table_is_refused_before_anything_is_read() {
         let w = world(builder.build(), Owner::Demo);
         let err = block_on(Doctor::connect(
             w.transport(),
-            None,
+            typed_device_id(&w).as_deref(),
             CancelFlag::new(),
             &mut |_| {},
         ))

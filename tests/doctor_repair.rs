@@ -320,6 +320,35 @@ fn the_support_links_device_id_is_enforced() {
     );
 }
 
+/// A Core's DFU bootloader reports 12 hex digits derived from its unique ID, not its device ID
+/// (v0.4.9 `dfu_hal.c` 125-140): the ID the user enters is confirmed against that serial.
+#[test]
+fn a_cores_device_id_comes_from_the_user_and_is_checked_against_its_serial() {
+    let w = world(SimDevice::builder(SimPlatform::Core).build(), Owner::Demo);
+    let connect = |expected: Option<&str>| {
+        block_on(key_rescue::doctor::Doctor::connect(
+            w.transport(),
+            expected,
+            Default::default(),
+            &mut |_| {},
+        ))
+    };
+    let id = device_id(&w);
+    let Err(DoctorError::CoreNeedsDeviceId { serial }) = connect(None) else {
+        panic!("a Core without an entered ID must ask for it");
+    };
+    assert_eq!(serial.len(), 12, "{serial}");
+    assert!(!id.contains(&serial.to_ascii_lowercase()));
+    let err = connect(Some("ffffffffffffffffffffffff")).err().unwrap();
+    assert!(
+        matches!(err, DoctorError::CoreSerialMismatch { .. }),
+        "{err}"
+    );
+    assert!(!err.hint().is_empty());
+    let doctor = connect(Some(&format!(" {} ", id.to_ascii_uppercase()))).unwrap();
+    assert_eq!(doctor.identity().device_id, id);
+}
+
 #[test]
 fn a_runtime_mode_device_is_asked_to_enter_dfu_and_others_are_refused() {
     let runtime = FakeUsb::new(0x2b04, 0xc006, "3a0038000d47353033323637");

@@ -555,6 +555,33 @@ impl Platform {
     }
 }
 
+/// The USB serial number a Core's DFU bootloader reports, computed from its device ID: the
+/// bootloader does not send the ID itself but 12 upper-case hex digits, the 32-bit sum of the
+/// unique ID's first and third words followed by the top 16 bits of its second (v0.4.9
+/// `bootloader/src/core/dfu_hal.c` 125-140; the words at `ID1`, `ID2`, `ID3`,
+/// `platform/MCU/STM32F1xx/SPARK_Firmware_Driver/inc/platform_config.h` 35-37). The device ID is
+/// those 12 bytes in memory order (`hal/src/core/deviceid_hal.cpp` 34-39), so the words are
+/// little-endian. The serial cannot give the ID back (a sum loses a word), but it can confirm one.
+/// `None` unless `device_id` is 24 hex digits.
+pub fn core_dfu_serial(device_id: &str) -> Option<String> {
+    let id = device_id.trim();
+    if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let word = |n: usize| {
+        let mut bytes = [0u8; 4];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            let at = (n * 4 + i) * 2;
+            *b = u8::from_str_radix(&id[at..at + 2], 16).ok()?;
+        }
+        Some(u32::from_le_bytes(bytes))
+    };
+    let (id1, id2, id3) = (word(0)?, word(1)?, word(2)?);
+    let sum = id1.wrapping_add(id3);
+    // A zero sum leaves the compiled-in "CORE 13" (dfu_hal.c 134): not a serial to confirm with.
+    (sum != 0).then(|| format!("{sum:08X}{:04X}", id2 >> 16))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,6 +682,32 @@ mod tests {
         assert_eq!(Platform::Electron.info().keys_snapshot_range(), 34..3618);
         assert_eq!(Platform::Argon.info().keys_snapshot_range(), 2978..3618);
         assert_eq!(Platform::Core.info().keys_snapshot_range(), 0x1000..0x2400);
+    }
+
+    #[test]
+    fn core_dfu_serial_is_the_bootloaders_sum_of_the_unique_id_words() {
+        // 53ff6d06 5075 5351 18311787: words 0x066dff53, 0x51537550, 0x87173118 (little-endian);
+        // 0x066dff53 + 0x87173118 = 0x8d85306b, then the top half of 0x51537550.
+        assert_eq!(
+            core_dfu_serial("53ff6d065075535118311787").as_deref(),
+            Some("8D85306B5153")
+        );
+        assert_eq!(
+            core_dfu_serial("53FF6D065075535118311787"),
+            core_dfu_serial("53ff6d065075535118311787")
+        );
+        // The sum wraps around 32 bits.
+        assert_eq!(
+            core_dfu_serial("ffffffff0000ffff02000000").as_deref(),
+            Some("00000001FFFF")
+        );
+        assert_eq!(core_dfu_serial("53ff6d06507553511831178"), None);
+        assert_eq!(core_dfu_serial("53ff6d06507553511831178g"), None);
+        assert_eq!(
+            core_dfu_serial("0100000000000000ffffffff"),
+            None,
+            "a zero sum"
+        );
     }
 
     #[test]

@@ -49,6 +49,12 @@ pub enum DoctorError {
     NotInDfuMode { platform: &'static str },
     #[error("the device did not report a device ID in its USB serial number")]
     NoDeviceId,
+    /// A Core's DFU bootloader reports a serial number derived from its ID, not the ID itself
+    /// (`device::core_dfu_serial`): the ID must come from the user or a support link.
+    #[error("a Core in DFU mode does not tell its device ID (its USB serial number is {serial:?})")]
+    CoreNeedsDeviceId { serial: String },
+    #[error("the Core's USB serial number {serial:?} does not belong to device {expected}")]
+    CoreSerialMismatch { expected: String, serial: String },
     #[error("this is device {got}, but the support link is for device {expected}")]
     WrongDevice { expected: String, got: String },
     #[error("the bootloader cannot reach the configuration table: every byte read back as zero")]
@@ -121,6 +127,16 @@ impl DoctorError {
                  RESET, keep holding MODE until the LED blinks yellow, then press Connect again; \
                  the browser asks once more because a DFU-mode device is a new USB device."
                 .into(),
+            Self::CoreNeedsDeviceId { .. } => {
+                "Enter the Core's device ID (24 characters; console.particle.io or `particle list` \
+                 shows it) and connect again."
+                    .into()
+            }
+            Self::CoreSerialMismatch { .. } => {
+                "Check the device ID (console.particle.io lists it) and enter it again, or connect \
+                 the Core it belongs to."
+                    .into()
+            }
             Self::NoDeviceId => "Unplug the device, put it in DFU mode again and reconnect; if \
                  this repeats, its bootloader is too old for this page."
                 .into(),

@@ -187,7 +187,7 @@ impl<T: Transport> Doctor<T> {
                 platform: platform_name,
             });
         }
-        let device_id = info.device_id().ok_or(DoctorError::NoDeviceId)?;
+        let device_id = device_id_of(platform, &info, expected_id)?;
         if let Some(expected) = expected_id
             && !expected.trim().eq_ignore_ascii_case(&device_id)
         {
@@ -1161,6 +1161,40 @@ async fn product_access<C: CloudApi>(
             )));
             allowed
         }
+    }
+}
+
+/// The device ID of a device in DFU mode: from its USB serial number, or for a Core (whose
+/// bootloader reports a number derived from the ID) the expected ID once the serial confirms it.
+fn device_id_of(
+    platform: Platform,
+    info: &crate::usb::DeviceInfo,
+    expected_id: Option<&str>,
+) -> Result<String, DoctorError> {
+    if let Some(id) = info.device_id() {
+        return Ok(id);
+    }
+    if platform != Platform::Core {
+        return Err(DoctorError::NoDeviceId);
+    }
+    // The serial comes from the device: keep no more of it than a message needs.
+    let serial: String = info
+        .serial_number
+        .as_deref()
+        .unwrap_or_default()
+        .trim_end_matches(['\0', ' '])
+        .chars()
+        .take(32)
+        .collect();
+    let Some(expected) = expected_id.map(str::trim).filter(|e| !e.is_empty()) else {
+        return Err(DoctorError::CoreNeedsDeviceId { serial });
+    };
+    match crate::device::core_dfu_serial(expected) {
+        Some(derived) if derived.eq_ignore_ascii_case(&serial) => Ok(expected.to_ascii_lowercase()),
+        _ => Err(DoctorError::CoreSerialMismatch {
+            expected: expected.to_ascii_lowercase(),
+            serial,
+        }),
     }
 }
 

@@ -279,15 +279,23 @@ pub async fn repair_in_product<C: CloudApi>(
             log.push(line);
         }
     };
-    let mut doctor =
-        match Doctor::connect(w.transport(), None, CancelFlag::new(), &mut on_event).await {
-            Ok(d) => d,
-            Err(e) => {
-                run.connect_error = Some(e);
-                run.log = log;
-                return run;
-            }
-        };
+    // The device ID a user enters for a Core, whose bootloader does not report it.
+    let expected = typed_device_id(w);
+    let mut doctor = match Doctor::connect(
+        w.transport(),
+        expected.as_deref(),
+        CancelFlag::new(),
+        &mut on_event,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            run.connect_error = Some(e);
+            run.log = log;
+            return run;
+        }
+    };
     doctor.set_product(product);
     match doctor
         .diagnose(ctx(api, token.as_ref()), &mut on_event)
@@ -322,6 +330,13 @@ pub async fn repair_in_product<C: CloudApi>(
     run.doctor = Some(doctor);
     run.log = log;
     run
+}
+
+/// The device ID the user types in for a Core (its DFU serial number is not the ID); `None` for
+/// every other platform, whose bootloader reports it.
+pub fn typed_device_id(w: &SimWorld) -> Option<String> {
+    let device = w.device.borrow();
+    (device.platform() == SimPlatform::Core).then(|| device.device_id().to_owned())
 }
 
 /// Leaves DFU mode and waits for the cloud, if the repair succeeded.

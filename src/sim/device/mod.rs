@@ -389,6 +389,11 @@ impl SimDevice {
         &self.device_id
     }
 
+    /// The USB serial number string, as the platform's bootloader makes it from the device ID.
+    pub fn serial_number(&self) -> String {
+        self.platform.quirks().serial.string(&self.device_id)
+    }
+
     /// Whether the device received a leave (zero-length DNLOAD, then GETSTATUS): it is counting
     /// down to its reset (Gen 2, 500 ms of [`Transport::sleep`]) or has reset.
     pub fn left_dfu(&self) -> bool {
@@ -664,7 +669,7 @@ impl SimDevice {
             return Ok(platform::string_descriptor(self.alt_name(alt)));
         }
         match index {
-            3 => Ok(platform::string_descriptor(&self.device_id)),
+            3 => Ok(platform::string_descriptor(&self.serial_number())),
             _ => self
                 .platform
                 .fixed_string(index)
@@ -1147,7 +1152,7 @@ impl Transport for SimDevice {
         DeviceInfo {
             vendor_id: self.platform.vendor_id(),
             product_id: self.platform.dfu_product_id(),
-            serial_number: Some(self.device_id.clone()),
+            serial_number: Some(self.serial_number()),
             product_name: Some(self.platform.product_string().to_owned()),
             alternates,
         }

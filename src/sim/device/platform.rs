@@ -182,8 +182,45 @@ pub enum DfuCore {
 pub enum Serial {
     /// The device ID in lower-case hex.
     DeviceId,
-    /// A fixed string for every device.
-    Fixed(&'static str),
+    /// The Core's: `Get_SerialNum` writes twelve upper-case hex digits over the compiled-in
+    /// "CORE 13": the sum of the unique ID's words at `ID1` and `ID3`, then the top half of the
+    /// word at `ID2` (v0.4.9 `bootloader/src/core/dfu_hal.c` 125-160, `usb_prop.c` 126).
+    UniqueIdSum,
+}
+
+impl Serial {
+    /// The serial number string of a device with `device_id` (24 hex digits: the unique ID's
+    /// bytes in memory order).
+    pub fn string(self, device_id: &str) -> String {
+        match self {
+            Self::DeviceId => device_id.to_owned(),
+            Self::UniqueIdSum => {
+                let bytes: Vec<u8> = (0..12)
+                    .map(|i| u8::from_str_radix(&device_id[i * 2..i * 2 + 2], 16).unwrap_or(0))
+                    .collect();
+                let word = |at: usize| {
+                    u32::from(bytes[at])
+                        | u32::from(bytes[at + 1]) << 8
+                        | u32::from(bytes[at + 2]) << 16
+                        | u32::from(bytes[at + 3]) << 24
+                };
+                let sum = word(0).wrapping_add(word(8));
+                if sum == 0 {
+                    // `Get_SerialNum` leaves the compiled-in string (26 bytes: 7 characters, NULs).
+                    return "CORE 13\0\0\0\0\0".to_owned();
+                }
+                let mut serial = String::new();
+                for value in [sum, word(4) >> 16] {
+                    let digits = if value == sum { 8 } else { 4 };
+                    for d in (0..digits).rev() {
+                        let nibble = (value >> (d * 4)) & 0xF;
+                        serial.push(char::from_digit(nibble, 16).unwrap().to_ascii_uppercase());
+                    }
+                }
+                serial
+            }
+        }
+    }
 }
 
 /// One personality's quirks, each with its source. `simulated: false` marks a fact the simulator
@@ -202,9 +239,7 @@ pub struct Quirks {
     pub manufacturer: &'static str,
     pub product: &'static str,
     pub config_string: Option<&'static str>,
-    /// String 3. Only `DeviceId` is simulated: the Core's fixed serial is recorded, not used,
-    /// because the simulated Core is also the doctor's only Core (the doctor reads the device ID
-    /// from the serial; on a real Core in DFU mode it cannot).
+    /// String 3.
     pub serial: Serial,
     /// `wTransferSize`, also the DfuSe block stride.
     pub transfer_size: u16,
@@ -245,7 +280,7 @@ const CORE_SOURCES: &[&str] = &[
     "i_configuration: usb_desc.c 71",
     "first_alt_string: usb_desc.c 86-104 (iInterface 4 and 5)",
     "manufacturer, product: usb_desc.c 191-207",
-    "serial: usb_desc.c 209-215 (\"CORE 13\"; not simulated)",
+    "serial: usb_desc.c 209-215, dfu_hal.c 125-160 (Get_SerialNum over \"CORE 13\")",
     "transfer_size: bootloader/src/core/usb_desc.h 60",
     "leave_report: bootloader/src/core/usb_prop.c 668-683",
     "wcid: usb_prop.c 286, 339 (class requests to the interface only; no string 0xEE)",
@@ -308,7 +343,7 @@ pub const QUIRKS: [Quirks; 6] = [
         manufacturer: "Particle          ",
         product: "CORE DFU ",
         config_string: None,
-        serial: Serial::Fixed("CORE 13"),
+        serial: Serial::UniqueIdSum,
         transfer_size: 1024,
         // The leave GETSTATUS reports dfuDNLOAD-IDLE, as on the Photon.
         leave_report: State::DnloadIdle,
@@ -757,7 +792,11 @@ mod tests {
             (Wcid::Stm32, Wcid::Nrf52)
         );
         assert_eq!(Platform::Boron.quirks().dfu_core, DfuCore::Nrf52);
-        assert_eq!(Platform::Core.quirks().serial, Serial::Fixed("CORE 13"));
+        assert_eq!(Platform::Core.quirks().serial, Serial::UniqueIdSum);
+        assert_eq!(
+            Serial::UniqueIdSum.string("53ff6d065075535118311787"),
+            "8D85306B5153"
+        );
     }
 
     #[test]
