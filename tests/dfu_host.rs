@@ -347,6 +347,47 @@ fn leave_accepts_manifest_from_old_bootloaders_and_st_like_devices() {
     }
 }
 
+/// Gen 3's own state machine (`usbd_dfu.cpp`): a GET_COMMANDS sent as a DNLOAD by another host
+/// leaves the device in dfuDNBUSY, where GETSTATE and GETSTATUS stall into dfuERROR; a DNLOAD
+/// left queued, an UPLOAD left half-way and a dfuERROR must all be cleared by `open`.
+#[test]
+fn gen3_dirty_starts_left_by_another_host_are_cleared() {
+    type Dirty = fn(&mut SimDevice);
+    fn class(request: u8, value: u16) -> ControlSetup {
+        ControlSetup::class_interface(request, value, 0)
+    }
+    let cases: [(&str, Dirty); 4] = [
+        ("stuck in dfuDNBUSY after GET_COMMANDS", |d| {
+            d.handle_out(class(request::DNLOAD, 0), &[0x00]).unwrap();
+            d.handle_in(class(request::GETSTATUS, 0), 6).unwrap();
+        }),
+        ("a DNLOAD left queued", |d| {
+            d.handle_out(class(request::DNLOAD, 0), &[0x21, 0, 0x40, 0x0d, 0])
+                .unwrap();
+        }),
+        ("an UPLOAD left half-way", |d| {
+            d.handle_out(class(request::DNLOAD, 0), &[0x21, 0, 0x40, 0x0d, 0])
+                .unwrap();
+            d.handle_in(class(request::GETSTATUS, 0), 6).unwrap();
+            d.handle_out(class(request::ABORT, 0), &[]).unwrap();
+            d.handle_in(class(request::UPLOAD, 2), 64).unwrap();
+        }),
+        ("dfuERROR after a blind CLRSTATUS", |d| {
+            let _ = d.handle_out(class(request::CLRSTATUS, 0), &[]);
+        }),
+    ];
+    for platform in [Platform::Argon, Platform::Boron] {
+        for (what, dirty) in cases {
+            let mut dev = SimDevice::builder(platform).build();
+            dirty(&mut dev);
+            let mut dfu = block_on(Dfu::open(&mut dev, 0, 1))
+                .unwrap_or_else(|e| panic!("{platform:?} {what}: {e}"));
+            let dct = block_on(dfu.read(0, 64)).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(dct.len(), 64, "{what}");
+        }
+    }
+}
+
 #[test]
 fn leave_accepts_a_disconnect_before_the_status() {
     let mut dev = SimDevice::photon();

@@ -640,7 +640,15 @@ impl<'t, T: Transport> Dfu<'t, T> {
 async fn drop_queued_download<T: Transport>(t: &mut T, interface: u8) -> Result<(), Error> {
     let index = u16::from(interface);
     let setup = ControlSetup::class_interface(request::GETSTATE, 0, index);
-    let reply = t.control_in(setup, 1).await?;
+    let reply = match t.control_in(setup, 1).await {
+        Ok(reply) => reply,
+        // The Gen 3 bootloader has no GETSTATE transition in dfuDNBUSY or a manifest state (a
+        // GET_COMMANDS sent as a DNLOAD leaves it in dfuDNBUSY for good): it stalls and enters
+        // dfuERROR (`bootloader/src/nRF52840/usbd_dfu.cpp` 318-334), which runs nothing queued
+        // and which the dirty start clears.
+        Err(TransportError::Stall) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     let Some(&state) = reply.first() else {
         return Err(Error::ShortReply {
             request: "GETSTATE",
