@@ -763,6 +763,9 @@ impl SimDevice {
                 }
                 Ok(())
             }
+            // The Core has no DETACH (v0.4.9 `usb_prop.c` 339-420 handles DNLOAD, UPLOAD,
+            // CLRSTATUS and ABORT only).
+            request::DETACH if self.platform == Platform::Core => Err(TransportError::Stall),
             request::DETACH => {
                 if idle_ish {
                     self.state = State::DfuIdle;
@@ -859,7 +862,10 @@ impl SimDevice {
                 let timeout = busy_timeout(self);
                 let reply = self.status_reply(State::DnBusy, timeout);
                 let data_block = self.block >= 2;
-                let ok = self.execute();
+                // The Core ignores what its erase and write return, and any command it does not
+                // know (v0.4.9 `bootloader/src/core/usb_prop.c` 220-258): a failure is silent and
+                // only a read-back shows it.
+                let ok = self.execute() || self.platform == Platform::Core;
                 self.block = 0;
                 self.busy_left = self.faults.busy_polls;
                 self.busy_until_ms = self.now_ms + u64::from(timeout);
@@ -898,7 +904,10 @@ impl SimDevice {
                 self.manifest_pending = false;
                 self.state = State::ManifestWaitReset;
                 self.left_dfu = true;
-                if self.gen2() {
+                if self.gen2() || self.platform == Platform::Core {
+                    // The Core does the same: `DFU_write_crc` sets `DFU_Reset_Count = 500`
+                    // (v0.4.9 `usb_prop.c` 734-751; bmAttributes 0x0B has no
+                    // bitManifestationTolerant, `usb_desc.c` 111).
                     // The reply says dfuDNLOAD-IDLE (`usbd_dfu_core.c` 884-895); once it is sent
                     // the state becomes dfuMANIFEST-WAIT-RESET (665-669, 1007-1014) and the
                     // device keeps answering (GETSTATE 8, GETSTATUS bState 8) until the reset
@@ -936,9 +945,12 @@ impl SimDevice {
         if !matches!(self.state, State::DfuIdle | State::UploadIdle) {
             // Stall, and forget a queued DNLOAD (wlength = 0): the next GETSTATUS in
             // dfuDNLOAD-SYNC reports dfuDNLOAD-IDLE without running it (`usbd_dfu_core.c`
-            // 836-843, 877-881).
-            self.pending.clear();
-            self.block = 0;
+            // 836-843, 877-881). The Core refuses the request before it touches anything
+            // (v0.4.9 `usb_prop.c` 288-293): its queued DNLOAD stays.
+            if self.platform != Platform::Core {
+                self.pending.clear();
+                self.block = 0;
+            }
             return Err(TransportError::Stall);
         }
         match block {
@@ -1434,5 +1446,60 @@ mod tests {
             [0; 16]
         );
         assert_eq!(&dev.dct()[DCT_DEVICE_ID..DCT_DEVICE_ID + 2], [0x3a, 0x00]);
+    }
+
+    /// The Core's bootloader (v0.4.9 `bootloader/src/core/usb_prop.c`): the same ST family, with
+    /// its own differences.
+    #[test]
+    fn the_core_ignores_failures_keeps_a_queued_dnload_has_no_detach_and_resets_after_500_ms() {
+        let core = || SimDevice::builder(Platform::Core).stall_on_write().build();
+        // A write that fails is not reported: dfuDNBUSY, then dfuDNLOAD-IDLE, nothing written.
+        let mut dev = core();
+        block_on(dev.select_alternate(0, 1)).unwrap();
+        dev.handle_out(class(request::DNLOAD, 0), &[0x21, 0, 0x10, 0, 0])
+            .unwrap();
+        assert_eq!(status(&mut dev), (0, State::DnBusy));
+        assert_eq!(status(&mut dev), (0, State::DnloadIdle));
+        let before = dev.memory(1)[0x1000..0x1010].to_vec();
+        dev.handle_out(class(request::DNLOAD, 2), &[0xAA; 16])
+            .unwrap();
+        assert_eq!(status(&mut dev), (0, State::DnBusy));
+        assert_eq!(status(&mut dev), (0, State::DnloadIdle));
+        assert_eq!(dev.memory(1)[0x1000..0x1010], before[..]);
+        // An unknown command is ignored too.
+        dev.handle_out(class(request::DNLOAD, 0), &[0x55]).unwrap();
+        assert_eq!(status(&mut dev), (0, State::DnBusy));
+        assert_eq!(status(&mut dev), (0, State::DnloadIdle));
+
+        // An UPLOAD while a DNLOAD is queued stalls, and the DNLOAD still runs afterwards.
+        let mut dev = SimDevice::builder(Platform::Core).build();
+        block_on(dev.select_alternate(0, 1)).unwrap();
+        dev.handle_out(class(request::DNLOAD, 0), &[0x21, 0, 0x20, 0, 0])
+            .unwrap();
+        assert_eq!(
+            dev.handle_in(class(request::UPLOAD, 2), 16),
+            Err(TransportError::Stall)
+        );
+        assert_eq!(status(&mut dev), (0, State::DnBusy));
+        assert_eq!(dev.pointer, 0x2000);
+
+        // No DETACH.
+        assert_eq!(
+            dev.handle_out(class(request::DETACH, 0), &[]),
+            Err(TransportError::Stall)
+        );
+        assert!(!dev.disconnected());
+
+        // Leaving: dfuDNLOAD-IDLE reported, then 500 ms in dfuMANIFEST-WAIT-RESET, then gone.
+        status(&mut dev);
+        dev.handle_out(class(request::DNLOAD, 0), &[]).unwrap();
+        assert_eq!(status(&mut dev), (0, State::DnloadIdle));
+        block_on(dev.sleep(499));
+        assert_eq!(
+            dev.handle_in(class(request::GETSTATE, 0), 1).unwrap(),
+            [State::ManifestWaitReset.to_byte()]
+        );
+        block_on(dev.sleep(1));
+        assert!(dev.disconnected());
     }
 }
