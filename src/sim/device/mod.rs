@@ -800,7 +800,7 @@ impl SimDevice {
     /// The declared (erase, programming) times of the current alternate's memory, in ms, as its
     /// `DFU_MAL_Prop_TypeDef` lists them: internal flash 0, 0 (`usbd_flash_if.c` 68-69), DCT 1, 500
     /// (`usbd_dct_if.c` 38-39), P1 serial flash 0, 0 (`usbd_sflash_if.c` 42-43). `None` for the
-    /// other platforms' bootloaders, whose `bwPollTimeout` stays 0 here (unverified).
+    /// Core, whose `bwPollTimeout` stays 0 here (its `MAL_GetStatus` timings are unverified).
     fn declared_times(&self) -> Option<(u32, u32)> {
         if !self.gen2() {
             return None;
@@ -904,19 +904,14 @@ impl SimDevice {
                 self.manifest_pending = false;
                 self.state = State::ManifestWaitReset;
                 self.left_dfu = true;
-                if self.gen2() || self.platform == Platform::Core {
-                    // The Core does the same: `DFU_write_crc` sets `DFU_Reset_Count = 500`
-                    // (v0.4.9 `usb_prop.c` 734-751; bmAttributes 0x0B has no
-                    // bitManifestationTolerant, `usb_desc.c` 111).
-                    // The reply says dfuDNLOAD-IDLE (`usbd_dfu_core.c` 884-895); once it is sent
-                    // the state becomes dfuMANIFEST-WAIT-RESET (665-669, 1007-1014) and the
-                    // device keeps answering (GETSTATE 8, GETSTATUS bState 8) until the reset
-                    // countdown ends (958-968, 1012): see `Transport::sleep`.
-                    self.reset_at_ms = Some(self.now_ms + RESET_COUNTDOWN_MS);
-                } else {
-                    // Other bootloaders: gone at once (their timing is unverified).
-                    self.disconnected = true;
-                }
+                // The reply says dfuDNLOAD-IDLE (`usbd_dfu_core.c` 884-895); once it is sent the
+                // state becomes dfuMANIFEST-WAIT-RESET (665-669, 1007-1014) and the device keeps
+                // answering (GETSTATE 8, GETSTATUS bState 8) until the reset countdown ends
+                // (958-968, 1012): see `Transport::sleep`. The Core does the same:
+                // `DFU_write_crc` sets `DFU_Reset_Count = 500` (v0.4.9 `usb_prop.c` 734-751;
+                // bmAttributes 0x0B has no bitManifestationTolerant, `usb_desc.c` 111). Gen 3
+                // runs its own machine (`nrf52.rs`).
+                self.reset_at_ms = Some(self.now_ms + RESET_COUNTDOWN_MS);
                 Ok(if self.faults.old_bootloader {
                     self.status_reply(State::Manifest, 1)
                 } else {
