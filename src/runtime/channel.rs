@@ -74,6 +74,8 @@ pub struct Channel<'t, T: Transport> {
     checks: u32,
     /// Milliseconds slept between CHECKs and BUSY retries by this channel.
     waited_ms: u64,
+    /// The longest wait for one request to leave PENDING: [`MAX_PENDING_MS`] unless lowered.
+    max_pending_ms: u32,
 }
 
 impl<'t, T: Transport> Channel<'t, T> {
@@ -85,6 +87,7 @@ impl<'t, T: Transport> Channel<'t, T> {
             t,
             checks: 0,
             waited_ms: 0,
+            max_pending_ms: MAX_PENDING_MS,
         };
         let reply = channel.service_in(Service::Reset, 0, 0, 0).await?;
         match reply.status {
@@ -102,7 +105,15 @@ impl<'t, T: Transport> Channel<'t, T> {
             t,
             checks: 0,
             waited_ms: 0,
+            max_pending_ms: MAX_PENDING_MS,
         }
+    }
+
+    /// Lowers the wait for a PENDING request to `ms` (at most [`MAX_PENDING_MS`]), for requests
+    /// the caller can do without.
+    pub fn with_max_pending_ms(mut self, ms: u32) -> Self {
+        self.max_pending_ms = ms.min(MAX_PENDING_MS);
+        self
     }
 
     pub fn checks(&self) -> u32 {
@@ -219,7 +230,7 @@ impl<'t, T: Transport> Channel<'t, T> {
     }
 
     /// CHECKs request `id` with the back-off of [`CHECK_INTERVALS_MS`] until it is not PENDING.
-    /// Past [`MAX_PENDING_MS`] or [`MAX_CHECKS`] the request is cancelled (RESET with its id)
+    /// Past [`MAX_PENDING_MS`] (or the lower cap set) or [`MAX_CHECKS`] the request is cancelled (RESET with its id)
     /// and reported as [`Error::StillPending`].
     async fn check_until_settled(
         &mut self,
@@ -229,7 +240,7 @@ impl<'t, T: Transport> Channel<'t, T> {
         let mut waited: u32 = 0;
         for n in 0..MAX_CHECKS {
             let wait = CHECK_INTERVALS_MS[(n as usize).min(CHECK_INTERVALS_MS.len() - 1)];
-            if waited + wait > MAX_PENDING_MS {
+            if waited + wait > self.max_pending_ms {
                 break;
             }
             self.wait(wait).await;

@@ -1356,9 +1356,7 @@ impl SimDevice {
                 channel.run_system_thread(self.now_ms, busy, &facts);
                 let mut effects = runtime::Effects::default();
                 let reply = channel.service_in(
-                    setup.request,
-                    setup.value,
-                    setup.index,
+                    setup,
                     len,
                     self.now_ms,
                     self.faults.runtime_no_memory,

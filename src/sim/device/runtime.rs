@@ -4,7 +4,7 @@
 //! uses, written from those sources (runtime-usb.md, 2 and 5), not from `crate::runtime`'s host.
 //! It encodes its replies with its own prost messages for the same reason.
 
-use crate::usb::TransportError;
+use crate::usb::{ControlSetup, TransportError};
 
 /// `USB_REQUEST_MAX_ACTIVE_COUNT`: a fifth INIT is answered BUSY.
 pub const MAX_ACTIVE: usize = 4;
@@ -151,15 +151,14 @@ impl ControlChannel {
     /// A device-to-host service request (bRequest 1, 2, 4, 5).
     pub fn service_in(
         &mut self,
-        request: u8,
-        value: u16,
-        index: u16,
+        setup: ControlSetup,
         len: u16,
         now: u64,
         no_memory: bool,
         effects: &mut Effects,
     ) -> Result<Vec<u8>, TransportError> {
-        match request {
+        let (value, index) = (setup.value, setup.index);
+        match setup.request {
             1 => self.init(value, index, len, now, no_memory, effects),
             2 => self.check(index, len, effects),
             4 => self.recv(index, len, effects),
@@ -381,6 +380,17 @@ pub fn has_control_requests(version: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::usb::{Recipient, RequestType};
+
+    fn vendor(request: u8, value: u16, index: u16) -> ControlSetup {
+        ControlSetup {
+            request_type: RequestType::Vendor,
+            recipient: Recipient::Device,
+            request,
+            value,
+            index,
+        }
+    }
 
     fn facts() -> Facts<'static> {
         Facts {
@@ -395,25 +405,35 @@ mod tests {
     fn a_request_without_payload_runs_when_the_system_thread_is_free() {
         let mut ch = ControlChannel::default();
         let mut fx = Effects::default();
-        let init = ch.service_in(1, 0, 20, 64, 0, false, &mut fx).unwrap();
+        let init = ch
+            .service_in(vendor(1, 0, 20), 64, 0, false, &mut fx)
+            .unwrap();
         assert_eq!(init, reply(OK, Some(1), None, None));
         // Busy until 100: still pending.
         ch.run_system_thread(50, 100, &facts());
         assert_eq!(
-            ch.service_in(2, 0, 1, 64, 50, false, &mut fx).unwrap(),
+            ch.service_in(vendor(2, 0, 1), 64, 50, false, &mut fx)
+                .unwrap(),
             reply(PENDING, None, None, None)
         );
         ch.run_system_thread(100, 100, &facts());
         assert_eq!(
-            ch.service_in(2, 0, 1, 64, 100, false, &mut fx).unwrap(),
+            ch.service_in(vendor(2, 0, 1), 64, 100, false, &mut fx)
+                .unwrap(),
             reply(OK, None, Some(26), Some(0))
         );
-        assert!(ch.service_in(4, 0, 1, 27, 100, false, &mut fx).is_err());
-        let data = ch.service_in(4, 0, 1, 26, 100, false, &mut fx).unwrap();
+        assert!(
+            ch.service_in(vendor(4, 0, 1), 27, 100, false, &mut fx)
+                .is_err()
+        );
+        let data = ch
+            .service_in(vendor(4, 0, 1), 26, 100, false, &mut fx)
+            .unwrap();
         assert_eq!(&data[2..], b"3a0038000d47353033323637");
         assert_eq!(ch.active(), 0);
         assert_eq!(
-            ch.service_in(2, 0, 1, 64, 100, false, &mut fx).unwrap(),
+            ch.service_in(vendor(2, 0, 1), 64, 100, false, &mut fx)
+                .unwrap(),
             reply(NOT_FOUND, None, None, None)
         );
     }
