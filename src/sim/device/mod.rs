@@ -588,7 +588,9 @@ impl SimDevice {
         if self.disconnected {
             return Err(TransportError::Disconnected);
         }
-        if self.faults.refuse_claim || interface != 0 {
+        // In normal mode the operating system's serial driver holds the CDC interfaces
+        // (unverified per OS); control requests need no claim.
+        if self.faults.refuse_claim || interface != 0 || self.mode == Mode::Runtime {
             return Err(TransportError::UnableToClaim);
         }
         Ok(())
@@ -1226,6 +1228,13 @@ impl SimDevice {
     pub fn baud_rate(&self) -> u32 {
         let c = self.line_coding;
         u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+    }
+
+    /// Moves the simulated clock by `ms` (what [`Transport::sleep`] does), for a caller that keeps
+    /// it in step with real time (the `navigator.usb` stand-in).
+    pub fn advance(&mut self, ms: u64) {
+        self.now_ms += ms;
+        self.tick();
     }
 
     /// Whether the device is on the bus now (after moving along its clock): what a browser's
