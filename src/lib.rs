@@ -9,6 +9,7 @@ pub mod dfu;
 pub mod doctor;
 pub mod json;
 pub mod keys;
+pub mod runtime;
 pub mod sim;
 pub mod usb;
 

@@ -4,6 +4,7 @@ use super::Step;
 use crate::cloud::ApiError;
 use crate::dfu;
 use crate::keys::KeyError;
+use crate::runtime;
 use crate::usb::TransportError;
 use serde::Serialize;
 use thiserror::Error;
@@ -101,6 +102,12 @@ pub enum DoctorError {
     PortWithoutHost,
     #[error("the product \"{text}\" is not a product number or slug")]
     ProductNotValid { text: String },
+    #[error("the {platform} picked is still running its firmware, not its DFU bootloader")]
+    StillInNormalMode { platform: &'static str },
+    #[error("this is {got}, not {expected}, the device that was just put in DFU mode")]
+    NotTheSwitchedDevice { expected: String, got: String },
+    #[error(transparent)]
+    Runtime(runtime::Error),
     #[error(transparent)]
     Dfu(#[from] dfu::Error),
     #[error(transparent)]
@@ -112,6 +119,17 @@ pub enum DoctorError {
 impl From<TransportError> for DoctorError {
     fn from(e: TransportError) -> Self {
         Self::Dfu(dfu::Error::Transport(e))
+    }
+}
+
+/// A control request's failure; a USB failure stays a transport error, as in the DFU steps, so the
+/// error panel treats both alike.
+impl From<runtime::Error> for DoctorError {
+    fn from(e: runtime::Error) -> Self {
+        match e {
+            runtime::Error::Transport(t) => Self::from(t),
+            e => Self::Runtime(e),
+        }
     }
 }
 
@@ -191,6 +209,15 @@ impl DoctorError {
             Self::ProductNotValid { .. } => "Enter the product's number (12345) or its slug \
                  (my-product-v1), as the console shows them, or leave it empty."
                 .into(),
+            Self::StillInNormalMode { .. } => "In the browser's list pick the entry that ends \
+                 in \"DFU Mode\" (it appears a few seconds after the LED starts blinking yellow); \
+                 if there is none, put the device in DFU mode by hand: hold MODE, tap RESET, \
+                 release MODE when the LED blinks yellow."
+                .into(),
+            Self::NotTheSwitchedDevice { .. } => "Press Connect again and pick the device that is \
+                 blinking yellow now: the one this page just put in DFU mode."
+                .into(),
+            Self::Runtime(e) => e.hint().into(),
             Self::Dfu(e) => e.hint().into(),
             Self::Cloud(e) => e.hint().into(),
             Self::Key(e) => e.hint().into(),

@@ -21,11 +21,16 @@ pub mod led;
 pub mod link;
 mod plan;
 pub mod report;
+mod running;
 mod session;
 
 pub use backup::{Backup, BackupFile, BackupRegion};
 pub use error::{AfterFailure, DoctorError, RestoreOutcome};
 pub use plan::{Action, CloudAccess, Plan, PlanBlock, PlanOptions, ServerChoice, plan};
+pub use running::{
+    Connected, DFU_APPEARS_WITHIN_S, EnterDfuOutcome, IDENTIFY_PENDING_MS, MAX_RESET_WAIT_MS,
+    NextStep, RESET_POLL_MS, RunningDevice, RunningFacts, SwitchTicket, connect_any,
+};
 pub use session::{
     CloudContext, CloudDeviceSummary, Diagnosis, Doctor, Identity, RepairReport, SendOutcome,
     VerifyOutcome,

@@ -102,6 +102,72 @@ impl Transport for SharedDevice {
     }
 }
 
+/// One enumeration of a shared simulated device, as a browser's `USBDevice` is: after the device
+/// resets (into DFU mode, back into its firmware, or replugged) every transfer through this handle
+/// fails with Disconnected, and the new personality needs a new handle ([`UsbHandle::open`]).
+#[derive(Clone)]
+pub struct UsbHandle {
+    device: Rc<RefCell<SimDevice>>,
+    enumeration: u32,
+}
+
+impl UsbHandle {
+    /// A handle on the device as it is on the bus now; Disconnected while it is off the bus.
+    pub fn open(device: &Rc<RefCell<SimDevice>>) -> Result<Self, TransportError> {
+        let mut d = device.borrow_mut();
+        if !d.on_bus() {
+            return Err(TransportError::Disconnected);
+        }
+        d.open()?;
+        Ok(Self {
+            device: device.clone(),
+            enumeration: d.enumeration(),
+        })
+    }
+
+    pub fn device(&self) -> &Rc<RefCell<SimDevice>> {
+        &self.device
+    }
+
+    fn current(&self) -> Result<std::cell::RefMut<'_, SimDevice>, TransportError> {
+        let d = self.device.borrow_mut();
+        if d.enumeration() == self.enumeration {
+            Ok(d)
+        } else {
+            Err(TransportError::Disconnected)
+        }
+    }
+}
+
+impl Transport for UsbHandle {
+    async fn control_in(
+        &mut self,
+        setup: ControlSetup,
+        len: u16,
+    ) -> Result<Vec<u8>, TransportError> {
+        self.current()?.handle_in(setup, len)
+    }
+
+    async fn control_out(
+        &mut self,
+        setup: ControlSetup,
+        data: &[u8],
+    ) -> Result<(), TransportError> {
+        self.current()?.handle_out(setup, data)
+    }
+
+    // As for SharedDevice: the simulated sleep is ready at once, so the borrow never spans a
+    // real suspension.
+    #[allow(clippy::await_holding_refcell_ref)]
+    async fn sleep(&mut self, ms: u32) {
+        self.device.borrow_mut().sleep(ms).await;
+    }
+
+    fn info(&self) -> DeviceInfo {
+        self.device.borrow().info()
+    }
+}
+
 /// The simulated cloud's client, which also lets the device boot once it has left DFU mode.
 pub struct WorldCloudApi {
     api: SimCloudApi,

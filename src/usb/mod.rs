@@ -352,6 +352,10 @@ impl<T> Counting<T> {
     pub fn inner_mut(&mut self) -> &mut T {
         &mut self.inner
     }
+
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
 }
 
 impl<T: Transport> Transport for Counting<T> {

@@ -198,7 +198,14 @@ impl PickedDevice {
 
     /// Opens the device and claims `interface` (0 on Particle devices).
     pub async fn open(self, interface: u8) -> Result<WebUsbTransport, TransportError> {
-        WebUsbTransport::open(self, interface).await
+        WebUsbTransport::open(self, Some(interface)).await
+    }
+
+    /// Opens the device without claiming an interface: enough for vendor requests to the device,
+    /// such as Particle's control requests to a device in normal mode (runtime-usb.md, 1), whose
+    /// serial interfaces the operating system's driver may hold.
+    pub async fn open_unclaimed(self) -> Result<WebUsbTransport, TransportError> {
+        WebUsbTransport::open(self, None).await
     }
 }
 
@@ -254,14 +261,14 @@ type DisconnectCallback = Rc<RefCell<Option<Box<dyn FnMut()>>>>;
 pub struct WebUsbTransport {
     device: UsbDevice,
     info: DeviceInfo,
-    interface: u8,
+    interface: Option<u8>,
     gone: Rc<Cell<bool>>,
     on_disconnect: DisconnectCallback,
     _watch: Option<DisconnectWatch>,
 }
 
 impl WebUsbTransport {
-    async fn open(picked: PickedDevice, interface: u8) -> Result<Self, TransportError> {
+    async fn open(picked: PickedDevice, interface: Option<u8>) -> Result<Self, TransportError> {
         let PickedDevice { device, mut info } = picked;
         // Opening, configuring and claiming talk to the device too (Chrome sends SET_CONFIGURATION,
         // the OS may reset it): each gets the ordinary deadline.
@@ -274,12 +281,14 @@ impl WebUsbTransport {
             )
             .await?;
         }
-        await_within::<JsValue>(
-            device.claim_interface(interface),
-            Op::Claim,
-            CONTROL_DEADLINE_MS,
-        )
-        .await?;
+        if let Some(interface) = interface {
+            await_within::<JsValue>(
+                device.claim_interface(interface),
+                Op::Claim,
+                CONTROL_DEADLINE_MS,
+            )
+            .await?;
+        }
         info.alternates = alternates(&device);
         let gone = Rc::new(Cell::new(false));
         let on_disconnect: DisconnectCallback = Rc::default();
@@ -322,8 +331,10 @@ impl WebUsbTransport {
 
     /// Releases the interface and closes the device; errors are ignored (it may be gone).
     pub async fn close(self) {
-        let release = self.device.release_interface(self.interface);
-        let _ = await_within::<JsValue>(release, Op::Other, CONTROL_DEADLINE_MS).await;
+        if let Some(interface) = self.interface {
+            let release = self.device.release_interface(interface);
+            let _ = await_within::<JsValue>(release, Op::Other, CONTROL_DEADLINE_MS).await;
+        }
         let _ = await_within::<JsValue>(self.device.close(), Op::Other, CONTROL_DEADLINE_MS).await;
     }
 

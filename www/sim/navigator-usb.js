@@ -45,6 +45,10 @@ class FakeUsbDevice {
     this.deviceVersionMajor = 2;
     this.deviceVersionMinor = 5;
     this.deviceVersionSubminor = 0;
+    // One USBDevice per enumeration: after the hardware resets (into DFU mode, back into its
+    // firmware) this object is gone and the new personality is a new USBDevice (see FakeUsb._sync).
+    this._enumeration = backend.enumeration;
+    this._mode = backend.mode;
     const names = backend.alternateNames();
     const alternates = names.map((name, i) => ({
       alternateSetting: i,
@@ -60,6 +64,18 @@ class FakeUsbDevice {
       alternate: alternates[0],
       alternates,
     };
+    if (this._mode === 'runtime') {
+      // Normal mode: a CDC serial port (communication interface 0, data interface 1). The exact
+      // composite layout of Device OS's runtime descriptors is not modelled (unverified); control
+      // requests go to the device and need no interface.
+      this._interface = {
+        interfaceNumber: 0,
+        claimed: false,
+        alternate: { alternateSetting: 0, interfaceClass: 2, interfaceSubclass: 2, interfaceProtocol: 1, interfaceName: null, endpoints: [] },
+        alternates: [],
+      };
+      this._interface.alternates = [this._interface.alternate];
+    }
     this.configurations = [
       { configurationValue: 1, configurationName: null, interfaces: [this._interface] },
     ];
@@ -75,6 +91,7 @@ class FakeUsbDevice {
   _call(needs, body) {
     return new Promise((resolve, reject) => {
       try {
+        this._usb._sync();
         if ('enums' in needs) this._checkEnums(needs.enums);
         if (this._gone) throw disconnectedError();
         if (needs.opened && !this.opened) {
@@ -277,9 +294,16 @@ class FakeUsbDevice {
 
   forget() {
     return this._call({}, () => {
-      this._usb._granted.delete(this);
+      this._usb._granted.delete(grantKey(this));
     });
   }
+}
+
+// Chrome keeps a grant for a device with a serial number by (vendor id, product id, serial number)
+// (UsbChooserContext; webusb.md 5), so the same personality found again after a reset is still
+// granted, while the other personality (another product id) needs its own requestDevice.
+function grantKey(device) {
+  return `${device.vendorId}:${device.productId}:${device.serialNumber}`;
 }
 
 function matchesFilter(device, f) {
@@ -294,8 +318,12 @@ class FakeUsb extends EventTarget {
   constructor(backends, options) {
     super();
     this._options = options;
+    this._backends = backends;
     this._devices = backends.map((b) => new FakeUsbDevice(b, this, options));
     this._granted = new Set();
+    // Devices with firmware reset on their own clock (request 50, 14400 baud): watch them, as the
+    // browser watches the bus, so `disconnect` fires even when no transfer is in flight.
+    this._timer = backends.some((b) => b.hasFirmware) ? setInterval(() => this._sync(), 50) : null;
     this._cancelNext = false;
     this.onconnect = null;
     this.ondisconnect = null;
@@ -322,6 +350,7 @@ class FakeUsb extends EventTarget {
         reject(domError('NotFoundError', 'No device selected.'));
         return;
       }
+      this._sync();
       const device = this._devices.find(
         (d) => !d._gone && (options.filters.length === 0 || options.filters.some((f) => matchesFilter(d, f))),
       );
@@ -329,13 +358,47 @@ class FakeUsb extends EventTarget {
         reject(domError('NotFoundError', 'No device selected.'));
         return;
       }
-      this._granted.add(device);
+      this._granted.add(grantKey(device));
       resolve(device);
     });
   }
 
   getDevices() {
-    return Promise.resolve([...this._granted].filter((d) => !d._gone));
+    this._sync();
+    return Promise.resolve(this._devices.filter((d) => !d._gone && this._granted.has(grantKey(d))));
+  }
+
+  // Follows each device with firmware along its clock: a USBDevice of an earlier enumeration is
+  // gone (`disconnect` for a granted one), and the personality now on the bus gets a new USBDevice,
+  // listed by requestDevice but not by getDevices until granted.
+  _sync() {
+    this._backends.forEach((backend) => {
+      if (!backend.hasFirmware) return;
+      const onBus = backend.syncClock();
+      const enumeration = backend.enumeration;
+      for (const d of this._devices) {
+        if (d._backend === backend && !d._gone && (d._enumeration !== enumeration || !onBus)) {
+          d._gone = true;
+          d._goneScheduled = true;
+          d.opened = false;
+          d._interface.claimed = false;
+          if (this._granted.has(grantKey(d))) this._deviceGone(d);
+        }
+      }
+      const live = this._devices.some((d) => d._backend === backend && !d._gone);
+      if (onBus && !live) {
+        const device = new FakeUsbDevice(backend, this, this._options);
+        this._devices.push(device);
+        if (this._granted.has(grantKey(device))) this._deviceConnected(device);
+      }
+    });
+  }
+
+  _deviceConnected(device) {
+    const event = new Event('connect');
+    Object.defineProperty(event, 'device', { value: device });
+    if (typeof this.onconnect === 'function') this.onconnect(event);
+    this.dispatchEvent(event);
   }
 
   _deviceGone(device) {
@@ -361,6 +424,7 @@ export function installFakeUsb(backends, options) {
 
 /// Removes the stand-in; the browser's own `navigator.usb` (if any) is visible again.
 export function uninstallFakeUsb() {
+  if (current && current._timer !== null) clearInterval(current._timer);
   delete navigator.usb;
   current = null;
 }

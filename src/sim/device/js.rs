@@ -32,6 +32,8 @@ extern "C" {
 #[derive(Clone)]
 pub struct JsSimDevice {
     inner: Rc<RefCell<SimDevice>>,
+    /// `Date.now()` when the device's clock was last brought up to real time.
+    synced_at: Rc<std::cell::Cell<f64>>,
 }
 
 /// Options for [`install_simulated_usb`].
@@ -77,6 +79,7 @@ impl JsSimDevice {
     pub fn from_device(device: SimDevice) -> Self {
         Self {
             inner: Rc::new(RefCell::new(device)),
+            synced_at: Rc::new(std::cell::Cell::new(js_sys::Date::now())),
         }
     }
 
@@ -147,6 +150,10 @@ fn faults_from_js(obj: &JsValue) -> Faults {
         // Layout strings are `&'static str`: only the Rust builder sets them.
         layout_override: None,
         transfer_size_override: get_u32(obj, "transferSize").map(|s| s as u16),
+        system_busy_ms: get_u32(obj, "systemBusyMs").map_or(0, u64::from),
+        never_reenumerates: get_bool(obj, "neverReenumerates"),
+        fail_request: None,
+        runtime_no_memory: get_bool(obj, "runtimeNoMemory"),
     }
 }
 
@@ -204,6 +211,12 @@ impl JsSimDevice {
         if let Some(id) = get(&options, "deviceId").and_then(|v| v.as_string()) {
             builder = builder.device_id(&id);
         }
+        if let Some(version) = get(&options, "firmware").and_then(|v| v.as_string()) {
+            builder = builder.firmware(&version);
+        }
+        if get_bool(&options, "normalMode") {
+            builder = builder.normal_mode();
+        }
         if let Some(state) = get_u32(&options, "startState") {
             builder = builder.start_in(State::from_byte(state as u8));
         }
@@ -222,7 +235,48 @@ impl JsSimDevice {
 
     #[wasm_bindgen(getter, js_name = productId)]
     pub fn product_id(&self) -> u16 {
-        self.device().platform().dfu_product_id()
+        let d = self.device();
+        match d.mode() {
+            super::Mode::Dfu => d.platform().dfu_product_id(),
+            super::Mode::Runtime => d.platform().runtime_product_id(),
+        }
+    }
+
+    /// "dfu" or "runtime": which USB device the hardware is now.
+    #[wasm_bindgen(getter)]
+    pub fn mode(&self) -> String {
+        match self.device().mode() {
+            super::Mode::Dfu => "dfu".into(),
+            super::Mode::Runtime => "runtime".into(),
+        }
+    }
+
+    /// How many times the device reset or was replugged: a USBDevice of another enumeration is
+    /// gone.
+    #[wasm_bindgen(getter)]
+    pub fn enumeration(&self) -> u32 {
+        self.device().enumeration()
+    }
+
+    /// Whether the device has firmware, whose resets and system thread run on the device's clock.
+    #[wasm_bindgen(getter, js_name = hasFirmware)]
+    pub fn has_firmware(&self) -> bool {
+        self.device().firmware_version().is_some()
+    }
+
+    /// Brings a device with firmware up to real time (its reset delays and busy system thread
+    /// then take real time, as on hardware) and says whether it is on the bus. A bootloader-only
+    /// device keeps its clock, which only the host's sleeps move, as before.
+    #[wasm_bindgen(js_name = syncClock)]
+    pub fn sync_clock(&self) -> bool {
+        let now = js_sys::Date::now();
+        let mut d = self.device_mut();
+        if d.firmware_version().is_some() {
+            let elapsed = (now - self.synced_at.get()).max(0.0) as u64;
+            d.advance(elapsed);
+        }
+        self.synced_at.set(now);
+        d.on_bus()
     }
 
     #[wasm_bindgen(getter, js_name = serialNumber)]

@@ -10,8 +10,12 @@
 pub mod js;
 mod nrf52;
 mod platform;
+mod runtime;
 
 pub use platform::{AltSpec, DfuCore, MemoryKind, Platform, QUIRKS, Quirks, Serial, Wcid};
+pub use runtime::{
+    COMPLETION_DELAY_MS, Completion, ControlChannel, MAX_ACTIVE, has_control_requests,
+};
 
 use crate::dfu::{State, StatusReply, request};
 use crate::usb::{
@@ -83,6 +87,43 @@ pub struct Faults {
     /// The browser did not read the alternate names: `info()` has none, so the host must read the
     /// string descriptors itself.
     pub hide_alternate_names: bool,
+    /// Normal mode: the system thread is busy trying to reach the cloud for this long after each
+    /// boot, so requests stay PENDING until then (or until a request that cancels the attempt:
+    /// 40, 41, 50, 60, 70).
+    pub system_busy_ms: u64,
+    /// After a reset (request 40 or 50, 14400 baud, a DFU leave) the device never shows up on the
+    /// bus again until it is plugged in again ([`SimDevice::reenter_dfu`]).
+    pub never_reenumerates: bool,
+    /// Normal mode: control request type `.0` finishes with Device OS result code `.1`.
+    pub fail_request: Option<(u16, i32)>,
+    /// Normal mode: the request pool is exhausted, every INIT answers NO_MEMORY.
+    pub runtime_no_memory: bool,
+}
+
+/// Which USB device the simulated hardware currently is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The DFU bootloader (blinking yellow): the DFU product id.
+    Dfu,
+    /// The firmware (normal mode): the runtime product id, a CDC serial port and control requests.
+    Runtime,
+}
+
+/// How long after a reset the new personality appears on the bus. Not in the sources
+/// (unverified): USB enumeration after a reset takes a few hundred milliseconds on a PC.
+pub const REENUMERATE_MS: u64 = 500;
+
+/// How long the firmware's CDC port takes to act on 14400 baud: `system_lineCodingBitRateHandler`
+/// calls `System.dfu(false)` at once (`system/src/system_update.cpp`, Device OS v2.3.1); the
+/// reset itself is not timed in the source (unverified): 100 ms here.
+const LINE_CODING_RESET_MS: u64 = 100;
+
+/// A scheduled reset into `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Switch {
+    reset_at_ms: u64,
+    to: Mode,
+    dropped: bool,
 }
 
 /// Builds a [`SimDevice`] with a platform, contents and faults.
@@ -95,6 +136,8 @@ pub struct SimBuilder {
     faults: Faults,
     dct_patches: Vec<(usize, Vec<u8>)>,
     brownouts: Vec<(usize, usize)>,
+    firmware: Option<String>,
+    mode: Mode,
 }
 
 impl SimBuilder {
@@ -107,7 +150,42 @@ impl SimBuilder {
             faults: Faults::default(),
             dct_patches: Vec::new(),
             brownouts: Vec::new(),
+            firmware: None,
+            mode: Mode::Dfu,
         }
+    }
+
+    /// The device has firmware (Device OS `version`, e.g. "2.3.1"): after a DFU leave it
+    /// re-enumerates in normal mode. Versions before 0.8.0 stall every control request.
+    pub fn firmware(mut self, version: &str) -> Self {
+        self.firmware = Some(version.to_owned());
+        self
+    }
+
+    /// Starts in normal mode, running its firmware (Device OS 2.3.1 unless [`Self::firmware`]
+    /// says otherwise). Not for the Core, whose firmware has no control requests.
+    pub fn normal_mode(mut self) -> Self {
+        self.firmware.get_or_insert_with(|| "2.3.1".to_owned());
+        self.mode = Mode::Runtime;
+        self
+    }
+
+    /// Normal mode: the system thread is busy reaching the cloud for `ms` after each boot.
+    pub fn system_busy(mut self, ms: u64) -> Self {
+        self.faults.system_busy_ms = ms;
+        self
+    }
+
+    /// After its next reset the device never appears on the bus again.
+    pub fn never_reenumerates(mut self) -> Self {
+        self.faults.never_reenumerates = true;
+        self
+    }
+
+    /// Normal mode: request `request_type` finishes with result `code`.
+    pub fn fail_request(mut self, request_type: u16, code: i32) -> Self {
+        self.faults.fail_request = Some((request_type, code));
+        self
     }
 
     /// The device ID (24 hex digits; stored lower case).
@@ -270,7 +348,15 @@ impl SimBuilder {
             busy_until_ms: 0,
             impatient_polls: 0,
             commands: Vec::new(),
+            mode: self.mode,
+            firmware: self.firmware,
+            channel: ControlChannel::default(),
+            system_busy_until_ms: 0,
+            enumeration: 0,
+            switch: None,
+            line_coding: [0x80, 0x25, 0, 0, 0, 0, 8],
         };
+        dev.system_busy_until_ms = dev.faults.system_busy_ms;
         for (offset, bytes) in self.dct_patches {
             dev.set_dct_bytes(offset, &bytes);
         }
@@ -349,6 +435,17 @@ pub struct SimDevice {
     busy_until_ms: u64,
     impatient_polls: u32,
     commands: Vec<(u8, u32)>,
+    mode: Mode,
+    /// The Device OS version of the firmware, if the device has a runtime personality.
+    firmware: Option<String>,
+    channel: ControlChannel,
+    /// The firmware's system thread runs control requests only from this time on.
+    system_busy_until_ms: u64,
+    /// How many times the device has reset: a USB handle opened before a reset is gone.
+    enumeration: u32,
+    switch: Option<Switch>,
+    /// The CDC line coding (dwDTERate LE, bCharFormat, bParityType, bDataBits): 9600 8N1.
+    line_coding: [u8; 7],
 }
 
 impl SimDevice {
@@ -505,7 +602,9 @@ impl SimDevice {
         if self.disconnected {
             return Err(TransportError::Disconnected);
         }
-        if self.faults.refuse_claim || interface != 0 {
+        // In normal mode the operating system's serial driver holds the CDC interfaces
+        // (unverified per OS); control requests need no claim.
+        if self.faults.refuse_claim || interface != 0 || self.mode == Mode::Runtime {
             return Err(TransportError::UnableToClaim);
         }
         Ok(())
@@ -514,6 +613,9 @@ impl SimDevice {
     /// Re-enters DFU mode after a reset (buttons held again): a fresh bootloader state with the
     /// same memories.
     pub fn reenter_dfu(&mut self) {
+        self.enumeration = self.enumeration.wrapping_add(1);
+        self.mode = Mode::Dfu;
+        self.switch = None;
         self.state = State::DfuIdle;
         self.status = 0;
         self.pointer = INITIAL_POINTER;
@@ -572,6 +674,9 @@ impl SimDevice {
 
     fn answer_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
         self.begin()?;
+        if self.mode == Mode::Runtime {
+            return self.runtime_in(setup, len).map(|r| truncate(r, len));
+        }
         let reply = match (setup.request_type, setup.recipient) {
             (RequestType::Class, Recipient::Interface) if setup.index == 0 => {
                 self.class_in(setup, len)?
@@ -585,6 +690,9 @@ impl SimDevice {
 
     fn answer_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
         self.begin()?;
+        if self.mode == Mode::Runtime {
+            return self.runtime_out(setup, data);
+        }
         match (setup.request_type, setup.recipient) {
             (RequestType::Class, Recipient::Interface) if setup.index == 0 => {
                 self.class_out(setup, data)
@@ -596,6 +704,7 @@ impl SimDevice {
 
     /// Counts the transfer and applies the bus-level faults.
     fn begin(&mut self) -> Result<(), TransportError> {
+        self.tick();
         if self.disconnected {
             return Err(TransportError::Disconnected);
         }
@@ -1110,6 +1219,246 @@ impl SimDevice {
     }
 }
 
+/// The firmware's personality: control requests, the CDC line coding, the mode switches.
+impl SimDevice {
+    /// A Photon running Device OS 2.3.1 in normal mode (breathing or blinking cyan).
+    pub fn photon_running() -> Self {
+        SimBuilder::new(Platform::Photon).normal_mode().build()
+    }
+
+    /// Which USB device the hardware currently is.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// How many times the device has reset (or been replugged): a handle opened before is gone.
+    pub fn enumeration(&self) -> u32 {
+        self.enumeration
+    }
+
+    /// The firmware's Device OS version, if the device has firmware.
+    pub fn firmware_version(&self) -> Option<&str> {
+        self.firmware.as_deref()
+    }
+
+    /// The firmware's request queue (normal mode), for tests.
+    pub fn control_channel(&self) -> &ControlChannel {
+        &self.channel
+    }
+
+    /// When the device resets next and into which mode, if a reset is scheduled and has not
+    /// happened yet.
+    pub fn reset_scheduled(&self) -> Option<(u64, Mode)> {
+        self.switch
+            .filter(|s| !s.dropped)
+            .map(|s| (s.reset_at_ms, s.to))
+    }
+
+    /// The CDC line coding's bit rate, as the host last set it.
+    pub fn baud_rate(&self) -> u32 {
+        let c = self.line_coding;
+        u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+    }
+
+    /// Moves the simulated clock by `ms` (what [`Transport::sleep`] does), for a caller that keeps
+    /// it in step with real time (the `navigator.usb` stand-in).
+    pub fn advance(&mut self, ms: u64) {
+        self.now_ms += ms;
+        self.tick();
+    }
+
+    /// Whether the device is on the bus now (after moving along its clock): what a browser's
+    /// device list shows.
+    pub fn on_bus(&mut self) -> bool {
+        self.tick();
+        !self.disconnected
+    }
+
+    fn control_requests(&self) -> bool {
+        self.firmware.as_deref().is_some_and(has_control_requests)
+    }
+
+    /// Moves the device along the virtual clock: a Gen 2 bootloader's leave countdown, a
+    /// scheduled reset and the re-enumeration after it.
+    fn tick(&mut self) {
+        if self.reset_at_ms.is_some_and(|at| self.now_ms >= at) {
+            self.disconnected = true;
+            if self.firmware.is_some() {
+                // The bootloader reset into the firmware: it will enumerate in normal mode.
+                let at = self.reset_at_ms.take().unwrap_or(self.now_ms);
+                self.enumeration = self.enumeration.wrapping_add(1);
+                self.switch = Some(Switch {
+                    reset_at_ms: at,
+                    to: Mode::Runtime,
+                    dropped: true,
+                });
+            }
+        }
+        let Some(mut switch) = self.switch else {
+            return;
+        };
+        if self.now_ms >= switch.reset_at_ms && !switch.dropped {
+            self.disconnected = true;
+            self.enumeration = self.enumeration.wrapping_add(1);
+            switch.dropped = true;
+            self.switch = Some(switch);
+        }
+        let appears_at = switch.reset_at_ms + REENUMERATE_MS;
+        if switch.dropped && self.now_ms >= appears_at && !self.faults.never_reenumerates {
+            self.switch = None;
+            self.become_(switch.to, appears_at);
+        }
+    }
+
+    /// The device after a reset, enumerated as `mode` at `at`.
+    fn become_(&mut self, mode: Mode, at: u64) {
+        self.mode = mode;
+        self.disconnected = false;
+        match mode {
+            Mode::Dfu => {
+                self.state = State::DfuIdle;
+                self.status = 0;
+                self.pointer = INITIAL_POINTER;
+                self.pending.clear();
+                self.manifest_pending = false;
+                self.alt = 0;
+                self.poll_timeout_ms = 0;
+                self.reset_at_ms = None;
+                self.left_dfu = false;
+                self.busy_left = 0;
+            }
+            Mode::Runtime => {
+                self.channel = ControlChannel::default();
+                self.system_busy_until_ms = at + self.faults.system_busy_ms;
+                self.line_coding = [0x80, 0x25, 0, 0, 0, 0, 8];
+            }
+        }
+    }
+
+    fn schedule_reset(&mut self, after_ms: u64, to: Mode) {
+        self.switch = Some(Switch {
+            reset_at_ms: self.now_ms + after_ms,
+            to,
+            dropped: false,
+        });
+    }
+
+    fn runtime_facts(&self) -> runtime::Facts<'_> {
+        runtime::Facts {
+            device_id: &self.device_id,
+            version: self.firmware.as_deref().unwrap_or(""),
+            // Connecting while the system thread is busy reaching the cloud, connected after.
+            cloud_status: if self.now_ms < self.system_busy_until_ms {
+                1
+            } else {
+                2
+            },
+            fail: self.faults.fail_request,
+        }
+    }
+
+    fn apply(&mut self, effects: runtime::Effects) {
+        if effects.cancel_connection {
+            self.system_busy_until_ms = self.system_busy_until_ms.min(self.now_ms);
+        }
+        match effects.completion {
+            Some(Completion::Dfu) => self.schedule_reset(COMPLETION_DELAY_MS, Mode::Dfu),
+            Some(Completion::Reset) => self.schedule_reset(COMPLETION_DELAY_MS, Mode::Runtime),
+            None => {}
+        }
+    }
+
+    fn runtime_in(&mut self, setup: ControlSetup, len: u16) -> Result<Vec<u8>, TransportError> {
+        match (setup.request_type, setup.recipient, setup.request) {
+            (RequestType::Standard, Recipient::Device, standard::GET_DESCRIPTOR) => {
+                let [index, kind] = setup.value.to_le_bytes();
+                match kind {
+                    standard::DEVICE => {
+                        let mut d = self.platform.device_descriptor();
+                        d[10..12]
+                            .copy_from_slice(&self.platform.runtime_product_id().to_le_bytes());
+                        Ok(d.to_vec())
+                    }
+                    standard::STRING if index == 3 => {
+                        Ok(platform::string_descriptor(&self.device_id))
+                    }
+                    _ => Err(TransportError::Stall),
+                }
+            }
+            (RequestType::Standard, Recipient::Device, standard::GET_CONFIGURATION) => Ok(vec![1]),
+            (RequestType::Standard, _, standard::GET_STATUS) => Ok(vec![0, 0]),
+            // Service requests: bRequest 1 to 15, IN (SEND is OUT).
+            (RequestType::Vendor, Recipient::Device, 1..=15) if self.control_requests() => {
+                let busy = self.system_busy_until_ms;
+                let mut channel = std::mem::take(&mut self.channel);
+                let facts = self.runtime_facts();
+                channel.run_system_thread(self.now_ms, busy, &facts);
+                let mut effects = runtime::Effects::default();
+                let reply = channel.service_in(
+                    setup,
+                    len,
+                    self.now_ms,
+                    self.faults.runtime_no_memory,
+                    &mut effects,
+                );
+                self.channel = channel;
+                self.apply(effects);
+                reply
+            }
+            // The legacy 'P' request: device ID and version as plain text
+            // (`processVendorRequest`).
+            (RequestType::Vendor, Recipient::Device, 0x50) if self.control_requests() => {
+                match setup.index {
+                    20 if len >= 24 => Ok(self.device_id.as_bytes().to_vec()),
+                    30 => {
+                        let v = self.firmware.clone().unwrap_or_default().into_bytes();
+                        if usize::from(len) < v.len() {
+                            Err(TransportError::Stall)
+                        } else {
+                            Ok(v)
+                        }
+                    }
+                    _ => Err(TransportError::Stall),
+                }
+            }
+            // CDC GET_LINE_CODING on the communication interface.
+            (RequestType::Class, Recipient::Interface, 0x21) if setup.index == 0 => {
+                Ok(self.line_coding.to_vec())
+            }
+            _ => Err(TransportError::Stall),
+        }
+    }
+
+    fn runtime_out(&mut self, setup: ControlSetup, data: &[u8]) -> Result<(), TransportError> {
+        match (setup.request_type, setup.recipient, setup.request) {
+            (RequestType::Standard, Recipient::Device, standard::SET_CONFIGURATION) => Ok(()),
+            (RequestType::Vendor, Recipient::Device, 3) if self.control_requests() => {
+                let busy = self.system_busy_until_ms;
+                let mut channel = std::mem::take(&mut self.channel);
+                let facts = self.runtime_facts();
+                channel.run_system_thread(self.now_ms, busy, &facts);
+                let result = channel.send(setup.index, data, self.now_ms);
+                self.channel = channel;
+                result
+            }
+            // CDC SET_LINE_CODING: 14400 baud enters DFU mode on any firmware with USB serial
+            // (`system_lineCodingBitRateHandler`, `system/src/system_update.cpp`).
+            (RequestType::Class, Recipient::Interface, 0x20) if setup.index == 0 => {
+                let coding: [u8; 7] = data.try_into().map_err(|_| TransportError::Stall)?;
+                self.line_coding = coding;
+                if self.baud_rate() == 14_400 {
+                    self.system_busy_until_ms = self.system_busy_until_ms.min(self.now_ms);
+                    self.schedule_reset(LINE_CODING_RESET_MS, Mode::Dfu);
+                }
+                Ok(())
+            }
+            // CDC SET_CONTROL_LINE_STATE (DTR/RTS).
+            (RequestType::Class, Recipient::Interface, 0x22) if setup.index == 0 => Ok(()),
+            _ => Err(TransportError::Stall),
+        }
+    }
+}
+
 fn address_of(data: &[u8]) -> u32 {
     match *data {
         [_, a0, a1, a2, a3, ..] => u32::from_le_bytes([a0, a1, a2, a3]),
@@ -1143,12 +1492,20 @@ impl Transport for SimDevice {
     /// the bus.
     async fn sleep(&mut self, ms: u32) {
         self.now_ms += u64::from(ms);
-        if self.reset_at_ms.is_some_and(|at| self.now_ms >= at) {
-            self.disconnected = true;
-        }
+        self.tick();
     }
 
     fn info(&self) -> DeviceInfo {
+        if self.mode == Mode::Runtime {
+            return DeviceInfo {
+                vendor_id: self.platform.vendor_id(),
+                product_id: self.platform.runtime_product_id(),
+                serial_number: Some(self.device_id.clone()),
+                // The runtime product string is not read by this page (unverified).
+                product_name: Some(format!("{:?}", self.platform)),
+                alternates: Vec::new(),
+            };
+        }
         let alternates = (0..self.platform.alternates().len())
             .map(|i| AlternateInfo {
                 interface: 0,
