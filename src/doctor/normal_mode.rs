@@ -607,6 +607,7 @@ impl<T: Transport> RuntimeDoctor<T> {
         let mut waited: u32 = 0;
         let half = cloud::ONLINE_POLL_MS / 2;
         let outcome = loop {
+            let mut online = None;
             if let Some(token) = cloud.token {
                 match cloud
                     .api
@@ -623,9 +624,9 @@ impl<T: Transport> RuntimeDoctor<T> {
                         on_event(DoctorEvent::Log(
                             "the cloud reports the device online".into(),
                         ));
-                        break VerifyOutcome::Online {
+                        online = Some(VerifyOutcome::Online {
                             last_handshake_at: info.last_handshake_at,
-                        };
+                        });
                     }
                     Err(ApiError::DeviceStayedOffline { .. }) => {}
                     Err(
@@ -641,6 +642,8 @@ impl<T: Transport> RuntimeDoctor<T> {
                     }
                 }
             }
+            // The device's own view, also once more after the cloud said online, so the report
+            // shows both.
             if handle.is_none() {
                 handle = reopen().map(Counting::new);
             }
@@ -658,13 +661,16 @@ impl<T: Transport> RuntimeDoctor<T> {
                         }
                         device_status = Some(s);
                         if s == ConnectionStatus::Connected && cloud.token.is_none() {
-                            break VerifyOutcome::Online {
+                            online = Some(VerifyOutcome::Online {
                                 last_handshake_at: None,
-                            };
+                            });
                         }
                     }
                     None => handle = None,
                 }
+            }
+            if let Some(online) = online {
+                break online;
             }
             if waited >= timeout_ms {
                 break VerifyOutcome::StayedOffline {

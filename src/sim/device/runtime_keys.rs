@@ -326,8 +326,12 @@ impl SimDevice {
     }
 
     /// Sets request 300's answer (the world, after its handshake): 1 connecting, 2 connected.
+    /// Connected also ends a busy system thread: it was busy reaching the cloud.
     pub fn set_cloud_status(&mut self, status: Option<i32>) {
         self.firmware_state.cloud_status = status;
+        if status == Some(2) {
+            self.system_busy_until_ms = 0;
+        }
     }
 
     /// The device is plugged in again without a button held: it boots its firmware (normal mode)
