@@ -585,9 +585,6 @@ impl<T: Transport> RuntimeDoctor<T> {
     /// watches its own connection status (300, over a handle `reopen` gives once it is back on
     /// the bus) beside the cloud until it is online, for at most `timeout_ms`.
     ///
-    /// One wait serves two clocks: each poll interval is slept half on the USB transport and
-    /// half on the cloud client. In a browser both are the same real time; in the simulations
-    /// the device and the cloud each keep their own.
     pub async fn reset_and_verify<C: CloudApi>(
         mut self,
         reopen: &mut dyn FnMut() -> Option<T>,
@@ -684,12 +681,15 @@ impl<T: Transport> RuntimeDoctor<T> {
                     next_steps: OFFLINE_NEXT_STEPS.to_vec(),
                 };
             }
-            match handle.as_mut() {
-                Some(h) => h.sleep(half).await,
-                None => self.t.sleep(half).await,
+            // One wait: on the cloud client when someone is signed in (the simulated world moves
+            // the device's clock with it), else on the USB transport.
+            let step = cloud::ONLINE_POLL_MS;
+            match (cloud.token, handle.as_mut()) {
+                (Some(_), _) => cloud.api.sleep(step).await,
+                (None, Some(h)) => h.sleep(step).await,
+                (None, None) => self.t.sleep(step).await,
             }
-            cloud.api.sleep(half).await;
-            waited += 2 * half;
+            waited += step;
         };
         let mut transfers = self.t.counts();
         if let Some(h) = &handle {

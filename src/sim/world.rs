@@ -259,8 +259,13 @@ impl CloudApi for WorldCloudApi {
         self.api.execute(request).await
     }
 
+    /// One world, one time: the device's clock moves with the cloud client's (a device that
+    /// reset re-enumerates while the page waits for the cloud).
     async fn sleep(&mut self, ms: u32) {
         self.api.sleep(ms).await;
+        if let Ok(mut device) = self.device.try_borrow_mut() {
+            device.advance(u64::from(ms));
+        }
         self.run_device();
     }
 
