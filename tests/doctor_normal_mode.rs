@@ -322,3 +322,42 @@ fn gen3_the_core_and_old_firmware_go_to_dfu_mode_and_say_why() {
     }
     let _ = SimDevice::photon_running();
 }
+
+/// The same write (write, read back, compare, roll back) on the DFU implementation of the slots.
+#[test]
+fn the_one_slot_write_runs_on_dfu_mode_too() {
+    use key_rescue::dfu::Dfu;
+    use key_rescue::doctor::{DfuSlots, KeySlots, Slot, write_verified};
+    use key_rescue::usb::Counting;
+    let slot = Slot {
+        what: "device private key",
+        address: 34,
+        len: 1216,
+    };
+    let original = vec![0xFF; 1216];
+    let mut image = original.clone();
+    image[..3].copy_from_slice(&[1, 2, 3]);
+
+    let mut t = Counting::new(SimDevice::photon());
+    let mut dfu = block_on(Dfu::open(&mut t, 0, 1)).unwrap();
+    let mut slots = DfuSlots(&mut dfu);
+    assert_eq!(slots.path(), RepairPath::Dfu);
+    let back = block_on(write_verified(&mut slots, slot, &image, &original)).unwrap();
+    assert_eq!(back.as_slice(), &image[..]);
+
+    // A write the bootloader refuses leaves the slot as it was, and says so.
+    let mut t = Counting::new(
+        SimDevice::builder(Platform::Photon)
+            .stall_on_write()
+            .build(),
+    );
+    let mut dfu = block_on(Dfu::open(&mut t, 0, 1)).unwrap();
+    let mut slots = DfuSlots(&mut dfu);
+    let err = block_on(write_verified(&mut slots, slot, &image, &original)).unwrap_err();
+    let DoctorError::SlotWriteFailed { restore, path, .. } = err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(restore, RestoreOutcome::Unchanged);
+    assert_eq!(path, "DFU mode");
+    assert_eq!(&t.inner().dct()[34..34 + 1216], &original[..]);
+}
