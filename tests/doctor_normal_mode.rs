@@ -175,6 +175,37 @@ fn another_accounts_device_is_diagnosed_but_nothing_is_written() {
 }
 
 #[test]
+fn the_running_device_is_given_back_for_dfu_mode_only_before_a_write() {
+    let (w, _) = picker(Fault::BlankKey);
+    let mut log = Vec::new();
+    let PathChoice::ControlRequests(doctor) = choose(&w, &mut log) else {
+        panic!("{log:?}");
+    };
+    let running = doctor.fall_back().ok().expect("nothing was written");
+    assert_eq!(running.facts().device_id, device_id(&w));
+    // After a (refused) write, no.
+    let cloud = new_cloud();
+    let region2 = cloud.server_key_region();
+    let builder = Fault::BlankKey
+        .device_builder(&region2)
+        .unwrap()
+        .refuse_key_writes(-100);
+    let w = SimWorld::new(builder.normal_mode().build(), cloud);
+    let PathChoice::ControlRequests(mut doctor) = choose(&w, &mut log) else {
+        panic!("{log:?}");
+    };
+    let mut api = w.cloud_api();
+    let token = w.token(DEMO_EMAIL);
+    let d = block_on(doctor.diagnose(ctx(&mut api, Some(&token)), &mut |_| {})).unwrap();
+    doctor.back_up(&mut |_| {}).unwrap();
+    let plan = doctor
+        .plan(&d, &sim_cloud_options(region2), &mut |_| {})
+        .unwrap();
+    assert!(block_on(doctor.repair(&plan, ctx(&mut api, Some(&token)), &mut |_| {})).is_err());
+    assert!(doctor.fall_back().is_err());
+}
+
+#[test]
 fn a_refused_write_is_reported_and_the_device_is_unchanged() {
     let (w, region) = normal_mode_world(
         Fault::BlankKey
@@ -182,8 +213,6 @@ fn a_refused_write_is_reported_and_the_device_is_unchanged() {
             .unwrap()
             .refuse_key_writes(-219),
     );
-    let _ = region;
-    let region = w.cloud.borrow().server_key_region();
     let before = w.device.borrow().dct().to_vec();
     let run = runtime_repair(&w, region, DEMO_EMAIL);
     let Err(DoctorError::SlotWriteFailed { restore, path, .. }) = &run.repair else {
@@ -320,7 +349,6 @@ fn gen3_the_core_and_old_firmware_go_to_dfu_mode_and_say_why() {
             PathChoice::ControlRequests(_) => panic!("{expect}: chose control requests"),
         }
     }
-    let _ = SimDevice::photon_running();
 }
 
 /// The same write (write, read back, compare, roll back) on the DFU implementation of the slots.

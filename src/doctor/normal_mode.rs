@@ -89,6 +89,9 @@ pub struct RuntimeDoctor<T: Transport> {
     cloud_product_id: Option<u32>,
     /// Request 70 was sent: the LED blinks dark blue until the reset.
     listening: bool,
+    /// A write request (210) was sent: from then on a failure is recovered on this path
+    /// (restore), never by switching to DFU mode without the backup.
+    wrote: bool,
 }
 
 /// How the device did after the reset (request 40).
@@ -149,6 +152,7 @@ impl<T: Transport> RuntimeDoctor<T> {
             lookup_product: None,
             cloud_product_id: None,
             listening: false,
+            wrote: false,
         };
         match doctor.probe(on_event).await {
             Ok(()) => {
@@ -206,6 +210,15 @@ impl<T: Transport> RuntimeDoctor<T> {
             channel: Channel::resume(&mut self.t),
             platform: self.facts.platform,
         }
+    }
+
+    /// Gives the running device back for the DFU path (request 50) after a key request failed,
+    /// only while nothing has been written; `Err(self)` once a write was sent.
+    pub fn fall_back(self) -> Result<RunningDevice<T>, Box<Self>> {
+        if self.wrote {
+            return Err(Box::new(self));
+        }
+        Ok(RunningDevice::from_parts(self.t, self.facts))
     }
 
     /// Whether request 70 was sent (the LED blinks dark blue until the reset).
@@ -491,6 +504,7 @@ impl<T: Transport> RuntimeDoctor<T> {
             done: 0,
             total: slot.len,
         });
+        self.wrote = true;
         match write_verified(&mut self.slots_io(), slot, &image, &original).await {
             Ok(back) => {
                 self.patch(slot, back);
