@@ -92,6 +92,16 @@ pub enum DoctorError {
         cause: dfu::Error,
         restore: RestoreOutcome,
     },
+    /// A slot write over control requests (`super::slots`) that failed or read back different.
+    #[error("writing the {what} over {path} failed ({cause}); {restore}")]
+    SlotWriteFailed {
+        what: &'static str,
+        path: &'static str,
+        cause: String,
+        /// The failure's own next step.
+        cause_hint: String,
+        restore: RestoreOutcome,
+    },
     #[error("the key on the device cannot be read back as a valid key: {reason}")]
     KeyNotOnDevice { reason: String },
     #[error("no {what} was picked")]
@@ -191,6 +201,16 @@ impl DoctorError {
                     cause.hint()
                 ),
                 _ => format!("{} Then retry the repair.", cause.hint()),
+            },
+            Self::SlotWriteFailed {
+                restore,
+                cause_hint,
+                ..
+            } => match restore {
+                RestoreOutcome::NotRestored { .. } => format!(
+                    "{cause_hint} Then connect again: the page reads the key slots back and offers                      \"Restore backup\" if they changed; the backup is still held by this page,                      do not close it."
+                ),
+                _ => format!("{cause_hint} Then retry the repair."),
             },
             Self::KeyNotOnDevice { .. } => {
                 "Retry the repair: the page will write a new key and check it again.".into()

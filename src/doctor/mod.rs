@@ -19,10 +19,17 @@ mod backup;
 mod error;
 pub mod led;
 pub mod link;
+mod normal_mode;
 mod plan;
 pub mod report;
 mod running;
 mod session;
+mod slots;
+
+pub use normal_mode::{BUSY_PENDING_MS, Fallback, PathChoice, RuntimeDoctor, RuntimeVerify};
+pub use slots::{
+    DfuSlots, KeySlots, RepairPath, RuntimeSlots, Slot, slot_containing, write_verified,
+};
 
 pub use backup::{Backup, BackupFile, BackupRegion};
 pub use error::{AfterFailure, DoctorError, RestoreOutcome};

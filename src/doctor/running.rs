@@ -217,6 +217,16 @@ pub async fn connect_any<T: Transport>(
 }
 
 impl<T: Transport> RunningDevice<T> {
+    /// The counted transport and the facts, for the repair over control requests
+    /// (`super::normal_mode`), which gives them back when it falls back to DFU mode.
+    pub(super) fn into_parts(self) -> (Counting<T>, RunningFacts) {
+        (self.t, self.facts)
+    }
+
+    pub(super) fn from_parts(t: Counting<T>, facts: RunningFacts) -> Self {
+        Self { t, facts }
+    }
+
     pub fn facts(&self) -> &RunningFacts {
         &self.facts
     }

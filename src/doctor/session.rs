@@ -99,6 +99,8 @@ pub struct RepairReport {
     /// The device's public key, derived from the private key read back from the device.
     pub public_key: Option<PublicKeyInfo>,
     pub send: SendOutcome,
+    /// How the slots were reached.
+    pub path: super::RepairPath,
 }
 
 /// How the device did after leaving DFU mode.
@@ -124,7 +126,7 @@ pub enum VerifyOutcome {
 }
 
 /// What to do when a repaired device does not come online.
-const OFFLINE_NEXT_STEPS: [&str; 4] = [
+pub(super) const OFFLINE_NEXT_STEPS: [&str; 4] = [
     "Watch the status LED: breathing cyan means connected.",
     "Blinking green means it is looking for Wi-Fi: set up Wi-Fi again (hold MODE for 3 s, then use \
      the Particle app or `particle serial wifi`).",
@@ -350,55 +352,19 @@ impl<T: Transport> Doctor<T> {
         token: &AccessToken,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> (CloudAccess, Option<CloudDeviceSummary>) {
-        let id = self.identity.device_id.clone();
-        self.lookup_product = None;
-        let found = match self.product.clone() {
-            None => api.device(token, &id).await,
-            Some(product) => match api.product_device(token, &product, &id).await {
-                Ok(info) => {
-                    self.lookup_product = Some(product);
-                    Ok(info)
-                }
-                Err(e @ (ApiError::NotInProduct { .. } | ApiError::ProductNotVisible { .. })) => {
-                    on_event(DoctorEvent::Log(format!(
-                        "cloud: {e}; asking for the device by its ID alone"
-                    )));
-                    // The product's answer says more than "not in this account" would.
-                    api.device(token, &id).await.map_err(|_| e)
-                }
-                Err(e) => Err(e),
-            },
-        };
-        let info = match found {
-            Ok(info) => info,
-            Err(e) => {
-                on_event(DoctorEvent::Log(format!("cloud: {e}")));
-                let mut access = access_from_error(&e);
-                // Production may answer a product's team member only through the product's route.
-                if let (ApiError::NotYourDevice { .. }, None, CloudAccess::Denied { hint, .. }) =
-                    (&e, &self.product, &mut access)
-                {
-                    hint.push_str(NOT_YOURS_PRODUCT_HINT);
-                }
-                return (access, None);
-            }
-        };
-        let product_id = info.upload_product_id();
-        self.cloud_product_id = product_id;
-        on_event(DoctorEvent::Log(format!(
-            "cloud: device found ({}), {}",
-            product_id.map_or("developer device".to_owned(), |p| format!("product {p}")),
-            if info.is_online() {
-                "online"
-            } else {
-                "offline"
-            }
-        )));
-        let access = match product_id {
-            Some(p) => product_access(api, token, p, on_event).await,
-            None => CloudAccess::Allowed { product_id },
-        };
-        (access, Some(CloudDeviceSummary::from(&info)))
+        let found = look_up(
+            api,
+            token,
+            &self.identity.device_id,
+            self.product.clone(),
+            on_event,
+        )
+        .await;
+        self.lookup_product = found.lookup_product;
+        if found.summary.is_some() {
+            self.cloud_product_id = found.cloud_product_id;
+        }
+        (found.access, found.summary)
     }
 
     /// Keeps the bytes the diagnosis read as the backup: every region a repair may touch. No
@@ -519,6 +485,7 @@ impl<T: Transport> Doctor<T> {
             written,
             public_key: Some(public_key),
             send,
+            path: super::RepairPath::Dfu,
         })
     }
 
@@ -929,6 +896,87 @@ impl<T: Transport> Doctor<T> {
     }
 }
 
+/// What the cloud said about a device ([`look_up`]).
+pub(super) struct LookUp {
+    pub access: CloudAccess,
+    pub summary: Option<CloudDeviceSummary>,
+    /// The product whose route answered, so the verify step asks the same.
+    pub lookup_product: Option<ProductRef>,
+    /// The product id key uploads carry.
+    pub cloud_product_id: Option<u32>,
+}
+
+/// Asks the cloud about device `id`: through its product's route when the product is known
+/// (falling back to `/v1/devices/:id` if the product does not have it), else through
+/// `/v1/devices/:id`; then, for a product device, whether the account may send its key. Shared by
+/// both repair paths.
+pub(super) async fn look_up<C: CloudApi>(
+    api: &mut C,
+    token: &AccessToken,
+    id: &str,
+    product: Option<ProductRef>,
+    on_event: &mut dyn FnMut(DoctorEvent),
+) -> LookUp {
+    let id = id.to_owned();
+    let mut lookup_product = None;
+    let found = match product.clone() {
+        None => api.device(token, &id).await,
+        Some(product) => match api.product_device(token, &product, &id).await {
+            Ok(info) => {
+                lookup_product = Some(product);
+                Ok(info)
+            }
+            Err(e @ (ApiError::NotInProduct { .. } | ApiError::ProductNotVisible { .. })) => {
+                on_event(DoctorEvent::Log(format!(
+                    "cloud: {e}; asking for the device by its ID alone"
+                )));
+                // The product's answer says more than "not in this account" would.
+                api.device(token, &id).await.map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        },
+    };
+    let info = match found {
+        Ok(info) => info,
+        Err(e) => {
+            on_event(DoctorEvent::Log(format!("cloud: {e}")));
+            let mut access = access_from_error(&e);
+            // Production may answer a product's team member only through the product's route.
+            if let (ApiError::NotYourDevice { .. }, None, CloudAccess::Denied { hint, .. }) =
+                (&e, &product, &mut access)
+            {
+                hint.push_str(NOT_YOURS_PRODUCT_HINT);
+            }
+            return LookUp {
+                access,
+                summary: None,
+                lookup_product,
+                cloud_product_id: None,
+            };
+        }
+    };
+    let product_id = info.upload_product_id();
+    on_event(DoctorEvent::Log(format!(
+        "cloud: device found ({}), {}",
+        product_id.map_or("developer device".to_owned(), |p| format!("product {p}")),
+        if info.is_online() {
+            "online"
+        } else {
+            "offline"
+        }
+    )));
+    let access = match product_id {
+        Some(p) => product_access(api, token, p, on_event).await,
+        None => CloudAccess::Allowed { product_id },
+    };
+    LookUp {
+        access,
+        summary: Some(CloudDeviceSummary::from(&info)),
+        lookup_product,
+        cloud_product_id: product_id,
+    }
+}
+
 /// Generates a key pair in the browser for a slot of `algorithm`, and says so in the log.
 pub(super) fn new_key(
     algorithm: KeyAlgorithm,
@@ -1233,7 +1281,7 @@ fn access_from_error(e: &ApiError) -> CloudAccess {
     }
 }
 
-fn private_key_word(status: &PrivateKeyStatus) -> &'static str {
+pub(super) fn private_key_word(status: &PrivateKeyStatus) -> &'static str {
     match status {
         PrivateKeyStatus::Blank => "blank",
         PrivateKeyStatus::Corrupt { .. } => "corrupt",
@@ -1243,7 +1291,7 @@ fn private_key_word(status: &PrivateKeyStatus) -> &'static str {
     }
 }
 
-fn server_key_word(report: &DctReport) -> &'static str {
+pub(super) fn server_key_word(report: &DctReport) -> &'static str {
     use crate::keys::diagnose::ServerKeyStatus;
     match report.server_key {
         ServerKeyStatus::Blank => "blank (built-in key used)",
@@ -1255,7 +1303,7 @@ fn server_key_word(report: &DctReport) -> &'static str {
 }
 
 /// The algorithm name the cloud's provisioning route takes for a device key algorithm.
-fn cloud_algorithm(algorithm: KeyAlgorithm) -> cloud::KeyAlgorithm {
+pub(super) fn cloud_algorithm(algorithm: KeyAlgorithm) -> cloud::KeyAlgorithm {
     match algorithm {
         KeyAlgorithm::EcP256 => cloud::KeyAlgorithm::Ecc,
         _ => cloud::KeyAlgorithm::Rsa,

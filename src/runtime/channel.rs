@@ -359,7 +359,7 @@ fn stalled(e: TransportError, service: Service, request_type: u16) -> Error {
     }
 }
 
-fn decode<M: Message + Default>(request_type: u16, data: &[u8]) -> Result<M, Error> {
+pub(super) fn decode<M: Message + Default>(request_type: u16, data: &[u8]) -> Result<M, Error> {
     M::decode(data).map_err(|e| Error::BadMessage {
         request_type,
         what: e.to_string(),

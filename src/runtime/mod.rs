@@ -18,6 +18,7 @@
 
 mod channel;
 mod error;
+pub mod keys;
 pub mod messages;
 pub mod wire;
 

@@ -55,6 +55,7 @@ impl SimWorld {
             device: self.device.clone(),
             left_at: None,
             last_boot: None,
+            restarts_seen: self.device.borrow().firmware_restarts(),
         }
     }
 
@@ -174,6 +175,9 @@ pub struct WorldCloudApi {
     device: Rc<RefCell<SimDevice>>,
     left_at: Option<u64>,
     last_boot: Option<BootOutcome>,
+    /// The firmware restarts from normal mode already handshaken for (request 40 after a key
+    /// repair over control requests, a replug).
+    restarts_seen: u32,
 }
 
 impl WorldCloudApi {
@@ -190,14 +194,22 @@ impl WorldCloudApi {
     /// it generated itself, say) land in the device's memory, as on a real device.
     fn run_device(&mut self) {
         let now = self.api.now_ms();
-        let left = self.device.borrow().left_dfu();
-        if !left || self.last_boot.is_some() {
+        let (left, restarts) = {
+            let d = self.device.borrow();
+            (d.left_dfu(), d.firmware_restarts())
+        };
+        let restarted = restarts > self.restarts_seen;
+        if !restarted && (!left || self.last_boot.is_some()) {
             return;
         }
         let left_at = *self.left_at.get_or_insert(now);
         if now < left_at + BOOT_TO_HANDSHAKE_MS {
+            // Rebooting: the firmware is connecting (request 300 answers 1).
+            self.device.borrow_mut().set_cloud_status(Some(1));
             return;
         }
+        self.restarts_seen = restarts;
+        self.left_at = None;
         let (platform, id, dct) = {
             let d = self.device.borrow();
             (
@@ -222,6 +234,8 @@ impl WorldCloudApi {
         for w in &outcome.dct_writes {
             device.set_dct_bytes(w.offset, &w.bytes);
         }
+        // The firmware keeps retrying a failed handshake: connecting, or connected.
+        device.set_cloud_status(Some(if outcome.online { 2 } else { 1 }));
         self.last_boot = Some(outcome);
     }
 }
@@ -249,8 +263,13 @@ impl CloudApi for WorldCloudApi {
         self.api.execute(request).await
     }
 
+    /// One world, one time: the device's clock moves with the cloud client's (a device that
+    /// reset re-enumerates while the page waits for the cloud).
     async fn sleep(&mut self, ms: u32) {
         self.api.sleep(ms).await;
+        if let Ok(mut device) = self.device.try_borrow_mut() {
+            device.advance(u64::from(ms));
+        }
         self.run_device();
     }
 

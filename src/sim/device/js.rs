@@ -129,7 +129,8 @@ fn get_bool(obj: &JsValue, key: &str) -> bool {
 }
 
 /// Reads faults from a plain object such as `{refuseClaim: true, disconnectAfter: 12}` (or
-/// `errorOnWrite: 3` for an ST-style dfuERROR/errWRITE).
+/// `errorOnWrite: 3` for an ST-style dfuERROR/errWRITE; the key requests' faults in normal mode:
+/// `refuseKeyWrites`, `unplugOnKeyWrite`, `corruptKeyWrites: n`, `keyRequestsNeverComplete`).
 fn faults_from_js(obj: &JsValue) -> Faults {
     Faults {
         stall_at_request: get_u32(obj, "stallAtRequest"),
@@ -154,6 +155,12 @@ fn faults_from_js(obj: &JsValue) -> Faults {
         never_reenumerates: get_bool(obj, "neverReenumerates"),
         fail_request: None,
         runtime_no_memory: get_bool(obj, "runtimeNoMemory"),
+        keys: super::KeyFaults {
+            refuse_writes: get_bool(obj, "refuseKeyWrites").then_some(super::WRITE_REFUSED),
+            unplug_on_write: get_bool(obj, "unplugOnKeyWrite"),
+            corrupt_writes: get_u32(obj, "corruptKeyWrites").unwrap_or(0),
+            never_complete: get_bool(obj, "keyRequestsNeverComplete"),
+        },
     }
 }
 

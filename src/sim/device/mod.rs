@@ -11,11 +11,13 @@ pub mod js;
 mod nrf52;
 mod platform;
 mod runtime;
+mod runtime_keys;
 
 pub use platform::{AltSpec, DfuCore, MemoryKind, Platform, QUIRKS, Quirks, Serial, Wcid};
 pub use runtime::{
     COMPLETION_DELAY_MS, Completion, ControlChannel, MAX_ACTIVE, has_control_requests,
 };
+pub use runtime_keys::{FirmwareState, KeyFaults, WRITE_REFUSED};
 
 use crate::dfu::{State, StatusReply, request};
 use crate::usb::{
@@ -98,6 +100,8 @@ pub struct Faults {
     pub fail_request: Option<(u16, i32)>,
     /// Normal mode: the request pool is exhausted, every INIT answers NO_MEMORY.
     pub runtime_no_memory: bool,
+    /// Normal mode: faults of the key and server-address requests (`runtime_keys.rs`).
+    pub keys: KeyFaults,
 }
 
 /// Which USB device the simulated hardware currently is.
@@ -355,6 +359,7 @@ impl SimBuilder {
             enumeration: 0,
             switch: None,
             line_coding: [0x80, 0x25, 0, 0, 0, 0, 8],
+            firmware_state: FirmwareState::default(),
         };
         dev.system_busy_until_ms = dev.faults.system_busy_ms;
         for (offset, bytes) in self.dct_patches {
@@ -446,6 +451,8 @@ pub struct SimDevice {
     switch: Option<Switch>,
     /// The CDC line coding (dwDTERate LE, bCharFormat, bParityType, bDataBits): 9600 8N1.
     line_coding: [u8; 7],
+    /// Boots and the connection status the world decided (`runtime_keys.rs`).
+    firmware_state: FirmwareState,
 }
 
 impl SimDevice {
@@ -1348,12 +1355,15 @@ impl SimDevice {
             device_id: &self.device_id,
             version: self.firmware.as_deref().unwrap_or(""),
             // Connecting while the system thread is busy reaching the cloud, connected after.
-            cloud_status: if self.now_ms < self.system_busy_until_ms {
-                1
-            } else {
-                2
-            },
+            cloud_status: self.firmware_state.cloud_status.unwrap_or(
+                if self.now_ms < self.system_busy_until_ms {
+                    1
+                } else {
+                    2
+                },
+            ),
             fail: self.faults.fail_request,
+            keys: None,
         }
     }
 
@@ -1363,7 +1373,10 @@ impl SimDevice {
         }
         match effects.completion {
             Some(Completion::Dfu) => self.schedule_reset(COMPLETION_DELAY_MS, Mode::Dfu),
-            Some(Completion::Reset) => self.schedule_reset(COMPLETION_DELAY_MS, Mode::Runtime),
+            Some(Completion::Reset) => {
+                self.firmware_restarting();
+                self.schedule_reset(COMPLETION_DELAY_MS, Mode::Runtime);
+            }
             None => {}
         }
     }
@@ -1391,7 +1404,11 @@ impl SimDevice {
             (RequestType::Vendor, Recipient::Device, 1..=15) if self.control_requests() => {
                 let busy = self.system_busy_until_ms;
                 let mut channel = std::mem::take(&mut self.channel);
-                let facts = self.runtime_facts();
+                let dct = self.lend_dct();
+                let facts = runtime::Facts {
+                    keys: Some(&dct),
+                    ..self.runtime_facts()
+                };
                 channel.run_system_thread(self.now_ms, busy, &facts);
                 let mut effects = runtime::Effects::default();
                 let reply = channel.service_in(
@@ -1402,6 +1419,9 @@ impl SimDevice {
                     &mut effects,
                 );
                 self.channel = channel;
+                if self.return_dct(dct) {
+                    return Err(TransportError::Disconnected);
+                }
                 self.apply(effects);
                 reply
             }
@@ -1435,10 +1455,17 @@ impl SimDevice {
             (RequestType::Vendor, Recipient::Device, 3) if self.control_requests() => {
                 let busy = self.system_busy_until_ms;
                 let mut channel = std::mem::take(&mut self.channel);
-                let facts = self.runtime_facts();
+                let dct = self.lend_dct();
+                let facts = runtime::Facts {
+                    keys: Some(&dct),
+                    ..self.runtime_facts()
+                };
                 channel.run_system_thread(self.now_ms, busy, &facts);
                 let result = channel.send(setup.index, data, self.now_ms);
                 self.channel = channel;
+                if self.return_dct(dct) {
+                    return Err(TransportError::Disconnected);
+                }
                 result
             }
             // CDC SET_LINE_CODING: 14400 baud enters DFU mode on any firmware with USB serial

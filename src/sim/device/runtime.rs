@@ -41,6 +41,8 @@ pub struct Facts<'a> {
     pub cloud_status: i32,
     /// A fault: request type `.0` finishes with result `.1`.
     pub fail: Option<(u16, i32)>,
+    /// The DCT, for the key and server-address requests (`runtime_keys.rs`).
+    pub keys: Option<&'a std::cell::RefCell<super::runtime_keys::KeyDct>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +128,7 @@ impl ControlChannel {
             return;
         }
         for req in &mut self.active {
-            if now < req.ready_at_ms {
+            if now < req.ready_at_ms || facts.keys.is_some_and(|k| k.borrow().stuck(req.kind)) {
                 continue;
             }
             match req.state {
@@ -344,6 +346,12 @@ fn execute(kind: u16, payload: &[u8], facts: &Facts<'_>) -> (i32, Vec<u8>, Optio
     {
         return (code, Vec::new(), None);
     }
+    if let Some((code, data)) = facts
+        .keys
+        .and_then(|k| k.borrow_mut().execute(kind, payload))
+    {
+        return (code, data, None);
+    }
     match kind {
         1 => (0, payload.to_vec(), None),
         20 => {
@@ -398,6 +406,7 @@ mod tests {
             version: "2.3.1",
             cloud_status: 2,
             fail: None,
+            keys: None,
         }
     }
 
