@@ -22,6 +22,7 @@ pub mod link;
 mod plan;
 pub mod report;
 mod session;
+pub mod wizard;
 
 pub use backup::{Backup, BackupFile, BackupRegion};
 pub use error::{AfterFailure, DoctorError, RestoreOutcome};

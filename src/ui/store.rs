@@ -17,6 +17,7 @@ use crate::doctor::{
     AfterFailure, Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError,
     DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
     product_field, server_address,
+    wizard::{self, Facts},
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};
@@ -168,6 +169,12 @@ pub struct Store {
     pub cancelling: RwSignal<bool>,
     /// The last result of an advanced-panel command.
     pub advanced_result: RwSignal<Option<String>>,
+    /// The wizard step the user moved to (`wizard::open` decides what is open).
+    pub view: RwSignal<Step>,
+    /// Repair was pressed on this device (kept through a reconnect while a failed write waits).
+    pub repair_started: RwSignal<bool>,
+    /// The id of the element that gets the focus once rendered (what needs the user next).
+    pub focus: RwSignal<Option<&'static str>>,
 }
 
 impl Store {
@@ -216,6 +223,9 @@ impl Store {
             cancel: StoredValue::new_local(CancelFlag::new()),
             cancelling: RwSignal::new(false),
             advanced_result: RwSignal::new(None),
+            view: RwSignal::new(Step::Connect),
+            repair_started: RwSignal::new(false),
+            focus: RwSignal::new(None),
         };
         if store.link.with_value(|l| l.sim.is_some()) {
             store.start_simulation();
@@ -242,7 +252,41 @@ impl Store {
         self.log.update(|l| l.push(line.into()));
     }
 
+    /// What the wizard reads (tracked: a view calling this follows every fact).
+    pub fn facts(self) -> Facts {
+        Facts {
+            connected: self.connected.get(),
+            identified: self.identity.with(Option::is_some),
+            diagnosed: self.diagnosis.with(Option::is_some),
+            backed_up: self.diagnosis.with(Option::is_some)
+                && self.backup_files.with(|f| !f.is_empty()),
+            plan_can_run: self.plan.with(|p| p.as_ref().is_some_and(Plan::can_run)),
+            repair_started: self.repair_started.get(),
+            repaired: self.repair.with(Option::is_some),
+            verified: self.verify.with(Option::is_some),
+            busy: self.busy.get(),
+            needs_reconnect: self.needs_restore.get(),
+        }
+    }
+
+    /// The step the wizard shows open.
+    pub fn open_step(self) -> Step {
+        wizard::open(&self.facts(), self.step.get(), self.view.get())
+    }
+
+    /// "Continue" or "Back": opens `to` and moves the focus to its heading.
+    pub fn go(self, to: Step) {
+        self.view.set(to);
+        self.focus.set(Some("open-step"));
+    }
+
     fn fail(self, place: ErrorPlace, e: &DoctorError) {
+        if place == ErrorPlace::Steps {
+            // The error shows inside the step that failed.
+            self.view
+                .set(self.step.get_untracked().unwrap_or(Step::Connect));
+        }
+        self.focus.set(Some("error"));
         if let Some(help) = report::error_help(e) {
             self.log_line(format!("error: {}", help.cause));
             if matches!(help.extra, Some(report::ExtraHelp::RestoreNeeded)) {
@@ -253,6 +297,7 @@ impl Store {
     }
 
     fn fail_text(self, place: ErrorPlace, cause: String, hint: String) {
+        self.focus.set(Some("error"));
         self.log_line(format!("error: {cause}"));
         self.error.set(Some((
             place,
@@ -353,6 +398,9 @@ impl Store {
         match sim.with_fault(fault) {
             Ok(next) => {
                 self.forget_device();
+                self.repair_started.set(false);
+                self.needs_restore.set(false);
+                self.view.set(Step::Connect);
                 self.cloud.set_value(PageCloud::Sim(next.cloud.clone()));
                 self.sim.set_value(Some(next));
                 self.step.set(Some(Step::Connect));
@@ -360,6 +408,34 @@ impl Store {
             }
             Err(e) => self.fail_text(ErrorPlace::Simulation, e.to_string(), e.hint().into()),
         }
+    }
+
+    /// "Leave the simulation": the browser's own USB and the page's own cloud again; a sign-in
+    /// at the simulated cloud is signed out (it is worth nothing elsewhere).
+    pub fn leave_simulation(self) {
+        if self.busy.get_untracked() {
+            return;
+        }
+        if let Some(sim) = self.sim.try_update_value(Option::take).flatten() {
+            sim.stop();
+        }
+        let base = self.link.with_value(|l| l.api.clone()).unwrap_or_default();
+        self.test_cloud
+            .set((!base.is_production()).then(|| base.as_str().to_owned()));
+        self.cloud.set_value(PageCloud::Http(HttpCloud::new(base)));
+        self.sim_status.set(SimStatus::Off);
+        self.forget_device();
+        self.repair_started.set(false);
+        self.needs_restore.set(false);
+        self.backup_files.set(Vec::new());
+        self.backup.set_value(None);
+        if self.held.with_value(Option::is_some) && self.current_token().is_none() {
+            self.forget_sign_in(false);
+        }
+        self.step.set(None);
+        self.view.set(Step::Connect);
+        self.focus.set(Some("connect"));
+        self.log_line("Left the simulation: Connect device now reaches a real device.");
     }
 
     /// In the simulated mode, unplugs the simulated Photon and plugs it in again in DFU mode.
@@ -545,8 +621,8 @@ impl Store {
             if self.run_connect().await {
                 if self.needs_restore.get_untracked() {
                     self.check_after_failure().await;
-                } else {
-                    self.run_diagnosis().await;
+                } else if self.run_diagnosis().await {
+                    self.go(Step::Diagnose);
                 }
             }
             self.end();
@@ -560,16 +636,27 @@ impl Store {
     }
 
     async fn run_connect(self) -> bool {
-        self.forget_device();
-        self.on_event(DoctorEvent::Step(Step::Connect));
         let picked = match webusb::request_device().await {
             Ok(p) => p,
-            Err(TransportError::Cancelled) => return false,
+            Err(TransportError::Cancelled) => {
+                // Nothing picked: what the page found stays; the checklist shows where the user is.
+                self.log_line("No device was picked in the browser's list.");
+                self.error
+                    .set(Some((ErrorPlace::Steps, report::no_device_help())));
+                self.focus.set(Some("error"));
+                return false;
+            }
             Err(e) => {
+                self.on_event(DoctorEvent::Step(Step::Connect));
                 self.fail(ErrorPlace::Steps, &e.into());
                 return false;
             }
         };
+        self.forget_device();
+        if !self.needs_restore.get_untracked() {
+            self.repair_started.set(false);
+        }
+        self.on_event(DoctorEvent::Step(Step::Connect));
         let mut transport = match picked.open(0).await {
             Ok(t) => t,
             Err(e) => {
@@ -621,7 +708,14 @@ impl Store {
                 self.after_failure.set(Some(outcome));
                 if outcome == AfterFailure::Unchanged {
                     self.needs_restore.set(false);
-                    self.run_diagnosis().await;
+                    if self.run_diagnosis().await {
+                        // Nothing reached the device: the Plan step's Repair retries.
+                        self.repair_started.set(false);
+                        self.go(Step::Plan);
+                    }
+                } else {
+                    self.view.set(Step::Repair);
+                    self.focus.set(Some("restore-backup"));
                 }
             }
             Err(e) => self.fail(ErrorPlace::Steps, &e),
@@ -646,9 +740,9 @@ impl Store {
     }
 
     /// Diagnose, back up and plan (read-only), stopping at the plan for the user to confirm.
-    async fn run_diagnosis(self) {
+    async fn run_diagnosis(self) -> bool {
         let Some(mut doctor) = self.take_doctor() else {
-            return;
+            return false;
         };
         let mut cloud = self.watched_cloud();
         let token = self.current_token();
@@ -675,16 +769,18 @@ impl Store {
                         self.diagnosis.set(Some(d));
                         self.doctor.set_value(Some(doctor));
                         self.fail(ErrorPlace::Steps, &e);
-                        return;
+                        return false;
                     }
                 }
                 self.diagnosis.set(Some(d));
                 self.doctor.set_value(Some(doctor));
                 self.replan();
+                true
             }
             Err(e) => {
                 self.doctor.set_value(Some(doctor));
                 self.fail(ErrorPlace::Steps, &e);
+                false
             }
         }
     }
@@ -737,6 +833,7 @@ impl Store {
             return;
         }
         self.after_failure.set(None);
+        self.repair_started.set(true);
         spawn_local(async move {
             let Some(mut doctor) = self.take_doctor() else {
                 self.end();
@@ -768,6 +865,7 @@ impl Store {
                             ));
                             self.verify.set(Some(outcome));
                             self.connected.set(false);
+                            self.go(Step::Verify);
                         }
                         Err(e) => self.fail(ErrorPlace::Steps, &e),
                     }
@@ -775,6 +873,10 @@ impl Store {
                 Err(e) => {
                     self.doctor.set_value(Some(doctor));
                     self.fail(ErrorPlace::Steps, &e);
+                    if !self.needs_restore.get_untracked() {
+                        // Undone or never started: the Plan step's Repair is the way on.
+                        self.repair_started.set(false);
+                    }
                 }
             }
             self.end();
@@ -808,7 +910,10 @@ impl Store {
                              before the repair."
                         ));
                         self.doctor.set_value(Some(doctor));
-                        self.run_diagnosis().await;
+                        self.repair_started.set(false);
+                        if self.run_diagnosis().await {
+                            self.go(Step::Diagnose);
+                        }
                     }
                     Err(e) => {
                         self.doctor.set_value(Some(doctor));
@@ -824,7 +929,10 @@ impl Store {
     pub fn repair_another(self) {
         self.replug_sim();
         self.forget_device();
+        self.repair_started.set(false);
         self.step.set(Some(Step::Connect));
+        self.view.set(Step::Connect);
+        self.focus.set(Some("connect"));
         self.log_line("Ready for the next device: put it in DFU mode and press Connect device.");
     }
 

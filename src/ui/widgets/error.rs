@@ -13,7 +13,7 @@ pub fn ErrorPanel(place: ErrorPlace) -> impl IntoView {
         let (at, help) = store.error.get()?;
         (at == place).then(|| {
             view! {
-                <div class="error" role="alert" data-testid="error">
+                <div class="error" id="error" tabindex="-1" role="alert" data-testid="error">
                     <p class="error-cause" data-testid="error-cause">{help.cause.clone()}</p>
                     <p data-testid="error-hint">{help.hint.clone()}</p>
                     {help.extra.map(|extra| view! { <ExtraPanel extra=extra/> })}
@@ -54,8 +54,8 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
                 <h3>"Linux"</h3>
                 <p>
                     "Chrome opens the USB device node itself, so your user needs access to it. "
-                    "Save these lines as /etc/udev/rules.d/50-particle.rules (or run "
-                    "`particle udev`), then unplug and replug the device:"
+                    "Save these lines as " <code>"/etc/udev/rules.d/50-particle.rules"</code>
+                    " (or run " <code>"particle udev"</code> "), then unplug and replug the device:"
                 </p>
                 <pre class="code" data-testid="udev-rule" tabindex="0">{UDEV_RULE}</pre>
                 {reconnect()}
@@ -67,7 +67,7 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
                 <p>
                     "Another program or browser tab is using the device: close other tabs of this "
                     "page or of Particle's web tools, quit dfu-util and the Particle CLI "
-                    "(`particle serial monitor` included), then reconnect."
+                    "(" <code>"particle serial monitor"</code> " included), then reconnect."
                 </p>
                 {reconnect()}
             </div>
@@ -76,9 +76,9 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
         ExtraHelp::NotInDfuMode | ExtraHelp::Disconnected => view! {
             <div>
                 <p>
-                    "Put the device in DFU mode (hold MODE, tap RESET, release MODE when the LED "
-                    "blinks yellow), then press Reconnect: the browser asks again because a device "
-                    "in DFU mode is a new USB device to it."
+                    "Put the device in DFU mode (hold SETUP, called MODE on most other devices, tap "
+                    "RESET, release it when the LED blinks yellow). The browser asks again because "
+                    "a device in DFU mode is a new USB device to it."
                 </p>
                 {reconnect()}
             </div>
@@ -88,8 +88,8 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             <div>
                 <p>
                     "The device stopped answering, and only unplugging it wakes it up: unplug the "
-                    "cable, plug it in again, put the device in DFU mode (hold MODE, tap RESET, "
-                    "release MODE when the LED blinks yellow), then press Reconnect."
+                    "cable, plug it in again, put the device in DFU mode (hold SETUP, called MODE "
+                    "on most other devices, tap RESET, release it when the LED blinks yellow)."
                 </p>
                 {reconnect()}
             </div>
@@ -110,5 +110,29 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             .into_any()
         }
         ExtraHelp::RestoreNeeded => view! { <div>{reconnect()}</div> }.into_any(),
+        ExtraHelp::NoDevicePicked => view! {
+            <div data-testid="no-device-checklist">
+                <ul class="checklist">
+                    <li>"Is the LED blinking yellow? Only a device in DFU mode is listed."</li>
+                    <li>"Is the cable a data cable? Charge-only cables are common: try another one."</li>
+                    <li>"Try another USB port, without a hub."</li>
+                    <li>
+                        "Windows: a driver installed with Zadig (libusbK, libusb0) hides the device "
+                        "from Chrome; Linux: your user needs the udev rule. See the help below the steps."
+                    </li>
+                    <li>"Close other programs that use the device: dfu-util, the Particle CLI, other tabs."</li>
+                </ul>
+                <button
+                    type="button"
+                    class="primary"
+                    data-testid="try-again"
+                    on:click=on(move |_| store.reconnect())
+                    disabled=flag(move || store.busy.get())
+                >
+                    "Try again"
+                </button>
+            </div>
+        }
+        .into_any(),
     }
 }

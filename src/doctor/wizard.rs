@@ -1,0 +1,187 @@
+//! The page's repair wizard, decided here and rendered by `ui/steps`: which step is open, what the
+//! step indicator marks done, current or upcoming, where Back goes, and which buttons can work now.
+//!
+//! Pure: the page hands over what it holds ([`Facts`]) and renders the answer, so every rule is
+//! tested natively (`tests/ui_logic.rs`).
+
+use super::Step;
+
+/// What the page holds, as the wizard reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// A device is open (in DFU mode).
+    pub connected: bool,
+    /// The device said who it is (it may have disconnected since).
+    pub identified: bool,
+    pub diagnosed: bool,
+    pub backed_up: bool,
+    /// A plan is held and [`crate::doctor::Plan::can_run`] says yes.
+    pub plan_can_run: bool,
+    /// Repair was pressed (it may have failed).
+    pub repair_started: bool,
+    /// The repair finished: its report is held.
+    pub repaired: bool,
+    /// The device left DFU mode and the verification finished (online or not).
+    pub verified: bool,
+    /// A step runs.
+    pub busy: bool,
+    /// A failed write left the device to be reconnected (then retried or restored).
+    pub needs_reconnect: bool,
+}
+
+/// How the step indicator shows a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Done,
+    Current,
+    Upcoming,
+}
+
+/// The furthest step the facts let the user open.
+pub fn furthest(f: &Facts) -> Step {
+    if f.repaired || f.verified {
+        Step::Verify
+    } else if f.repair_started {
+        Step::Repair
+    } else if f.backed_up {
+        Step::Plan
+    } else if f.diagnosed {
+        Step::BackUp
+    } else if f.identified {
+        Step::Diagnose
+    } else {
+        Step::Connect
+    }
+}
+
+fn index(s: Step) -> usize {
+    Step::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+/// The step that is open: the one that runs while the page works, otherwise the one the user
+/// moved to (`chosen`), never past what the facts allow.
+pub fn open(f: &Facts, running: Option<Step>, chosen: Step) -> Step {
+    match running {
+        Some(s) if f.busy => s,
+        _ if index(chosen) <= index(furthest(f)) => chosen,
+        _ => furthest(f),
+    }
+}
+
+/// Whether `step` is finished by the facts.
+pub fn done(f: &Facts, step: Step) -> bool {
+    match step {
+        Step::Connect => f.identified,
+        Step::Diagnose => f.diagnosed,
+        Step::BackUp => f.backed_up,
+        Step::Plan => f.repair_started,
+        Step::Repair => f.repaired,
+        Step::Verify => f.verified,
+    }
+}
+
+/// The indicator's mark for `step` when `open` is open.
+pub fn mark(f: &Facts, step: Step, open: Step) -> Mark {
+    if step == open {
+        Mark::Current
+    } else if done(f, step) && index(step) < index(open) {
+        Mark::Done
+    } else {
+        Mark::Upcoming
+    }
+}
+
+/// The step "Continue" opens from `open`: Diagnose and Back up wait for the user to read them.
+pub fn next(f: &Facts, open: Step) -> Option<Step> {
+    let to = match open {
+        Step::Diagnose if f.diagnosed => Step::BackUp,
+        Step::BackUp if f.backed_up => Step::Plan,
+        _ => return None,
+    };
+    (!f.busy).then_some(to)
+}
+
+/// Where "Back" goes from `open`, where going back is safe: before anything was written.
+pub fn back(f: &Facts, open: Step) -> Option<Step> {
+    let to = match open {
+        Step::BackUp => Step::Diagnose,
+        Step::Plan => Step::BackUp,
+        _ => return None,
+    };
+    (!f.busy && !f.repair_started).then_some(to)
+}
+
+/// Whether "Connect device" can work now.
+pub fn can_connect(f: &Facts, simulated_device_starting: bool) -> bool {
+    !f.busy && !simulated_device_starting
+}
+
+/// Whether "Repair" can work now: a connected device, a plan that can run, not yet carried out,
+/// and no failed write waiting for a reconnect.
+pub fn can_repair(f: &Facts) -> bool {
+    f.connected && f.plan_can_run && !f.busy && !f.repair_started && !f.needs_reconnect
+}
+
+/// The one primary action of the cable-pulled recovery (a write failed and could not be undone,
+/// or its outcome is unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// First plug the device back in (DFU mode) and press Reconnect: the page reads the slots back.
+    Reconnect,
+    /// The slots differ from the backup: Restore backup.
+    Restore,
+    /// The slots were not changed: Repair again.
+    Retry,
+}
+
+/// The next step of the recovery after a failed write: `changed` is what the read-back found
+/// (`None` before it ran).
+pub fn recovery(f: &Facts, changed: Option<bool>) -> Recovery {
+    match changed {
+        _ if !f.connected => Recovery::Reconnect,
+        Some(true) => Recovery::Restore,
+        Some(false) => Recovery::Retry,
+        None if f.needs_reconnect => Recovery::Reconnect,
+        None => Recovery::Retry,
+    }
+}
+
+/// The one line a finished Diagnose step shows: the titles of the lines that found a problem.
+pub fn diagnosis_summary(lines: &[super::report::Line]) -> String {
+    use super::report::Verdict;
+    let problems: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.verdict == Verdict::Problem)
+        .map(|l| l.title)
+        .collect();
+    if problems.is_empty() {
+        "no problem found in the key slots.".to_owned()
+    } else {
+        format!("problem: {}.", problems.join(", "))
+    }
+}
+
+/// The one line a finished Plan step shows.
+pub fn plan_summary(actions: usize) -> String {
+    match actions {
+        0 => "nothing to change.".to_owned(),
+        1 => "1 change.".to_owned(),
+        n => format!("{n} changes."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_follows_the_running_step_and_never_passes_the_facts() {
+        let f = Facts::default();
+        assert_eq!(open(&f, None, Step::Plan), Step::Connect);
+        let busy = Facts { busy: true, ..f };
+        assert_eq!(
+            open(&busy, Some(Step::Diagnose), Step::Connect),
+            Step::Diagnose
+        );
+    }
+}
