@@ -665,3 +665,148 @@ fn fault_cloud_never_answers_ends_in_a_typed_timeout_and_leaves_the_device_alone
     assert!(!fault.label().is_empty());
     assert!(!Fault::None.cloud_never_answers());
 }
+
+/// The wizard through a whole repair, a failed write and its recovery: one step open at a time,
+/// the indicator's marks, Continue and Back, and no button that cannot work.
+mod wizard_rules {
+    use key_rescue::doctor::Step;
+    use key_rescue::doctor::wizard::{self, Facts, Mark, Recovery};
+
+    fn marks(f: &Facts, open: Step) -> Vec<Mark> {
+        Step::ALL.iter().map(|s| wizard::mark(f, *s, open)).collect()
+    }
+
+    #[test]
+    fn a_repair_walks_the_steps_in_order_with_one_open() {
+        use Mark::{Current as C, Done as D, Upcoming as U};
+        let mut f = Facts::default();
+        // At first only Connect: the user cannot ask for a later step.
+        assert_eq!(wizard::open(&f, None, Step::Plan), Step::Connect);
+        assert_eq!(marks(&f, Step::Connect), [C, U, U, U, U, U]);
+        assert!(wizard::can_connect(&f, false));
+        assert!(!wizard::can_connect(&f, true), "not while the simulated Photon starts");
+        assert!(!wizard::can_repair(&f));
+        // Connect runs: the running step is open, and nothing else can be pressed.
+        f.busy = true;
+        assert_eq!(wizard::open(&f, Some(Step::Diagnose), Step::Connect), Step::Diagnose);
+        assert!(!wizard::can_connect(&f, false));
+        // Diagnosed, backed up and planned: the wizard stops at Diagnose for the user to read.
+        f = Facts {
+            connected: true,
+            identified: true,
+            diagnosed: true,
+            backed_up: true,
+            plan_can_run: true,
+            ..Facts::default()
+        };
+        let open = wizard::open(&f, Some(Step::Plan), Step::Diagnose);
+        assert_eq!(open, Step::Diagnose);
+        assert_eq!(marks(&f, open), [D, C, U, U, U, U]);
+        assert_eq!(wizard::back(&f, open), None);
+        assert_eq!(wizard::next(&f, open), Some(Step::BackUp));
+        assert_eq!(wizard::next(&f, Step::BackUp), Some(Step::Plan));
+        assert_eq!(marks(&f, Step::Plan), [D, D, D, C, U, U]);
+        // Back is safe before anything is written.
+        assert_eq!(wizard::back(&f, Step::Plan), Some(Step::BackUp));
+        assert_eq!(wizard::back(&f, Step::BackUp), Some(Step::Diagnose));
+        assert_eq!(wizard::next(&f, Step::Plan), None, "Plan goes on with Repair only");
+        assert!(wizard::can_repair(&f));
+        // Repair pressed: no Back, no second Repair.
+        f.repair_started = true;
+        f.busy = true;
+        assert_eq!(wizard::back(&f, Step::Plan), None);
+        assert!(!wizard::can_repair(&f));
+        assert_eq!(wizard::next(&f, Step::Diagnose), None, "nothing moves while a step runs");
+        // Repaired and verified: Verify is open, every step before it done.
+        f = Facts {
+            repaired: true,
+            verified: true,
+            connected: false,
+            ..f
+        };
+        f.busy = false;
+        let open = wizard::open(&f, None, Step::Verify);
+        assert_eq!(marks(&f, open), [D, D, D, D, D, C]);
+        assert_eq!(wizard::back(&f, open), None);
+    }
+
+    #[test]
+    fn repair_is_never_enabled_while_it_cannot_work() {
+        let ready = Facts {
+            connected: true,
+            identified: true,
+            diagnosed: true,
+            backed_up: true,
+            plan_can_run: true,
+            ..Facts::default()
+        };
+        assert!(wizard::can_repair(&ready));
+        for f in [
+            Facts { connected: false, ..ready },
+            Facts { plan_can_run: false, ..ready },
+            Facts { busy: true, ..ready },
+            Facts { repair_started: true, ..ready },
+            Facts { needs_reconnect: true, ..ready },
+        ] {
+            assert!(!wizard::can_repair(&f), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_one_ordered_path_reconnect_then_restore_or_retry() {
+        // The cable was pulled during the write: the Repair step stays open for the recovery.
+        let f = Facts {
+            identified: true,
+            diagnosed: true,
+            backed_up: true,
+            plan_can_run: true,
+            repair_started: true,
+            needs_reconnect: true,
+            ..Facts::default()
+        };
+        assert_eq!(wizard::open(&f, None, Step::Repair), Step::Repair);
+        assert_eq!(wizard::recovery(&f, None), Recovery::Reconnect);
+        assert!(!wizard::can_repair(&f), "no Repair on a disconnected device");
+        // Reconnected, the slots read back: changed → Restore backup, unchanged → Repair again.
+        let back = Facts { connected: true, ..f };
+        assert_eq!(wizard::recovery(&back, Some(true)), Recovery::Restore);
+        let unchanged = Facts { needs_reconnect: false, ..back };
+        assert_eq!(wizard::recovery(&unchanged, Some(false)), Recovery::Retry);
+        // A chooser closed during the reconnect changes nothing: still Reconnect first.
+        assert_eq!(wizard::recovery(&f, Some(true)), Recovery::Reconnect);
+        // A step the facts do not allow is never open: after a reconnect cleared the diagnosis,
+        // asking for Plan opens the furthest step the facts allow.
+        let cleared = Facts {
+            diagnosed: false,
+            backed_up: false,
+            repair_started: false,
+            ..back
+        };
+        assert_eq!(wizard::open(&cleared, None, Step::Plan), Step::Diagnose);
+    }
+
+    #[test]
+    fn folded_steps_say_what_they_found_in_one_line() {
+        use key_rescue::doctor::report::{Line, Verdict};
+        let line = |verdict, title| Line {
+            verdict,
+            title,
+            text: String::new(),
+        };
+        assert_eq!(
+            wizard::diagnosis_summary(&[
+                line(Verdict::Problem, "Device private key"),
+                line(Verdict::Good, "Cloud server key"),
+                line(Verdict::Problem, "Particle cloud"),
+            ]),
+            "problem: Device private key, Particle cloud."
+        );
+        assert_eq!(
+            wizard::diagnosis_summary(&[line(Verdict::Good, "Device private key")]),
+            "no problem found in the key slots."
+        );
+        assert_eq!(wizard::plan_summary(0), "nothing to change.");
+        assert_eq!(wizard::plan_summary(1), "1 change.");
+        assert_eq!(wizard::plan_summary(3), "3 changes.");
+    }
+}

@@ -74,7 +74,8 @@ pub fn done(f: &Facts, step: Step) -> bool {
         Step::Connect => f.identified,
         Step::Diagnose => f.diagnosed,
         Step::BackUp => f.backed_up,
-        Step::Plan => f.repair_started,
+        // After a reconnect the plan is read again: not done until then.
+        Step::Plan => f.repair_started && f.backed_up,
         Step::Repair => f.repaired,
         Step::Verify => f.verified,
     }

@@ -629,6 +629,16 @@ impl Store {
         });
     }
 
+    /// "Try again" after the chooser was closed: Reconnect after a failed write (the device was
+    /// unplugged), otherwise Connect device again.
+    pub fn try_again(self) {
+        if self.needs_restore.get_untracked() {
+            self.reconnect();
+        } else {
+            self.connect();
+        }
+    }
+
     /// "Reconnect": the device is back in DFU mode (or was unplugged and plugged in again).
     pub fn reconnect(self) {
         self.replug_sim();

@@ -126,7 +126,7 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
                     type="button"
                     class="primary"
                     data-testid="try-again"
-                    on:click=on(move |_| store.reconnect())
+                    on:click=on(move |_| store.try_again())
                     disabled=flag(move || store.busy.get())
                 >
                     "Try again"

@@ -1,0 +1,205 @@
+// End-to-end: the page as a guided repair (issue 13): one primary action above the fold, one step
+// open at a time with the focus on what needs the user next, a closed device chooser at each step
+// keeping what the page found, and the simulation left with one click.
+// Screenshots: target/e2e/screenshots/5x-*.png.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KeyRescue, DEMO, sharedFixtures } from './keyrescue.mjs';
+
+const LONG = { timeout: 180_000 };
+const fx = sharedFixtures();
+
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 360, height: 740 };
+
+/** The id (or data-testid) of the focused element. */
+const focusedId = (kr) => kr.page.evaluate(() => document.activeElement?.id || document.activeElement?.dataset?.testid || document.activeElement?.tagName);
+
+/**
+ * The next requestDevice rejects as when the user closes Chrome's chooser. Patched on the stand-in's
+ * class, since a simulated replug (Reconnect) installs a new stand-in.
+ */
+const closeNextChooser = (kr) =>
+  kr.page.evaluate(() => {
+    const proto = Object.getPrototypeOf(navigator.usb);
+    const own = proto.requestDevice;
+    proto.requestDevice = function () {
+      proto.requestDevice = own;
+      return Promise.reject(new DOMException('No device selected.', 'NotFoundError'));
+    };
+  });
+
+/** Waits until the element with `id` has the focus. */
+async function focusOn(kr, id) {
+  await kr.page
+    .waitForFunction((i) => document.activeElement?.id === i, id, { timeout: 60_000 })
+    .catch(async () => assert.fail(`the focus is on ${await focusedId(kr)}, not #${id}`));
+}
+
+for (const [label, viewport] of [['1280', DESKTOP], ['360', PHONE]]) {
+  test(`${label} px: Connect device is the one primary action, above the fold`, LONG, async () => {
+    for (const [name, sim] of [['plain', null], ['simulated', 'photon']]) {
+      const kr = await KeyRescue.open(fx.browser, fx.server, { name: `50-above-fold-${label}-${name}`, sim, api: fx.cloud.url, viewport });
+      const connect = await kr.visible('connect');
+      const box = await connect.boundingBox();
+      assert.ok(box.y + box.height <= viewport.height, `Connect ends at ${box.y + box.height} px, within ${viewport.height} px (${name})`);
+      const primaries = await kr.page.locator('button.primary').evaluateAll((bs) => bs.filter((b) => b.checkVisibility()).map((b) => b.textContent.trim()));
+      assert.deepEqual(primaries, ['Connect device'], `one primary action (${name})`);
+      // The secondary choices and the help are there, the help folded.
+      if (!sim) await kr.visible('try-simulated');
+      assert.equal(await kr.el('led-decoder').evaluate((d) => d.open), false, 'the LED decoder is folded');
+      assert.equal(await kr.el('dfu-howto').evaluate((d) => d.open), false, 'the DFU how-to is folded');
+      assert.ok((await kr.horizontalOverflow()) <= 0, 'no sideways scrolling');
+      await kr.shot('first-screen');
+      await kr.expectClean();
+      await kr.close();
+    }
+  });
+
+  test(`${label} px: a browser without WebUSB is told what to use, in the primary action's place`, LONG, async () => {
+    const kr = await KeyRescue.open(fx.browser, fx.server, {
+      name: `51-no-webusb-${label}`,
+      sim: null,
+      viewport,
+      contextOptions: { initScript: () => Object.defineProperty(Navigator.prototype, 'usb', { get: () => undefined, configurable: true }) },
+    });
+    const support = await kr.visible('browser-support');
+    const box = await support.boundingBox();
+    assert.ok(box.y + box.height <= viewport.height, 'the advice is above the fold');
+    assert.equal(await kr.el('connect').count(), 0, 'no Connect button that cannot work');
+    await kr.shot('no-webusb');
+    await kr.expectClean();
+    await kr.close();
+  });
+
+  test(`${label} px: one step open at a time, done steps folded to one line, Back and Continue, the focus on the open step`, LONG, async () => {
+    const kr = await KeyRescue.open(fx.browser, fx.server, { name: `52-one-step-${label}`, api: fx.cloud.url, viewport });
+    await kr.waitForSimReady();
+    await kr.signIn(DEMO);
+    await kr.expectSignedIn(DEMO.email);
+    await kr.connect();
+    await kr.waitForDiagnosis();
+    await kr.waitForStep('Diagnose');
+    await focusOn(kr, 'open-step');
+    assert.equal(await kr.el('open-step').count(), 1, 'one open step');
+    assert.match(await kr.text('open-step'), /^2\. Diagnose/);
+    // Connect is done: one line with what it found, folded.
+    const done = kr.page.locator('details.step');
+    assert.equal(await done.count(), 1);
+    assert.match(await done.locator('summary').textContent(), /Connect: Photon [0-9a-f]{24} in DFU mode/);
+    assert.equal(await done.evaluate((d) => d.open), false);
+    const marks = await kr.el('steps').locator('li').evaluateAll((ls) => ls.map((l) => l.className));
+    assert.deepEqual(marks, ['done', 'current', 'upcoming', 'upcoming', 'upcoming', 'upcoming']);
+    assert.equal(await kr.el('back').count(), 0, 'nothing to go back to from Diagnose');
+    await kr.shot('diagnose');
+
+    await kr.continue();
+    await kr.waitForStep('Back up');
+    await focusOn(kr, 'open-step');
+    assert.match(await done.nth(1).locator('summary').textContent(), /Diagnose: no problem found/);
+    await kr.el('back').click();
+    await kr.waitForStep('Diagnose');
+    await kr.continue();
+    await kr.continue();
+    await kr.waitForStep('Plan');
+    await focusOn(kr, 'open-step');
+    assert.equal(await kr.el('open-step').count(), 1);
+    assert.match(await kr.page.locator('details.step').nth(2).locator('summary').textContent(), /Back up: \d+ files? held in this page/);
+    assert.ok(await kr.el('repair').isEnabled());
+    await kr.shot('plan');
+
+    await kr.repair();
+    await kr.waitForOnline();
+    await kr.waitForStep('Verify');
+    await focusOn(kr, 'open-step');
+    const all = await kr.el('steps').locator('li').evaluateAll((ls) => ls.map((l) => l.className));
+    assert.deepEqual(all, ['done', 'done', 'done', 'done', 'done', 'current']);
+    assert.ok((await kr.horizontalOverflow()) <= 0, 'no sideways scrolling');
+    await kr.shot('verified');
+    await kr.expectClean();
+    await kr.close();
+  });
+}
+
+test('chooser closed at Connect, after a repair and during the cable-pulled recovery: a checklist with Try again, and the state kept', LONG, async () => {
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '53-chooser-closed', api: fx.cloud.url });
+  await kr.chooseFault('disconnect-during-write');
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+
+  // 1. At Connect.
+  await closeNextChooser(kr);
+  await kr.connect();
+  await kr.visible('no-device-checklist');
+  await focusOn(kr, 'error');
+  const list = await kr.text('no-device-checklist');
+  for (const what of [/blinking yellow/i, /data cable/i, /another USB port/i, /Windows/, /Linux/, /other programs/i]) assert.match(list, what);
+  assert.match(await kr.logText(), /No device was picked/);
+  await kr.shot('connect-closed');
+  await kr.el('try-again').click();
+  await kr.waitForDiagnosis();
+  assert.equal(await kr.el('error').count(), 0, 'the checklist is gone once a device is picked');
+  await kr.waitForPlan();
+
+  // 2. The cable is pulled during the write; the chooser is closed at Reconnect: the recovery stays.
+  await kr.repair();
+  await kr.waitForError();
+  await kr.waitForStep('Repair');
+  const repairNow = kr.page.getByRole('button', { name: 'Repair', exact: true });
+  assert.equal(await repairNow.count(), 0, 'no Repair button while the device is disconnected');
+  assert.equal(await kr.el('connect').isVisible(), false, 'Connect device is folded away');
+  await kr.visible('recovery');
+  await kr.shot('cable-pulled');
+  await closeNextChooser(kr);
+  await kr.el('reconnect').click();
+  await kr.visible('no-device-checklist');
+  await kr.waitForStep('Repair');
+  await kr.visible('recovery');
+  await kr.shot('reconnect-closed');
+  await kr.el('try-again').click();
+  await kr.visible('restore-backup', 60_000);
+  await focusOn(kr, 'restore-backup');
+  await kr.el('restore-backup').click();
+  await kr.waitForText('slot-private-key', /blank/i, 60_000);
+  await focusOn(kr, 'open-step');
+  await kr.shot('restored');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('chooser closed after a repair (the device left DFU mode): the checklist shows in the Verify step', LONG, async () => {
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '54-connect-after-repair', api: fx.cloud.url });
+  await kr.waitForSimReady();
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await kr.connect();
+  await kr.waitForPlan();
+  await kr.repair();
+  await kr.waitForOnline();
+  // The user opens the folded Connect step and presses Connect device: nothing is in DFU mode.
+  await kr.page.locator('details.step').first().locator('summary').click();
+  await closeNextChooser(kr);
+  await kr.connect();
+  await kr.visible('no-device-checklist');
+  await kr.waitForStep('Verify');
+  await kr.visible('verify-result');
+  await kr.shot('checklist');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('the simulation is left with one click: the stand-in is gone and the banner with it', LONG, async () => {
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '55-leave-simulation', sim: null });
+  await kr.el('try-simulated').click();
+  await kr.waitForSimReady();
+  await kr.visible('test-cloud-banner');
+  await kr.el('leave-simulation').click();
+  await kr.visible('try-simulated');
+  assert.equal(await kr.el('test-cloud-banner').count(), 0, 'no test-cloud banner for Particle\'s cloud');
+  assert.equal(await kr.el('sim-fault').count(), 0);
+  assert.equal(await kr.page.evaluate(() => Object.getOwnPropertyDescriptor(navigator, 'usb')), undefined, 'the stand-in is uninstalled');
+  await focusOn(kr, 'connect');
+  await kr.shot('left');
+  await kr.expectClean();
+  await kr.close();
+});
