@@ -673,7 +673,10 @@ mod wizard_rules {
     use key_rescue::doctor::wizard::{self, Facts, Mark, Recovery};
 
     fn marks(f: &Facts, open: Step) -> Vec<Mark> {
-        Step::ALL.iter().map(|s| wizard::mark(f, *s, open)).collect()
+        Step::ALL
+            .iter()
+            .map(|s| wizard::mark(f, *s, open))
+            .collect()
     }
 
     #[test]
@@ -684,11 +687,17 @@ mod wizard_rules {
         assert_eq!(wizard::open(&f, None, Step::Plan), Step::Connect);
         assert_eq!(marks(&f, Step::Connect), [C, U, U, U, U, U]);
         assert!(wizard::can_connect(&f, false));
-        assert!(!wizard::can_connect(&f, true), "not while the simulated Photon starts");
+        assert!(
+            !wizard::can_connect(&f, true),
+            "not while the simulated Photon starts"
+        );
         assert!(!wizard::can_repair(&f));
         // Connect runs: the running step is open, and nothing else can be pressed.
         f.busy = true;
-        assert_eq!(wizard::open(&f, Some(Step::Diagnose), Step::Connect), Step::Diagnose);
+        assert_eq!(
+            wizard::open(&f, Some(Step::Diagnose), Step::Connect),
+            Step::Diagnose
+        );
         assert!(!wizard::can_connect(&f, false));
         // Diagnosed, backed up and planned: the wizard stops at Diagnose for the user to read.
         f = Facts {
@@ -709,14 +718,22 @@ mod wizard_rules {
         // Back is safe before anything is written.
         assert_eq!(wizard::back(&f, Step::Plan), Some(Step::BackUp));
         assert_eq!(wizard::back(&f, Step::BackUp), Some(Step::Diagnose));
-        assert_eq!(wizard::next(&f, Step::Plan), None, "Plan goes on with Repair only");
+        assert_eq!(
+            wizard::next(&f, Step::Plan),
+            None,
+            "Plan goes on with Repair only"
+        );
         assert!(wizard::can_repair(&f));
         // Repair pressed: no Back, no second Repair.
         f.repair_started = true;
         f.busy = true;
         assert_eq!(wizard::back(&f, Step::Plan), None);
         assert!(!wizard::can_repair(&f));
-        assert_eq!(wizard::next(&f, Step::Diagnose), None, "nothing moves while a step runs");
+        assert_eq!(
+            wizard::next(&f, Step::Diagnose),
+            None,
+            "nothing moves while a step runs"
+        );
         // Repaired and verified: Verify is open, every step before it done.
         f = Facts {
             repaired: true,
@@ -742,11 +759,26 @@ mod wizard_rules {
         };
         assert!(wizard::can_repair(&ready));
         for f in [
-            Facts { connected: false, ..ready },
-            Facts { plan_can_run: false, ..ready },
-            Facts { busy: true, ..ready },
-            Facts { repair_started: true, ..ready },
-            Facts { needs_reconnect: true, ..ready },
+            Facts {
+                connected: false,
+                ..ready
+            },
+            Facts {
+                plan_can_run: false,
+                ..ready
+            },
+            Facts {
+                busy: true,
+                ..ready
+            },
+            Facts {
+                repair_started: true,
+                ..ready
+            },
+            Facts {
+                needs_reconnect: true,
+                ..ready
+            },
         ] {
             assert!(!wizard::can_repair(&f), "{f:?}");
         }
@@ -766,11 +798,20 @@ mod wizard_rules {
         };
         assert_eq!(wizard::open(&f, None, Step::Repair), Step::Repair);
         assert_eq!(wizard::recovery(&f, None), Recovery::Reconnect);
-        assert!(!wizard::can_repair(&f), "no Repair on a disconnected device");
+        assert!(
+            !wizard::can_repair(&f),
+            "no Repair on a disconnected device"
+        );
         // Reconnected, the slots read back: changed → Restore backup, unchanged → Repair again.
-        let back = Facts { connected: true, ..f };
+        let back = Facts {
+            connected: true,
+            ..f
+        };
         assert_eq!(wizard::recovery(&back, Some(true)), Recovery::Restore);
-        let unchanged = Facts { needs_reconnect: false, ..back };
+        let unchanged = Facts {
+            needs_reconnect: false,
+            ..back
+        };
         assert_eq!(wizard::recovery(&unchanged, Some(false)), Recovery::Retry);
         // A chooser closed during the reconnect changes nothing: still Reconnect first.
         assert_eq!(wizard::recovery(&f, Some(true)), Recovery::Reconnect);
@@ -809,4 +850,99 @@ mod wizard_rules {
         assert_eq!(wizard::plan_summary(1), "1 change.");
         assert_eq!(wizard::plan_summary(3), "3 changes.");
     }
+}
+
+/// "Wait longer": once the first wait ran out (the doctor is gone, the device left DFU mode), the
+/// page asks the cloud again with what `Doctor::online_wait` kept, and the device is found online.
+#[test]
+fn wait_longer_asks_the_cloud_again_after_the_first_wait_ran_out() {
+    use key_rescue::doctor::{CloudContext, VerifyOutcome};
+    let (w, region) = sim_world(Fault::None);
+    let mut run = block_on(full_repair_until_repair(
+        &w,
+        sim_cloud_options(region),
+        Some(DEMO_EMAIL),
+    ));
+    run.repaired();
+    let doctor = run.doctor.take().expect("the doctor after the repair");
+    let wait = doctor.online_wait();
+    assert_eq!(
+        wait.device_id,
+        key_rescue::sim::cloud::scenario::DEMO_PHOTON_ID
+    );
+    let mut api = w.cloud_api();
+    let token = w.token(DEMO_EMAIL);
+    let ctx = CloudContext {
+        api: &mut api,
+        token: Some(&token),
+    };
+    let (first, _) = block_on(doctor.leave_and_verify(ctx, 1, &mut |_| {})).unwrap();
+    assert!(
+        matches!(first, VerifyOutcome::StayedOffline { .. }),
+        "{first:?}"
+    );
+    let mut log = Vec::new();
+    let second = block_on(
+        wait.wait(&mut api, &token, 90_000, &CancelFlag::new(), &mut |e| {
+            log.push(e)
+        }),
+    );
+    assert!(matches!(second, VerifyOutcome::Online { .. }), "{second:?}");
+    // Cancel stops a wait between two polls.
+    let cancel = CancelFlag::new();
+    cancel.cancel();
+    let (w2, region2) = sim_world(Fault::None);
+    let mut run2 = block_on(full_repair_until_repair(
+        &w2,
+        sim_cloud_options(region2),
+        Some(DEMO_EMAIL),
+    ));
+    run2.repaired();
+    let wait2 = run2.doctor.take().unwrap().online_wait();
+    let stopped = block_on(wait2.wait(
+        &mut w2.cloud_api(),
+        &w2.token(DEMO_EMAIL),
+        90_000,
+        &cancel,
+        &mut |_| {},
+    ));
+    assert!(
+        matches!(stopped, VerifyOutcome::StoppedWaiting { .. }),
+        "{stopped:?}"
+    );
+}
+
+/// The success screen's slots, before → after, for a repair that wrote a new key and sent it.
+#[test]
+fn the_success_screen_says_what_each_slot_was_and_is() {
+    use key_rescue::doctor::SendOutcome;
+    use key_rescue::doctor::wizard::slot_changes;
+    let (_w, run) = run(Fault::CorruptKey);
+    let d = run.diagnosis.as_ref().unwrap();
+    let r = run.repaired();
+    assert_eq!(r.send, SendOutcome::Sent);
+    let lines = report::lines_for(d, None);
+    let changes = slot_changes(&lines, &r.written, r.send == SendOutcome::Sent);
+    let titles: Vec<&str> = changes.iter().map(|c| c.title).collect();
+    assert_eq!(
+        titles,
+        [
+            "Device private key",
+            "Cloud server key",
+            "Cloud server address",
+            "Particle cloud"
+        ]
+    );
+    assert!(
+        changes[0].before.starts_with("Problem: "),
+        "{:?}",
+        changes[0]
+    );
+    assert!(changes[0].before.contains("corrupt"), "{:?}", changes[0]);
+    assert_eq!(changes[0].after, "a new key, written and read back");
+    assert_eq!(changes[3].after, "holds the device's public key");
+    // Nothing written there: unchanged; a key not sent is said so.
+    let kept = slot_changes(&lines, &[], false);
+    assert_eq!(kept[0].after, "unchanged");
+    assert_eq!(kept[3].after, "the key was not sent");
 }

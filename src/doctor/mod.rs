@@ -28,8 +28,8 @@ pub use backup::{Backup, BackupFile, BackupRegion};
 pub use error::{AfterFailure, DoctorError, RestoreOutcome};
 pub use plan::{Action, CloudAccess, Plan, PlanBlock, PlanOptions, ServerChoice, plan};
 pub use session::{
-    CloudContext, CloudDeviceSummary, Diagnosis, Doctor, Identity, RepairReport, SendOutcome,
-    VerifyOutcome,
+    CloudContext, CloudDeviceSummary, Diagnosis, Doctor, Identity, OnlineWait, RepairReport,
+    SendOutcome, VerifyOutcome,
 };
 
 use serde::Serialize;

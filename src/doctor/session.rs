@@ -123,6 +123,95 @@ pub enum VerifyOutcome {
     },
 }
 
+/// What "wait for the device to come online" needs once the device left DFU mode (the doctor is
+/// gone by then): "Wait longer" on the page asks the cloud again with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineWait {
+    pub device_id: String,
+    /// The product the cloud lookup needed, if any.
+    pub product: Option<ProductRef>,
+}
+
+impl OnlineWait {
+    /// Asks the cloud, one poll at a time, until it reports the device online or `timeout_ms`
+    /// passed; `cancel` stops the wait between two polls.
+    pub async fn wait<C: CloudApi>(
+        &self,
+        api: &mut C,
+        token: &AccessToken,
+        timeout_ms: u32,
+        cancel: &CancelFlag,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> VerifyOutcome {
+        on_event(DoctorEvent::Log(format!(
+            "waiting up to {} s for the device to come online",
+            timeout_ms / 1000
+        )));
+        let id = &self.device_id;
+        // The cloud's own wait, one poll at a time, so Cancel stops it between two polls. Time is
+        // counted as the larger of the sleeps and the cloud's clock, so a stalled cloud (each
+        // request ending at its deadline) cannot stretch the wait.
+        let started = api.now_ms();
+        let mut slept: u32 = 0;
+        let mut answered = false;
+        let mut unanswered: Option<ApiError> = None;
+        loop {
+            match api
+                .wait_until_online_in(token, self.product.as_ref(), id, 0, 1)
+                .await
+            {
+                Ok(info) => {
+                    on_event(DoctorEvent::Log(
+                        "the cloud reports the device online".into(),
+                    ));
+                    return VerifyOutcome::Online {
+                        last_handshake_at: info.last_handshake_at,
+                    };
+                }
+                Err(ApiError::DeviceStayedOffline { .. }) => answered = true,
+                Err(
+                    e @ (ApiError::Network { .. }
+                    | ApiError::Timeout { .. }
+                    | ApiError::Server { .. }),
+                ) => unanswered = Some(e),
+                Err(e) => {
+                    return VerifyOutcome::CouldNotCheck {
+                        error: e.to_string(),
+                        hint: e.hint().to_owned(),
+                    };
+                }
+            }
+            let elapsed = u32::try_from(api.now_ms().saturating_sub(started)).unwrap_or(u32::MAX);
+            let waited = slept.max(elapsed);
+            if waited >= timeout_ms {
+                if let Some(e) = unanswered.filter(|_| !answered) {
+                    return VerifyOutcome::CouldNotCheck {
+                        error: e.to_string(),
+                        hint: e.hint().to_owned(),
+                    };
+                }
+                return VerifyOutcome::StayedOffline {
+                    waited_s: waited.div_ceil(1000),
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                };
+            }
+            if cancel.is_cancelled() {
+                on_event(DoctorEvent::Log(format!(
+                    "stopped waiting for the cloud after {} s, as asked",
+                    waited.div_ceil(1000)
+                )));
+                return VerifyOutcome::StoppedWaiting {
+                    waited_s: waited.div_ceil(1000),
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                };
+            }
+            let step = cloud::ONLINE_POLL_MS.min(timeout_ms - waited);
+            api.sleep(step).await;
+            slept += step;
+        }
+    }
+}
+
 /// What to do when a repaired device does not come online.
 const OFFLINE_NEXT_STEPS: [&str; 4] = [
     "Watch the status LED: breathing cyan means connected.",
@@ -671,6 +760,14 @@ impl<T: Transport> Doctor<T> {
         Ok((start, out))
     }
 
+    /// What a later "Wait longer" needs to ask the cloud about this device again.
+    pub fn online_wait(&self) -> OnlineWait {
+        OnlineWait {
+            device_id: self.identity.device_id.clone(),
+            product: self.lookup_product.clone(),
+        }
+    }
+
     /// Leaves DFU mode (the device resets and runs its firmware) and waits for the cloud to report
     /// it online when someone is signed in.
     pub async fn leave_and_verify<C: CloudApi>(
@@ -696,74 +793,10 @@ impl<T: Transport> Doctor<T> {
                 counts,
             ));
         };
-        on_event(DoctorEvent::Log(format!(
-            "waiting up to {} s for the device to come online",
-            timeout_ms / 1000
-        )));
-        let id = self.identity.device_id.clone();
-        // The cloud's own wait, one poll at a time, so Cancel stops it between two polls. Time is
-        // counted as the larger of the sleeps and the cloud's clock, so a stalled cloud (each
-        // request ending at its deadline) cannot stretch the wait.
-        let started = cloud.api.now_ms();
-        let mut slept: u32 = 0;
-        let mut answered = false;
-        let mut unanswered: Option<ApiError> = None;
-        let verify = loop {
-            match cloud
-                .api
-                .wait_until_online_in(token, self.lookup_product.as_ref(), &id, 0, 1)
-                .await
-            {
-                Ok(info) => {
-                    on_event(DoctorEvent::Log(
-                        "the cloud reports the device online".into(),
-                    ));
-                    break VerifyOutcome::Online {
-                        last_handshake_at: info.last_handshake_at,
-                    };
-                }
-                Err(ApiError::DeviceStayedOffline { .. }) => answered = true,
-                Err(
-                    e @ (ApiError::Network { .. }
-                    | ApiError::Timeout { .. }
-                    | ApiError::Server { .. }),
-                ) => unanswered = Some(e),
-                Err(e) => {
-                    break VerifyOutcome::CouldNotCheck {
-                        error: e.to_string(),
-                        hint: e.hint().to_owned(),
-                    };
-                }
-            }
-            let elapsed =
-                u32::try_from(cloud.api.now_ms().saturating_sub(started)).unwrap_or(u32::MAX);
-            let waited = slept.max(elapsed);
-            if waited >= timeout_ms {
-                if let Some(e) = unanswered.filter(|_| !answered) {
-                    break VerifyOutcome::CouldNotCheck {
-                        error: e.to_string(),
-                        hint: e.hint().to_owned(),
-                    };
-                }
-                break VerifyOutcome::StayedOffline {
-                    waited_s: waited.div_ceil(1000),
-                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
-                };
-            }
-            if self.cancel.is_cancelled() {
-                on_event(DoctorEvent::Log(format!(
-                    "stopped waiting for the cloud after {} s, as asked",
-                    waited.div_ceil(1000)
-                )));
-                break VerifyOutcome::StoppedWaiting {
-                    waited_s: waited.div_ceil(1000),
-                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
-                };
-            }
-            let step = cloud::ONLINE_POLL_MS.min(timeout_ms - waited);
-            cloud.api.sleep(step).await;
-            slept += step;
-        };
+        let verify = self
+            .online_wait()
+            .wait(cloud.api, token, timeout_ms, &self.cancel, on_event)
+            .await;
         Ok((verify, counts))
     }
 

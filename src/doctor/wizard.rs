@@ -171,6 +171,46 @@ pub fn plan_summary(actions: usize) -> String {
     }
 }
 
+/// One key slot (or the cloud) on the success screen: what the diagnosis found, and what the
+/// repair left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotChange {
+    pub title: &'static str,
+    pub before: String,
+    pub after: &'static str,
+}
+
+/// Each diagnosed line before the repair → after it, from the repair's report: `written` names
+/// the regions written and verified (`RepairReport::written`), `sent` whether the cloud got the key.
+pub fn slot_changes(
+    lines: &[super::report::Line],
+    written: &[&str],
+    sent: bool,
+) -> Vec<SlotChange> {
+    let wrote = |what: &str| written.contains(&what);
+    lines
+        .iter()
+        .map(|l| {
+            let after = match l.title {
+                "Device private key" if wrote("device private key") => {
+                    "a new key, written and read back"
+                }
+                "Cloud server key" | "Cloud server address" if wrote("server key") => {
+                    "written and read back"
+                }
+                "Particle cloud" if sent => "holds the device's public key",
+                "Particle cloud" => "the key was not sent",
+                _ => "unchanged",
+            };
+            SlotChange {
+                title: l.title,
+                before: format!("{}: {}", l.verdict.word(), l.text),
+                after,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

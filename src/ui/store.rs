@@ -15,8 +15,8 @@ use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
     AfterFailure, Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError,
-    DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
-    product_field, server_address,
+    DoctorEvent, Identity, OnlineWait, Plan, PlanOptions, RepairReport, ServerChoice, Step,
+    VerifyOutcome, product_field, server_address,
     wizard::{self, Facts},
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
@@ -30,7 +30,7 @@ use leptos::task::spawn_local;
 use std::pin::Pin;
 
 /// How long the page waits for the cloud to report a repaired device online.
-const VERIFY_TIMEOUT_MS: u32 = 90_000;
+pub const VERIFY_TIMEOUT_MS: u32 = 90_000;
 
 /// The cloud the page talks to: Particle's (or a loopback test cloud) over HTTP, or the simulated
 /// mode's. Cheap to clone; clones share state.
@@ -175,6 +175,11 @@ pub struct Store {
     pub repair_started: RwSignal<bool>,
     /// The id of the element that gets the focus once rendered (what needs the user next).
     pub focus: RwSignal<Option<&'static str>>,
+    /// What "Wait longer" needs once the device left DFU mode.
+    online_wait: StoredValue<Option<OnlineWait>>,
+    /// Seconds the page has waited for the cloud in this wait (shown while it waits).
+    pub waited_s: RwSignal<u32>,
+    ticker: StoredValue<Option<IntervalHandle>, LocalStorage>,
 }
 
 impl Store {
@@ -226,6 +231,9 @@ impl Store {
             view: RwSignal::new(Step::Connect),
             repair_started: RwSignal::new(false),
             focus: RwSignal::new(None),
+            online_wait: StoredValue::new(None),
+            waited_s: RwSignal::new(0),
+            ticker: StoredValue::new_local(None),
         };
         if store.link.with_value(|l| l.sim.is_some()) {
             store.start_simulation();
@@ -242,6 +250,9 @@ impl Store {
             DoctorEvent::Step(s) => {
                 self.step.set(Some(s));
                 self.progress.set(None);
+                if s == Step::Verify {
+                    self.start_ticker();
+                }
             }
             DoctorEvent::Progress { done, total } => self.progress.set(Some((done, total))),
             DoctorEvent::Log(line) => self.log_line(line),
@@ -320,7 +331,25 @@ impl Store {
         true
     }
 
+    /// Counts the seconds of a wait for the cloud, until [`Store::end`].
+    fn start_ticker(self) {
+        self.stop_ticker();
+        self.waited_s.set(0);
+        let handle = set_interval_with_handle(
+            move || self.waited_s.update(|s| *s += 1),
+            std::time::Duration::from_secs(1),
+        );
+        self.ticker.set_value(handle.ok());
+    }
+
+    fn stop_ticker(self) {
+        if let Some(h) = self.ticker.try_update_value(Option::take).flatten() {
+            h.clear();
+        }
+    }
+
     fn end(self) {
+        self.stop_ticker();
         self.busy.set(false);
         self.cancelling.set(false);
         self.progress.set(None);
@@ -857,6 +886,7 @@ impl Store {
             };
             match doctor.repair(&plan, ctx, &mut |e| self.on_event(e)).await {
                 Ok(report) => {
+                    self.online_wait.set_value(Some(doctor.online_wait()));
                     self.log_line(report::repair_summary(&report));
                     self.repair.set(Some(report));
                     let ctx = CloudContext {
@@ -889,6 +919,30 @@ impl Store {
                     }
                 }
             }
+            self.end();
+        });
+    }
+
+    /// "Wait longer": asks the cloud again, as long again, whether the repaired device is online.
+    pub fn wait_longer(self) {
+        let (Some(wait), Some(token)) = (self.online_wait.get_value(), self.current_token()) else {
+            return;
+        };
+        if !self.begin() {
+            return;
+        }
+        self.on_event(DoctorEvent::Step(Step::Verify));
+        let mut cloud = self.watched_cloud();
+        let cancel = self.cancel.get_value();
+        spawn_local(async move {
+            let outcome = wait
+                .wait(&mut cloud, &token, VERIFY_TIMEOUT_MS, &cancel, &mut |e| {
+                    self.on_event(e)
+                })
+                .await;
+            self.log_line(report::verify_summary(&outcome).0);
+            self.verify.set(Some(outcome));
+            self.focus.set(Some("open-step"));
             self.end();
         });
     }

@@ -108,10 +108,28 @@ for (const [label, viewport] of [['1280', DESKTOP], ['360', PHONE]]) {
     assert.ok(await kr.el('repair').isEnabled());
     await kr.shot('plan');
 
+    // While the page waits for the cloud it says how long it has waited and what the LED does.
+    await kr.page.evaluate(() => {
+      window.__waits = [];
+      new MutationObserver(() => {
+        const m = document.body.innerText.match(/Waiting for the cloud: \d+ s of up to \d+ s\. [^\n]*LED[^\n]*/);
+        if (m) window.__waits.push(m[0]);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
     await kr.repair();
     await kr.waitForOnline();
     await kr.waitForStep('Verify');
     await focusOn(kr, 'open-step');
+    assert.ok((await kr.page.evaluate(() => window.__waits)).length > 0, 'the wait showed its elapsed time and the LED to expect');
+    // The success screen: the device by name, a local time (not the cloud's ISO text), each slot.
+    const success = await kr.text('verify-result');
+    assert.match(success, /is online/);
+    assert.ok((await kr.text('device-name')).trim(), 'the device is named');
+    assert.doesNotMatch(success, /\d{4}-\d\d-\d\dT\d\d:/, 'no raw ISO time');
+    const rows = await kr.el('slot-changes').locator('tbody tr').evaluateAll((rs) => rs.map((r) => r.textContent));
+    assert.equal(rows.length, 4, 'each slot before → after');
+    assert.match(rows[3], /Particle cloud.*holds the device's public key/);
+    assert.equal(await kr.page.locator('.verdict-problem:visible').count(), 0, 'no old problem shown as current');
     const all = await kr.el('steps').locator('li').evaluateAll((ls) => ls.map((l) => l.className));
     assert.deepEqual(all, ['done', 'done', 'done', 'done', 'done', 'current']);
     assert.ok((await kr.horizontalOverflow()) <= 0, 'no sideways scrolling');

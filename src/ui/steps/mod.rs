@@ -12,7 +12,7 @@ mod verify;
 use crate::doctor::Step;
 use crate::doctor::wizard::{self, Mark};
 use crate::ui::erased::{Dynamic, dynamic, flag, on};
-use crate::ui::store::{ErrorPlace, Store};
+use crate::ui::store::{ErrorPlace, Store, VERIFY_TIMEOUT_MS};
 use crate::ui::widgets::{ErrorPanel, ProgressBar};
 use leptos::prelude::*;
 
@@ -107,6 +107,14 @@ fn Working() -> impl IntoView {
                         {dynamic(move || {
                             if store.cancelling.get() {
                                 "Stopping before the next step…".to_owned()
+                            } else if store.step.get() == Some(Step::Verify) {
+                                format!(
+                                    "Waiting for the cloud: {} s of up to {} s. The device restarts; \
+                                     its LED blinks green, then fast cyan, and breathes cyan once \
+                                     it is connected.",
+                                    store.waited_s.get(),
+                                    VERIFY_TIMEOUT_MS / 1000
+                                )
                             } else {
                                 store.log.with(|l| l.last().cloned()).unwrap_or_default()
                             }

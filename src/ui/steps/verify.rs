@@ -3,7 +3,7 @@
 //! "Repair another device".
 
 use crate::doctor::wizard::{self, Recovery};
-use crate::doctor::{AfterFailure, report};
+use crate::doctor::{AfterFailure, SendOutcome, VerifyOutcome, report};
 use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::Store;
 use leptos::prelude::*;
@@ -68,23 +68,112 @@ pub fn verify_summary(store: Store) -> String {
 
 pub fn verify_body(store: Store) -> AnyView {
     dynamic(move || {
-        store.verify.get().map(|v| {
-            let (headline, next) = report::verify_summary(&v);
+        let v = store.verify.get()?;
+        let another = view! {
+            <button
+                type="button"
+                id="repair-another"
+                class="secondary"
+                data-testid="repair-another"
+                on:click=on(move |_| store.repair_another())
+            >
+                "Repair another device"
+            </button>
+        };
+        if let VerifyOutcome::Online { last_handshake_at } = &v {
+            return Some(view! { <Success at=last_handshake_at.clone()/> {another} }.into_any());
+        }
+        let (headline, next) = report::verify_summary(&v);
+        // Waiting again helps when the cloud answered "offline", or stopped answering.
+        let can_wait = matches!(
+            v,
+            VerifyOutcome::StayedOffline { .. }
+                | VerifyOutcome::StoppedWaiting { .. }
+                | VerifyOutcome::CouldNotCheck { .. }
+        );
+        Some(
             view! {
                 <div data-testid="verify-result">
                     <p><strong>{headline}</strong></p>
+                    {can_wait
+                        .then(|| {
+                            view! {
+                                <button
+                                    type="button"
+                                    id="wait-longer"
+                                    class="primary"
+                                    data-testid="wait-longer"
+                                    on:click=on(move |_| store.wait_longer())
+                                    disabled=flag(move || store.busy.get())
+                                >
+                                    "Wait longer"
+                                </button>
+                            }
+                        })}
+                    <h4>"What to check"</h4>
                     <ul>{next.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
                 </div>
-                <button
-                    type="button"
-                    id="repair-another"
-                    data-testid="repair-another"
-                    on:click=on(move |_| store.repair_another())
-                >
-                    "Repair another device"
-                </button>
+                {another}
             }
-        })
+            .into_any(),
+        )
     })
     .into_any()
+}
+
+/// The success screen: the device by name, when it connected (local time), each slot before →
+/// after.
+#[component]
+fn Success(at: Option<String>) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let d = store.diagnosis.get_untracked();
+    let name = d
+        .as_ref()
+        .and_then(|d| d.cloud_device.as_ref()?.name.clone())
+        .or_else(|| store.identity.get_untracked().map(|i| i.device_id))
+        .unwrap_or_default();
+    let changes = match (d, store.repair.get_untracked()) {
+        (Some(d), Some(r)) => wizard::slot_changes(
+            &report::lines_for(&d, store.test_cloud_region().as_deref()),
+            &r.written,
+            r.send == SendOutcome::Sent,
+        ),
+        _ => Vec::new(),
+    };
+    view! {
+        <div class="success" data-testid="verify-result">
+            <p class="success-head">
+                <span aria-hidden="true">"✓ "</span>
+                <strong data-testid="device-name">{name}</strong>
+                " is online: the cloud accepted its keys at "
+                <time>{local_time(at.as_deref())}</time>
+                "."
+            </p>
+            <p>"Its LED should be breathing cyan."</p>
+            <table class="changes" data-testid="slot-changes">
+                <caption class="sr-only">"Each key slot before and after the repair"</caption>
+                <thead><tr><th scope="col">"Slot"</th><th scope="col">"Before"</th><th scope="col">"After"</th></tr></thead>
+                <tbody>
+                    {changes
+                        .into_iter()
+                        .map(|c| view! { <tr><th scope="row">{c.title}</th><td>{c.before}</td><td>{c.after}</td></tr> })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// `iso` (the cloud's time) in the user's local time; now, if the cloud gave none.
+fn local_time(iso: Option<&str>) -> String {
+    let date = match iso {
+        Some(t) => js_sys::Date::new(&t.into()),
+        None => js_sys::Date::new_0(),
+    };
+    let date = if date.get_time().is_nan() {
+        js_sys::Date::new_0()
+    } else {
+        date
+    };
+    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }
