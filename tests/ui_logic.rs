@@ -946,3 +946,44 @@ fn the_success_screen_says_what_each_slot_was_and_is() {
     assert_eq!(kept[0].after, "unchanged");
     assert_eq!(kept[3].after, "the key was not sent");
 }
+
+/// "Repair now, send the key later" is honoured when signed in, and the key written but not sent
+/// is sent later from the public key read back from the device, after it left DFU mode; then the
+/// device comes online.
+#[test]
+fn send_later_is_honoured_when_signed_in_and_the_key_is_sent_after_dfu() {
+    use key_rescue::doctor::{CloudContext, SendOutcome, VerifyOutcome};
+    let (w, region) = sim_world(Fault::CorruptKey);
+    let mut options = sim_cloud_options(region);
+    options.send_later = true;
+    let mut run = block_on(full_repair_until_repair(&w, options, Some(DEMO_EMAIL)));
+    assert!(
+        !run.plan
+            .as_ref()
+            .unwrap()
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::SendPublicKey { .. })),
+        "no send in the plan"
+    );
+    let r = run.repaired().clone();
+    assert_eq!(r.send, SendOutcome::Deferred);
+    let public_key = r.public_key.clone().expect("read back from the device");
+    let doctor = run.doctor.take().unwrap();
+    let wait = doctor.online_wait();
+    let mut api = w.cloud_api();
+    // Left DFU mode without asking the cloud (the page passes no token while a key is unsent).
+    let ctx = CloudContext {
+        api: &mut api,
+        token: None,
+    };
+    let (left, _) = block_on(doctor.leave_and_verify(ctx, 90_000, &mut |_| {})).unwrap();
+    assert!(matches!(left, VerifyOutcome::LeftDfu { .. }), "{left:?}");
+    let token = w.token(DEMO_EMAIL);
+    block_on(wait.send_key(&mut api, &token, &public_key, &mut |_| {})).unwrap();
+    let online = block_on(wait.wait(&mut api, &token, 90_000, &CancelFlag::new(), &mut |_| {}));
+    assert!(matches!(online, VerifyOutcome::Online { .. }), "{online:?}");
+    // Somebody else's account is refused, with a typed error.
+    let stranger = w.token("stranger@example.com");
+    assert!(block_on(wait.send_key(&mut api, &stranger, &public_key, &mut |_| {})).is_err());
+}

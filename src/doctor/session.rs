@@ -133,6 +133,34 @@ pub struct OnlineWait {
 }
 
 impl OnlineWait {
+    /// Sends `public_key` (read back from the device by the repair) for this device, once
+    /// somebody is signed in: no DFU mode needed. The cloud's device record gives the product to
+    /// send it to, as the diagnosis's lookup does.
+    pub async fn send_key<C: CloudApi>(
+        &self,
+        api: &mut C,
+        token: &AccessToken,
+        public_key: &PublicKeyInfo,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<(), DoctorError> {
+        let info = match &self.product {
+            Some(product) => api.product_device(token, product, &self.device_id).await?,
+            None => api.device(token, &self.device_id).await?,
+        };
+        let upload = KeyUpload {
+            device_id: self.device_id.clone(),
+            public_key_pem: public_key.pem.clone(),
+            algorithm: cloud_algorithm(public_key.algorithm),
+            product_id: info.upload_product_id(),
+        };
+        api.send_public_key(token, &upload).await?;
+        on_event(DoctorEvent::Log(format!(
+            "sent public key {} to the cloud",
+            public_key.fingerprint
+        )));
+        Ok(())
+    }
+
     /// Asks the cloud, one poll at a time, until it reports the device online or `timeout_ms`
     /// passed; `cancel` stops the wait between two polls.
     pub async fn wait<C: CloudApi>(
@@ -764,7 +792,8 @@ impl<T: Transport> Doctor<T> {
     pub fn online_wait(&self) -> OnlineWait {
         OnlineWait {
             device_id: self.identity.device_id.clone(),
-            product: self.lookup_product.clone(),
+            // The route the lookup used; signed out, the product the page was told (if any).
+            product: self.lookup_product.clone().or_else(|| self.product.clone()),
         }
     }
 

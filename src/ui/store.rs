@@ -15,8 +15,8 @@ use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
     AfterFailure, Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError,
-    DoctorEvent, Identity, OnlineWait, Plan, PlanOptions, RepairReport, ServerChoice, Step,
-    VerifyOutcome, product_field, server_address,
+    DoctorEvent, Identity, OnlineWait, Plan, PlanOptions, RepairReport, SendOutcome, ServerChoice,
+    Step, VerifyOutcome, product_field, server_address,
     wizard::{self, Facts},
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
@@ -103,6 +103,14 @@ impl CloudApi for WatchedCloud {
     }
 }
 
+/// What a sign-in request got, applied by [`Store::signing_in`] unless it was cancelled.
+enum SignedIn {
+    /// A session, with who signed in (as shown) and the cloud that issued it.
+    Session(Session, String, PageCloud),
+    /// The account uses two-step verification: the MFA token and the e-mail address.
+    CodeNeeded(String, String),
+}
+
 /// Where an error panel shows up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorPlace {
@@ -175,6 +183,10 @@ pub struct Store {
     pub repair_started: RwSignal<bool>,
     /// The id of the element that gets the focus once rendered (what needs the user next).
     pub focus: RwSignal<Option<&'static str>>,
+    /// The current sign-in attempt; Cancel moves it on, so a late answer is dropped.
+    sign_in_attempt: StoredValue<u32>,
+    /// A sign-in request runs.
+    pub signing: RwSignal<bool>,
     /// What "Wait longer" needs once the device left DFU mode.
     online_wait: StoredValue<Option<OnlineWait>>,
     /// Seconds the page has waited for the cloud in this wait (shown while it waits).
@@ -232,6 +244,8 @@ impl Store {
             repair_started: RwSignal::new(false),
             focus: RwSignal::new(None),
             online_wait: StoredValue::new(None),
+            sign_in_attempt: StoredValue::new(0),
+            signing: RwSignal::new(false),
             waited_s: RwSignal::new(0),
             ticker: StoredValue::new_local(None),
         };
@@ -361,6 +375,14 @@ impl Store {
         if !self.busy.get_untracked() || self.cancelling.get_untracked() {
             return;
         }
+        if self.signing.get_untracked() {
+            // A sign-in stops at once: its answer, when it comes, is dropped.
+            self.sign_in_attempt.update_value(|a| *a += 1);
+            self.signing.set(false);
+            self.log_line("Sign-in cancelled.");
+            self.end();
+            return;
+        }
         self.cancel.with_value(CancelFlag::cancel);
         self.cancelling.set(true);
         self.log_line("Cancelling: the page stops before its next step.");
@@ -482,19 +504,48 @@ impl Store {
 
     // --- sign-in ---------------------------------------------------------------------------------
 
-    /// Runs one sign-in `request` (a future not yet started) while busy; an error it returns shows
-    /// in the sign-in panel. Boxed, so this code is in the page once, not once per caller.
-    fn signing_in(self, request: Pin<Box<dyn Future<Output = Result<(), ApiError>>>>) {
+    /// Runs one sign-in `request` (a future not yet started) while busy and applies what it
+    /// returns, unless Cancel was pressed meanwhile (then a session it got is signed out again);
+    /// an error shows in the sign-in panel. Boxed, so this code is in the page once.
+    fn signing_in(self, request: Pin<Box<dyn Future<Output = Result<SignedIn, ApiError>>>>) {
         if !self.begin() {
             return;
         }
         self.missing_input.set(None);
+        let attempt = self.sign_in_attempt.get_value() + 1;
+        self.sign_in_attempt.set_value(attempt);
+        self.signing.set(true);
         spawn_local(async move {
-            match request.await {
-                Ok(()) => {}
-                Err(ApiError::MissingInput { field }) => self.missing_input.set(Some(field)),
+            let outcome = request.await;
+            if self.sign_in_attempt.get_value() != attempt {
+                // Cancelled: nothing is applied; a token the cloud issued anyway is revoked.
+                if let Ok(SignedIn::Session(session, _, mut client)) = outcome {
+                    let _ = client.sign_out(&session.token).await;
+                }
+                return;
+            }
+            match outcome {
+                Ok(SignedIn::Session(session, who, client)) => {
+                    self.signed_in_as(session, who, client)
+                }
+                Ok(SignedIn::CodeNeeded(mfa_token, email)) => {
+                    self.mfa_token.set_value(Some(mfa_token));
+                    self.mfa_email.set(email);
+                    self.mfa_pending.set(true);
+                    self.focus.set(Some("otp"));
+                }
+                Err(ApiError::MissingInput { field }) => {
+                    self.missing_input.set(Some(field));
+                    self.focus.set(Some(match field {
+                        InputField::Email => "email",
+                        InputField::Password => "password",
+                        InputField::OneTimeCode => "otp",
+                        InputField::AccessToken => "token",
+                    }));
+                }
                 Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
             }
+            self.signing.set(false);
             self.end();
         });
     }
@@ -504,15 +555,12 @@ impl Store {
         self.signing_in(Box::pin(async move {
             let email = email.trim().to_owned();
             match cloud.sign_in(&email, &password).await {
-                Ok(session) => self.signed_in_as(session, email, cloud),
+                Ok(session) => Ok(SignedIn::Session(session, email, cloud)),
                 Err(ApiError::MfaRequired { mfa_token }) => {
-                    self.mfa_token.set_value(Some(mfa_token));
-                    self.mfa_email.set(email);
-                    self.mfa_pending.set(true);
+                    Ok(SignedIn::CodeNeeded(mfa_token, email))
                 }
-                Err(e) => return Err(e),
+                Err(e) => Err(e),
             }
-            Ok(())
         }));
     }
 
@@ -521,14 +569,20 @@ impl Store {
             return;
         };
         let mut cloud = self.cloud.get_value();
+        let who = self.mfa_email.get_untracked();
         self.signing_in(Box::pin(async move {
             let session = cloud.sign_in_otp(&mfa_token, otp.trim()).await?;
-            self.mfa_token.set_value(None);
-            self.mfa_pending.set(false);
-            let who = self.mfa_email.get_untracked();
-            self.signed_in_as(session, who, cloud);
-            Ok(())
+            Ok(SignedIn::Session(session, who, cloud))
         }));
+    }
+
+    /// "Back" from the one-time code: the e-mail and password form again.
+    pub fn back_from_code(self) {
+        self.mfa_token.set_value(None);
+        self.mfa_pending.set(false);
+        self.missing_input.set(None);
+        self.error.set(None);
+        self.focus.set(Some("email"));
     }
 
     pub fn sign_in_with_token(self, pasted: String) {
@@ -536,8 +590,11 @@ impl Store {
         self.signing_in(Box::pin(async move {
             let session = cloud.sign_in_with_token(&pasted).await?;
             // The API tells a token's scope, not its account's e-mail address.
-            self.signed_in_as(session, "an access token".to_owned(), cloud);
-            Ok(())
+            Ok(SignedIn::Session(
+                session,
+                "an access token".to_owned(),
+                cloud,
+            ))
         }));
     }
 
@@ -552,10 +609,18 @@ impl Store {
             storage_set(key, held.token.expose());
         }
         self.held.set_value(Some((held, client)));
+        self.mfa_token.set_value(None);
+        self.mfa_pending.set(false);
         self.diagnose_only.set(false);
         self.log_line(format!("Signed in as {who}."));
         self.signed_in.set(Some(who));
         self.error.set(None);
+        // What needs the user next: a key still to send, or the open step.
+        let deferred = self
+            .repair
+            .with_untracked(|r| r.as_ref().is_some_and(|r| r.send != SendOutcome::Sent));
+        self.focus
+            .set(Some(if deferred { "send-now" } else { "open-step" }));
     }
 
     /// "Sign out": forgets the token wherever the page kept it and revokes it at the cloud that
@@ -888,10 +953,12 @@ impl Store {
                 Ok(report) => {
                     self.online_wait.set_value(Some(doctor.online_wait()));
                     self.log_line(report::repair_summary(&report));
+                    // A key not sent cannot bring the device online: no point in waiting.
+                    let sent = report.send == SendOutcome::Sent;
                     self.repair.set(Some(report));
                     let ctx = CloudContext {
                         api: &mut cloud,
-                        token: token.as_ref(),
+                        token: token.as_ref().filter(|_| sent),
                     };
                     match doctor
                         .leave_and_verify(ctx, VERIFY_TIMEOUT_MS, &mut |e| self.on_event(e))
@@ -943,6 +1010,47 @@ impl Store {
             self.log_line(report::verify_summary(&outcome).0);
             self.verify.set(Some(outcome));
             self.focus.set(Some("open-step"));
+            self.end();
+        });
+    }
+
+    /// "Send the key now": after a repair that did not send the key (sent later, or the send
+    /// failed), sends the public key the repair read back from the device (no DFU mode needed),
+    /// then waits for the device to come online.
+    pub fn send_key_now(self) {
+        let key = self
+            .repair
+            .with_untracked(|r| r.as_ref().and_then(|r| r.public_key.clone()));
+        let (Some(wait), Some(token), Some(key)) =
+            (self.online_wait.get_value(), self.current_token(), key)
+        else {
+            return;
+        };
+        if !self.begin() {
+            return;
+        }
+        self.on_event(DoctorEvent::Step(Step::Verify));
+        let mut cloud = self.watched_cloud();
+        let cancel = self.cancel.get_value();
+        spawn_local(async move {
+            match wait
+                .send_key(&mut cloud, &token, &key, &mut |e| self.on_event(e))
+                .await
+            {
+                Ok(()) => {
+                    self.repair
+                        .update(|r| r.iter_mut().for_each(|r| r.send = SendOutcome::Sent));
+                    let outcome = wait
+                        .wait(&mut cloud, &token, VERIFY_TIMEOUT_MS, &cancel, &mut |e| {
+                            self.on_event(e)
+                        })
+                        .await;
+                    self.log_line(report::verify_summary(&outcome).0);
+                    self.verify.set(Some(outcome));
+                    self.focus.set(Some("open-step"));
+                }
+                Err(e) => self.fail(ErrorPlace::Steps, &e),
+            }
             self.end();
         });
     }

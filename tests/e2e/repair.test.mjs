@@ -143,6 +143,7 @@ test('an access token signs in instead of a password', LONG, async () => {
   const res = await fetch(`${fx.cloud.url}/__sim/token?email=${encodeURIComponent(DEMO.email)}`, { method: 'POST' });
   const { access_token: token } = await res.json();
   const kr = await KeyRescue.open(fx.browser, fx.server, { name: '22-token-sign-in', api: fx.cloud.url });
+  await kr.openHelp('token'); // behind "Use an access token instead"
   await kr.visible('token-input');
   assert.equal(await kr.el('remember-token').isChecked(), false, 'the token is kept in memory unless the user asks');
   await kr.el('token-input').fill(token);

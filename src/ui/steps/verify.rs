@@ -80,6 +80,12 @@ pub fn verify_body(store: Store) -> AnyView {
                 "Repair another device"
             </button>
         };
+        let unsent = store
+            .repair
+            .with(|r| r.as_ref().is_some_and(|r| r.send != SendOutcome::Sent));
+        if unsent {
+            return Some(view! { <SendLater/> {another} }.into_any());
+        }
         if let VerifyOutcome::Online { last_handshake_at } = &v {
             return Some(view! { <Success at=last_handshake_at.clone()/> {another} }.into_any());
         }
@@ -176,4 +182,44 @@ fn local_time(iso: Option<&str>) -> String {
         date
     };
     String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+/// After a repair that did not send the key: the device holds its repaired key, the cloud does
+/// not know it yet; once signed in, "Send the key now" (the key read back from the device).
+#[component]
+fn SendLater() -> impl IntoView {
+    let store = expect_context::<Store>();
+    view! {
+        <div class="notice" data-testid="verify-result">
+            <p>
+                <strong>"The device left DFU mode with its repaired keys, but the cloud does not have its public key yet."</strong>
+                " It connects once the cloud has it; the page kept the key it read back from the device."
+            </p>
+            {dynamic(move || {
+                if store.signed_in.get().is_some() {
+                    view! {
+                        <button
+                            type="button"
+                            id="send-now"
+                            class="primary"
+                            data-testid="send-now"
+                            on:click=on(move |_| store.send_key_now())
+                            disabled=flag(move || store.busy.get())
+                        >
+                            "Send the key now"
+                        </button>
+                    }
+                    .into_any()
+                } else {
+                    view! {
+                        <p data-testid="send-now-sign-in">
+                            <a href="#signin-heading">"Sign in"</a>
+                            " with the account that owns the device: the page then offers to send the key."
+                        </p>
+                    }
+                    .into_any()
+                }
+            })}
+        </div>
+    }
 }
