@@ -128,8 +128,10 @@ pub enum VerifyOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnlineWait {
     pub device_id: String,
-    /// The product the cloud lookup needed, if any.
+    /// The product route the diagnosis's cloud lookup used, if any.
     pub product: Option<ProductRef>,
+    /// The product the page was told (a support link's), for a lookup made later.
+    pub told_product: Option<ProductRef>,
 }
 
 impl OnlineWait {
@@ -143,9 +145,17 @@ impl OnlineWait {
         public_key: &PublicKeyInfo,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(), DoctorError> {
-        let info = match &self.product {
-            Some(product) => api.product_device(token, product, &self.device_id).await?,
-            None => api.device(token, &self.device_id).await?,
+        let id = &self.device_id;
+        let info = match self.product.as_ref().or(self.told_product.as_ref()) {
+            None => api.device(token, id).await?,
+            Some(product) => match api.product_device(token, product, id).await {
+                Ok(info) => info,
+                // As the diagnosis's lookup: a product without the device, then the device route.
+                Err(ApiError::NotInProduct { .. } | ApiError::ProductNotVisible { .. }) => {
+                    api.device(token, id).await?
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         let upload = KeyUpload {
             device_id: self.device_id.clone(),
@@ -792,8 +802,8 @@ impl<T: Transport> Doctor<T> {
     pub fn online_wait(&self) -> OnlineWait {
         OnlineWait {
             device_id: self.identity.device_id.clone(),
-            // The route the lookup used; signed out, the product the page was told (if any).
-            product: self.lookup_product.clone().or_else(|| self.product.clone()),
+            product: self.lookup_product.clone(),
+            told_product: self.product.clone(),
         }
     }
 
