@@ -987,3 +987,59 @@ fn send_later_is_honoured_when_signed_in_and_the_key_is_sent_after_dfu() {
     let stranger = w.token("stranger@example.com");
     assert!(block_on(wait.send_key(&mut api, &stranger, &public_key, &mut |_| {})).is_err());
 }
+
+/// The advanced panel asks before every write, and checks a custom server's fields before
+/// anything is read or written (the empty custom server used to write Particle's key and say so).
+#[test]
+fn advanced_writes_are_confirmed_and_custom_server_fields_checked_first() {
+    use key_rescue::doctor::wizard::{ServerField, check_custom_server, confirmation};
+    use key_rescue::keys::ServerAddressSpec;
+    for write in [
+        Command::NewKey,
+        Command::LoadKeyFile { file: None },
+        Command::WriteServer {
+            key_file: None,
+            address: ServerAddressSpec::Unchanged,
+        },
+    ] {
+        let q = confirmation(&write).expect("a write is confirmed");
+        assert!(q.starts_with("Write") && q.ends_with('.'), "{q}");
+    }
+    for read in [
+        Command::SaveKey,
+        Command::ReadAddress,
+        Command::DumpFlash,
+        Command::SendKey { product: None },
+    ] {
+        assert_eq!(confirmation(&read), None);
+    }
+    let field =
+        |h: &str, p: &str, f: bool| check_custom_server(h, p, f).map_err(|(field, _)| field);
+    assert_eq!(
+        field("", "", false),
+        Err(ServerField::Host),
+        "empty: nothing written"
+    );
+    assert_eq!(field("  ", "5683", true), Err(ServerField::Host));
+    assert_eq!(field("bad host!", "", true), Err(ServerField::Host));
+    assert_eq!(field("300.1.1.1", "", true), Err(ServerField::Host));
+    assert_eq!(field("10.0.0.1", "0", true), Err(ServerField::Port));
+    assert_eq!(field("10.0.0.1", "65536", true), Err(ServerField::Port));
+    assert_eq!(field("10.0.0.1", "-1", true), Err(ServerField::Port));
+    assert_eq!(field("10.0.0.1", "5683", false), Err(ServerField::KeyFile));
+    assert_eq!(
+        check_custom_server(" cloud.example.com ", "", true),
+        Ok(ServerAddressSpec::Host {
+            host: "cloud.example.com".into(),
+            port: None
+        })
+    );
+    assert_eq!(
+        check_custom_server("10.0.0.1", "65535", true),
+        Ok(ServerAddressSpec::Host {
+            host: "10.0.0.1".into(),
+            port: Some(65535)
+        })
+    );
+    assert_eq!(ServerField::Port.id(), "server-port");
+}

@@ -211,6 +211,94 @@ pub fn slot_changes(
         .collect()
 }
 
+/// A field of the advanced panel's custom server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerField {
+    Host,
+    Port,
+    KeyFile,
+}
+
+impl ServerField {
+    /// The id of the field's input (the focus goes there).
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Host => "server-host",
+            Self::Port => "server-port",
+            Self::KeyFile => "server-file",
+        }
+    }
+}
+
+/// Checks the custom server's fields before anything is read or written: a host (a dotted IPv4
+/// address or a domain name, as the CLI encodes it), a port from 1 to 65535 or none (the
+/// default), and a key file (the key file itself is parsed by `Doctor::server_region` before the
+/// confirmation). `Err` names the field and says what to enter.
+pub fn check_custom_server(
+    host: &str,
+    port: &str,
+    key_file_picked: bool,
+) -> Result<crate::keys::ServerAddressSpec, (ServerField, &'static str)> {
+    let (host, port) = (host.trim(), port.trim());
+    if host.is_empty() {
+        return Err((
+            ServerField::Host,
+            "Enter the server's host name or IPv4 address, such as 192.168.1.10 or cloud.example.com.",
+        ));
+    }
+    if crate::keys::server::address_bytes(host).is_err() {
+        return Err((
+            ServerField::Host,
+            "This is not a host name or an IPv4 address: use letters, digits, dots and hyphens, or four numbers from 0 to 255.",
+        ));
+    }
+    let port = match port {
+        "" => None,
+        text => match text.parse::<u16>() {
+            Ok(p) if p >= 1 => Some(p),
+            _ => {
+                return Err((
+                    ServerField::Port,
+                    "Enter a port from 1 to 65535, or leave it empty for the default.",
+                ));
+            }
+        },
+    };
+    if !key_file_picked {
+        return Err((
+            ServerField::KeyFile,
+            "Pick the server's public key file (DER or PEM): a custom server has its own key.",
+        ));
+    }
+    Ok(crate::keys::ServerAddressSpec::Host {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// The question the advanced panel asks before a command that writes to the device, or `None`
+/// for a command that only reads (or only talks to the cloud).
+pub fn confirmation(command: &super::Command) -> Option<&'static str> {
+    use super::Command;
+    match command {
+        Command::LoadKeyFile { .. } => Some(
+            "Write the key from this file to the device? It replaces the device's private key \
+             (the backup keeps the current one).",
+        ),
+        Command::NewKey => Some(
+            "Write a new key pair to the device? It replaces the device's private key (the \
+             backup keeps the current one); the cloud needs the new public key afterwards.",
+        ),
+        Command::WriteServer { .. } => Some(
+            "Write this server key and address to the device? The device then connects only to \
+             that server.",
+        ),
+        Command::SaveKey | Command::SendKey { .. } | Command::ReadAddress | Command::DumpFlash => {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,6 +116,7 @@ enum SignedIn {
 pub enum ErrorPlace {
     SignIn,
     Steps,
+    Advanced,
     Simulation,
 }
 
@@ -183,6 +184,11 @@ pub struct Store {
     pub repair_started: RwSignal<bool>,
     /// The id of the element that gets the focus once rendered (what needs the user next).
     pub focus: RwSignal<Option<&'static str>>,
+    /// The question the advanced panel asks before a write, and the command it would run.
+    pub pending: RwSignal<Option<&'static str>>,
+    pending_command: StoredValue<Option<Command>, LocalStorage>,
+    /// A custom-server field that needs another value, and what to enter (nothing was sent).
+    pub server_problem: RwSignal<Option<(wizard::ServerField, &'static str)>>,
     /// The current sign-in attempt; Cancel moves it on, so a late answer is dropped.
     sign_in_attempt: StoredValue<u32>,
     /// A sign-in request runs.
@@ -245,6 +251,9 @@ impl Store {
             focus: RwSignal::new(None),
             online_wait: StoredValue::new(None),
             sign_in_attempt: StoredValue::new(0),
+            pending: RwSignal::new(None),
+            pending_command: StoredValue::new_local(None),
+            server_problem: RwSignal::new(None),
             signing: RwSignal::new(false),
             waited_s: RwSignal::new(0),
             ticker: StoredValue::new_local(None),
@@ -1120,29 +1129,85 @@ impl Store {
 
     // --- advanced panel --------------------------------------------------------------------------
 
-    /// Runs one advanced command on the connected device (which stays connected afterwards).
-    /// `file` is the file input whose pick the command reads, if it reads one.
+    /// An advanced command on the connected device (which stays connected afterwards). `file` is
+    /// the file input whose pick the command reads, if it reads one. A command that writes waits
+    /// for "Write" in the panel's confirmation ([`Store::confirm_pending`]); one that reads runs.
     pub fn advanced(self, command: Command, file: Option<NodeRef<Input>>) {
-        if !self.begin() {
+        self.error.set(None);
+        self.advanced_result.set(None);
+        self.pending.set(None);
+        if self.busy.get_untracked() {
             return;
         }
-        let Some(mut doctor) = self.take_doctor() else {
-            self.fail_text(
-                ErrorPlace::Steps,
+        if self.doctor.with_value(Option::is_none) {
+            return self.fail_text(
+                ErrorPlace::Advanced,
                 "no device is connected".into(),
                 "Press Connect device first; the advanced commands work on a connected device."
                     .into(),
             );
-            self.end();
-            return;
-        };
-        let mut cloud = self.watched_cloud();
-        let token = self.current_token();
+        }
         spawn_local(async move {
             let command = match file {
                 Some(input) => command.with_file(read_picked(input).await),
                 None => command,
             };
+            // A custom server's key file is parsed now, before the question.
+            if let Command::WriteServer { key_file, address } = &command {
+                let checked = self.doctor.with_value(|d| {
+                    d.as_ref()
+                        .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
+                });
+                if let Some(Err(e)) = checked {
+                    return self.fail(ErrorPlace::Advanced, &e);
+                }
+            }
+            match wizard::confirmation(&command) {
+                // No file picked: the command says so, nothing to ask about.
+                Some(_) if matches!(command, Command::LoadKeyFile { file: None }) => {
+                    self.run_advanced(command)
+                }
+                Some(question) => {
+                    self.pending_command.set_value(Some(command));
+                    self.pending.set(Some(question));
+                    self.focus.set(Some("confirm-write"));
+                }
+                None => self.run_advanced(command),
+            }
+        });
+    }
+
+    /// "Write" in the panel's confirmation: runs the command it asked about.
+    pub fn confirm_pending(self) {
+        self.pending.set(None);
+        if let Some(command) = self
+            .pending_command
+            .try_update_value(Option::take)
+            .flatten()
+        {
+            self.run_advanced(command);
+        }
+    }
+
+    /// "Cancel" in the panel's confirmation: nothing is written.
+    pub fn cancel_pending(self) {
+        self.pending.set(None);
+        self.pending_command.set_value(None);
+        self.log_line("Nothing was written.");
+    }
+
+    fn run_advanced(self, command: Command) {
+        if !self.begin() {
+            return;
+        }
+        let Some(mut doctor) = self.take_doctor() else {
+            self.end();
+            return;
+        };
+        let writes = wizard::confirmation(&command).is_some();
+        let mut cloud = self.watched_cloud();
+        let token = self.current_token();
+        spawn_local(async move {
             let ctx = CloudContext {
                 api: &mut cloud,
                 token: token.as_ref(),
@@ -1157,20 +1222,42 @@ impl Store {
                         download(&file.name, &file.bytes, "application/octet-stream");
                     }
                     self.log_line(outcome.message.clone());
+                    // The device changed: the diagnosis and the plan say what it holds now.
+                    if writes {
+                        self.run_diagnosis().await;
+                    }
                     self.advanced_result.set(Some(outcome.message));
+                    self.focus.set(Some("advanced-result"));
                 }
-                Err(e) => self.fail(ErrorPlace::Steps, &e),
+                Err(e) => self.fail(ErrorPlace::Advanced, &e),
             }
             self.end();
         });
     }
 
     /// `keys server` from the panel's fields: Particle's key (or, in the simulated mode, the
-    /// simulated cloud's) unless a custom server is chosen, whose key file `file` holds.
+    /// simulated cloud's) unless a custom server is chosen, whose fields are checked first (next
+    /// to each field) and whose key file `file` holds.
     pub fn write_server(self, custom: bool, host: &str, port: &str, file: NodeRef<Input>) {
-        let address = match server_address(custom, host, port) {
-            Ok(address) => address,
-            Err(e) => return self.fail(ErrorPlace::Steps, &e),
+        self.server_problem.set(None);
+        let address = if custom {
+            let picked = file
+                .get_untracked()
+                .and_then(|i| i.files())
+                .is_some_and(|f| f.length() > 0);
+            match wizard::check_custom_server(host, port, picked) {
+                Ok(address) => address,
+                Err((field, text)) => {
+                    self.server_problem.set(Some((field, text)));
+                    self.focus.set(Some(field.id()));
+                    return;
+                }
+            }
+        } else {
+            match server_address(false, host, port) {
+                Ok(address) => address,
+                Err(e) => return self.fail(ErrorPlace::Advanced, &e),
+            }
         };
         let command = Command::WriteServer {
             key_file: if custom {
@@ -1194,7 +1281,7 @@ impl Store {
     pub fn send_key(self, product: &str) {
         match product_field(product) {
             Ok(product) => self.advanced(Command::SendKey { product }, None),
-            Err(e) => self.fail(ErrorPlace::Steps, &e),
+            Err(e) => self.fail(ErrorPlace::Advanced, &e),
         }
     }
 }
