@@ -12,6 +12,14 @@ use leptos::prelude::*;
 
 #[component]
 pub fn App() -> impl IntoView {
+    // The static first screen of index.html gives way to the app, in the same task (no frame
+    // shows both).
+    if let Some(boot) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("boot"))
+    {
+        boot.remove();
+    }
     let store = Store::new(&page_query());
     provide_context(store);
     // What needs the user next gets the focus (and so scrolls into view) once it is rendered.
