@@ -299,9 +299,33 @@ pub fn confirmation(command: &super::Command) -> Option<&'static str> {
     }
 }
 
+/// A sentence of the lower layers split where it quotes a command or value between backticks:
+/// `(true, "particle udev")` parts are shown as code, the rest as text, and no backtick remains.
+pub fn code_spans(text: &str) -> Vec<(bool, &str)> {
+    text.split('`')
+        .enumerate()
+        .filter(|(_, part)| !part.is_empty())
+        .map(|(i, part)| (i % 2 == 1, part))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backticks_become_code_spans() {
+        assert_eq!(
+            code_spans("run `particle udev`, then replug."),
+            [
+                (false, "run "),
+                (true, "particle udev"),
+                (false, ", then replug.")
+            ]
+        );
+        assert_eq!(code_spans("no code."), [(false, "no code.")]);
+        assert_eq!(code_spans("`a`"), [(true, "a")]);
+    }
 
     #[test]
     fn open_follows_the_running_step_and_never_passes_the_facts() {

@@ -13,9 +13,14 @@ const LONG = { timeout: 180_000 };
 
 const fx = sharedFixtures();
 
-test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Space', LONG, async () => {
+test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Space, the focus where the user is next after each step', LONG, async () => {
   const kr = await KeyRescue.open(fx.browser, fx.server, { name: '40-keyboard-only', api: fx.cloud.url });
   const keys = kr.page.keyboard;
+  /** Waits until the element with `id` has the focus (it moves there once rendered). */
+  const focusOn = (id) =>
+    kr.page
+      .waitForFunction((i) => document.activeElement?.id === i, id, { timeout: 60_000 })
+      .catch(async () => assert.fail(`the focus is on ${await kr.page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName)}, not #${id}`));
   await kr.visible('signin');
 
   await kr.tabTo('email');
@@ -28,17 +33,23 @@ test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Spa
   await kr.shot('sign-in-focused');
   await keys.press('Enter');
   await kr.expectSignedIn(DEMO.email);
+  await focusOn('open-step'); // the Connect step's heading
+  assert.match(await kr.page.evaluate(() => document.activeElement.textContent), /Connect/);
   await kr.shot('signed-in');
 
   await kr.tabTo('connect');
   assert.ok(await kr.focusIsVisible(), 'Connect shows a focus ring');
   await keys.press('Enter');
   await kr.waitForDiagnosis();
+  await focusOn('open-step');
+  assert.match(await kr.page.evaluate(() => document.activeElement.textContent), /Diagnose/);
   // Diagnose and Back up wait for the user: Continue, twice, from the keyboard.
   for (const step of ['Back up', 'Plan']) {
     await kr.tabTo('continue');
     await keys.press('Enter');
     await kr.waitForStep(step);
+    await focusOn('open-step');
+    assert.match(await kr.page.evaluate(() => document.activeElement.textContent), new RegExp(step));
   }
   await kr.waitForPlan();
   await kr.shot('plan');
@@ -48,6 +59,8 @@ test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Spa
   await kr.shot('repair-focused');
   await keys.press('Space');
   await kr.waitForOnline();
+  await focusOn('open-step');
+  assert.match(await kr.page.evaluate(() => document.activeElement.textContent), /Verify/);
   await kr.shot('online');
 
   // The next repair is one key press away.

@@ -8,7 +8,11 @@ import { KeyRescue, DEMO, sharedFixtures } from './keyrescue.mjs';
 const LONG = { timeout: 180_000 };
 const fx = sharedFixtures();
 
-const focusedId = (kr) => kr.page.evaluate(() => document.activeElement?.id ?? '');
+/** Waits until the element with `id` has the focus (it moves there once rendered). */
+const focusOn = (kr, id) =>
+  kr.page
+    .waitForFunction((i) => document.activeElement?.id === i, id, { timeout: 15_000 })
+    .catch(async () => assert.fail(`the focus is on ${await kr.page.evaluate(() => document.activeElement?.id)}, not #${id}`));
 
 test('advanced panel: a write is confirmed first, Cancel writes nothing, and the diagnosis follows the new key', LONG, async () => {
   const kr = await KeyRescue.open(fx.browser, fx.server, { name: '70-advanced-confirm', api: fx.cloud.url });
@@ -57,16 +61,16 @@ test('advanced panel: custom server fields are checked before anything is writte
   await kr.el('server-custom').check();
   await kr.el('keys-server').click();
   await kr.visible('server-host-problem');
-  assert.equal(await focusedId(kr), 'server-host');
+  await focusOn(kr, 'server-host');
   await kr.el('server-host').fill('10.0.0.1');
   await kr.el('server-port').fill('0');
   await kr.el('keys-server').click();
   await kr.visible('server-port-problem');
-  assert.equal(await focusedId(kr), 'server-port');
+  await focusOn(kr, 'server-port');
   await kr.el('server-port').fill('5683');
   await kr.el('keys-server').click();
   await kr.visible('server-file-problem');
-  assert.equal(await focusedId(kr), 'server-file');
+  await focusOn(kr, 'server-file');
   await kr.shot('fields');
   assert.equal(await kr.el('confirm').count(), 0, 'nothing asked, nothing written');
   assert.equal(await kr.logText(), log, 'nothing was read or written');

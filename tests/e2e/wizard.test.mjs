@@ -221,3 +221,34 @@ test('the simulation is left with one click: the stand-in is gone and the banner
   await kr.expectClean();
   await kr.close();
 });
+
+test('screen readers: the log appends lines, the open step is announced once, everything sits in a landmark', LONG, async () => {
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '56-screen-readers', api: fx.cloud.url });
+  await kr.waitForSimReady();
+  const log = kr.el('log');
+  assert.equal(await log.getAttribute('role'), 'log');
+  await kr.page.evaluate(() => {
+    window.__firstLine = document.querySelector('[data-testid="log"]').firstElementChild;
+  });
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await kr.connect();
+  await kr.waitForDiagnosis();
+  assert.ok(
+    await kr.page.evaluate(() => document.querySelector('[data-testid="log"]').firstElementChild === window.__firstLine),
+    'the first line is the same element: lines are appended, not rewritten',
+  );
+  assert.ok((await log.locator(':scope > div').count()) > 3, 'one element per line');
+  await kr.waitForText('step-status', /^Step 2 of 6: Diagnose\.$/);
+  assert.equal(await kr.el('step-status').getAttribute('role'), 'status');
+  // Landmarks: the test-cloud banner is one; nothing visible sits outside one (axe checks the rest).
+  assert.equal(await kr.el('test-cloud-banner').evaluate((e) => e.tagName), 'ASIDE');
+  const outside = await kr.page.evaluate(() =>
+    [...document.body.children]
+      .filter((e) => e.checkVisibility() && !e.matches('header, main, aside, footer, nav, .skip, script, noscript'))
+      .map((e) => e.tagName + (e.className ? '.' + e.className : '')),
+  );
+  assert.deepEqual(outside, [], 'every visible part of the page is in a landmark');
+  await kr.expectClean();
+  await kr.close();
+});

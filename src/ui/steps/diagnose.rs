@@ -4,7 +4,7 @@
 use crate::doctor::{report, wizard};
 use crate::ui::erased::{dynamic, on};
 use crate::ui::store::Store;
-use crate::ui::widgets::download;
+use crate::ui::widgets::{download, rich};
 use leptos::prelude::*;
 
 pub fn summary(store: Store) -> String {
@@ -86,7 +86,7 @@ fn Line(line: report::Line, testid: &'static str) -> impl IntoView {
             " "
             <strong>{line.title}</strong>
             ": "
-            {line.text}
+            {rich(&line.text)}
         </li>
     }
 }

@@ -19,6 +19,7 @@ use leptos::prelude::*;
 #[component]
 pub fn Steps() -> impl IntoView {
     let store = expect_context::<Store>();
+    let opened = Memo::new(move |_| store.open_step());
     view! {
         <section aria-labelledby="steps-heading" class="wizard">
             <h2 id="steps-heading" class="sr-only" tabindex="-1">"Repair steps"</h2>
@@ -47,6 +48,14 @@ pub fn Steps() -> impl IntoView {
                         .collect_view()
                 })}
             </ol>
+            // The step that opens is announced once (the panels' own text is not live).
+            <p class="sr-only" role="status" data-testid="step-status">
+                {dynamic(move || {
+                    let open = opened.get();
+                    let n = Step::ALL.iter().position(|s| *s == open).unwrap_or(0) + 1;
+                    format!("Step {n} of 6: {}.", open.label())
+                })}
+            </p>
             {panel(store, Step::Connect, connect::summary, connect::body)}
             {panel(store, Step::Diagnose, diagnose::summary, diagnose::body)}
             {panel(store, Step::BackUp, backup::summary, backup::body)}

@@ -4,6 +4,7 @@
 use crate::doctor::{AfterFailure, report, wizard};
 use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::Store;
+use crate::ui::widgets::rich;
 use leptos::prelude::*;
 
 pub fn summary(store: Store) -> String {
@@ -48,7 +49,7 @@ pub fn body(store: Store) -> AnyView {
                             .map(|b| {
                                 view! { <p class="verdict-problem">{report::plan_block_text(&b)}</p> }
                             })}
-                        {plan.notes.iter().map(|n| view! { <p class="muted">{n.clone()}</p> }).collect_view()}
+                        {plan.notes.iter().map(|n| view! { <p class="muted">{rich(n)}</p> }).collect_view()}
                     </div>
                 }
             })

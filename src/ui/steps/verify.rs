@@ -6,6 +6,7 @@ use crate::doctor::wizard::{self, Recovery};
 use crate::doctor::{AfterFailure, SendOutcome, VerifyOutcome, report};
 use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::Store;
+use crate::ui::widgets::rich;
 use leptos::prelude::*;
 
 pub fn repair_summary(store: Store) -> String {
@@ -18,7 +19,8 @@ pub fn repair_summary(store: Store) -> String {
 pub fn repair_body(store: Store) -> AnyView {
     dynamic(move || {
         if let Some(r) = store.repair.get() {
-            return view! { <p data-testid="repair-result">{report::repair_summary(&r)}</p> }.into_any();
+            return view! { <p data-testid="repair-result">{rich(&report::repair_summary(&r))}</p> }
+                .into_any();
         }
         let after = store.after_failure.get();
         let failed = store.needs_restore.get() || after.is_some();
@@ -117,7 +119,7 @@ pub fn verify_body(store: Store) -> AnyView {
                             }
                         })}
                     <h4>"What to check"</h4>
-                    <ul>{next.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+                    <ul>{next.into_iter().map(|n| view! { <li>{rich(&n)}</li> }).collect_view()}</ul>
                 </div>
                 {another}
             }

@@ -3,6 +3,7 @@
 use crate::doctor::report::{ExtraHelp, UDEV_RULE};
 use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::{ErrorPlace, Store};
+use crate::ui::widgets::rich;
 use leptos::prelude::*;
 
 /// Shows the store's error if it belongs to `place`.
@@ -14,8 +15,8 @@ pub fn ErrorPanel(place: ErrorPlace) -> impl IntoView {
         (at == place).then(|| {
             view! {
                 <div class="error" id="error" tabindex="-1" role="alert" data-testid="error">
-                    <p class="error-cause" data-testid="error-cause">{help.cause.clone()}</p>
-                    <p data-testid="error-hint">{help.hint.clone()}</p>
+                    <p class="error-cause" data-testid="error-cause">{rich(&help.cause)}</p>
+                    <p data-testid="error-hint">{rich(&help.hint)}</p>
                     {help.extra.map(|extra| view! { <ExtraPanel extra=extra/> })}
                 </div>
             }
