@@ -15,7 +15,7 @@ pub fn ErrorPanel(place: ErrorPlace) -> impl IntoView {
         (at == place).then(|| {
             view! {
                 <div class="error" id="error" tabindex="-1" role="alert" data-testid="error">
-                    <p class="error-cause" data-testid="error-cause">{rich(&help.cause)}</p>
+                    <p class="error-cause" data-testid="error-cause">{rich(&sentence(&help.cause))}</p>
                     <p data-testid="error-hint">{rich(&help.hint)}</p>
                     {help.extra.map(|extra| view! { <ExtraPanel extra=extra/> })}
                 </div>
@@ -74,28 +74,14 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             </div>
         }
         .into_any(),
-        ExtraHelp::NotInDfuMode | ExtraHelp::Disconnected => view! {
-            <div>
-                <p>
-                    "Put the device in DFU mode (hold SETUP, called MODE on most other devices, tap "
-                    "RESET, release it when the LED blinks yellow). The browser asks again because "
-                    "a device in DFU mode is a new USB device to it."
-                </p>
-                {reconnect()}
-            </div>
+        // The hint above already says how to get back to DFU mode: the button, not the advice
+        // twice.
+        ExtraHelp::NotInDfuMode
+        | ExtraHelp::Disconnected
+        | ExtraHelp::StoppedAnswering
+        | ExtraHelp::RestoreNeeded => {
+            view! { <div>{reconnect()}</div> }.into_any()
         }
-        .into_any(),
-        ExtraHelp::StoppedAnswering => view! {
-            <div>
-                <p>
-                    "The device stopped answering, and only unplugging it wakes it up: unplug the "
-                    "cable, plug it in again, put the device in DFU mode (hold SETUP, called MODE "
-                    "on most other devices, tap RESET, release it when the LED blinks yellow)."
-                </p>
-                {reconnect()}
-            </div>
-        }
-        .into_any(),
         ExtraHelp::WrongDevice => {
             let expected = store.link.with_value(|l| l.expected_device.clone()).unwrap_or_default();
             view! {
@@ -110,7 +96,6 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             }
             .into_any()
         }
-        ExtraHelp::RestoreNeeded => view! { <div>{reconnect()}</div> }.into_any(),
         ExtraHelp::NoDevicePicked => view! {
             <div data-testid="no-device-checklist">
                 <ul class="checklist">
@@ -135,5 +120,13 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             </div>
         }
         .into_any(),
+    }
+}
+
+/// A cause (an error's `Display`, with no final period) as a sentence.
+fn sentence(text: &str) -> String {
+    match text.ends_with(['.', '!', '?']) {
+        true => text.to_owned(),
+        false => format!("{text}."),
     }
 }
