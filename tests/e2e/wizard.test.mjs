@@ -252,3 +252,37 @@ test('screen readers: the log appends lines, the open step is announced once, ev
   await kr.expectClean();
   await kr.close();
 });
+
+for (const [label, viewport] of [['1280', DESKTOP], ['360', PHONE]]) {
+  test(`${label} px: the LED decoder says nothing before both inputs, refuses counts the firmware never shows, and shows the pattern`, LONG, async () => {
+    const kr = await KeyRescue.open(fx.browser, fx.server, { name: `57-led-decoder-${label}`, sim: null, viewport });
+    const decoder = await kr.openHelp('led-decoder');
+    const colour = decoder.getByLabel('Colour');
+    const blinks = decoder.getByLabel('Blinks');
+    const verdict = () => kr.text('led-verdict');
+    assert.equal((await verdict()).trim(), '', 'no verdict before anything is picked');
+    await blinks.fill('1');
+    assert.equal((await verdict()).trim(), '', 'no verdict before a colour is picked');
+    await colour.selectOption('red');
+    await kr.waitForText('led-verdict', /this page can help/i);
+    for (const bad of ['0', '-3', '12']) {
+      await blinks.fill(bad);
+      await kr.waitForText('led-verdict', /a number from 1 to 9/);
+    }
+    await blinks.fill('');
+    await kr.page.waitForFunction(() => document.querySelector('[data-testid="led-verdict"]').textContent.trim() === '');
+    await colour.selectOption('orange');
+    await blinks.fill('2');
+    await kr.waitForText('led-verdict', /cannot fix that/i);
+    const leds = decoder.locator('.led-pattern .led');
+    assert.equal(await leds.count(), 5, 'two cyan, two orange, one cyan');
+    assert.equal(await decoder.locator('.led-pattern .c-orange').count(), 2);
+    assert.notEqual(await leds.first().evaluate((e) => getComputedStyle(e).animationName), 'none', 'the LED blinks');
+    await kr.page.emulateMedia({ reducedMotion: 'reduce' });
+    assert.equal(await leds.first().evaluate((e) => getComputedStyle(e).animationName), 'none', 'still for reduced motion');
+    assert.ok((await kr.horizontalOverflow()) <= 0);
+    await kr.shot('decoder');
+    await kr.expectClean();
+    await kr.close();
+  });
+}
