@@ -50,8 +50,8 @@ test('advanced panel: a write is confirmed first, Cancel writes nothing, and the
   await kr.close();
 });
 
-test('advanced panel: custom server fields are checked before anything is written, and errors show inside the panel', LONG, async () => {
-  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '71-advanced-custom-server', api: fx.cloud.url });
+for (const [label, viewport] of [['1280', { width: 1280, height: 800 }], ['360', { width: 360, height: 740 }]]) test(`${label} px: advanced panel: custom server fields are checked before anything is written, and errors show inside the panel`, LONG, async () => {
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: `71-advanced-custom-server-${label}`, api: fx.cloud.url, viewport });
   await kr.waitForSimReady();
   await kr.el('diagnose-only').click();
   await kr.connect();
@@ -82,6 +82,7 @@ test('advanced panel: custom server fields are checked before anything is writte
   const error = await kr.visible('error');
   assert.ok(await advanced.evaluate((d, e) => d.contains(e), await error.elementHandle()), 'the error is inside the panel');
   assert.equal((await kr.text('advanced-result')).trim(), '', 'the previous success is gone');
+  assert.ok((await kr.horizontalOverflow()) <= 0, 'no sideways scrolling');
   await kr.shot('error-inside');
   await kr.expectClean();
   await kr.close();

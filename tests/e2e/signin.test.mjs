@@ -15,8 +15,8 @@ async function focusOn(kr, id) {
     .catch(async () => assert.fail(`the focus is on ${await kr.page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName)}, not #${id}`));
 }
 
-test('sign-in: missing fields are named and focused before anything is sent; the code step is focused and has a way back; the token is behind a link', LONG, async () => {
-  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '60-progressive-sign-in', api: fx.cloud.url });
+for (const [label, viewport] of [['1280', { width: 1280, height: 800 }], ['360', { width: 360, height: 740 }]]) test(`${label} px: sign-in: missing fields are named and focused before anything is sent; the code step is focused and has a way back; the token is behind a link`, LONG, async () => {
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: `60-progressive-sign-in-${label}`, api: fx.cloud.url, viewport });
   await kr.visible('signin');
   assert.equal(await kr.el('token-input').isVisible(), false, 'the token field is behind a link');
   assert.equal(await kr.el('otp').count(), 0, 'no code field before it is asked for');
@@ -42,6 +42,7 @@ test('sign-in: missing fields are named and focused before anything is sent; the
   await kr.enterOtp(MFA.otp);
   await kr.expectSignedIn(MFA.email);
   await focusOn(kr, 'open-step');
+  assert.ok((await kr.horizontalOverflow()) <= 0, 'no sideways scrolling');
   await kr.shot('signed-in');
   await kr.expectClean({ cloud: fx.cloud.url, cloudStatuses: [400, 401, 403] });
   await kr.close();

@@ -62,6 +62,7 @@ pub fn body(store: Store) -> AnyView {
                                 class="secondary"
                                 data-testid="try-simulated"
                                 on:click=on(move |_| store.start_simulation())
+                                disabled=flag(move || store.busy.get())
                             >
                                 "Try with a simulated Photon"
                             </button>

@@ -103,8 +103,13 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
                     <li>"Is the cable a data cable? Charge-only cables are common: try another one."</li>
                     <li>"Try another USB port, without a hub."</li>
                     <li>
-                        "Windows: a driver installed with Zadig (libusbK, libusb0) hides the device "
-                        "from Chrome; Linux: your user needs the udev rule. See the help below the steps."
+                        "Windows: a driver once installed with Zadig (libusbK, libusb0) hides the "
+                        "device from Chrome: uninstall it in Device Manager and replug."
+                    </li>
+                    <li>
+                        "Linux: your user needs Particle's udev rule, saved as "
+                        <code>"/etc/udev/rules.d/50-particle.rules"</code> ":"
+                        <pre class="code" tabindex="0">{UDEV_RULE}</pre>
                     </li>
                     <li>"Close other programs that use the device: dfu-util, the Particle CLI, other tabs."</li>
                 </ul>
