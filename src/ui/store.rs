@@ -1204,7 +1204,9 @@ impl Store {
             self.end();
             return;
         };
-        let writes = wizard::confirmation(&command).is_some();
+        // After a write, or a send, the diagnosis and the plan no longer say what holds now.
+        let changes = wizard::confirmation(&command).is_some()
+            || matches!(command, Command::SendKey { .. });
         let mut cloud = self.watched_cloud();
         let token = self.current_token();
         spawn_local(async move {
@@ -1223,7 +1225,7 @@ impl Store {
                     }
                     self.log_line(outcome.message.clone());
                     // The device changed: the diagnosis and the plan say what it holds now.
-                    if writes {
+                    if changes {
                         self.run_diagnosis().await;
                     }
                     self.advanced_result.set(Some(outcome.message));

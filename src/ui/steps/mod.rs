@@ -108,7 +108,8 @@ fn panel(
 fn Working() -> impl IntoView {
     let store = expect_context::<Store>();
     dynamic(move || {
-        store.busy.get().then(|| {
+        // A sign-in shows its own Cancel in the sign-in form.
+        (store.busy.get() && !store.signing.get()).then(|| {
             view! {
                 <div class="working">
                     <p class="status">
