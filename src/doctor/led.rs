@@ -130,8 +130,8 @@ pub fn decode(colour: LedColour, blinks: u8) -> LedVerdict {
         (LedColour::Orange, 2) => (
             "the device could not reach the internet",
             LedFix::Network,
-            "Not a key problem: check the Wi-Fi network and its password (hold MODE for 3 \
-             seconds to set up Wi-Fi again), then watch the LED again.",
+            "Not a key problem: check the Wi-Fi network and its password (hold SETUP, MODE on \
+             other devices, for 3 seconds to set up Wi-Fi again), then watch the LED again.",
         ),
         (LedColour::Orange | LedColour::Yellow | LedColour::Red, 3) => (
             "the internet works but the cloud is unreachable: a wrong server key or address, or \

@@ -253,8 +253,8 @@ impl OnlineWait {
 /// What to do when a repaired device does not come online.
 const OFFLINE_NEXT_STEPS: [&str; 4] = [
     "Watch the status LED: breathing cyan means connected.",
-    "Blinking green means it is looking for Wi-Fi: set up Wi-Fi again (hold MODE for 3 s, then use \
-     the Particle app or `particle serial wifi`).",
+    "Blinking green means it is looking for Wi-Fi: set up Wi-Fi again (hold SETUP, MODE on other \
+     devices, for 3 s, then use the Particle app or `particle serial wifi`).",
     "Fast cyan with a red or orange burst: count the bursts in the LED decoder above; run the \
      repair again if it says keys.",
     "Fast cyan with 3 orange blinks: the network blocks the cloud (outbound TCP 5683); try another \

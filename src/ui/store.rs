@@ -1205,8 +1205,8 @@ impl Store {
             return;
         };
         // After a write, or a send, the diagnosis and the plan no longer say what holds now.
-        let changes = wizard::confirmation(&command).is_some()
-            || matches!(command, Command::SendKey { .. });
+        let changes =
+            wizard::confirmation(&command).is_some() || matches!(command, Command::SendKey { .. });
         let mut cloud = self.watched_cloud();
         let token = self.current_token();
         spawn_local(async move {

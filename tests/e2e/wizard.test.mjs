@@ -286,3 +286,34 @@ for (const [label, viewport] of [['1280', DESKTOP], ['360', PHONE]]) {
     await kr.close();
   });
 }
+
+test('chooser closed from Diagnose, Back up and Plan (Connect device pressed again): each step stays open with what it found', LONG, async () => {
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '58-chooser-closed-each-step', api: fx.cloud.url });
+  await kr.chooseFault('corrupt-key');
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await kr.connect();
+  await kr.waitForDiagnosis();
+  const diagnosed = await kr.text('slot-private-key');
+  for (const step of ['Diagnose', 'Back up', 'Plan']) {
+    await kr.waitForStep(step);
+    // The user opens the folded Connect step and presses Connect device; the list is closed.
+    const folded = kr.page.locator('details.step').first();
+    if (!(await folded.evaluate((d) => d.open))) await folded.locator('summary').click();
+    await closeNextChooser(kr);
+    await kr.connect();
+    await kr.visible('no-device-checklist');
+    await focusOn(kr, 'error');
+    await kr.waitForStep(step);
+    assert.equal(await kr.text('slot-private-key'), diagnosed, `the diagnosis is kept (${step})`);
+    // The Back up step is shown (open or folded) from Back up on.
+    if (step !== 'Diagnose') assert.ok((await kr.el('backup-downloads').locator('button').count()) >= 1, `the backup is kept (${step})`);
+    await kr.shot(`closed-at-${step.replace(' ', '-').toLowerCase()}`);
+    if (step !== 'Plan') await kr.continue();
+  }
+  assert.ok(await kr.el('repair').isEnabled(), 'the plan can still run');
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.expectClean();
+  await kr.close();
+});
