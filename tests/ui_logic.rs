@@ -665,3 +665,381 @@ fn fault_cloud_never_answers_ends_in_a_typed_timeout_and_leaves_the_device_alone
     assert!(!fault.label().is_empty());
     assert!(!Fault::None.cloud_never_answers());
 }
+
+/// The wizard through a whole repair, a failed write and its recovery: one step open at a time,
+/// the indicator's marks, Continue and Back, and no button that cannot work.
+mod wizard_rules {
+    use key_rescue::doctor::Step;
+    use key_rescue::doctor::wizard::{self, Facts, Mark, Recovery};
+
+    fn marks(f: &Facts, open: Step) -> Vec<Mark> {
+        Step::ALL
+            .iter()
+            .map(|s| wizard::mark(f, *s, open))
+            .collect()
+    }
+
+    #[test]
+    fn a_repair_walks_the_steps_in_order_with_one_open() {
+        use Mark::{Current as C, Done as D, Upcoming as U};
+        let mut f = Facts::default();
+        // At first only Connect: the user cannot ask for a later step.
+        assert_eq!(wizard::open(&f, None, Step::Plan), Step::Connect);
+        assert_eq!(marks(&f, Step::Connect), [C, U, U, U, U, U]);
+        assert!(wizard::can_connect(&f, false));
+        assert!(
+            !wizard::can_connect(&f, true),
+            "not while the simulated Photon starts"
+        );
+        assert!(!wizard::can_repair(&f));
+        // Connect runs: the running step is open, and nothing else can be pressed.
+        f.busy = true;
+        assert_eq!(
+            wizard::open(&f, Some(Step::Diagnose), Step::Connect),
+            Step::Diagnose
+        );
+        assert!(!wizard::can_connect(&f, false));
+        // Diagnosed, backed up and planned: the wizard stops at Diagnose for the user to read.
+        f = Facts {
+            connected: true,
+            identified: true,
+            diagnosed: true,
+            backed_up: true,
+            plan_can_run: true,
+            ..Facts::default()
+        };
+        let open = wizard::open(&f, Some(Step::Plan), Step::Diagnose);
+        assert_eq!(open, Step::Diagnose);
+        assert_eq!(marks(&f, open), [D, C, U, U, U, U]);
+        assert_eq!(wizard::back(&f, open), None);
+        assert_eq!(wizard::next(&f, open), Some(Step::BackUp));
+        assert_eq!(wizard::next(&f, Step::BackUp), Some(Step::Plan));
+        assert_eq!(marks(&f, Step::Plan), [D, D, D, C, U, U]);
+        // Back is safe before anything is written.
+        assert_eq!(wizard::back(&f, Step::Plan), Some(Step::BackUp));
+        assert_eq!(wizard::back(&f, Step::BackUp), Some(Step::Diagnose));
+        assert_eq!(
+            wizard::next(&f, Step::Plan),
+            None,
+            "Plan goes on with Repair only"
+        );
+        assert!(wizard::can_repair(&f));
+        // Repair pressed: no Back, no second Repair.
+        f.repair_started = true;
+        f.busy = true;
+        assert_eq!(wizard::back(&f, Step::Plan), None);
+        assert!(!wizard::can_repair(&f));
+        assert_eq!(
+            wizard::next(&f, Step::Diagnose),
+            None,
+            "nothing moves while a step runs"
+        );
+        // Repaired and verified: Verify is open, every step before it done.
+        f = Facts {
+            repaired: true,
+            verified: true,
+            connected: false,
+            ..f
+        };
+        f.busy = false;
+        let open = wizard::open(&f, None, Step::Verify);
+        assert_eq!(marks(&f, open), [D, D, D, D, D, C]);
+        assert_eq!(wizard::back(&f, open), None);
+    }
+
+    #[test]
+    fn repair_is_never_enabled_while_it_cannot_work() {
+        let ready = Facts {
+            connected: true,
+            identified: true,
+            diagnosed: true,
+            backed_up: true,
+            plan_can_run: true,
+            ..Facts::default()
+        };
+        assert!(wizard::can_repair(&ready));
+        for f in [
+            Facts {
+                connected: false,
+                ..ready
+            },
+            Facts {
+                plan_can_run: false,
+                ..ready
+            },
+            Facts {
+                busy: true,
+                ..ready
+            },
+            Facts {
+                repair_started: true,
+                ..ready
+            },
+            Facts {
+                needs_reconnect: true,
+                ..ready
+            },
+        ] {
+            assert!(!wizard::can_repair(&f), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_one_ordered_path_reconnect_then_restore_or_retry() {
+        // The cable was pulled during the write: the Repair step stays open for the recovery.
+        let f = Facts {
+            identified: true,
+            diagnosed: true,
+            backed_up: true,
+            plan_can_run: true,
+            repair_started: true,
+            needs_reconnect: true,
+            ..Facts::default()
+        };
+        assert_eq!(wizard::open(&f, None, Step::Repair), Step::Repair);
+        assert_eq!(wizard::recovery(&f, None), Recovery::Reconnect);
+        assert!(
+            !wizard::can_repair(&f),
+            "no Repair on a disconnected device"
+        );
+        // Reconnected, the slots read back: changed → Restore backup, unchanged → Repair again.
+        let back = Facts {
+            connected: true,
+            ..f
+        };
+        assert_eq!(wizard::recovery(&back, Some(true)), Recovery::Restore);
+        let unchanged = Facts {
+            needs_reconnect: false,
+            ..back
+        };
+        assert_eq!(wizard::recovery(&unchanged, Some(false)), Recovery::Retry);
+        // A chooser closed during the reconnect changes nothing: still Reconnect first.
+        assert_eq!(wizard::recovery(&f, Some(true)), Recovery::Reconnect);
+        // A step the facts do not allow is never open: after a reconnect cleared the diagnosis,
+        // asking for Plan opens the furthest step the facts allow.
+        let cleared = Facts {
+            diagnosed: false,
+            backed_up: false,
+            repair_started: false,
+            ..back
+        };
+        assert_eq!(wizard::open(&cleared, None, Step::Plan), Step::Diagnose);
+    }
+
+    #[test]
+    fn folded_steps_say_what_they_found_in_one_line() {
+        use key_rescue::doctor::report::{Line, Verdict};
+        let line = |verdict, title| Line {
+            verdict,
+            title,
+            text: String::new(),
+        };
+        assert_eq!(
+            wizard::diagnosis_summary(&[
+                line(Verdict::Problem, "Device private key"),
+                line(Verdict::Good, "Cloud server key"),
+                line(Verdict::Problem, "Particle cloud"),
+            ]),
+            "problem: Device private key, Particle cloud."
+        );
+        assert_eq!(
+            wizard::diagnosis_summary(&[line(Verdict::Good, "Device private key")]),
+            "no problem found in the key slots."
+        );
+        assert_eq!(wizard::plan_summary(0), "nothing to change.");
+        assert_eq!(wizard::plan_summary(1), "1 change.");
+        assert_eq!(wizard::plan_summary(3), "3 changes.");
+    }
+}
+
+/// "Wait longer": once the first wait ran out (the doctor is gone, the device left DFU mode), the
+/// page asks the cloud again with what `Doctor::online_wait` kept, and the device is found online.
+#[test]
+fn wait_longer_asks_the_cloud_again_after_the_first_wait_ran_out() {
+    use key_rescue::doctor::{CloudContext, VerifyOutcome};
+    let (w, region) = sim_world(Fault::None);
+    let mut run = block_on(full_repair_until_repair(
+        &w,
+        sim_cloud_options(region),
+        Some(DEMO_EMAIL),
+    ));
+    run.repaired();
+    let doctor = run.doctor.take().expect("the doctor after the repair");
+    let wait = doctor.online_wait();
+    assert_eq!(
+        wait.device_id,
+        key_rescue::sim::cloud::scenario::DEMO_PHOTON_ID
+    );
+    let mut api = w.cloud_api();
+    let token = w.token(DEMO_EMAIL);
+    let ctx = CloudContext {
+        api: &mut api,
+        token: Some(&token),
+    };
+    let (first, _) = block_on(doctor.leave_and_verify(ctx, 1, &mut |_| {})).unwrap();
+    assert!(
+        matches!(first, VerifyOutcome::StayedOffline { .. }),
+        "{first:?}"
+    );
+    let mut log = Vec::new();
+    let second = block_on(
+        wait.wait(&mut api, &token, 90_000, &CancelFlag::new(), &mut |e| {
+            log.push(e)
+        }),
+    );
+    assert!(matches!(second, VerifyOutcome::Online { .. }), "{second:?}");
+    // Cancel stops a wait between two polls.
+    let cancel = CancelFlag::new();
+    cancel.cancel();
+    let (w2, region2) = sim_world(Fault::None);
+    let mut run2 = block_on(full_repair_until_repair(
+        &w2,
+        sim_cloud_options(region2),
+        Some(DEMO_EMAIL),
+    ));
+    run2.repaired();
+    let wait2 = run2.doctor.take().unwrap().online_wait();
+    let stopped = block_on(wait2.wait(
+        &mut w2.cloud_api(),
+        &w2.token(DEMO_EMAIL),
+        90_000,
+        &cancel,
+        &mut |_| {},
+    ));
+    assert!(
+        matches!(stopped, VerifyOutcome::StoppedWaiting { .. }),
+        "{stopped:?}"
+    );
+}
+
+/// The success screen's slots, before → after, for a repair that wrote a new key and sent it.
+#[test]
+fn the_success_screen_says_what_each_slot_was_and_is() {
+    use key_rescue::doctor::SendOutcome;
+    use key_rescue::doctor::wizard::slot_changes;
+    let (_w, run) = run(Fault::CorruptKey);
+    let d = run.diagnosis.as_ref().unwrap();
+    let r = run.repaired();
+    assert_eq!(r.send, SendOutcome::Sent);
+    let lines = report::lines_for(d, None);
+    let changes = slot_changes(&lines, &r.written, r.send == SendOutcome::Sent);
+    let titles: Vec<&str> = changes.iter().map(|c| c.title).collect();
+    assert_eq!(
+        titles,
+        [
+            "Device private key",
+            "Cloud server key",
+            "Cloud server address",
+            "Particle cloud"
+        ]
+    );
+    assert!(
+        changes[0].before.starts_with("Problem: "),
+        "{:?}",
+        changes[0]
+    );
+    assert!(changes[0].before.contains("corrupt"), "{:?}", changes[0]);
+    assert_eq!(changes[0].after, "a new key, written and read back");
+    assert_eq!(changes[3].after, "holds the device's public key");
+    // Nothing written there: unchanged; a key not sent is said so.
+    let kept = slot_changes(&lines, &[], false);
+    assert_eq!(kept[0].after, "unchanged");
+    assert_eq!(kept[3].after, "the key was not sent");
+}
+
+/// "Repair now, send the key later" is honoured when signed in, and the key written but not sent
+/// is sent later from the public key read back from the device, after it left DFU mode; then the
+/// device comes online.
+#[test]
+fn send_later_is_honoured_when_signed_in_and_the_key_is_sent_after_dfu() {
+    use key_rescue::doctor::{CloudContext, SendOutcome, VerifyOutcome};
+    let (w, region) = sim_world(Fault::CorruptKey);
+    let mut options = sim_cloud_options(region);
+    options.send_later = true;
+    let mut run = block_on(full_repair_until_repair(&w, options, Some(DEMO_EMAIL)));
+    assert!(
+        !run.plan
+            .as_ref()
+            .unwrap()
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::SendPublicKey { .. })),
+        "no send in the plan"
+    );
+    let r = run.repaired().clone();
+    assert_eq!(r.send, SendOutcome::Deferred);
+    let public_key = r.public_key.clone().expect("read back from the device");
+    let doctor = run.doctor.take().unwrap();
+    let wait = doctor.online_wait();
+    let mut api = w.cloud_api();
+    // Left DFU mode without asking the cloud (the page passes no token while a key is unsent).
+    let ctx = CloudContext {
+        api: &mut api,
+        token: None,
+    };
+    let (left, _) = block_on(doctor.leave_and_verify(ctx, 90_000, &mut |_| {})).unwrap();
+    assert!(matches!(left, VerifyOutcome::LeftDfu { .. }), "{left:?}");
+    let token = w.token(DEMO_EMAIL);
+    block_on(wait.send_key(&mut api, &token, &public_key, &mut |_| {})).unwrap();
+    let online = block_on(wait.wait(&mut api, &token, 90_000, &CancelFlag::new(), &mut |_| {}));
+    assert!(matches!(online, VerifyOutcome::Online { .. }), "{online:?}");
+    // Somebody else's account is refused, with a typed error.
+    let stranger = w.token("stranger@example.com");
+    assert!(block_on(wait.send_key(&mut api, &stranger, &public_key, &mut |_| {})).is_err());
+}
+
+/// The advanced panel asks before every write, and checks a custom server's fields before
+/// anything is read or written (the empty custom server used to write Particle's key and say so).
+#[test]
+fn advanced_writes_are_confirmed_and_custom_server_fields_checked_first() {
+    use key_rescue::doctor::wizard::{ServerField, check_custom_server, confirmation};
+    use key_rescue::keys::ServerAddressSpec;
+    for write in [
+        Command::NewKey,
+        Command::LoadKeyFile { file: None },
+        Command::WriteServer {
+            key_file: None,
+            address: ServerAddressSpec::Unchanged,
+        },
+    ] {
+        let q = confirmation(&write).expect("a write is confirmed");
+        assert!(q.starts_with("Write") && q.ends_with('.'), "{q}");
+    }
+    for read in [
+        Command::SaveKey,
+        Command::ReadAddress,
+        Command::DumpFlash,
+        Command::SendKey { product: None },
+    ] {
+        assert_eq!(confirmation(&read), None);
+    }
+    let field =
+        |h: &str, p: &str, f: bool| check_custom_server(h, p, f).map_err(|(field, _)| field);
+    assert_eq!(
+        field("", "", false),
+        Err(ServerField::Host),
+        "empty: nothing written"
+    );
+    assert_eq!(field("  ", "5683", true), Err(ServerField::Host));
+    assert_eq!(field("bad host!", "", true), Err(ServerField::Host));
+    assert_eq!(field("300.1.1.1", "", true), Err(ServerField::Host));
+    assert_eq!(field("10.0.0.1", "0", true), Err(ServerField::Port));
+    assert_eq!(field("10.0.0.1", "65536", true), Err(ServerField::Port));
+    assert_eq!(field("10.0.0.1", "-1", true), Err(ServerField::Port));
+    assert_eq!(field("10.0.0.1", "5683", false), Err(ServerField::KeyFile));
+    assert_eq!(
+        check_custom_server(" cloud.example.com ", "", true),
+        Ok(ServerAddressSpec::Host {
+            host: "cloud.example.com".into(),
+            port: None
+        })
+    );
+    assert_eq!(
+        check_custom_server("10.0.0.1", "65535", true),
+        Ok(ServerAddressSpec::Host {
+            host: "10.0.0.1".into(),
+            port: Some(65535)
+        })
+    );
+    assert_eq!(ServerField::Port.id(), "server-port");
+}

@@ -147,6 +147,21 @@ async fn start_simulated_photon(host: &web_sys::Element) {
     .await;
 }
 
+/// Goes on to the Plan step: the wizard stops at Diagnose and Back up for the user to read them,
+/// so "Continue" is pressed until the plan shows (or `ms` pass).
+async fn continue_to_plan(host: &web_sys::Element, ms: u32) {
+    for _ in 0..ms / 50 {
+        if find(host, "plan").is_some() {
+            return;
+        }
+        if find(host, "continue").is_some() {
+            click(host, "continue");
+        }
+        tick(50).await;
+    }
+    panic!("the plan never showed; log:\n{}", text(host, "log"));
+}
+
 fn current_step(host: &web_sys::Element) -> String {
     host.query_selector("[data-testid=steps] [aria-current=step]")
         .unwrap()
@@ -193,6 +208,7 @@ async fn simulated_photon_is_repaired_in_page_and_comes_online() {
     );
 
     click(&host, "connect");
+    continue_to_plan(&host, 30_000).await;
     wait_for(
         &host,
         "plan",
@@ -225,14 +241,19 @@ async fn simulated_photon_is_repaired_in_page_and_comes_online() {
 #[wasm_bindgen_test]
 async fn led_decoder_names_the_fix_in_words() {
     let (host, handle) = mount_app();
-    let verdict = text(&host, "led-verdict");
-    assert!(verdict.contains("1 red blink"), "{verdict}");
-    assert!(verdict.contains("This page can help"), "{verdict}");
-    set_select(&host, "[data-testid=led-decoder] select", "orange");
+    // No verdict before the user picks (issue 13: the decoder used to answer red/1 by default).
+    assert_eq!(text(&host, "led-verdict").trim(), "");
+    set_select(&host, "[data-testid=led-decoder] select", "red");
     let blinks = host
         .query_selector("[data-testid=led-decoder] input")
         .unwrap()
         .unwrap();
+    type_into(blinks.unchecked_ref(), "1");
+    tick(20).await;
+    let verdict = text(&host, "led-verdict");
+    assert!(verdict.contains("1 red blink"), "{verdict}");
+    assert!(verdict.contains("This page can help"), "{verdict}");
+    set_select(&host, "[data-testid=led-decoder] select", "orange");
     type_into(blinks.unchecked_ref(), "2");
     tick(20).await;
     let verdict = text(&host, "led-verdict");
@@ -245,8 +266,9 @@ async fn led_decoder_names_the_fix_in_words() {
 #[wasm_bindgen_test]
 async fn a_claimed_interface_shows_an_error_panel_with_cause_and_next_step() {
     let (host, handle) = mount_app();
-    set_select(&host, "[data-testid=sim-fault]", "interface-claimed");
+    // The problem picker is part of the simulation: start it, then pick.
     start_simulated_photon(&host).await;
+    set_select(&host, "[data-testid=sim-fault]", "interface-claimed");
     click(&host, "diagnose-only");
     click(&host, "connect");
     wait_for(&host, "error", |t| !t.is_empty(), 10_000).await;
@@ -262,6 +284,7 @@ async fn a_claimed_interface_shows_an_error_panel_with_cause_and_next_step() {
 
     // Reconnecting after the other program let go (the simulation lets go) diagnoses the device.
     click(&host, "reconnect");
+    continue_to_plan(&host, 30_000).await;
     wait_for(&host, "plan", |t| t.contains("nobody is signed in"), 30_000).await;
     assert!(find(&host, "error").is_none());
     key_rescue::sim::device::js::uninstall_fake_usb();
@@ -271,8 +294,8 @@ async fn a_claimed_interface_shows_an_error_panel_with_cause_and_next_step() {
 #[wasm_bindgen_test]
 async fn a_transfer_that_never_completes_shows_its_panel_and_reconnect_offers_the_right_choice() {
     let (host, handle) = mount_app();
-    set_select(&host, "[data-testid=sim-fault]", "transfer-never-completes");
     start_simulated_photon(&host).await;
+    set_select(&host, "[data-testid=sim-fault]", "transfer-never-completes");
     fill(&host, "email", "demo@example.com");
     fill(&host, "password", "demo-password");
     click(&host, "signin-submit");
@@ -284,6 +307,7 @@ async fn a_transfer_that_never_completes_shows_its_panel_and_reconnect_offers_th
     )
     .await;
     click(&host, "connect");
+    continue_to_plan(&host, 30_000).await;
     wait_for(&host, "plan", |t| t.contains("new device key"), 30_000).await;
     click(&host, "repair");
     // While the stand-in's transfer hangs the page is busy, and says Cancel.

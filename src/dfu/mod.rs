@@ -223,8 +223,8 @@ impl Error {
                  selected."
             }
             Self::UnexpectedState { .. } | Self::StillBusy { .. } | Self::LeaveRefused { .. } => {
-                "Reset the device into DFU mode (hold MODE, tap RESET, release on blinking yellow) \
-                 and retry."
+                "Reset the device into DFU mode (hold SETUP, MODE on other devices, tap RESET, \
+                 release it on blinking yellow) and retry."
             }
             Self::CommandRejected { .. }
             | Self::CommandFailed { .. }

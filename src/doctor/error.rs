@@ -151,8 +151,9 @@ impl DoctorError {
                 "Pick the Particle device in the browser's list (its name ends in \"DFU Mode\")."
                     .into()
             }
-            Self::NotInDfuMode { .. } => "Put the device in DFU mode: hold MODE (SETUP), tap \
-                 RESET, keep holding MODE until the LED blinks yellow, then press Connect again; \
+            Self::NotInDfuMode { .. } => "Put the device in DFU mode: hold SETUP (MODE on other \
+                 devices), tap RESET, keep holding it until the LED blinks yellow, then press \
+                 Connect again; \
                  the browser asks once more because a DFU-mode device is a new USB device."
                 .into(),
             Self::CoreNeedsDeviceId { .. } => {

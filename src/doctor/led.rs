@@ -130,8 +130,8 @@ pub fn decode(colour: LedColour, blinks: u8) -> LedVerdict {
         (LedColour::Orange, 2) => (
             "the device could not reach the internet",
             LedFix::Network,
-            "Not a key problem: check the Wi-Fi network and its password (hold MODE for 3 \
-             seconds to set up Wi-Fi again), then watch the LED again.",
+            "Not a key problem: check the Wi-Fi network and its password (hold SETUP, MODE on \
+             other devices, for 3 seconds to set up Wi-Fi again), then watch the LED again.",
         ),
         (LedColour::Orange | LedColour::Yellow | LedColour::Red, 3) => (
             "the internet works but the cloud is unreachable: a wrong server key or address, or \
@@ -155,6 +155,28 @@ pub fn decode(colour: LedColour, blinks: u8) -> LedVerdict {
         fix,
         next_step,
     }
+}
+
+/// The most blinks a burst is taken to have. The documented patterns have 1 to 3; larger counts
+/// are read as "4 or more". Unverified: no Device OS source line bounds the count a user may see,
+/// so 9 only refuses typing slips.
+pub const MAX_BLINKS: u8 = 9;
+
+/// What the decoder says about its two inputs as typed: `None` until both are given (no verdict
+/// before the user picks), a hint for a count the firmware never shows (0, negative, not a number,
+/// more than [`MAX_BLINKS`]).
+pub fn read(colour: &str, blinks: &str) -> Option<Result<LedVerdict, &'static str>> {
+    let colour = LedColour::from_name(colour)?;
+    let text = blinks.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(match text.parse::<u8>() {
+        Ok(n @ 1..=MAX_BLINKS) => Ok(decode(colour, n)),
+        _ => Err(
+            "Count the short bursts of colour between two runs of fast cyan: a number from 1 to 9.",
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -211,6 +233,21 @@ mod tests {
                 .starts_with("1 red blink during")
         );
         assert_eq!(decode(LedColour::Red, 0).blinks, 1);
+    }
+
+    #[test]
+    fn no_verdict_before_both_inputs_and_impossible_counts_are_refused() {
+        assert_eq!(read("", "1"), None);
+        assert_eq!(read("red", ""), None);
+        assert_eq!(read("red", "  "), None);
+        for bad in ["0", "-3", "x", "10", "1.5"] {
+            assert!(read("red", bad).unwrap().is_err(), "{bad}");
+        }
+        let v = read("orange", " 2 ").unwrap().unwrap();
+        assert_eq!(
+            (v.colour, v.blinks, v.fix),
+            (LedColour::Orange, 2, LedFix::Network)
+        );
     }
 
     #[test]

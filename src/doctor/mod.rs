@@ -25,6 +25,7 @@ pub mod report;
 mod running;
 mod session;
 mod slots;
+pub mod wizard;
 
 pub use normal_mode::{BUSY_PENDING_MS, Fallback, PathChoice, RuntimeDoctor, RuntimeVerify};
 pub use slots::{
@@ -39,8 +40,8 @@ pub use running::{
     NextStep, RESET_POLL_MS, RunningDevice, RunningFacts, SwitchTicket, connect_any,
 };
 pub use session::{
-    CloudContext, CloudDeviceSummary, Diagnosis, Doctor, Identity, RepairReport, SendOutcome,
-    VerifyOutcome,
+    CloudContext, CloudDeviceSummary, Diagnosis, Doctor, Identity, OnlineWait, RepairReport,
+    SendOutcome, VerifyOutcome,
 };
 
 use serde::Serialize;

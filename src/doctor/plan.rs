@@ -209,15 +209,16 @@ pub fn plan(
 
     let mut blocked = None;
     match access {
-        CloudAccess::Allowed { product_id } => actions.push(Action::SendPublicKey {
-            product_id: *product_id,
-            reason: send_reason.to_owned(),
-        }),
+        // Asked for, signed in or not: the key is sent later, from the device (issue 13, 7).
         _ if options.send_later => notes.push(
             "The public key is not sent now: sign in and press \"Send key\" later; the page reads \
              it back from the device, so nothing is lost."
                 .to_owned(),
         ),
+        CloudAccess::Allowed { product_id } => actions.push(Action::SendPublicKey {
+            product_id: *product_id,
+            reason: send_reason.to_owned(),
+        }),
         CloudAccess::SignedOut => {
             blocked = Some(PlanBlock::CloudNeeded {
                 reason: "nobody is signed in".to_owned(),

@@ -476,6 +476,8 @@ pub enum ExtraHelp {
     StoppedAnswering,
     /// A write failed and the previous bytes could not be put back: reconnect, then restore.
     RestoreNeeded,
+    /// The browser's device chooser was closed, or listed no device: a checklist and Try again.
+    NoDevicePicked,
 }
 
 /// What an error panel shows.
@@ -524,6 +526,17 @@ pub fn error_help(e: &super::DoctorError) -> Option<ErrorHelp> {
         hint: e.hint(),
         extra,
     })
+}
+
+/// The panel when the device chooser was closed or listed nothing. Not an error of the doctor's
+/// (`error_help` shows nothing for a closed chooser): the page shows it where the user pressed.
+pub fn no_device_help() -> ErrorHelp {
+    ErrorHelp {
+        cause: "No device was picked".to_owned(),
+        hint: "Check each point below, then press Try again. What the page already found is kept."
+            .to_owned(),
+        extra: Some(ExtraHelp::NoDevicePicked),
+    }
 }
 
 /// Particle's udev rule (particle-cli `assets/50-particle.rules`; webusb.md 8).

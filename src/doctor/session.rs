@@ -125,11 +125,139 @@ pub enum VerifyOutcome {
     },
 }
 
+/// What "wait for the device to come online" needs once the device left DFU mode (the doctor is
+/// gone by then): "Wait longer" on the page asks the cloud again with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineWait {
+    pub device_id: String,
+    /// The product route the diagnosis's cloud lookup used, if any.
+    pub product: Option<ProductRef>,
+    /// The product the page was told (a support link's), for a lookup made later.
+    pub told_product: Option<ProductRef>,
+}
+
+impl OnlineWait {
+    /// Sends `public_key` (read back from the device by the repair) for this device, once
+    /// somebody is signed in: no DFU mode needed. The cloud's device record gives the product to
+    /// send it to, as the diagnosis's lookup does.
+    pub async fn send_key<C: CloudApi>(
+        &self,
+        api: &mut C,
+        token: &AccessToken,
+        public_key: &PublicKeyInfo,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<(), DoctorError> {
+        let id = &self.device_id;
+        let info = match self.product.as_ref().or(self.told_product.as_ref()) {
+            None => api.device(token, id).await?,
+            Some(product) => match api.product_device(token, product, id).await {
+                Ok(info) => info,
+                // As the diagnosis's lookup: a product without the device, then the device route.
+                Err(ApiError::NotInProduct { .. } | ApiError::ProductNotVisible { .. }) => {
+                    api.device(token, id).await?
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let upload = KeyUpload {
+            device_id: self.device_id.clone(),
+            public_key_pem: public_key.pem.clone(),
+            algorithm: cloud_algorithm(public_key.algorithm),
+            product_id: info.upload_product_id(),
+        };
+        api.send_public_key(token, &upload).await?;
+        on_event(DoctorEvent::Log(format!(
+            "sent public key {} to the cloud",
+            public_key.fingerprint
+        )));
+        Ok(())
+    }
+
+    /// Asks the cloud, one poll at a time, until it reports the device online or `timeout_ms`
+    /// passed; `cancel` stops the wait between two polls.
+    pub async fn wait<C: CloudApi>(
+        &self,
+        api: &mut C,
+        token: &AccessToken,
+        timeout_ms: u32,
+        cancel: &CancelFlag,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> VerifyOutcome {
+        on_event(DoctorEvent::Log(format!(
+            "waiting up to {} s for the device to come online",
+            timeout_ms / 1000
+        )));
+        let id = &self.device_id;
+        // The cloud's own wait, one poll at a time, so Cancel stops it between two polls. Time is
+        // counted as the larger of the sleeps and the cloud's clock, so a stalled cloud (each
+        // request ending at its deadline) cannot stretch the wait.
+        let started = api.now_ms();
+        let mut slept: u32 = 0;
+        let mut answered = false;
+        let mut unanswered: Option<ApiError> = None;
+        loop {
+            match api
+                .wait_until_online_in(token, self.product.as_ref(), id, 0, 1)
+                .await
+            {
+                Ok(info) => {
+                    on_event(DoctorEvent::Log(
+                        "the cloud reports the device online".into(),
+                    ));
+                    return VerifyOutcome::Online {
+                        last_handshake_at: info.last_handshake_at,
+                    };
+                }
+                Err(ApiError::DeviceStayedOffline { .. }) => answered = true,
+                Err(
+                    e @ (ApiError::Network { .. }
+                    | ApiError::Redirected
+                    | ApiError::Timeout { .. }
+                    | ApiError::Server { .. }),
+                ) => unanswered = Some(e),
+                Err(e) => {
+                    return VerifyOutcome::CouldNotCheck {
+                        error: e.to_string(),
+                        hint: e.hint().to_owned(),
+                    };
+                }
+            }
+            let elapsed = u32::try_from(api.now_ms().saturating_sub(started)).unwrap_or(u32::MAX);
+            let waited = slept.max(elapsed);
+            if waited >= timeout_ms {
+                if let Some(e) = unanswered.filter(|_| !answered) {
+                    return VerifyOutcome::CouldNotCheck {
+                        error: e.to_string(),
+                        hint: e.hint().to_owned(),
+                    };
+                }
+                return VerifyOutcome::StayedOffline {
+                    waited_s: waited.div_ceil(1000),
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                };
+            }
+            if cancel.is_cancelled() {
+                on_event(DoctorEvent::Log(format!(
+                    "stopped waiting for the cloud after {} s, as asked",
+                    waited.div_ceil(1000)
+                )));
+                return VerifyOutcome::StoppedWaiting {
+                    waited_s: waited.div_ceil(1000),
+                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
+                };
+            }
+            let step = cloud::ONLINE_POLL_MS.min(timeout_ms - waited);
+            api.sleep(step).await;
+            slept += step;
+        }
+    }
+}
+
 /// What to do when a repaired device does not come online.
 pub(super) const OFFLINE_NEXT_STEPS: [&str; 4] = [
     "Watch the status LED: breathing cyan means connected.",
-    "Blinking green means it is looking for Wi-Fi: set up Wi-Fi again (hold MODE for 3 s, then use \
-     the Particle app or `particle serial wifi`).",
+    "Blinking green means it is looking for Wi-Fi: set up Wi-Fi again (hold SETUP, MODE on other \
+     devices, for 3 s, then use the Particle app or `particle serial wifi`).",
     "Fast cyan with a red or orange burst: count the bursts in the LED decoder above; run the \
      repair again if it says keys.",
     "Fast cyan with 3 orange blinks: the network blocks the cloud (outbound TCP 5683); try another \
@@ -640,6 +768,15 @@ impl<T: Transport> Doctor<T> {
         Ok((start, out))
     }
 
+    /// What a later "Wait longer" needs to ask the cloud about this device again.
+    pub fn online_wait(&self) -> OnlineWait {
+        OnlineWait {
+            device_id: self.identity.device_id.clone(),
+            product: self.lookup_product.clone(),
+            told_product: self.product.clone(),
+        }
+    }
+
     /// Leaves DFU mode (the device resets and runs its firmware) and waits for the cloud to report
     /// it online when someone is signed in.
     pub async fn leave_and_verify<C: CloudApi>(
@@ -665,75 +802,10 @@ impl<T: Transport> Doctor<T> {
                 counts,
             ));
         };
-        on_event(DoctorEvent::Log(format!(
-            "waiting up to {} s for the device to come online",
-            timeout_ms / 1000
-        )));
-        let id = self.identity.device_id.clone();
-        // The cloud's own wait, one poll at a time, so Cancel stops it between two polls. Time is
-        // counted as the larger of the sleeps and the cloud's clock, so a stalled cloud (each
-        // request ending at its deadline) cannot stretch the wait.
-        let started = cloud.api.now_ms();
-        let mut slept: u32 = 0;
-        let mut answered = false;
-        let mut unanswered: Option<ApiError> = None;
-        let verify = loop {
-            match cloud
-                .api
-                .wait_until_online_in(token, self.lookup_product.as_ref(), &id, 0, 1)
-                .await
-            {
-                Ok(info) => {
-                    on_event(DoctorEvent::Log(
-                        "the cloud reports the device online".into(),
-                    ));
-                    break VerifyOutcome::Online {
-                        last_handshake_at: info.last_handshake_at,
-                    };
-                }
-                Err(ApiError::DeviceStayedOffline { .. }) => answered = true,
-                Err(
-                    e @ (ApiError::Network { .. }
-                    | ApiError::Redirected
-                    | ApiError::Timeout { .. }
-                    | ApiError::Server { .. }),
-                ) => unanswered = Some(e),
-                Err(e) => {
-                    break VerifyOutcome::CouldNotCheck {
-                        error: e.to_string(),
-                        hint: e.hint().to_owned(),
-                    };
-                }
-            }
-            let elapsed =
-                u32::try_from(cloud.api.now_ms().saturating_sub(started)).unwrap_or(u32::MAX);
-            let waited = slept.max(elapsed);
-            if waited >= timeout_ms {
-                if let Some(e) = unanswered.filter(|_| !answered) {
-                    break VerifyOutcome::CouldNotCheck {
-                        error: e.to_string(),
-                        hint: e.hint().to_owned(),
-                    };
-                }
-                break VerifyOutcome::StayedOffline {
-                    waited_s: waited.div_ceil(1000),
-                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
-                };
-            }
-            if self.cancel.is_cancelled() {
-                on_event(DoctorEvent::Log(format!(
-                    "stopped waiting for the cloud after {} s, as asked",
-                    waited.div_ceil(1000)
-                )));
-                break VerifyOutcome::StoppedWaiting {
-                    waited_s: waited.div_ceil(1000),
-                    next_steps: OFFLINE_NEXT_STEPS.to_vec(),
-                };
-            }
-            let step = cloud::ONLINE_POLL_MS.min(timeout_ms - waited);
-            cloud.api.sleep(step).await;
-            slept += step;
-        };
+        let verify = self
+            .online_wait()
+            .wait(cloud.api, token, timeout_ms, &self.cancel, on_event)
+            .await;
         Ok((verify, counts))
     }
 

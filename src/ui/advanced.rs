@@ -3,8 +3,12 @@
 //! hands one `doctor::Command` to `Store::advanced`.
 
 use crate::doctor::Command;
+use crate::doctor::wizard::ServerField;
+use crate::ui::erased::Dynamic;
 use crate::ui::erased::{Handler, dynamic, flag, on};
+use crate::ui::store::ErrorPlace;
 use crate::ui::store::Store;
+use crate::ui::widgets::ErrorPanel;
 use leptos::ev::MouseEvent;
 use leptos::html::Input;
 use leptos::prelude::*;
@@ -69,15 +73,18 @@ pub fn Advanced() -> impl IntoView {
                             <div class="fields">
                                 <div class="field">
                                     <label for="server-host">"Host or IP address"</label>
-                                    <input id="server-host" data-testid="server-host" bind:value=host/>
+                                    <input id="server-host" data-testid="server-host" aria-describedby="server-host-problem" bind:value=host/>
+                                    {problem(store, ServerField::Host, "server-host-problem")}
                                 </div>
                                 <div class="field">
-                                    <label for="server-port">"Port"</label>
-                                    <input id="server-port" data-testid="server-port" inputmode="numeric" bind:value=port/>
+                                    <label for="server-port">"Port (empty: the default)"</label>
+                                    <input id="server-port" data-testid="server-port" inputmode="numeric" aria-describedby="server-port-problem" bind:value=port/>
+                                    {problem(store, ServerField::Port, "server-port-problem")}
                                 </div>
                                 <div class="field">
                                     <label for="server-file">"Server key file"</label>
-                                    <input id="server-file" type="file" data-testid="server-file" node_ref=server_file/>
+                                    <input id="server-file" type="file" data-testid="server-file" aria-describedby="server-file-problem" node_ref=server_file/>
+                                    {problem(store, ServerField::KeyFile, "server-file-problem")}
                                 </div>
                             </div>
                         }
@@ -89,7 +96,41 @@ pub fn Advanced() -> impl IntoView {
             </div>
             <h3>"Support"</h3>
             {command_button("flash-dump", "Dump internal flash", on(dump), not_idle)}
-            <p role="status" data-testid="advanced-result">{dynamic(move || store.advanced_result.get())}</p>
+            {dynamic(move || {
+                store
+                    .pending
+                    .get()
+                    .map(|question| {
+                        view! {
+                            <div class="notice" role="alertdialog" aria-labelledby="confirm-question" data-testid="confirm">
+                                <p id="confirm-question">{question}</p>
+                                <div class="row">
+                                    <button
+                                        type="button"
+                                        id="confirm-write"
+                                        class="primary"
+                                        data-testid="confirm-write"
+                                        on:click=on(move |_| store.confirm_pending())
+                                    >
+                                        "Write"
+                                    </button>
+                                    <button
+                                        type="button"
+                                        class="secondary"
+                                        data-testid="confirm-cancel"
+                                        on:click=on(move |_| store.cancel_pending())
+                                    >
+                                        "Cancel"
+                                    </button>
+                                </div>
+                            </div>
+                        }
+                    })
+            })}
+            <ErrorPanel place=ErrorPlace::Advanced/>
+            <p id="advanced-result" tabindex="-1" role="status" data-testid="advanced-result">
+                {dynamic(move || store.advanced_result.get())}
+            </p>
         </details>
     }
 }
@@ -106,4 +147,15 @@ fn command_button(
             {label}
         </button>
     }
+}
+
+/// What is wrong with a custom-server field, next to it (nothing was read or written).
+fn problem(store: Store, field: ServerField, id: &'static str) -> Dynamic {
+    dynamic(move || {
+        store
+            .server_problem
+            .get()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, text)| view! { <p class="field-error" id=id data-testid=id>{text}</p> })
+    })
 }

@@ -1,8 +1,8 @@
 //! The page: Leptos views that render state and call the orchestrator. wasm32 only.
 //!
 //! Views hold no protocol logic: they read the store (`store.rs`), render it, and call one of its
-//! methods, which calls the doctor. One file per view: the landing (`landing.rs`, `led.rs`), the
-//! sign-in (`signin.rs`), the repair steps (`steps/`), the advanced panel (`advanced.rs`) and
+//! methods, which calls the doctor. One file per view: the repair wizard (`steps/`), the sign-in
+//! (`signin.rs`), the help below them (`landing.rs`, `led.rs`), the advanced panel (`advanced.rs`) and
 //! shared widgets (`widgets/`).
 
 mod advanced;

@@ -84,7 +84,10 @@ fn SignInForms() -> impl IntoView {
             if store.mfa_pending.get() {
                 view! {
                     <form class="stack" on:submit=on(submit_otp)>
-                        <p>"This account uses two-step verification."</p>
+                        <p>
+                            "This account uses two-step verification: enter the code your "
+                            "authenticator app shows now."
+                        </p>
                         <div class="field">
                             <label for="otp">"One-time code"</label>
                             <input
@@ -97,9 +100,20 @@ fn SignInForms() -> impl IntoView {
                             />
                             {missing(store, InputField::OneTimeCode, "otp-missing")}
                         </div>
-                        <button type="submit" data-testid="otp-submit" disabled=busy>
-                            "Verify code"
-                        </button>
+                        <div class="row">
+                            <button type="submit" data-testid="otp-submit" disabled=busy>
+                                "Verify code"
+                            </button>
+                            <button
+                                type="button"
+                                class="secondary"
+                                data-testid="otp-back"
+                                on:click=on(move |_| store.back_from_code())
+                                disabled=busy
+                            >
+                                "Back"
+                            </button>
+                        </div>
                     </form>
                 }
                 .into_any()
@@ -147,8 +161,25 @@ fn SignInForms() -> impl IntoView {
                 .into_any()
             }
         })}
-        <div class="token">
-            <h3>"Or use an access token"</h3>
+        {dynamic(move || {
+            store
+                .signing
+                .get()
+                .then(|| {
+                    view! {
+                        <button
+                            type="button"
+                            class="secondary"
+                            data-testid="signin-cancel"
+                            on:click=on(move |_| store.cancel())
+                        >
+                            "Cancel sign-in"
+                        </button>
+                    }
+                })
+        })}
+        <details class="token" data-testid="token">
+            <summary>"Use an access token instead"</summary>
             <form class="stack" on:submit=on(submit_token)>
                 <div class="field">
                     <label for="token">"Access token"</label>
@@ -166,9 +197,13 @@ fn SignInForms() -> impl IntoView {
                     "Use token"
                 </button>
             </form>
-            <p class="muted">"Create one with `particle token create` (needed for single sign-on accounts)."</p>
-        </div>
+            <p class="muted">
+                "Create one with " <code>"particle token create"</code>
+                " (needed for single sign-on accounts)."
+            </p>
+        </details>
         <div class="row">
+            <span class="muted">"No account at hand?"</span>
             <button
                 type="button"
                 class="secondary"

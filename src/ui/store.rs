@@ -15,8 +15,9 @@ use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
     AfterFailure, Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError,
-    DoctorEvent, Identity, Plan, PlanOptions, RepairReport, ServerChoice, Step, VerifyOutcome,
-    product_field, server_address,
+    DoctorEvent, Identity, OnlineWait, Plan, PlanOptions, RepairReport, SendOutcome, ServerChoice,
+    Step, VerifyOutcome, product_field, server_address,
+    wizard::{self, Facts},
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};
@@ -29,7 +30,7 @@ use leptos::task::spawn_local;
 use std::pin::Pin;
 
 /// How long the page waits for the cloud to report a repaired device online.
-const VERIFY_TIMEOUT_MS: u32 = 90_000;
+pub const VERIFY_TIMEOUT_MS: u32 = 90_000;
 
 /// The cloud the page talks to: Particle's (or a loopback test cloud) over HTTP, or the simulated
 /// mode's. Cheap to clone; clones share state.
@@ -102,11 +103,20 @@ impl CloudApi for WatchedCloud {
     }
 }
 
+/// What a sign-in request got, applied by [`Store::signing_in`] unless it was cancelled.
+enum SignedIn {
+    /// A session, with who signed in (as shown) and the cloud that issued it.
+    Session(Session, String, PageCloud),
+    /// The account uses two-step verification: the MFA token and the e-mail address.
+    CodeNeeded(String, String),
+}
+
 /// Where an error panel shows up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorPlace {
     SignIn,
     Steps,
+    Advanced,
     Simulation,
 }
 
@@ -168,6 +178,26 @@ pub struct Store {
     pub cancelling: RwSignal<bool>,
     /// The last result of an advanced-panel command.
     pub advanced_result: RwSignal<Option<String>>,
+    /// The wizard step the user moved to (`wizard::open` decides what is open).
+    pub view: RwSignal<Step>,
+    /// Repair was pressed on this device (kept through a reconnect while a failed write waits).
+    pub repair_started: RwSignal<bool>,
+    /// The id of the element that gets the focus once rendered (what needs the user next).
+    pub focus: RwSignal<Option<&'static str>>,
+    /// The question the advanced panel asks before a write, and the command it would run.
+    pub pending: RwSignal<Option<&'static str>>,
+    pending_command: StoredValue<Option<Command>, LocalStorage>,
+    /// A custom-server field that needs another value, and what to enter (nothing was sent).
+    pub server_problem: RwSignal<Option<(wizard::ServerField, &'static str)>>,
+    /// The current sign-in attempt; Cancel moves it on, so a late answer is dropped.
+    sign_in_attempt: StoredValue<u32>,
+    /// A sign-in request runs.
+    pub signing: RwSignal<bool>,
+    /// What "Wait longer" needs once the device left DFU mode.
+    online_wait: StoredValue<Option<OnlineWait>>,
+    /// Seconds the page has waited for the cloud in this wait (shown while it waits).
+    pub waited_s: RwSignal<u32>,
+    ticker: StoredValue<Option<IntervalHandle>, LocalStorage>,
 }
 
 impl Store {
@@ -216,6 +246,17 @@ impl Store {
             cancel: StoredValue::new_local(CancelFlag::new()),
             cancelling: RwSignal::new(false),
             advanced_result: RwSignal::new(None),
+            view: RwSignal::new(Step::Connect),
+            repair_started: RwSignal::new(false),
+            focus: RwSignal::new(None),
+            online_wait: StoredValue::new(None),
+            sign_in_attempt: StoredValue::new(0),
+            pending: RwSignal::new(None),
+            pending_command: StoredValue::new_local(None),
+            server_problem: RwSignal::new(None),
+            signing: RwSignal::new(false),
+            waited_s: RwSignal::new(0),
+            ticker: StoredValue::new_local(None),
         };
         if store.link.with_value(|l| l.sim.is_some()) {
             store.start_simulation();
@@ -232,6 +273,9 @@ impl Store {
             DoctorEvent::Step(s) => {
                 self.step.set(Some(s));
                 self.progress.set(None);
+                if s == Step::Verify {
+                    self.start_ticker();
+                }
             }
             DoctorEvent::Progress { done, total } => self.progress.set(Some((done, total))),
             DoctorEvent::Log(line) => self.log_line(line),
@@ -242,7 +286,41 @@ impl Store {
         self.log.update(|l| l.push(line.into()));
     }
 
+    /// What the wizard reads (tracked: a view calling this follows every fact).
+    pub fn facts(self) -> Facts {
+        Facts {
+            connected: self.connected.get(),
+            identified: self.identity.with(Option::is_some),
+            diagnosed: self.diagnosis.with(Option::is_some),
+            backed_up: self.diagnosis.with(Option::is_some)
+                && self.backup_files.with(|f| !f.is_empty()),
+            plan_can_run: self.plan.with(|p| p.as_ref().is_some_and(Plan::can_run)),
+            repair_started: self.repair_started.get(),
+            repaired: self.repair.with(Option::is_some),
+            verified: self.verify.with(Option::is_some),
+            busy: self.busy.get(),
+            needs_reconnect: self.needs_restore.get(),
+        }
+    }
+
+    /// The step the wizard shows open.
+    pub fn open_step(self) -> Step {
+        wizard::open(&self.facts(), self.step.get(), self.view.get())
+    }
+
+    /// "Continue" or "Back": opens `to` and moves the focus to its heading.
+    pub fn go(self, to: Step) {
+        self.view.set(to);
+        self.focus.set(Some("open-step"));
+    }
+
     fn fail(self, place: ErrorPlace, e: &DoctorError) {
+        if place == ErrorPlace::Steps {
+            // The error shows inside the step that failed.
+            self.view
+                .set(self.step.get_untracked().unwrap_or(Step::Connect));
+        }
+        self.focus.set(Some("error"));
         if let Some(help) = report::error_help(e) {
             self.log_line(format!("error: {}", help.cause));
             if matches!(help.extra, Some(report::ExtraHelp::RestoreNeeded)) {
@@ -253,6 +331,7 @@ impl Store {
     }
 
     fn fail_text(self, place: ErrorPlace, cause: String, hint: String) {
+        self.focus.set(Some("error"));
         self.log_line(format!("error: {cause}"));
         self.error.set(Some((
             place,
@@ -275,7 +354,25 @@ impl Store {
         true
     }
 
+    /// Counts the seconds of a wait for the cloud, until [`Store::end`].
+    fn start_ticker(self) {
+        self.stop_ticker();
+        self.waited_s.set(0);
+        let handle = set_interval_with_handle(
+            move || self.waited_s.update(|s| *s += 1),
+            std::time::Duration::from_secs(1),
+        );
+        self.ticker.set_value(handle.ok());
+    }
+
+    fn stop_ticker(self) {
+        if let Some(h) = self.ticker.try_update_value(Option::take).flatten() {
+            h.clear();
+        }
+    }
+
     fn end(self) {
+        self.stop_ticker();
         self.busy.set(false);
         self.cancelling.set(false);
         self.progress.set(None);
@@ -285,6 +382,14 @@ impl Store {
     /// finishes, or is undone, first), and stops waiting for the cloud between two polls.
     pub fn cancel(self) {
         if !self.busy.get_untracked() || self.cancelling.get_untracked() {
+            return;
+        }
+        if self.signing.get_untracked() {
+            // A sign-in stops at once: its answer, when it comes, is dropped.
+            self.sign_in_attempt.update_value(|a| *a += 1);
+            self.signing.set(false);
+            self.log_line("Sign-in cancelled.");
+            self.end();
             return;
         }
         self.cancel.with_value(CancelFlag::cancel);
@@ -353,6 +458,9 @@ impl Store {
         match sim.with_fault(fault) {
             Ok(next) => {
                 self.forget_device();
+                self.repair_started.set(false);
+                self.needs_restore.set(false);
+                self.view.set(Step::Connect);
                 self.cloud.set_value(PageCloud::Sim(next.cloud.clone()));
                 self.sim.set_value(Some(next));
                 self.step.set(Some(Step::Connect));
@@ -360,6 +468,34 @@ impl Store {
             }
             Err(e) => self.fail_text(ErrorPlace::Simulation, e.to_string(), e.hint().into()),
         }
+    }
+
+    /// "Leave the simulation": the browser's own USB and the page's own cloud again; a sign-in
+    /// at the simulated cloud is signed out (it is worth nothing elsewhere).
+    pub fn leave_simulation(self) {
+        if self.busy.get_untracked() {
+            return;
+        }
+        if let Some(sim) = self.sim.try_update_value(Option::take).flatten() {
+            sim.stop();
+        }
+        let base = self.link.with_value(|l| l.api.clone()).unwrap_or_default();
+        self.test_cloud
+            .set((!base.is_production()).then(|| base.as_str().to_owned()));
+        self.cloud.set_value(PageCloud::Http(HttpCloud::new(base)));
+        self.sim_status.set(SimStatus::Off);
+        self.forget_device();
+        self.repair_started.set(false);
+        self.needs_restore.set(false);
+        self.backup_files.set(Vec::new());
+        self.backup.set_value(None);
+        if self.held.with_value(Option::is_some) && self.current_token().is_none() {
+            self.forget_sign_in(false);
+        }
+        self.step.set(None);
+        self.view.set(Step::Connect);
+        self.focus.set(Some("connect"));
+        self.log_line("Left the simulation: Connect device now reaches a real device.");
     }
 
     /// In the simulated mode, unplugs the simulated Photon and plugs it in again in DFU mode.
@@ -377,19 +513,48 @@ impl Store {
 
     // --- sign-in ---------------------------------------------------------------------------------
 
-    /// Runs one sign-in `request` (a future not yet started) while busy; an error it returns shows
-    /// in the sign-in panel. Boxed, so this code is in the page once, not once per caller.
-    fn signing_in(self, request: Pin<Box<dyn Future<Output = Result<(), ApiError>>>>) {
+    /// Runs one sign-in `request` (a future not yet started) while busy and applies what it
+    /// returns, unless Cancel was pressed meanwhile (then a session it got is signed out again);
+    /// an error shows in the sign-in panel. Boxed, so this code is in the page once.
+    fn signing_in(self, request: Pin<Box<dyn Future<Output = Result<SignedIn, ApiError>>>>) {
         if !self.begin() {
             return;
         }
         self.missing_input.set(None);
+        let attempt = self.sign_in_attempt.get_value() + 1;
+        self.sign_in_attempt.set_value(attempt);
+        self.signing.set(true);
         spawn_local(async move {
-            match request.await {
-                Ok(()) => {}
-                Err(ApiError::MissingInput { field }) => self.missing_input.set(Some(field)),
+            let outcome = request.await;
+            if self.sign_in_attempt.get_value() != attempt {
+                // Cancelled: nothing is applied; a token the cloud issued anyway is revoked.
+                if let Ok(SignedIn::Session(session, _, mut client)) = outcome {
+                    let _ = client.sign_out(&session.token).await;
+                }
+                return;
+            }
+            match outcome {
+                Ok(SignedIn::Session(session, who, client)) => {
+                    self.signed_in_as(session, who, client)
+                }
+                Ok(SignedIn::CodeNeeded(mfa_token, email)) => {
+                    self.mfa_token.set_value(Some(mfa_token));
+                    self.mfa_email.set(email);
+                    self.mfa_pending.set(true);
+                    self.focus.set(Some("otp"));
+                }
+                Err(ApiError::MissingInput { field }) => {
+                    self.missing_input.set(Some(field));
+                    self.focus.set(Some(match field {
+                        InputField::Email => "email",
+                        InputField::Password => "password",
+                        InputField::OneTimeCode => "otp",
+                        InputField::AccessToken => "token",
+                    }));
+                }
                 Err(e) => self.fail_text(ErrorPlace::SignIn, e.to_string(), e.hint().into()),
             }
+            self.signing.set(false);
             self.end();
         });
     }
@@ -399,15 +564,12 @@ impl Store {
         self.signing_in(Box::pin(async move {
             let email = email.trim().to_owned();
             match cloud.sign_in(&email, &password).await {
-                Ok(session) => self.signed_in_as(session, email, cloud),
+                Ok(session) => Ok(SignedIn::Session(session, email, cloud)),
                 Err(ApiError::MfaRequired { mfa_token }) => {
-                    self.mfa_token.set_value(Some(mfa_token));
-                    self.mfa_email.set(email);
-                    self.mfa_pending.set(true);
+                    Ok(SignedIn::CodeNeeded(mfa_token, email))
                 }
-                Err(e) => return Err(e),
+                Err(e) => Err(e),
             }
-            Ok(())
         }));
     }
 
@@ -416,14 +578,20 @@ impl Store {
             return;
         };
         let mut cloud = self.cloud.get_value();
+        let who = self.mfa_email.get_untracked();
         self.signing_in(Box::pin(async move {
             let session = cloud.sign_in_otp(&mfa_token, otp.trim()).await?;
-            self.mfa_token.set_value(None);
-            self.mfa_pending.set(false);
-            let who = self.mfa_email.get_untracked();
-            self.signed_in_as(session, who, cloud);
-            Ok(())
+            Ok(SignedIn::Session(session, who, cloud))
         }));
+    }
+
+    /// "Back" from the one-time code: the e-mail and password form again.
+    pub fn back_from_code(self) {
+        self.mfa_token.set_value(None);
+        self.mfa_pending.set(false);
+        self.missing_input.set(None);
+        self.error.set(None);
+        self.focus.set(Some("email"));
     }
 
     pub fn sign_in_with_token(self, pasted: String) {
@@ -431,8 +599,11 @@ impl Store {
         self.signing_in(Box::pin(async move {
             let session = cloud.sign_in_with_token(&pasted).await?;
             // The API tells a token's scope, not its account's e-mail address.
-            self.signed_in_as(session, "an access token".to_owned(), cloud);
-            Ok(())
+            Ok(SignedIn::Session(
+                session,
+                "an access token".to_owned(),
+                cloud,
+            ))
         }));
     }
 
@@ -447,10 +618,18 @@ impl Store {
             storage_set(key, held.token.expose());
         }
         self.held.set_value(Some((held, client)));
+        self.mfa_token.set_value(None);
+        self.mfa_pending.set(false);
         self.diagnose_only.set(false);
         self.log_line(format!("Signed in as {who}."));
         self.signed_in.set(Some(who));
         self.error.set(None);
+        // What needs the user next: a key still to send, or the open step.
+        let deferred = self
+            .repair
+            .with_untracked(|r| r.as_ref().is_some_and(|r| r.send != SendOutcome::Sent));
+        self.focus
+            .set(Some(if deferred { "send-now" } else { "open-step" }));
     }
 
     /// "Sign out": forgets the token wherever the page kept it and revokes it at the cloud that
@@ -545,12 +724,22 @@ impl Store {
             if self.run_connect().await {
                 if self.needs_restore.get_untracked() {
                     self.check_after_failure().await;
-                } else {
-                    self.run_diagnosis().await;
+                } else if self.run_diagnosis().await {
+                    self.go(Step::Diagnose);
                 }
             }
             self.end();
         });
+    }
+
+    /// "Try again" after the chooser was closed: Reconnect after a failed write (the device was
+    /// unplugged), otherwise Connect device again.
+    pub fn try_again(self) {
+        if self.needs_restore.get_untracked() {
+            self.reconnect();
+        } else {
+            self.connect();
+        }
     }
 
     /// "Reconnect": the device is back in DFU mode (or was unplugged and plugged in again).
@@ -560,16 +749,27 @@ impl Store {
     }
 
     async fn run_connect(self) -> bool {
-        self.forget_device();
-        self.on_event(DoctorEvent::Step(Step::Connect));
         let picked = match webusb::request_device().await {
             Ok(p) => p,
-            Err(TransportError::Cancelled) => return false,
+            Err(TransportError::Cancelled) => {
+                // Nothing picked: what the page found stays; the checklist shows where the user is.
+                self.log_line("No device was picked in the browser's list.");
+                self.error
+                    .set(Some((ErrorPlace::Steps, report::no_device_help())));
+                self.focus.set(Some("error"));
+                return false;
+            }
             Err(e) => {
+                self.on_event(DoctorEvent::Step(Step::Connect));
                 self.fail(ErrorPlace::Steps, &e.into());
                 return false;
             }
         };
+        self.forget_device();
+        if !self.needs_restore.get_untracked() {
+            self.repair_started.set(false);
+        }
+        self.on_event(DoctorEvent::Step(Step::Connect));
         let mut transport = match picked.open(0).await {
             Ok(t) => t,
             Err(e) => {
@@ -621,7 +821,14 @@ impl Store {
                 self.after_failure.set(Some(outcome));
                 if outcome == AfterFailure::Unchanged {
                     self.needs_restore.set(false);
-                    self.run_diagnosis().await;
+                    if self.run_diagnosis().await {
+                        // Nothing reached the device: the Plan step's Repair retries.
+                        self.repair_started.set(false);
+                        self.go(Step::Plan);
+                    }
+                } else {
+                    self.view.set(Step::Repair);
+                    self.focus.set(Some("restore-backup"));
                 }
             }
             Err(e) => self.fail(ErrorPlace::Steps, &e),
@@ -646,9 +853,9 @@ impl Store {
     }
 
     /// Diagnose, back up and plan (read-only), stopping at the plan for the user to confirm.
-    async fn run_diagnosis(self) {
+    async fn run_diagnosis(self) -> bool {
         let Some(mut doctor) = self.take_doctor() else {
-            return;
+            return false;
         };
         let mut cloud = self.watched_cloud();
         let token = self.current_token();
@@ -675,16 +882,18 @@ impl Store {
                         self.diagnosis.set(Some(d));
                         self.doctor.set_value(Some(doctor));
                         self.fail(ErrorPlace::Steps, &e);
-                        return;
+                        return false;
                     }
                 }
                 self.diagnosis.set(Some(d));
                 self.doctor.set_value(Some(doctor));
                 self.replan();
+                true
             }
             Err(e) => {
                 self.doctor.set_value(Some(doctor));
                 self.fail(ErrorPlace::Steps, &e);
+                false
             }
         }
     }
@@ -737,6 +946,7 @@ impl Store {
             return;
         }
         self.after_failure.set(None);
+        self.repair_started.set(true);
         spawn_local(async move {
             let Some(mut doctor) = self.take_doctor() else {
                 self.end();
@@ -750,11 +960,14 @@ impl Store {
             };
             match doctor.repair(&plan, ctx, &mut |e| self.on_event(e)).await {
                 Ok(report) => {
+                    self.online_wait.set_value(Some(doctor.online_wait()));
                     self.log_line(report::repair_summary(&report));
+                    // A key not sent cannot bring the device online: no point in waiting.
+                    let sent = report.send == SendOutcome::Sent;
                     self.repair.set(Some(report));
                     let ctx = CloudContext {
                         api: &mut cloud,
-                        token: token.as_ref(),
+                        token: token.as_ref().filter(|_| sent),
                     };
                     match doctor
                         .leave_and_verify(ctx, VERIFY_TIMEOUT_MS, &mut |e| self.on_event(e))
@@ -768,6 +981,7 @@ impl Store {
                             ));
                             self.verify.set(Some(outcome));
                             self.connected.set(false);
+                            self.go(Step::Verify);
                         }
                         Err(e) => self.fail(ErrorPlace::Steps, &e),
                     }
@@ -775,7 +989,76 @@ impl Store {
                 Err(e) => {
                     self.doctor.set_value(Some(doctor));
                     self.fail(ErrorPlace::Steps, &e);
+                    if !self.needs_restore.get_untracked() {
+                        // Undone or never started: the Plan step's Repair is the way on.
+                        self.repair_started.set(false);
+                    }
                 }
+            }
+            self.end();
+        });
+    }
+
+    /// "Wait longer": asks the cloud again, as long again, whether the repaired device is online.
+    pub fn wait_longer(self) {
+        let (Some(wait), Some(token)) = (self.online_wait.get_value(), self.current_token()) else {
+            return;
+        };
+        if !self.begin() {
+            return;
+        }
+        self.on_event(DoctorEvent::Step(Step::Verify));
+        let mut cloud = self.watched_cloud();
+        let cancel = self.cancel.get_value();
+        spawn_local(async move {
+            let outcome = wait
+                .wait(&mut cloud, &token, VERIFY_TIMEOUT_MS, &cancel, &mut |e| {
+                    self.on_event(e)
+                })
+                .await;
+            self.log_line(report::verify_summary(&outcome).0);
+            self.verify.set(Some(outcome));
+            self.focus.set(Some("open-step"));
+            self.end();
+        });
+    }
+
+    /// "Send the key now": after a repair that did not send the key (sent later, or the send
+    /// failed), sends the public key the repair read back from the device (no DFU mode needed),
+    /// then waits for the device to come online.
+    pub fn send_key_now(self) {
+        let key = self
+            .repair
+            .with_untracked(|r| r.as_ref().and_then(|r| r.public_key.clone()));
+        let (Some(wait), Some(token), Some(key)) =
+            (self.online_wait.get_value(), self.current_token(), key)
+        else {
+            return;
+        };
+        if !self.begin() {
+            return;
+        }
+        self.on_event(DoctorEvent::Step(Step::Verify));
+        let mut cloud = self.watched_cloud();
+        let cancel = self.cancel.get_value();
+        spawn_local(async move {
+            match wait
+                .send_key(&mut cloud, &token, &key, &mut |e| self.on_event(e))
+                .await
+            {
+                Ok(()) => {
+                    self.repair
+                        .update(|r| r.iter_mut().for_each(|r| r.send = SendOutcome::Sent));
+                    let outcome = wait
+                        .wait(&mut cloud, &token, VERIFY_TIMEOUT_MS, &cancel, &mut |e| {
+                            self.on_event(e)
+                        })
+                        .await;
+                    self.log_line(report::verify_summary(&outcome).0);
+                    self.verify.set(Some(outcome));
+                    self.focus.set(Some("open-step"));
+                }
+                Err(e) => self.fail(ErrorPlace::Steps, &e),
             }
             self.end();
         });
@@ -808,7 +1091,10 @@ impl Store {
                              before the repair."
                         ));
                         self.doctor.set_value(Some(doctor));
-                        self.run_diagnosis().await;
+                        self.repair_started.set(false);
+                        if self.run_diagnosis().await {
+                            self.go(Step::Diagnose);
+                        }
                     }
                     Err(e) => {
                         self.doctor.set_value(Some(doctor));
@@ -824,7 +1110,10 @@ impl Store {
     pub fn repair_another(self) {
         self.replug_sim();
         self.forget_device();
+        self.repair_started.set(false);
         self.step.set(Some(Step::Connect));
+        self.view.set(Step::Connect);
+        self.focus.set(Some("connect"));
         self.log_line("Ready for the next device: put it in DFU mode and press Connect device.");
     }
 
@@ -840,29 +1129,87 @@ impl Store {
 
     // --- advanced panel --------------------------------------------------------------------------
 
-    /// Runs one advanced command on the connected device (which stays connected afterwards).
-    /// `file` is the file input whose pick the command reads, if it reads one.
+    /// An advanced command on the connected device (which stays connected afterwards). `file` is
+    /// the file input whose pick the command reads, if it reads one. A command that writes waits
+    /// for "Write" in the panel's confirmation ([`Store::confirm_pending`]); one that reads runs.
     pub fn advanced(self, command: Command, file: Option<NodeRef<Input>>) {
-        if !self.begin() {
+        self.error.set(None);
+        self.advanced_result.set(None);
+        self.pending.set(None);
+        if self.busy.get_untracked() {
             return;
         }
-        let Some(mut doctor) = self.take_doctor() else {
-            self.fail_text(
-                ErrorPlace::Steps,
+        if self.doctor.with_value(Option::is_none) {
+            return self.fail_text(
+                ErrorPlace::Advanced,
                 "no device is connected".into(),
                 "Press Connect device first; the advanced commands work on a connected device."
                     .into(),
             );
-            self.end();
-            return;
-        };
-        let mut cloud = self.watched_cloud();
-        let token = self.current_token();
+        }
         spawn_local(async move {
             let command = match file {
                 Some(input) => command.with_file(read_picked(input).await),
                 None => command,
             };
+            // A custom server's key file is parsed now, before the question.
+            if let Command::WriteServer { key_file, address } = &command {
+                let checked = self.doctor.with_value(|d| {
+                    d.as_ref()
+                        .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
+                });
+                if let Some(Err(e)) = checked {
+                    return self.fail(ErrorPlace::Advanced, &e);
+                }
+            }
+            match wizard::confirmation(&command) {
+                // No file picked: the command says so, nothing to ask about.
+                Some(_) if matches!(command, Command::LoadKeyFile { file: None }) => {
+                    self.run_advanced(command)
+                }
+                Some(question) => {
+                    self.pending_command.set_value(Some(command));
+                    self.pending.set(Some(question));
+                    self.focus.set(Some("confirm-write"));
+                }
+                None => self.run_advanced(command),
+            }
+        });
+    }
+
+    /// "Write" in the panel's confirmation: runs the command it asked about.
+    pub fn confirm_pending(self) {
+        self.pending.set(None);
+        if let Some(command) = self
+            .pending_command
+            .try_update_value(Option::take)
+            .flatten()
+        {
+            self.run_advanced(command);
+        }
+    }
+
+    /// "Cancel" in the panel's confirmation: nothing is written.
+    pub fn cancel_pending(self) {
+        self.pending.set(None);
+        self.pending_command.set_value(None);
+        self.log_line("Nothing was written.");
+    }
+
+    fn run_advanced(self, command: Command) {
+        if !self.begin() {
+            return;
+        }
+        let Some(mut doctor) = self.take_doctor() else {
+            self.end();
+            return;
+        };
+        // After a write, or a send, the diagnosis and the plan no longer say what holds now.
+        let changes =
+            wizard::confirmation(&command).is_some() || matches!(command, Command::SendKey { .. });
+        let mut cloud = self.watched_cloud();
+        let token = self.current_token();
+        spawn_local(async move {
             let ctx = CloudContext {
                 api: &mut cloud,
                 token: token.as_ref(),
@@ -877,20 +1224,42 @@ impl Store {
                         download(&file.name, &file.bytes, "application/octet-stream");
                     }
                     self.log_line(outcome.message.clone());
+                    // The device changed: the diagnosis and the plan say what it holds now.
+                    if changes {
+                        self.run_diagnosis().await;
+                    }
                     self.advanced_result.set(Some(outcome.message));
+                    self.focus.set(Some("advanced-result"));
                 }
-                Err(e) => self.fail(ErrorPlace::Steps, &e),
+                Err(e) => self.fail(ErrorPlace::Advanced, &e),
             }
             self.end();
         });
     }
 
     /// `keys server` from the panel's fields: Particle's key (or, in the simulated mode, the
-    /// simulated cloud's) unless a custom server is chosen, whose key file `file` holds.
+    /// simulated cloud's) unless a custom server is chosen, whose fields are checked first (next
+    /// to each field) and whose key file `file` holds.
     pub fn write_server(self, custom: bool, host: &str, port: &str, file: NodeRef<Input>) {
-        let address = match server_address(custom, host, port) {
-            Ok(address) => address,
-            Err(e) => return self.fail(ErrorPlace::Steps, &e),
+        self.server_problem.set(None);
+        let address = if custom {
+            let picked = file
+                .get_untracked()
+                .and_then(|i| i.files())
+                .is_some_and(|f| f.length() > 0);
+            match wizard::check_custom_server(host, port, picked) {
+                Ok(address) => address,
+                Err((field, text)) => {
+                    self.server_problem.set(Some((field, text)));
+                    self.focus.set(Some(field.id()));
+                    return;
+                }
+            }
+        } else {
+            match server_address(false, host, port) {
+                Ok(address) => address,
+                Err(e) => return self.fail(ErrorPlace::Advanced, &e),
+            }
         };
         let command = Command::WriteServer {
             key_file: if custom {
@@ -914,7 +1283,7 @@ impl Store {
     pub fn send_key(self, product: &str) {
         match product_field(product) {
             Ok(product) => self.advanced(Command::SendKey { product }, None),
-            Err(e) => self.fail(ErrorPlace::Steps, &e),
+            Err(e) => self.fail(ErrorPlace::Advanced, &e),
         }
     }
 }

@@ -13,9 +13,14 @@ const LONG = { timeout: 180_000 };
 
 const fx = sharedFixtures();
 
-test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Space', LONG, async () => {
+test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Space, the focus where the user is next after each step', LONG, async () => {
   const kr = await KeyRescue.open(fx.browser, fx.server, { name: '40-keyboard-only', api: fx.cloud.url });
   const keys = kr.page.keyboard;
+  /** Waits until the element with `id` has the focus (it moves there once rendered). */
+  const focusOn = (id) =>
+    kr.page
+      .waitForFunction((i) => document.activeElement?.id === i, id, { timeout: 60_000 })
+      .catch(async () => assert.fail(`the focus is on ${await kr.page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName)}, not #${id}`));
   await kr.visible('signin');
 
   await kr.tabTo('email');
@@ -28,12 +33,24 @@ test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Spa
   await kr.shot('sign-in-focused');
   await keys.press('Enter');
   await kr.expectSignedIn(DEMO.email);
+  await focusOn('open-step'); // the Connect step's heading
+  assert.match(await kr.page.evaluate(() => document.activeElement.textContent), /Connect/);
   await kr.shot('signed-in');
 
   await kr.tabTo('connect');
   assert.ok(await kr.focusIsVisible(), 'Connect shows a focus ring');
   await keys.press('Enter');
   await kr.waitForDiagnosis();
+  await focusOn('open-step');
+  assert.match(await kr.page.evaluate(() => document.activeElement.textContent), /Diagnose/);
+  // Diagnose and Back up wait for the user: Continue, twice, from the keyboard.
+  for (const step of ['Back up', 'Plan']) {
+    await kr.tabTo('continue');
+    await keys.press('Enter');
+    await kr.waitForStep(step);
+    await focusOn('open-step');
+    assert.match(await kr.page.evaluate(() => document.activeElement.textContent), new RegExp(step));
+  }
   await kr.waitForPlan();
   await kr.shot('plan');
 
@@ -42,6 +59,8 @@ test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Spa
   await kr.shot('repair-focused');
   await keys.press('Space');
   await kr.waitForOnline();
+  await focusOn('open-step');
+  assert.match(await kr.page.evaluate(() => document.activeElement.textContent), /Verify/);
   await kr.shot('online');
 
   // The next repair is one key press away.
@@ -52,7 +71,15 @@ test('keyboard only: sign in, connect, repair and verify with Tab, Enter and Spa
 
 test('keyboard only: the LED decoder and the fault picker work without a mouse', LONG, async () => {
   const kr = await KeyRescue.open(fx.browser, fx.server, { name: '41-keyboard-controls', api: fx.cloud.url });
+  await kr.tabTo('sim-fault');
+  await kr.page.keyboard.press('ArrowDown');
+  assert.equal(await kr.el('sim-fault').inputValue(), 'corrupt-key', 'ArrowDown picks the next simulated problem');
+  await kr.shot('fault-picked');
+
+  // The decoder is folded under Help: Tab to its summary and open it with Enter.
   await kr.visible('led-decoder');
+  await kr.tabTo('led-decoder');
+  await kr.page.keyboard.press('Enter');
   const colour = kr.el('led-decoder').getByLabel('Colour');
   const blinks = kr.el('led-decoder').getByLabel('Blinks');
   assert.equal(await colour.count(), 1, 'the decoder has a "Colour" input');
@@ -76,11 +103,6 @@ test('keyboard only: the LED decoder and the fault picker work without a mouse',
   assert.ok(after.trim(), 'the decoder gives a verdict');
   assert.notEqual(after, before, 'the verdict follows what was entered with the keyboard');
   await kr.shot('decoder');
-
-  await kr.tabTo('sim-fault');
-  await kr.page.keyboard.press('ArrowDown');
-  assert.equal(await kr.el('sim-fault').inputValue(), 'corrupt-key', 'ArrowDown picks the next simulated problem');
-  await kr.shot('fault-picked');
   await kr.expectClean();
   await kr.close();
 });
@@ -151,7 +173,7 @@ test('the built page carries a strict Content-Security-Policy in a meta tag', LO
 
 test('the browser enforces the policy: injected inline code and requests to other hosts are blocked', LONG, async () => {
   const kr = await KeyRescue.open(fx.browser, fx.server, { name: '43-csp-enforced', api: fx.cloud.url });
-  await kr.visible('browser-support');
+  await kr.visible('connect');
   const csp = await kr.page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
   assert.match(csp, /default-src 'none'/);
   await kr.expectClean(); // the app itself runs without a single violation
@@ -190,7 +212,7 @@ test('the page requests nothing from any host but its own origin and the loopbac
   assert.deepEqual(kr.foreignRequests([fx.cloud.url]), []);
   // Opened plainly (no ?sim=, no ?api=), the page would use Particle's cloud: no test-cloud banner.
   const prod = await KeyRescue.open(fx.browser, fx.server, { name: '45-production-cloud', sim: null });
-  await prod.visible('browser-support');
+  await prod.visible('connect');
   assert.equal(await prod.el('test-cloud-banner').count(), 0, 'no test-cloud banner for Particle\'s cloud');
   assert.deepEqual(prod.foreignRequests(), [], 'nothing is requested before the user acts');
   await prod.shot('landing');

@@ -217,9 +217,36 @@ export class KeyRescue {
     return id.toLowerCase();
   }
 
+  /**
+   * Goes on to the Plan step, pressing "Continue" through Diagnose and Back up (the wizard stops at
+   * each for the user to read it); returns the plan's text.
+   */
   async waitForPlan() {
+    const shown = () =>
+      this.page.waitForFunction(
+        () => ['plan', 'continue'].some((id) => document.querySelector(`[data-testid="${id}"]`)?.checkVisibility()),
+        null,
+        { timeout: SLOW },
+      );
+    for (let i = 0; i < 3; i++) {
+      await shown();
+      if (await this.el('plan').first().isVisible()) break;
+      await this.el('continue').click();
+    }
     await this.visible('plan', SLOW);
     return this.text('plan');
+  }
+
+  /** Presses "Continue" once (the next wizard step opens). */
+  async continue() {
+    await this.el('continue').click();
+  }
+
+  /** Opens a folded help panel (a `<details>` with this data-testid) by its summary. */
+  async openHelp(testId) {
+    const details = await this.visible(testId);
+    if (!(await details.evaluate((d) => d.open))) await details.locator('summary').click();
+    return details;
   }
 
   async repair() {

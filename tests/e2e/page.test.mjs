@@ -59,6 +59,9 @@ test('the LED decoder says which fix applies to the blinks the user counted', as
   const { page, problems } = await openPage(browser, server.url);
   const decoder = page.getByTestId('led-decoder');
   await decoder.waitFor({ timeout: 15000 });
+  // One click away, folded at first.
+  assert.equal(await decoder.evaluate((d) => d.open), false, 'the decoder starts folded');
+  await decoder.locator('summary').click();
   const verdict = page.getByTestId('led-verdict');
   const read = async (colour, blinks) => {
     await decoder.getByLabel('Colour').selectOption(colour);

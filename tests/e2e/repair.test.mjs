@@ -63,18 +63,21 @@ test('Photon happy path: sign in, connect, diagnose, back up, plan, repair, and 
   assert.match(await kr.text('cloud-status'), /(you|this account) (can|may) send its key/i);
   await kr.shot('diagnosed');
 
-  // Back up: the backup and the redacted report can be downloaded before anything is written.
-  await kr.visible('backup-downloads', 60_000);
-  const backups = kr.el('backup-downloads').locator('a, button');
-  assert.ok((await backups.count()) >= 1, 'at least one backup file is offered');
-  const backup = await download(kr.page, backups.first());
-  assert.ok(backup.text.length > 0, `backup ${backup.name} is not empty`);
+  // The redacted report (Diagnose step) and the backup (Back up step) can be downloaded before
+  // anything is written.
   const report = await download(kr.page, kr.el('report-json'));
   const json = JSON.parse(report.text);
   assert.ok(JSON.stringify(json).toLowerCase().includes(id), 'the report names the device');
   assert.doesNotMatch(report.text, /-----BEGIN [A-Z ]*PRIVATE KEY|"private_key_(der|hex|pem)"\s*:\s*"/i, 'the report holds no private key');
   const readable = await download(kr.page, kr.el('report-text'));
   assert.match(readable.text, new RegExp(id, 'i'), 'the readable report names the device');
+  await kr.continue();
+  await kr.waitForStep('Back up');
+  await kr.visible('backup-downloads', 60_000);
+  const backups = kr.el('backup-downloads').locator('a, button');
+  assert.ok((await backups.count()) >= 1, 'at least one backup file is offered');
+  const backup = await download(kr.page, backups.first());
+  assert.ok(backup.text.length > 0, `backup ${backup.name} is not empty`);
   await kr.shot('backed-up');
 
   // Plan: only send the public key again; nothing is written to the device.
@@ -140,6 +143,7 @@ test('an access token signs in instead of a password', LONG, async () => {
   const res = await fetch(`${fx.cloud.url}/__sim/token?email=${encodeURIComponent(DEMO.email)}`, { method: 'POST' });
   const { access_token: token } = await res.json();
   const kr = await KeyRescue.open(fx.browser, fx.server, { name: '22-token-sign-in', api: fx.cloud.url });
+  await kr.openHelp('token'); // behind "Use an access token instead"
   await kr.visible('token-input');
   assert.equal(await kr.el('remember-token').isChecked(), false, 'the token is kept in memory unless the user asks');
   await kr.el('token-input').fill(token);

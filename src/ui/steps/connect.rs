@@ -1,90 +1,146 @@
-//! Connect: the button, what the device said about itself, and after a failed write what the
-//! read-back found: "not changed" (Repair retries) or "Restore backup".
+//! Connect: the one primary button (or, in a browser without WebUSB, what to use instead), the
+//! simulated Photon as the secondary choice, and what the device said about itself.
+//! Open to more branches (a device found in normal mode, say): each is one arm of `body`.
 
-use crate::doctor::AfterFailure;
-use crate::doctor::report;
+use crate::sim::faults::Fault;
 use crate::ui::erased::{dynamic, flag, on};
-use crate::ui::store::{SimStatus, Store};
+use crate::ui::store::{ErrorPlace, SimStatus, Store};
+use crate::ui::widgets::ErrorPanel;
+use crate::usb::webusb::BrowserSupport;
 use leptos::prelude::*;
 
-#[component]
-pub fn ConnectStep() -> impl IntoView {
-    let store = expect_context::<Store>();
+pub fn summary(store: Store) -> String {
+    store
+        .identity
+        .get()
+        .map(|id| {
+            let state = if store.connected.get() {
+                "in DFU mode"
+            } else {
+                "disconnected"
+            };
+            format!("{} {} {state}.", id.platform_name, id.device_id)
+        })
+        .unwrap_or_default()
+}
+
+pub fn body(store: Store) -> AnyView {
+    let support = BrowserSupport::detect();
+    if !support.usable() {
+        return view! { <NoWebUsb secure=support.secure_context/> }.into_any();
+    }
+    // Not re-rendered when the simulated Photon becomes ready, so the picker keeps the focus.
+    let simulated = Memo::new(move |_| store.sim_status.get() != SimStatus::Off);
     view! {
-        <div class="step">
-            <h3>"1. Connect"</h3>
-            <p>
-                "Put the device in DFU mode (blinking yellow), press Connect device and pick it in "
-                "the browser's list (its name ends in \"DFU Mode\")."
-            </p>
+        <p>
+            "Plug the device in with a data USB cable and put it in DFU mode (LED blinking "
+            "yellow), then press Connect device and pick it in the browser's list: its name ends "
+            "in \"DFU Mode\"."
+        </p>
+        <div class="row">
             <button
                 type="button"
+                id="connect"
+                class="primary"
                 data-testid="connect"
                 on:click=on(move |_| store.connect())
                 disabled=flag(move || {
-                    store.busy.get()
-                        || store.sim_status.get() == SimStatus::Starting
+                    !crate::doctor::wizard::can_connect(
+                        &store.facts(),
+                        store.sim_status.get() == SimStatus::Starting,
+                    )
                 })
             >
                 "Connect device"
             </button>
             {dynamic(move || {
-                store
-                    .identity
-                    .get()
-                    .map(|id| {
+                (!simulated.get())
+                    .then(|| {
                         view! {
-                            <p class="identity" data-testid="identity">
-                                <strong>{id.platform_name}</strong>
-                                " " <code>{id.device_id}</code> " in DFU mode "
-                                {dynamic(move || (!store.connected.get()).then_some("(disconnected)"))}
-                            </p>
+                            <button
+                                type="button"
+                                class="secondary"
+                                data-testid="try-simulated"
+                                on:click=on(move |_| store.start_simulation())
+                                disabled=flag(move || store.busy.get())
+                            >
+                                "Try with a simulated Photon"
+                            </button>
                         }
                     })
             })}
-            {dynamic(move || {
-                let after = store.after_failure.get();
-                let text = after.as_ref().map(report::after_failure_text);
-                match after {
-                    Some(AfterFailure::Changed { .. }) => Some(
-                        view! {
-                            <div class="notice" data-testid="after-failure">
-                                <p>{text}</p>
-                                <button
-                                    type="button"
-                                    data-testid="restore-backup"
-                                    on:click=on(move |_| store.restore_backup())
-                                    disabled=flag(move || store.busy.get())
-                                >
-                                    "Restore backup"
-                                </button>
-                            </div>
+        </div>
+        <p class="muted">
+            "Not sure how to get blinking yellow? See \"Put the device in DFU mode\" below the steps."
+        </p>
+        {dynamic(move || simulated.get().then(|| view! { <Simulation/> }))}
+        <ErrorPanel place=ErrorPlace::Simulation/>
+    }
+    .into_any()
+}
+
+#[component]
+fn NoWebUsb(secure: bool) -> impl IntoView {
+    let text = if secure {
+        "This browser cannot talk to USB devices. Use Chrome or Edge on a computer, or Chrome on an \
+         Android phone."
+    } else {
+        "This page must be opened over https (or from 127.0.0.1) to use USB."
+    };
+    view! {
+        <p class="verdict-problem" data-testid="browser-support">
+            <strong>"Problem: "</strong>
+            {text}
+        </p>
+        <ul>
+            <li>"Firefox and Safari have no WebUSB: open this page in Chrome or Edge."</li>
+            <li>
+                "iPhone and iPad: every browser there is Safari inside, so none can; use a "
+                "computer or an Android phone with a USB OTG cable."
+            </li>
+        </ul>
+    }
+}
+
+/// The simulated Photon: its problem, its state, and the way back to a real device.
+#[component]
+fn Simulation() -> impl IntoView {
+    let store = expect_context::<Store>();
+    view! {
+        <div class="sim" role="group" aria-label="Simulated Photon">
+            <div class="field">
+                <label for="sim-fault">"Simulated problem"</label>
+                <select
+                    id="sim-fault"
+                    data-testid="sim-fault"
+                    prop:value=move || store.fault.get().name()
+                    on:change=on(move |ev| {
+                        if let Some(f) = Fault::from_name(&event_target_value(&ev)) {
+                            store.choose_fault(f);
                         }
-                            .into_any(),
-                    ),
-                    Some(AfterFailure::Unchanged) => Some(
-                        view! {
-                            <div class="notice" data-testid="after-failure">
-                                <p>{text}</p>
-                            </div>
-                        }
-                            .into_any(),
-                    ),
-                    None if store.needs_restore.get() => Some(
-                        view! {
-                            <div class="notice" data-testid="after-failure">
-                                <p>
-                                    "The last write failed and could not be checked. Reconnect "
-                                    "the device: the page then reads its key slots back and "
-                                    "offers to retry, or to restore the backup if they changed."
-                                </p>
-                            </div>
-                        }
-                            .into_any(),
-                    ),
-                    None => None,
-                }
-            })}
+                    })
+                >
+                    {Fault::ALL
+                        .into_iter()
+                        .map(|f| view! { <option value=f.name()>{f.label()}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <p class="muted" data-testid="sim-status">
+                {dynamic(move || match store.sim_status.get() {
+                    SimStatus::Starting => "Preparing the simulated Photon…",
+                    _ => "A simulated Photon is plugged in (in DFU mode); nothing is sent to Particle.",
+                })}
+            </p>
+            <button
+                type="button"
+                class="secondary"
+                data-testid="leave-simulation"
+                on:click=on(move |_| store.leave_simulation())
+                disabled=flag(move || store.busy.get())
+            >
+                "Leave the simulation"
+            </button>
         </div>
     }
 }

@@ -1,17 +1,34 @@
-//! Diagnose: one line per key slot and the cloud's answer (words from `doctor::report`), and the
-//! redacted diagnostic report as JSON and as text.
+//! Diagnose: which device, one line per key slot and the cloud's answer (words from
+//! `doctor::report`), and the redacted diagnostic report as JSON and as text.
 
-use crate::doctor::report;
+use crate::doctor::{report, wizard};
 use crate::ui::erased::{dynamic, on};
 use crate::ui::store::Store;
-use crate::ui::widgets::download;
+use crate::ui::widgets::{download, rich};
 use leptos::prelude::*;
 
-#[component]
-pub fn DiagnoseStep() -> impl IntoView {
-    let store = expect_context::<Store>();
+pub fn summary(store: Store) -> String {
+    store
+        .diagnosis
+        .get()
+        .map(|d| {
+            wizard::diagnosis_summary(&report::lines_for(&d, store.test_cloud_region().as_deref()))
+        })
+        .unwrap_or_default()
+}
+
+pub fn body(store: Store) -> AnyView {
     dynamic(move || {
-        store.diagnosis.get().map(|d| {
+        let identity = store.identity.get().map(|id| {
+            view! {
+                <p class="identity" data-testid="identity">
+                    <strong>{id.platform_name}</strong>
+                    " " <code>{id.device_id}</code>
+                    {dynamic(move || if store.connected.get() { " in DFU mode." } else { " (disconnected)." })}
+                </p>
+            }
+        });
+        let lines = store.diagnosis.get().map(|d| {
             let region = store.test_cloud_region();
             let [private, server, address, cloud] = report::lines_for(&d, region.as_deref());
             let id = d.identity.device_id.clone();
@@ -22,8 +39,7 @@ pub fn DiagnoseStep() -> impl IntoView {
                 format!("key-rescue-report-{id}.txt"),
             );
             view! {
-                <div class="step" data-testid="diagnosis">
-                    <h3>"2. Diagnosis"</h3>
+                <div data-testid="diagnosis">
                     <ul class="lines">
                         <Line line=private testid="slot-private-key"/>
                         <Line line=server testid="slot-server-key"/>
@@ -56,8 +72,10 @@ pub fn DiagnoseStep() -> impl IntoView {
                     <p class="muted">"The report holds no private key, password or token."</p>
                 </div>
             }
-        })
+        });
+        (identity, lines)
     })
+    .into_any()
 }
 
 #[component]
@@ -68,7 +86,7 @@ fn Line(line: report::Line, testid: &'static str) -> impl IntoView {
             " "
             <strong>{line.title}</strong>
             ": "
-            {line.text}
+            {rich(&line.text)}
         </li>
     }
 }

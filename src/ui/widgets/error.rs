@@ -3,6 +3,7 @@
 use crate::doctor::report::{ExtraHelp, UDEV_RULE};
 use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::{ErrorPlace, Store};
+use crate::ui::widgets::rich;
 use leptos::prelude::*;
 
 /// Shows the store's error if it belongs to `place`.
@@ -13,9 +14,9 @@ pub fn ErrorPanel(place: ErrorPlace) -> impl IntoView {
         let (at, help) = store.error.get()?;
         (at == place).then(|| {
             view! {
-                <div class="error" role="alert" data-testid="error">
-                    <p class="error-cause" data-testid="error-cause">{help.cause.clone()}</p>
-                    <p data-testid="error-hint">{help.hint.clone()}</p>
+                <div class="error" id="error" tabindex="-1" role="alert" data-testid="error">
+                    <p class="error-cause" data-testid="error-cause">{rich(&sentence(&help.cause))}</p>
+                    <p data-testid="error-hint">{rich(&help.hint)}</p>
                     {help.extra.map(|extra| view! { <ExtraPanel extra=extra/> })}
                 </div>
             }
@@ -54,8 +55,8 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
                 <h3>"Linux"</h3>
                 <p>
                     "Chrome opens the USB device node itself, so your user needs access to it. "
-                    "Save these lines as /etc/udev/rules.d/50-particle.rules (or run "
-                    "`particle udev`), then unplug and replug the device:"
+                    "Save these lines as " <code>"/etc/udev/rules.d/50-particle.rules"</code>
+                    " (or run " <code>"particle udev"</code> "), then unplug and replug the device:"
                 </p>
                 <pre class="code" data-testid="udev-rule" tabindex="0">{UDEV_RULE}</pre>
                 {reconnect()}
@@ -67,34 +68,20 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
                 <p>
                     "Another program or browser tab is using the device: close other tabs of this "
                     "page or of Particle's web tools, quit dfu-util and the Particle CLI "
-                    "(`particle serial monitor` included), then reconnect."
+                    "(" <code>"particle serial monitor"</code> " included), then reconnect."
                 </p>
                 {reconnect()}
             </div>
         }
         .into_any(),
-        ExtraHelp::NotInDfuMode | ExtraHelp::Disconnected => view! {
-            <div>
-                <p>
-                    "Put the device in DFU mode (hold MODE, tap RESET, release MODE when the LED "
-                    "blinks yellow), then press Reconnect: the browser asks again because a device "
-                    "in DFU mode is a new USB device to it."
-                </p>
-                {reconnect()}
-            </div>
+        // The hint above already says how to get back to DFU mode: the button, not the advice
+        // twice.
+        ExtraHelp::NotInDfuMode
+        | ExtraHelp::Disconnected
+        | ExtraHelp::StoppedAnswering
+        | ExtraHelp::RestoreNeeded => {
+            view! { <div>{reconnect()}</div> }.into_any()
         }
-        .into_any(),
-        ExtraHelp::StoppedAnswering => view! {
-            <div>
-                <p>
-                    "The device stopped answering, and only unplugging it wakes it up: unplug the "
-                    "cable, plug it in again, put the device in DFU mode (hold MODE, tap RESET, "
-                    "release MODE when the LED blinks yellow), then press Reconnect."
-                </p>
-                {reconnect()}
-            </div>
-        }
-        .into_any(),
         ExtraHelp::WrongDevice => {
             let expected = store.link.with_value(|l| l.expected_device.clone()).unwrap_or_default();
             view! {
@@ -109,6 +96,42 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             }
             .into_any()
         }
-        ExtraHelp::RestoreNeeded => view! { <div>{reconnect()}</div> }.into_any(),
+        ExtraHelp::NoDevicePicked => view! {
+            <div data-testid="no-device-checklist">
+                <ul class="checklist">
+                    <li>"Is the LED blinking yellow? Only a device in DFU mode is listed."</li>
+                    <li>"Is the cable a data cable? Charge-only cables are common: try another one."</li>
+                    <li>"Try another USB port, without a hub."</li>
+                    <li>
+                        "Windows: a driver once installed with Zadig (libusbK, libusb0) hides the "
+                        "device from Chrome: uninstall it in Device Manager and replug."
+                    </li>
+                    <li>
+                        "Linux: your user needs Particle's udev rule, saved as "
+                        <code>"/etc/udev/rules.d/50-particle.rules"</code> ":"
+                        <pre class="code" tabindex="0">{UDEV_RULE}</pre>
+                    </li>
+                    <li>"Close other programs that use the device: dfu-util, the Particle CLI, other tabs."</li>
+                </ul>
+                <button
+                    type="button"
+                    class="primary"
+                    data-testid="try-again"
+                    on:click=on(move |_| store.try_again())
+                    disabled=flag(move || store.busy.get())
+                >
+                    "Try again"
+                </button>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// A cause (an error's `Display`, with no final period) as a sentence.
+fn sentence(text: &str) -> String {
+    match text.ends_with(['.', '!', '?']) {
+        true => text.to_owned(),
+        false => format!("{text}."),
     }
 }

@@ -54,9 +54,13 @@ pub fn LogPanel() -> impl IntoView {
                 </button>
                 <span role="status" class="muted">{dynamic(move || copied.get())}</span>
             </div>
-            <pre data-testid="log" role="log" aria-live="polite" tabindex="0" aria-label="Log">
-                {dynamic(move || store.log.get().join("\n"))}
-            </pre>
+            // One element per line: a new line is appended (the lines before stay as they are), so
+            // a screen reader announces only the new one.
+            <div class="log" data-testid="log" role="log" aria-live="polite" tabindex="0" aria-label="Log">
+                {dynamic(move || {
+                    store.log.get().into_iter().map(|l| view! { <div>{l}</div> }).collect_view()
+                })}
+            </div>
         </section>
     }
 }

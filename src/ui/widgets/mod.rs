@@ -5,9 +5,11 @@ mod error;
 mod file;
 mod log;
 mod progress;
+mod rich;
 
 pub use download::download;
 pub use error::ErrorPanel;
 pub use file::read_picked;
 pub use log::LogPanel;
 pub use progress::ProgressBar;
+pub use rich::rich;

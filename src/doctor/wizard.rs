@@ -1,0 +1,340 @@
+//! The page's repair wizard, decided here and rendered by `ui/steps`: which step is open, what the
+//! step indicator marks done, current or upcoming, where Back goes, and which buttons can work now.
+//!
+//! Pure: the page hands over what it holds ([`Facts`]) and renders the answer, so every rule is
+//! tested natively (`tests/ui_logic.rs`).
+
+use super::Step;
+
+/// What the page holds, as the wizard reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// A device is open (in DFU mode).
+    pub connected: bool,
+    /// The device said who it is (it may have disconnected since).
+    pub identified: bool,
+    pub diagnosed: bool,
+    pub backed_up: bool,
+    /// A plan is held and [`crate::doctor::Plan::can_run`] says yes.
+    pub plan_can_run: bool,
+    /// Repair was pressed (it may have failed).
+    pub repair_started: bool,
+    /// The repair finished: its report is held.
+    pub repaired: bool,
+    /// The device left DFU mode and the verification finished (online or not).
+    pub verified: bool,
+    /// A step runs.
+    pub busy: bool,
+    /// A failed write left the device to be reconnected (then retried or restored).
+    pub needs_reconnect: bool,
+}
+
+/// How the step indicator shows a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Done,
+    Current,
+    Upcoming,
+}
+
+/// The furthest step the facts let the user open.
+pub fn furthest(f: &Facts) -> Step {
+    if f.repaired || f.verified {
+        Step::Verify
+    } else if f.repair_started {
+        Step::Repair
+    } else if f.backed_up {
+        Step::Plan
+    } else if f.diagnosed {
+        Step::BackUp
+    } else if f.identified {
+        Step::Diagnose
+    } else {
+        Step::Connect
+    }
+}
+
+fn index(s: Step) -> usize {
+    Step::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+/// The step that is open: the one that runs while the page works, otherwise the one the user
+/// moved to (`chosen`), never past what the facts allow.
+pub fn open(f: &Facts, running: Option<Step>, chosen: Step) -> Step {
+    match running {
+        Some(s) if f.busy => s,
+        _ if index(chosen) <= index(furthest(f)) => chosen,
+        _ => furthest(f),
+    }
+}
+
+/// Whether `step` is finished by the facts.
+pub fn done(f: &Facts, step: Step) -> bool {
+    match step {
+        Step::Connect => f.identified,
+        Step::Diagnose => f.diagnosed,
+        Step::BackUp => f.backed_up,
+        // After a reconnect the plan is read again: not done until then.
+        Step::Plan => f.repair_started && f.backed_up,
+        Step::Repair => f.repaired,
+        Step::Verify => f.verified,
+    }
+}
+
+/// The indicator's mark for `step` when `open` is open.
+pub fn mark(f: &Facts, step: Step, open: Step) -> Mark {
+    if step == open {
+        Mark::Current
+    } else if done(f, step) && index(step) < index(open) {
+        Mark::Done
+    } else {
+        Mark::Upcoming
+    }
+}
+
+/// The step "Continue" opens from `open`: Diagnose and Back up wait for the user to read them.
+pub fn next(f: &Facts, open: Step) -> Option<Step> {
+    let to = match open {
+        Step::Diagnose if f.diagnosed => Step::BackUp,
+        Step::BackUp if f.backed_up => Step::Plan,
+        _ => return None,
+    };
+    (!f.busy).then_some(to)
+}
+
+/// Where "Back" goes from `open`, where going back is safe: before anything was written.
+pub fn back(f: &Facts, open: Step) -> Option<Step> {
+    let to = match open {
+        Step::BackUp => Step::Diagnose,
+        Step::Plan => Step::BackUp,
+        _ => return None,
+    };
+    (!f.busy && !f.repair_started).then_some(to)
+}
+
+/// Whether "Connect device" can work now.
+pub fn can_connect(f: &Facts, simulated_device_starting: bool) -> bool {
+    !f.busy && !simulated_device_starting
+}
+
+/// Whether "Repair" can work now: a connected device, a plan that can run, not yet carried out,
+/// and no failed write waiting for a reconnect.
+pub fn can_repair(f: &Facts) -> bool {
+    f.connected && f.plan_can_run && !f.busy && !f.repair_started && !f.needs_reconnect
+}
+
+/// The one primary action of the cable-pulled recovery (a write failed and could not be undone,
+/// or its outcome is unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// First plug the device back in (DFU mode) and press Reconnect: the page reads the slots back.
+    Reconnect,
+    /// The slots differ from the backup: Restore backup.
+    Restore,
+    /// The slots were not changed: Repair again.
+    Retry,
+}
+
+/// The next step of the recovery after a failed write: `changed` is what the read-back found
+/// (`None` before it ran).
+pub fn recovery(f: &Facts, changed: Option<bool>) -> Recovery {
+    match changed {
+        _ if !f.connected => Recovery::Reconnect,
+        Some(true) => Recovery::Restore,
+        Some(false) => Recovery::Retry,
+        None if f.needs_reconnect => Recovery::Reconnect,
+        None => Recovery::Retry,
+    }
+}
+
+/// The one line a finished Diagnose step shows: the titles of the lines that found a problem.
+pub fn diagnosis_summary(lines: &[super::report::Line]) -> String {
+    use super::report::Verdict;
+    let problems: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.verdict == Verdict::Problem)
+        .map(|l| l.title)
+        .collect();
+    if problems.is_empty() {
+        "no problem found in the key slots.".to_owned()
+    } else {
+        format!("problem: {}.", problems.join(", "))
+    }
+}
+
+/// The one line a finished Plan step shows.
+pub fn plan_summary(actions: usize) -> String {
+    match actions {
+        0 => "nothing to change.".to_owned(),
+        1 => "1 change.".to_owned(),
+        n => format!("{n} changes."),
+    }
+}
+
+/// One key slot (or the cloud) on the success screen: what the diagnosis found, and what the
+/// repair left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotChange {
+    pub title: &'static str,
+    pub before: String,
+    pub after: &'static str,
+}
+
+/// Each diagnosed line before the repair → after it, from the repair's report: `written` names
+/// the regions written and verified (`RepairReport::written`), `sent` whether the cloud got the key.
+pub fn slot_changes(
+    lines: &[super::report::Line],
+    written: &[&str],
+    sent: bool,
+) -> Vec<SlotChange> {
+    let wrote = |what: &str| written.contains(&what);
+    lines
+        .iter()
+        .map(|l| {
+            let after = match l.title {
+                "Device private key" if wrote("device private key") => {
+                    "a new key, written and read back"
+                }
+                "Cloud server key" | "Cloud server address" if wrote("server key") => {
+                    "written and read back"
+                }
+                "Particle cloud" if sent => "holds the device's public key",
+                "Particle cloud" => "the key was not sent",
+                _ => "unchanged",
+            };
+            SlotChange {
+                title: l.title,
+                before: format!("{}: {}", l.verdict.word(), l.text),
+                after,
+            }
+        })
+        .collect()
+}
+
+/// A field of the advanced panel's custom server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerField {
+    Host,
+    Port,
+    KeyFile,
+}
+
+impl ServerField {
+    /// The id of the field's input (the focus goes there).
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Host => "server-host",
+            Self::Port => "server-port",
+            Self::KeyFile => "server-file",
+        }
+    }
+}
+
+/// Checks the custom server's fields before anything is read or written: a host (a dotted IPv4
+/// address or a domain name, as the CLI encodes it), a port from 1 to 65535 or none (the
+/// default), and a key file (the key file itself is parsed by `Doctor::server_region` before the
+/// confirmation). `Err` names the field and says what to enter.
+pub fn check_custom_server(
+    host: &str,
+    port: &str,
+    key_file_picked: bool,
+) -> Result<crate::keys::ServerAddressSpec, (ServerField, &'static str)> {
+    let (host, port) = (host.trim(), port.trim());
+    if host.is_empty() {
+        return Err((
+            ServerField::Host,
+            "Enter the server's host name or IPv4 address, such as 192.168.1.10 or cloud.example.com.",
+        ));
+    }
+    if crate::keys::server::address_bytes(host).is_err() {
+        return Err((
+            ServerField::Host,
+            "This is not a host name or an IPv4 address: use letters, digits, dots and hyphens, or four numbers from 0 to 255.",
+        ));
+    }
+    let port = match port {
+        "" => None,
+        text => match text.parse::<u16>() {
+            Ok(p) if p >= 1 => Some(p),
+            _ => {
+                return Err((
+                    ServerField::Port,
+                    "Enter a port from 1 to 65535, or leave it empty for the default.",
+                ));
+            }
+        },
+    };
+    if !key_file_picked {
+        return Err((
+            ServerField::KeyFile,
+            "Pick the server's public key file (DER or PEM): a custom server has its own key.",
+        ));
+    }
+    Ok(crate::keys::ServerAddressSpec::Host {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// The question the advanced panel asks before a command that writes to the device, or `None`
+/// for a command that only reads (or only talks to the cloud).
+pub fn confirmation(command: &super::Command) -> Option<&'static str> {
+    use super::Command;
+    match command {
+        Command::LoadKeyFile { .. } => Some(
+            "Write the key from this file to the device? It replaces the device's private key \
+             (the backup keeps the current one).",
+        ),
+        Command::NewKey => Some(
+            "Write a new key pair to the device? It replaces the device's private key (the \
+             backup keeps the current one); the cloud needs the new public key afterwards.",
+        ),
+        Command::WriteServer { .. } => Some(
+            "Write this server key and address to the device? The device then connects only to \
+             that server.",
+        ),
+        Command::SaveKey | Command::SendKey { .. } | Command::ReadAddress | Command::DumpFlash => {
+            None
+        }
+    }
+}
+
+/// A sentence of the lower layers split where it quotes a command or value between backticks:
+/// `(true, "particle udev")` parts are shown as code, the rest as text, and no backtick remains.
+pub fn code_spans(text: &str) -> Vec<(bool, &str)> {
+    text.split('`')
+        .enumerate()
+        .filter(|(_, part)| !part.is_empty())
+        .map(|(i, part)| (i % 2 == 1, part))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backticks_become_code_spans() {
+        assert_eq!(
+            code_spans("run `particle udev`, then replug."),
+            [
+                (false, "run "),
+                (true, "particle udev"),
+                (false, ", then replug.")
+            ]
+        );
+        assert_eq!(code_spans("no code."), [(false, "no code.")]);
+        assert_eq!(code_spans("`a`"), [(true, "a")]);
+    }
+
+    #[test]
+    fn open_follows_the_running_step_and_never_passes_the_facts() {
+        let f = Facts::default();
+        assert_eq!(open(&f, None, Step::Plan), Step::Connect);
+        let busy = Facts { busy: true, ..f };
+        assert_eq!(
+            open(&busy, Some(Step::Diagnose), Step::Connect),
+            Step::Diagnose
+        );
+    }
+}
