@@ -7,10 +7,10 @@
 //!    ID, Device OS version, whether it answers control requests) the page shows.
 //! 2. [`RunningDevice::enter_dfu`]: request 50, then wait until the device drops off the bus.
 //!    [`EnterDfuOutcome::next`] says what the page offers next: the second browser prompt, the
-//!    serial-port path (14400 baud) or the buttons.
-//! 2b. For firmware without control requests, or that stalls request 50:
-//!    [`RunningDevice::enter_dfu_by_serial`] opens the device's serial port at 14400 baud and
-//!    closes it, then waits for the reset as step 2 does, with the same [`SwitchTicket`].
+//!    serial-port path (14400 baud) or the buttons. For the serial port (firmware without
+//!    control requests, or that stalls request 50), [`RunningDevice::enter_dfu_by_serial`] opens
+//!    the device's serial port at 14400 baud and closes it, then waits for the reset as
+//!    `enter_dfu` does, with the same [`SwitchTicket`].
 //! 3. [`Doctor::connect_switched`] with the transport of the device picked at the second prompt
 //!    and the [`SwitchTicket`] of step 2: only the same platform and device ID in DFU mode pass.
 
