@@ -7,6 +7,8 @@
 
 pub mod serial;
 #[cfg(target_arch = "wasm32")]
+pub mod webserial;
+#[cfg(target_arch = "wasm32")]
 pub mod webusb;
 
 use thiserror::Error;
