@@ -7,7 +7,10 @@
 //!    ID, Device OS version, whether it answers control requests) the page shows.
 //! 2. [`RunningDevice::enter_dfu`]: request 50, then wait until the device drops off the bus.
 //!    [`EnterDfuOutcome::next`] says what the page offers next: the second browser prompt, the
-//!    serial-port path (14400 baud) or the buttons.
+//!    serial-port path (14400 baud) or the buttons. For the serial port (firmware without
+//!    control requests, or that stalls request 50), [`RunningDevice::enter_dfu_by_serial`] opens
+//!    the device's serial port at 14400 baud and closes it, then waits for the reset as
+//!    `enter_dfu` does, with the same [`SwitchTicket`].
 //! 3. [`Doctor::connect_switched`] with the transport of the device picked at the second prompt
 //!    and the [`SwitchTicket`] of step 2: only the same platform and device ID in DFU mode pass.
 
@@ -15,6 +18,7 @@ use super::error::DoctorError;
 use super::{CancelFlag, Doctor, DoctorEvent, Step};
 use crate::device::{Platform, UsbMode};
 use crate::runtime::{self, Channel, ResultCode};
+use crate::usb::serial::{DFU_BAUD_RATE, SerialError, SerialPort};
 use crate::usb::{ControlSetup, Counting, Recipient, RequestType, TransferCounts, Transport};
 use serde::Serialize;
 
@@ -86,6 +90,13 @@ pub enum EnterDfuOutcome {
     Stalled,
     /// The device refused or did not finish the request.
     Refused { error: String, hint: String },
+    /// The serial port could not be picked or opened at 14400 baud
+    /// ([`RunningDevice::enter_dfu_by_serial`]); `cancelled` when the user closed the chooser.
+    SerialFailed {
+        error: String,
+        hint: String,
+        cancelled: bool,
+    },
 }
 
 /// What the page offers after [`RunningDevice::enter_dfu`].
@@ -114,7 +125,7 @@ impl EnterDfuOutcome {
         match self {
             Self::Switched { .. } | Self::DidNotReset { .. } => NextStep::SecondPrompt,
             Self::OldFirmware | Self::Stalled => NextStep::SerialPort,
-            Self::Refused { .. } => NextStep::Buttons,
+            Self::Refused { .. } | Self::SerialFailed { .. } => NextStep::Buttons,
         }
     }
 }
@@ -267,6 +278,61 @@ impl<T: Transport> RunningDevice<T> {
         on_event(DoctorEvent::Log(
             "the device accepted the request to enter DFU mode".into(),
         ));
+        self.wait_for_reset(ticket, on_event).await
+    }
+
+    /// The way into DFU mode for firmware without control requests, or that stalled request 50
+    /// ([`NextStep::SerialPort`]): asks for the device's serial port (`serial` shows the
+    /// browser's chooser, so call this from a user gesture), opens it at 14400 baud, which makes
+    /// the firmware call `System.dfu(false)` (`system_lineCodingBitRateHandler`,
+    /// `system/src/system_update.cpp`, Device OS v2.3.1), closes it, then waits for the device to
+    /// drop off the bus as [`Self::enter_dfu`] does. The ticket is the same, so the second
+    /// prompt accepts only this device. Web Serial does not show a port's serial number, so with
+    /// two devices of the same platform plugged in the user may pick the other one's port: the
+    /// wait then ends in [`EnterDfuOutcome::DidNotReset`] and the second prompt refuses the other
+    /// device by its ID.
+    pub async fn enter_dfu_by_serial(
+        &mut self,
+        serial: &mut impl SerialPort,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> EnterDfuOutcome {
+        let info = self.facts.platform.info();
+        let ticket = SwitchTicket {
+            platform: self.facts.platform,
+            device_id: self.facts.device_id.clone(),
+        };
+        let failed = |e: SerialError| EnterDfuOutcome::SerialFailed {
+            error: e.to_string(),
+            hint: e.hint().to_owned(),
+            cancelled: e == SerialError::Refused,
+        };
+        if let Err(e) = serial
+            .request(info.vendor_id, info.runtime_product_id)
+            .await
+        {
+            return failed(e);
+        }
+        if let Err(e) = serial.open(DFU_BAUD_RATE).await {
+            return failed(e);
+        }
+        on_event(DoctorEvent::Log(format!(
+            "the serial port was opened at {DFU_BAUD_RATE} baud"
+        )));
+        // The firmware acts on the line coding alone; the port only needs giving back, and a
+        // device already resetting may not let it close cleanly.
+        if let Err(e) = serial.close().await {
+            on_event(DoctorEvent::Log(format!("closing the serial port: {e}")));
+        }
+        self.wait_for_reset(ticket, on_event).await
+    }
+
+    /// Waits until the device drops off the bus (its reset into DFU mode), polling a standard
+    /// GET_STATUS every [`RESET_POLL_MS`] for at most [`MAX_RESET_WAIT_MS`].
+    async fn wait_for_reset(
+        &mut self,
+        ticket: SwitchTicket,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> EnterDfuOutcome {
         let mut waited = 0;
         while waited < MAX_RESET_WAIT_MS {
             self.t.sleep(RESET_POLL_MS).await;

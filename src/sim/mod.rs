@@ -9,4 +9,5 @@ pub mod browser;
 pub mod cloud;
 pub mod device;
 pub mod faults;
+pub mod serial;
 pub mod world;

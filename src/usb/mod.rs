@@ -5,6 +5,9 @@
 //! not import `web_sys`, `leptos` or an executor; the WebUSB implementation lives in `webusb.rs`,
 //! compiled for wasm32 only, and the simulated devices in `crate::sim` implement the same trait.
 
+pub mod serial;
+#[cfg(target_arch = "wasm32")]
+pub mod webserial;
 #[cfg(target_arch = "wasm32")]
 pub mod webusb;
 

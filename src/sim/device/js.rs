@@ -27,6 +27,36 @@ extern "C" {
     pub fn cancel_next_request();
 }
 
+#[wasm_bindgen(module = "/www/sim/navigator-serial.js")]
+extern "C" {
+    /// Installs the `navigator.serial` stand-in over these `SimUsbDevice`s.
+    #[wasm_bindgen(js_name = installFakeSerial)]
+    fn install_fake_serial(devices: &js_sys::Array, options: &JsValue) -> JsValue;
+    /// Removes the `navigator.serial` stand-in.
+    #[wasm_bindgen(js_name = uninstallFakeSerial)]
+    pub fn uninstall_fake_serial();
+    /// Makes the next `requestPort` behave like a closed chooser.
+    #[wasm_bindgen(js_name = refuseNextPortRequest)]
+    pub fn refuse_next_port_request();
+    /// Another program holds (`true`) or releases the devices' serial ports.
+    #[wasm_bindgen(js_name = holdSerialPorts)]
+    pub fn hold_serial_ports(held: bool);
+    /// The bit rates the page opened serial ports at so far (numbers).
+    #[wasm_bindgen(js_name = openedBaudRates)]
+    pub fn opened_baud_rates() -> js_sys::Array;
+}
+
+/// Installs the `navigator.serial` stand-in (`www/sim/navigator-serial.js`) over the same devices
+/// as [`install_simulated_usb`]: each one running its firmware has a serial port, whose opening at
+/// 14400 baud sends it to DFU mode.
+pub fn install_simulated_serial(devices: &[JsSimDevice]) {
+    let list = js_sys::Array::new();
+    for d in devices {
+        list.push(&JsValue::from(d.clone()));
+    }
+    install_fake_serial(&list, &Object::new());
+}
+
 /// A simulated device shared between Rust and the JavaScript stand-in.
 #[wasm_bindgen(js_name = SimUsbDevice)]
 #[derive(Clone)]
