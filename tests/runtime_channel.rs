@@ -124,7 +124,7 @@ fn firmware_before_0_8_stalls_and_is_told_apart() {
         .build();
     let err = block_on(Channel::open(&mut dev)).err().unwrap();
     assert_eq!(err, Error::NoControlRequests);
-    assert!(err.hint().contains("hold MODE"));
+    assert!(err.hint().contains("hold SETUP"));
     // Without the probe, the INIT itself says the same.
     let mut ch = Channel::resume(&mut dev);
     assert_eq!(

@@ -232,8 +232,8 @@ impl DoctorError {
                 .into(),
             Self::StillInNormalMode { .. } => "In the browser's list pick the entry that ends \
                  in \"DFU Mode\" (it appears a few seconds after the LED starts blinking yellow); \
-                 if there is none, put the device in DFU mode by hand: hold MODE, tap RESET, \
-                 release MODE when the LED blinks yellow."
+                 if there is none, put the device in DFU mode by hand: hold SETUP (MODE on \
+                 other devices), tap RESET, let go when the LED blinks yellow."
                 .into(),
             Self::NotTheSwitchedDevice { .. } => "Press Connect again and pick the device that is \
                  blinking yellow now: the one this page just put in DFU mode."

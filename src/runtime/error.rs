@@ -152,8 +152,8 @@ impl Error {
     pub fn hint(&self) -> &'static str {
         match self {
             Self::NoControlRequests | Self::Stalled { .. } => {
-                "Put the device in DFU mode by hand: hold MODE (SETUP), tap RESET, and release \
-                 MODE when the LED blinks yellow."
+                "Put the device in DFU mode by hand: hold SETUP (MODE on other devices), tap \
+                 RESET, and let go when the LED blinks yellow."
             }
             Self::Busy => {
                 "Close the Particle CLI, Particle Workbench and other tabs that talk to the device, \
@@ -165,18 +165,18 @@ impl Error {
             Self::Failed { code, .. } => match code {
                 ResultCode::NotSupported => {
                     "This firmware does not offer that request: put the device in DFU mode by \
-                     hand (hold MODE, tap RESET, release MODE when the LED blinks yellow)."
+                     hand (hold SETUP, MODE on other devices, tap RESET, let go when the LED blinks yellow)."
                 }
                 _ => "Tap RESET on the device, wait until its LED settles, then try again.",
             },
             Self::StillPending { .. } => {
                 "The device is busy, probably trying to reach the cloud: wait until its LED \
-                 settles and try again, or put it in DFU mode by hand (hold MODE, tap RESET, \
-                 release MODE when the LED blinks yellow)."
+                 settles and try again, or put it in DFU mode by hand (hold SETUP, MODE on \
+                 other devices, tap RESET, let go when the LED blinks yellow)."
             }
             Self::UnexpectedStatus { .. } | Self::BadMessage { .. } => {
-                "Update the device's Device OS or put it in DFU mode by hand (hold MODE, tap \
-                 RESET, release MODE when the LED blinks yellow)."
+                "Update the device's Device OS or put it in DFU mode by hand (hold SETUP, MODE on \
+                 other devices, tap RESET, let go when the LED blinks yellow)."
             }
             Self::Transport(e) => e.hint(),
         }

@@ -125,10 +125,13 @@ impl TransportError {
             Self::Disconnected => {
                 "Reconnect the cable, put the device in DFU mode again, then retry."
             }
-            Self::Stall => "Put the device in DFU mode again (hold MODE, tap RESET) and retry.",
+            Self::Stall => {
+                "Put the device in DFU mode again (hold SETUP, MODE on other devices, tap \
+                 RESET) and retry."
+            }
             Self::Timeout => {
-                "Unplug the device, plug it in again and put it in DFU mode (hold MODE, tap RESET, \
-                 release MODE when the LED blinks yellow), then press Reconnect; if it happens \
+                "Unplug the device, plug it in again and put it in DFU mode (hold SETUP, MODE on \
+                 other devices, tap RESET, let go when the LED blinks yellow), then press Reconnect; if it happens \
                  again, try another USB cable or port."
             }
             Self::Blocked { .. } => {
