@@ -1084,7 +1084,7 @@ impl Store {
         };
         let done = match doctor.diagnose(ctx, on_event).await {
             Ok(d) => {
-                let backed_up = doctor.back_up(on_event).map(|b| b.clone());
+                let backed_up = doctor.back_up(on_event).cloned();
                 self.diagnosis.set(Some(d));
                 match backed_up {
                     Ok(backup) => {
