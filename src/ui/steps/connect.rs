@@ -37,9 +37,7 @@ pub fn body(store: Store) -> AnyView {
     view! {
         <p>
             "Plug the device in with a data USB cable, press Connect device and pick it in the "
-            "browser's list. It may be running (LED breathing or blinking cyan: the page puts it "
-            "in DFU mode if the repair needs it) or already in DFU mode (LED blinking yellow: its "
-            "name ends in \"DFU Mode\")."
+            "browser's list. Running (LED cyan) or in DFU mode (LED yellow): either works."
         </p>
         <div class="row">
             <button
