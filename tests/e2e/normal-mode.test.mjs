@@ -175,3 +175,31 @@ test('the serial port refused: the Photon\'s own buttons, and Connect device nex
   assert.deepEqual(found, [], 'no axe violation');
   await kr.close();
 });
+
+test('busy reaching the cloud: the page stops the attempt (request 70, LED dark blue), then repairs without DFU mode', LONG, async () => {
+  const kr = await connectInNormalMode('94-normal-busy', 'busy-connecting');
+  await kr.waitForDiagnosis();
+  const log = await kr.logText();
+  assert.match(log, /busy trying to reach the cloud/);
+  assert.match(log, /request 70\): its LED now blinks dark blue/);
+  assert.match(log, /repair path: control requests in normal mode/);
+  await kr.waitForPlan();
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.shot('online');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('never comes back after request 50: the second prompt finds nothing, and the buttons are beside it', LONG, async () => {
+  const kr = await connectInNormalMode('95-normal-never-back', 'never-reenumerates');
+  await offered(kr, 'enter-dfu');
+  await kr.el('enter-dfu').click();
+  await offered(kr, 'second-prompt');
+  await kr.el('second-prompt').click();
+  await kr.visible('error', SLOW);
+  assert.match(await kr.logText(), /No device was picked/);
+  assert.match(await kr.text('normal-mode'), /Not in the list after 30 seconds\? Unplug it, plug it in again, then: Hold the SETUP button/);
+  await kr.shot('nothing-found');
+  await kr.close();
+});
