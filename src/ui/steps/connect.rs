@@ -97,10 +97,10 @@ fn offers_other(store: Store) -> bool {
 fn NormalMode(facts: crate::doctor::RunningFacts) -> impl IntoView {
     let store = expect_context::<Store>();
     let platform = facts.platform;
-    let version = facts
-        .system_version
-        .clone()
-        .map_or_else(|| "not reported".to_owned(), |v| format!("Device OS {v}"));
+    let version = facts.system_version.clone().map_or_else(
+        || "Device OS version not reported".to_owned(),
+        |v| format!("Device OS {v}"),
+    );
     let within = crate::doctor::DFU_APPEARS_WITHIN_S.1;
     view! {
         <div class="sim" role="group" aria-label="Device in normal mode" data-testid="normal-mode">
