@@ -1043,3 +1043,140 @@ fn advanced_writes_are_confirmed_and_custom_server_fields_checked_first() {
     );
     assert_eq!(ServerField::Port.id(), "server-port");
 }
+
+// --- a device picked in normal mode: what the Connect step offers ---------------------------
+
+use key_rescue::doctor::wizard::{self, Switch};
+use key_rescue::doctor::{
+    Connected, EnterDfuOutcome, PathChoice, RuntimeDoctor, SwitchTicket, connect_any,
+};
+use key_rescue::sim::world::UsbHandle;
+
+/// The simulated Photon with `fault` as the page's start option "in normal mode" builds it,
+/// connected, and the path `RuntimeDoctor::choose` picks for it.
+fn normal_mode_choice(fault: Fault) -> (SimWorld, PathChoice<UsbHandle>) {
+    let cloud = new_cloud();
+    let region = cloud.server_key_region();
+    let builder = fault.in_normal_mode(fault.device_builder(&region).unwrap());
+    let w = SimWorld::new(builder.build(), cloud);
+    let h = UsbHandle::open(&w.device).unwrap();
+    let Connected::Running(running) =
+        block_on(connect_any(h, None, CancelFlag::new(), &mut |_| {})).unwrap()
+    else {
+        panic!("{fault:?}: connected in DFU mode");
+    };
+    let choice = block_on(RuntimeDoctor::choose(
+        running,
+        CancelFlag::new(),
+        &mut |_| {},
+    ));
+    (w, choice)
+}
+
+fn ticket() -> SwitchTicket {
+    SwitchTicket {
+        platform: key_rescue::device::Platform::Photon,
+        device_id: "0123456789abcdef01234567".into(),
+    }
+}
+
+#[test]
+fn the_normal_mode_faults_start_in_normal_mode_and_pick_their_path() {
+    for f in Fault::ALL {
+        assert_eq!(
+            f.normal_mode_only(),
+            matches!(
+                f,
+                Fault::OldFirmware
+                    | Fault::SerialRefused
+                    | Fault::BusyConnecting
+                    | Fault::KeyRequestsRefused
+                    | Fault::NeverReenumerates
+            ),
+            "{f:?}"
+        );
+    }
+    // A key fault in normal mode: repaired over control requests, nothing to switch.
+    let (_, choice) = normal_mode_choice(Fault::CorruptKey);
+    assert!(matches!(choice, PathChoice::ControlRequests(_)));
+    // Old firmware, refused key requests: the Connect step offers request 50 and says why.
+    for (fault, why) in [
+        (Fault::OldFirmware, "before 0.8"),
+        (Fault::SerialRefused, "before 0.8"),
+        (Fault::KeyRequestsRefused, "not supported"),
+        (Fault::NeverReenumerates, "not supported"),
+    ] {
+        let (_, choice) = normal_mode_choice(fault);
+        let PathChoice::Dfu { fallback, .. } = choice else {
+            panic!("{fault:?}: control requests");
+        };
+        let offer = wizard::offer_dfu(&fallback);
+        assert!(
+            matches!(&offer, Switch::Offer { reason } if reason.contains(why)),
+            "{fault:?}: {offer:?}"
+        );
+        assert_eq!(wizard::switch_focus(&offer), Some("enter-dfu"));
+    }
+}
+
+#[test]
+fn after_request_50_the_second_prompt_then_the_serial_port_then_the_buttons() {
+    let switched = EnterDfuOutcome::Switched {
+        ticket: ticket(),
+        left_after_ms: 1250,
+    };
+    assert_eq!(
+        wizard::after_enter(&switched, false),
+        Switch::SecondPrompt { reset: true }
+    );
+    let stayed = EnterDfuOutcome::DidNotReset { ticket: ticket() };
+    assert_eq!(
+        wizard::after_enter(&stayed, true),
+        Switch::SecondPrompt { reset: false }
+    );
+    assert_eq!(
+        wizard::switch_focus(&Switch::SecondPrompt { reset: true }),
+        Some("second-prompt")
+    );
+    // Refused because the firmware is old (or stalls): the serial port, where Web Serial exists.
+    for refused in [EnterDfuOutcome::OldFirmware, EnterDfuOutcome::Stalled] {
+        assert_eq!(wizard::after_enter(&refused, true), Switch::SerialPort);
+        assert!(matches!(
+            wizard::after_enter(&refused, false),
+            Switch::Buttons { why } if why.contains("no Web Serial")
+        ));
+    }
+    assert_eq!(
+        wizard::switch_focus(&Switch::SerialPort),
+        Some("serial-dfu")
+    );
+    // The serial port refused (the chooser closed): only the buttons are left.
+    let closed = EnterDfuOutcome::SerialFailed {
+        error: "no serial port was picked".into(),
+        hint: String::new(),
+        cancelled: true,
+    };
+    assert!(matches!(
+        wizard::after_enter(&closed, true),
+        Switch::Buttons { why } if why == "No serial port was picked."
+    ));
+    let refused = EnterDfuOutcome::Refused {
+        error: "the device is busy".into(),
+        hint: String::new(),
+    };
+    let buttons = wizard::after_enter(&refused, true);
+    assert!(matches!(&buttons, Switch::Buttons { why } if why.contains("the device is busy")));
+    assert_eq!(wizard::switch_focus(&buttons), Some("connect"));
+}
+
+#[test]
+fn the_button_instructions_name_the_platforms_own_buttons() {
+    use key_rescue::device::Platform as P;
+    assert!(wizard::dfu_buttons(P::Photon).contains("SETUP"));
+    assert!(wizard::dfu_buttons(P::P1).contains("P1's board"));
+    assert!(wizard::dfu_buttons(P::Argon).contains("MODE"));
+    assert!(wizard::dfu_buttons(P::Core).contains("RST"));
+    for p in [P::Photon, P::P1, P::Electron, P::Argon, P::Boron, P::Core] {
+        assert!(wizard::dfu_buttons(p).contains("yellow"), "{p:?}");
+    }
+}

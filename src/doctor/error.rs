@@ -235,9 +235,12 @@ impl DoctorError {
                  if there is none, put the device in DFU mode by hand: hold SETUP (MODE on \
                  other devices), tap RESET, let go when the LED blinks yellow."
                 .into(),
-            Self::NotTheSwitchedDevice { .. } => "Press Connect again and pick the device that is \
-                 blinking yellow now: the one this page just put in DFU mode."
-                .into(),
+            Self::NotTheSwitchedDevice { .. } => {
+                "Press \"Choose the device in DFU mode\" again and \
+                 pick the device that is blinking yellow now: the one this page just put in DFU \
+                 mode."
+                    .into()
+            }
             Self::Runtime(e) => e.hint().into(),
             Self::Dfu(e) => e.hint().into(),
             Self::Cloud(e) => e.hint().into(),

@@ -238,6 +238,15 @@ impl<T: Transport> RuntimeDoctor<T> {
         self.t.counts()
     }
 
+    /// What "Wait longer" and "Send the key now" need after the reset.
+    pub fn online_wait(&self) -> super::OnlineWait {
+        super::OnlineWait {
+            device_id: self.facts.device_id.clone(),
+            product: self.lookup_product.clone(),
+            told_product: self.product.clone(),
+        }
+    }
+
     pub fn backup(&self) -> Option<&Backup> {
         self.backup.as_ref()
     }
@@ -256,7 +265,8 @@ impl<T: Transport> RuntimeDoctor<T> {
         }
     }
 
-    fn identity(&self) -> Identity {
+    /// Who the device is, as the page shows it.
+    pub fn identity(&self) -> Identity {
         Identity {
             platform: self.facts.platform,
             platform_name: self.facts.platform_name,

@@ -383,7 +383,11 @@ pub fn repair_summary(r: &RepairReport) -> String {
     let written = if r.written.is_empty() {
         "Nothing was written to the device".to_owned()
     } else {
-        format!("Wrote and verified the {}", r.written.join(" and the "))
+        format!(
+            "Wrote and verified the {} (through {})",
+            r.written.join(" and the "),
+            r.path
+        )
     };
     let key = r
         .public_key

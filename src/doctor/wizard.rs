@@ -211,6 +211,93 @@ pub fn slot_changes(
         .collect()
 }
 
+/// What the Connect step offers for a device picked in normal mode (running its firmware).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Switch {
+    /// The repair runs over control requests in normal mode: nothing to switch.
+    NotNeeded,
+    /// "Put it in DFU mode for me" (request 50), with the reason the repair needs DFU mode.
+    Offer { reason: String },
+    /// The device is restarting in DFU mode: the browser's second prompt. `reset` is false when
+    /// it took the request but was still on the bus after the wait (it may still show up).
+    SecondPrompt { reset: bool },
+    /// Request 50 was refused (old firmware, a stall) and the browser has Web Serial: the
+    /// 14400-baud serial-port path.
+    SerialPort,
+    /// Only the buttons are left, with what went wrong before.
+    Buttons { why: String },
+}
+
+/// The Connect step's next offer after `RuntimeDoctor::choose` gave the device back for DFU mode.
+pub fn offer_dfu(fallback: &super::Fallback) -> Switch {
+    Switch::Offer {
+        reason: fallback.reason.clone(),
+    }
+}
+
+/// The Connect step's next offer after asking the device to enter DFU mode (request 50, or the
+/// serial port at 14400 baud): the second prompt, then the serial port (only where the browser
+/// has Web Serial), then the buttons.
+pub fn after_enter(outcome: &super::EnterDfuOutcome, web_serial: bool) -> Switch {
+    use super::{EnterDfuOutcome as O, NextStep};
+    match outcome.next() {
+        NextStep::SecondPrompt => Switch::SecondPrompt {
+            reset: matches!(outcome, O::Switched { .. }),
+        },
+        NextStep::SerialPort if web_serial => Switch::SerialPort,
+        NextStep::SerialPort => Switch::Buttons {
+            why: "The device's firmware did not take the request, and this browser has no Web \
+                  Serial for the other way in."
+                .into(),
+        },
+        NextStep::Buttons => Switch::Buttons {
+            why: match outcome {
+                O::Refused { error, .. } => format!("The device refused the request: {error}."),
+                O::SerialFailed {
+                    cancelled: true, ..
+                } => "No serial port was picked.".into(),
+                O::SerialFailed { error, .. } => format!("The serial port failed: {error}."),
+                _ => String::new(),
+            },
+        },
+    }
+}
+
+/// The id of the control that gets the focus once `switch` is shown.
+pub fn switch_focus(switch: &Switch) -> Option<&'static str> {
+    match switch {
+        Switch::NotNeeded => None,
+        Switch::Offer { .. } => Some("enter-dfu"),
+        Switch::SecondPrompt { .. } => Some("second-prompt"),
+        Switch::SerialPort => Some("serial-dfu"),
+        Switch::Buttons { .. } => Some("connect"),
+    }
+}
+
+/// How to put `platform` in DFU mode with its buttons, as the user sees the device.
+pub fn dfu_buttons(platform: crate::device::Platform) -> &'static str {
+    use crate::device::Platform as P;
+    match platform {
+        P::Photon | P::Electron => {
+            "Hold the SETUP button (left of the USB socket on the Photon), tap RESET, and keep \
+             holding SETUP: the LED blinks magenta, then yellow. Release SETUP when it blinks \
+             yellow."
+        }
+        P::P1 => {
+            "On the P1's board, hold SETUP, tap RESET, and keep holding SETUP: the LED blinks \
+             magenta, then yellow. Release SETUP when it blinks yellow."
+        }
+        P::Core => {
+            "Hold the MODE button, tap RST, and keep holding MODE until the LED blinks yellow, \
+             then release it."
+        }
+        _ => {
+            "Hold the MODE button (beside the USB socket), tap RESET, and keep holding MODE: the \
+             LED blinks magenta, then yellow. Release MODE when it blinks yellow."
+        }
+    }
+}
+
 /// A field of the advanced panel's custom server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerField {

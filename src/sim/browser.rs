@@ -11,7 +11,10 @@
 use super::cloud::SimCloud;
 use super::cloud::scenario;
 use super::cloud::wire::{hex, unhex};
-use super::device::js::{JsSimDevice, StandInOptions, install_simulated_usb, uninstall_fake_usb};
+use super::device::js::{
+    JsSimDevice, StandInOptions, install_simulated_serial, install_simulated_usb,
+    refuse_next_port_request, uninstall_fake_serial, uninstall_fake_usb,
+};
 use super::faults::Fault;
 use super::world::{SimWorld, WorldCloudApi};
 use crate::cloud::http::HttpCloud;
@@ -55,6 +58,8 @@ pub enum SimCloudClient {
         http: HttpCloud,
         device: JsSimDevice,
         booted: Rc<Cell<bool>>,
+        /// The firmware restarts (request 40 in normal mode) already booted at the server.
+        restarts_seen: Rc<Cell<u32>>,
         /// [`Fault::CloudNeverAnswers`]: each request is first marked at the server to go
         /// unanswered, so the real adapter's deadline ends it.
         silent: bool,
@@ -68,21 +73,29 @@ fn busy() -> ApiError {
 }
 
 impl SimCloudClient {
-    /// After the device has left DFU mode, has the loopback cloud boot it from its DCT, once.
+    /// After the device has left DFU mode, has the loopback cloud boot it from its DCT, once; and
+    /// again after each restart of its firmware in normal mode (request 40).
     async fn boot_if_left(&mut self) {
         let Self::Loopback {
             http,
             device,
             booted,
+            restarts_seen,
             ..
         } = self
         else {
             return;
         };
-        if booted.get() || !device.device().left_dfu() {
+        let (left, restarts) = {
+            let d = device.device();
+            (d.left_dfu(), d.firmware_restarts())
+        };
+        let restarted = restarts > restarts_seen.get();
+        if !restarted && (booted.get() || !left) {
             return;
         }
         booted.set(true);
+        restarts_seen.set(restarts);
         let (id, dct) = {
             let d = device.device();
             (d.device_id().to_owned(), hex(d.dct()))
@@ -153,6 +166,8 @@ impl CloudApi for SimCloudClient {
 #[derive(Clone)]
 pub struct SimMode {
     pub fault: Fault,
+    /// The Photon started in normal mode (blinking cyan).
+    pub normal_mode: bool,
     pub device: JsSimDevice,
     pub cloud: SimCloudClient,
     /// The simulated cloud's server-key region: what "Particle's key" is in this mode.
@@ -162,19 +177,26 @@ pub struct SimMode {
 }
 
 impl SimMode {
-    /// Builds the simulated Photon with `fault`, installs the stand-in and picks the cloud.
-    pub async fn start(fault: Fault, api: Option<ApiBase>) -> Result<Self, SimStartError> {
+    /// Builds the simulated Photon with `fault` (in normal mode with `normal_mode`, or where the
+    /// fault needs it), installs the stand-ins and picks the cloud.
+    pub async fn start(
+        fault: Fault,
+        normal_mode: bool,
+        api: Option<ApiBase>,
+    ) -> Result<Self, SimStartError> {
+        let normal_mode = normal_mode || fault.normal_mode_only();
         match api.filter(|a| !a.is_production()) {
             None => {
                 let mut cloud = SimCloud::generate().map_err(SimStartError::Cloud)?;
                 scenario::seed_demo(&mut cloud);
                 let server_region = cloud.server_key_region();
-                let device = build_device(fault, &server_region)?;
+                let device = build_device(fault, normal_mode, &server_region)?;
                 let world = SimWorld::from_shared(device.shared(), cloud);
                 let client = in_page_client(&world, fault);
-                plug_in(&device);
+                plug_in(&device, fault);
                 Ok(Self {
                     fault,
+                    normal_mode,
                     device,
                     cloud: client,
                     server_region,
@@ -184,15 +206,17 @@ impl SimMode {
             Some(base) => {
                 let mut http = HttpCloud::new(base.clone());
                 let server_region = loopback_server_region(&mut http).await?;
-                let device = build_device(fault, &server_region)?;
-                plug_in(&device);
+                let device = build_device(fault, normal_mode, &server_region)?;
+                plug_in(&device, fault);
                 Ok(Self {
                     fault,
+                    normal_mode,
                     device: device.clone(),
                     cloud: SimCloudClient::Loopback {
                         http,
                         device,
                         booted: Rc::new(Cell::new(false)),
+                        restarts_seen: Rc::new(Cell::new(0)),
                         silent: fault.cloud_never_answers(),
                     },
                     server_region,
@@ -202,9 +226,11 @@ impl SimMode {
         }
     }
 
-    /// The same cloud (and sign-in) with a new simulated Photon that has `fault`.
-    pub fn with_fault(&self, fault: Fault) -> Result<Self, SimStartError> {
-        let device = build_device(fault, &self.server_region)?;
+    /// The same cloud (and sign-in) with a new simulated Photon that has `fault`, in normal mode
+    /// with `normal_mode` (or where the fault needs it).
+    pub fn with_fault(&self, fault: Fault, normal_mode: bool) -> Result<Self, SimStartError> {
+        let normal_mode = normal_mode || fault.normal_mode_only();
+        let device = build_device(fault, normal_mode, &self.server_region)?;
         let cloud = match &self.cloud {
             SimCloudClient::InPage(cell) => {
                 let shared = cell
@@ -222,12 +248,14 @@ impl SimMode {
                 http: http.clone(),
                 device: device.clone(),
                 booted: Rc::new(Cell::new(false)),
+                restarts_seen: Rc::new(Cell::new(0)),
                 silent: fault.cloud_never_answers(),
             },
         };
-        plug_in(&device);
+        plug_in(&device, fault);
         Ok(Self {
             fault,
+            normal_mode,
             device,
             cloud,
             server_region: self.server_region.clone(),
@@ -246,12 +274,13 @@ impl SimMode {
         if let SimCloudClient::Loopback { booted, .. } = &self.cloud {
             booted.set(false);
         }
-        plug_in(&self.device);
+        plug_in(&self.device, Fault::None);
     }
 
     /// Leaves the simulated mode: the browser's own `navigator.usb` is visible again.
     pub fn stop(&self) {
         uninstall_fake_usb();
+        uninstall_fake_serial();
     }
 }
 
@@ -264,15 +293,27 @@ fn in_page_client(world: &SimWorld, fault: Fault) -> SimCloudClient {
 }
 
 /// The simulated Photon with `fault`, holding `server_region` where it is healthy.
-fn build_device(fault: Fault, server_region: &[u8]) -> Result<JsSimDevice, KeyError> {
-    Ok(JsSimDevice::from_builder(
-        fault.device_builder(server_region)?,
-    ))
+fn build_device(
+    fault: Fault,
+    normal_mode: bool,
+    server_region: &[u8],
+) -> Result<JsSimDevice, KeyError> {
+    let builder = fault.device_builder(server_region)?;
+    Ok(JsSimDevice::from_builder(if normal_mode {
+        fault.in_normal_mode(builder)
+    } else {
+        builder
+    }))
 }
 
-/// Shows `device` to the page through the `navigator.usb` stand-in, as the only device plugged in.
-fn plug_in(device: &JsSimDevice) {
+/// Shows `device` to the page through the `navigator.usb` and `navigator.serial` stand-ins, as the
+/// only device plugged in.
+fn plug_in(device: &JsSimDevice, fault: Fault) {
     install_simulated_usb(std::slice::from_ref(device), StandInOptions::default());
+    install_simulated_serial(std::slice::from_ref(device));
+    if fault.refuses_serial() {
+        refuse_next_port_request();
+    }
 }
 
 /// `GET /__sim/server-key-region` of a loopback `sim-cloud --test-control`.

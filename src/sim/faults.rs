@@ -25,6 +25,13 @@ pub const DISCONNECT_AFTER_TRANSFERS: u32 = 21;
 /// `the_never_completing_fault_hangs_the_device_during_the_key_write`).
 pub const HANG_AT_TRANSFER: u32 = DISCONNECT_AFTER_TRANSFERS;
 
+/// How long the [`Fault::BusyConnecting`] Photon's system thread stays busy after each boot:
+/// longer than the page waits before it sends request 70 (`doctor::BUSY_PENDING_MS`).
+pub const BUSY_CONNECTING_MS: u64 = 60_000;
+/// Result -120 (not supported) for request 211 (runtime-usb.md 3).
+use crate::runtime::keys::GET_SECURITY_KEY;
+const NOT_SUPPORTED: i32 = -120;
+
 /// A problem the simulated Photon can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -39,10 +46,15 @@ pub enum Fault {
     NotYourDevice,
     CloudNeverAnswers,
     TransferNeverCompletes,
+    OldFirmware,
+    SerialRefused,
+    BusyConnecting,
+    KeyRequestsRefused,
+    NeverReenumerates,
 }
 
 /// The `<option>` values, in the order the list shows them.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 16] = [
     "none",
     "corrupt-key",
     "blank-key",
@@ -54,10 +66,15 @@ pub const NAMES: [&str; 11] = [
     "not-your-device",
     "cloud-never-answers",
     "transfer-never-completes",
+    "old-firmware",
+    "serial-refused",
+    "busy-connecting",
+    "key-requests-refused",
+    "never-reenumerates",
 ];
 
 impl Fault {
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 16] = [
         Fault::None,
         Fault::CorruptKey,
         Fault::BlankKey,
@@ -69,6 +86,11 @@ impl Fault {
         Fault::NotYourDevice,
         Fault::CloudNeverAnswers,
         Fault::TransferNeverCompletes,
+        Fault::OldFirmware,
+        Fault::SerialRefused,
+        Fault::BusyConnecting,
+        Fault::KeyRequestsRefused,
+        Fault::NeverReenumerates,
     ];
 
     pub fn name(self) -> &'static str {
@@ -95,12 +117,52 @@ impl Fault {
             Self::TransferNeverCompletes => {
                 "A USB transfer that never completes during the key write (a wedged bootloader)"
             }
+            Self::OldFirmware => "Normal mode: Device OS older than 0.8",
+            Self::SerialRefused => "Normal mode: Device OS older than 0.8, serial port refused",
+            Self::BusyConnecting => "Normal mode: busy trying to reach the cloud",
+            Self::KeyRequestsRefused => "Normal mode: key requests refused (corrupt key)",
+            Self::NeverReenumerates => "Normal mode: never comes back after the switch to DFU mode",
         }
     }
 
     /// Whether the simulated cloud leaves every request unanswered (the device is healthy).
     pub fn cloud_never_answers(self) -> bool {
         self == Self::CloudNeverAnswers
+    }
+
+    /// Whether the simulated Photon with this fault starts in normal mode (blinking cyan) whatever
+    /// the start option says: the fault is one of its firmware's.
+    pub fn normal_mode_only(self) -> bool {
+        matches!(
+            self,
+            Self::OldFirmware
+                | Self::SerialRefused
+                | Self::BusyConnecting
+                | Self::KeyRequestsRefused
+                | Self::NeverReenumerates
+        )
+    }
+
+    /// Whether the `navigator.serial` stand-in refuses the first port request (the user closes
+    /// the chooser).
+    pub fn refuses_serial(self) -> bool {
+        self == Self::SerialRefused
+    }
+
+    /// `builder` ([`Self::device_builder`]'s) started in normal mode, with this fault's firmware
+    /// part: Device OS 0.7.0 (no control requests), a system thread busy reaching the cloud for
+    /// [`BUSY_CONNECTING_MS`], key requests answered "not supported", or no return after a reset.
+    pub fn in_normal_mode(self, builder: SimBuilder) -> SimBuilder {
+        let builder = match self {
+            Self::OldFirmware | Self::SerialRefused => builder.firmware("0.7.0"),
+            Self::BusyConnecting => builder.system_busy(BUSY_CONNECTING_MS),
+            Self::KeyRequestsRefused => builder.fail_request(GET_SECURITY_KEY, NOT_SUPPORTED),
+            Self::NeverReenumerates => builder
+                .fail_request(GET_SECURITY_KEY, NOT_SUPPORTED)
+                .never_reenumerates(),
+            _ => builder,
+        };
+        builder.normal_mode()
     }
 
     /// The builder of the simulated Photon with this fault: what the simulated mode plugs in.
@@ -114,10 +176,16 @@ impl Fault {
         let builder = SimBuilder::new(Platform::Photon).device_id(device_id);
         let healthy_key = || keys::generate_rsa_device_key().map(|k| k.der().to_vec());
         let builder = match self {
-            Self::None | Self::InterfaceClaimed | Self::CloudNeverAnswers => builder
+            Self::None
+            | Self::InterfaceClaimed
+            | Self::CloudNeverAnswers
+            | Self::OldFirmware
+            | Self::SerialRefused
+            | Self::BusyConnecting
+            | Self::NeverReenumerates => builder
                 .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
                 .dct_bytes(SERVER_KEY_OFFSET, server_region),
-            Self::CorruptKey => builder
+            Self::CorruptKey | Self::KeyRequestsRefused => builder
                 .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
                 .brownout_dct(PRIVATE_KEY_OFFSET + 100, BROWNOUT_LEN)
                 .dct_bytes(SERVER_KEY_OFFSET, server_region),

@@ -11,18 +11,21 @@ use crate::cloud::{
     AccessToken, ApiError, ApiRequest, ApiResponse, CloudApi, HeldToken, InputField, Issuer,
     Session, TOKEN_STORAGE_KEY,
 };
+use crate::device::UsbMode;
 use crate::doctor::link::{LinkError, SupportLink};
 use crate::doctor::report::{self, ErrorHelp};
 use crate::doctor::{
-    AfterFailure, Backup, CancelFlag, CloudContext, Command, Diagnosis, Doctor, DoctorError,
-    DoctorEvent, Identity, OnlineWait, Plan, PlanOptions, RepairReport, SendOutcome, ServerChoice,
-    Step, VerifyOutcome, product_field, server_address,
-    wizard::{self, Facts},
+    AfterFailure, Backup, CancelFlag, CloudContext, Command, Connected, Diagnosis, Doctor,
+    DoctorError, DoctorEvent, EnterDfuOutcome, Identity, OnlineWait, PathChoice, Plan, PlanOptions,
+    RepairReport, RunningDevice, RunningFacts, RuntimeDoctor, SendOutcome, ServerChoice, Step,
+    SwitchTicket, VerifyOutcome, connect_any, product_field, server_address,
+    wizard::{self, Facts, Switch},
 };
 use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};
 use crate::ui::widgets::{download, read_picked};
 use crate::usb::TransportError;
+use crate::usb::webserial::{self, WebSerialPort};
 use crate::usb::webusb::{self, WebUsbTransport};
 use leptos::html::Input;
 use leptos::prelude::*;
@@ -140,6 +143,18 @@ pub struct Store {
     sim: StoredValue<Option<SimMode>, LocalStorage>,
     pub sim_status: RwSignal<SimStatus>,
     pub fault: RwSignal<Fault>,
+    /// The simulated Photon starts in normal mode (blinking cyan) instead of DFU mode.
+    pub sim_normal_mode: RwSignal<bool>,
+    /// A device picked in normal mode that the repair takes to DFU mode (request 50, 14400 baud).
+    running: StoredValue<Option<RunningDevice<WebUsbTransport>>, LocalStorage>,
+    /// The repair over control requests in normal mode, when `RuntimeDoctor::choose` picked it.
+    runtime: StoredValue<Option<RuntimeDoctor<WebUsbTransport>>, LocalStorage>,
+    /// The device sent to DFU mode: only it is accepted at the second prompt.
+    ticket: StoredValue<Option<SwitchTicket>>,
+    /// What a device picked in normal mode said about itself.
+    pub running_facts: RwSignal<Option<RunningFacts>>,
+    /// What the Connect step offers for a device in normal mode.
+    pub switch: RwSignal<Option<Switch>>,
     /// The signed-in token, with the client of the cloud that issued it (the revoke goes there).
     held: StoredValue<Option<(HeldToken, PageCloud)>, LocalStorage>,
     mfa_token: StoredValue<Option<String>, LocalStorage>,
@@ -218,6 +233,12 @@ impl Store {
             sim: StoredValue::new_local(None),
             sim_status: RwSignal::new(SimStatus::Off),
             fault: RwSignal::new(fault),
+            sim_normal_mode: RwSignal::new(false),
+            running: StoredValue::new_local(None),
+            runtime: StoredValue::new_local(None),
+            ticket: StoredValue::new(None),
+            running_facts: RwSignal::new(None),
+            switch: RwSignal::new(None),
             held: StoredValue::new_local(None),
             mfa_token: StoredValue::new_local(None),
             mfa_pending: RwSignal::new(false),
@@ -412,7 +433,7 @@ impl Store {
         self.log_line("Preparing the simulated Photon and its cloud…");
         let api = self.link.with_value(|l| l.api.clone());
         spawn_local(async move {
-            match SimMode::start(fault, api).await {
+            match SimMode::start(fault, self.sim_normal_mode.get_untracked(), api).await {
                 Ok(sim) => {
                     self.test_cloud.set(Some(sim.cloud_label.clone()));
                     self.cloud.set_value(PageCloud::Sim(sim.cloud.clone()));
@@ -454,8 +475,21 @@ impl Store {
         }
     }
 
+    /// The start option "in normal mode, blinking cyan" changed.
+    pub fn choose_sim_normal_mode(self, on: bool) {
+        self.sim_normal_mode.set(on);
+        if let Some(sim) = self.sim.get_value() {
+            self.replace_sim_device(&sim, self.fault.get_untracked());
+        }
+    }
+
+    /// Whether the simulated Photon is in normal mode.
+    pub fn sim_in_normal_mode(self) -> bool {
+        self.sim_normal_mode.get() || self.fault.get().normal_mode_only()
+    }
+
     fn replace_sim_device(self, sim: &SimMode, fault: Fault) {
-        match sim.with_fault(fault) {
+        match sim.with_fault(fault, self.sim_normal_mode.get_untracked()) {
             Ok(next) => {
                 self.forget_device();
                 self.repair_started.set(false);
@@ -770,7 +804,13 @@ impl Store {
             self.repair_started.set(false);
         }
         self.on_event(DoctorEvent::Step(Step::Connect));
-        let mut transport = match picked.open(0).await {
+        // A device in normal mode is opened without claiming: its control requests go to the
+        // device, and its serial interface stays the system's.
+        let opened = match picked.platform() {
+            Some((_, UsbMode::Runtime)) => picked.open_unclaimed().await,
+            _ => picked.open(0).await,
+        };
+        let mut transport = match opened {
             Ok(t) => t,
             Err(e) => {
                 self.fail(ErrorPlace::Steps, &e.into());
@@ -782,20 +822,144 @@ impl Store {
             self.log_line("The device disconnected.");
         });
         let expected = self.link.with_value(|l| l.expected_device.clone());
-        match Doctor::connect(
-            transport,
-            expected.as_deref(),
-            self.cancel.get_value(),
-            &mut |e| self.on_event(e),
-        )
+        let cancel = self.cancel.get_value();
+        let on_event = &mut |e| self.on_event(e);
+        match connect_any(transport, expected.as_deref(), cancel.clone(), on_event).await {
+            Ok(Connected::Dfu(doctor)) => self.hold_doctor(*doctor),
+            Ok(Connected::Running(running)) => {
+                self.running_facts.set(Some(running.facts().clone()));
+                match RuntimeDoctor::choose(running, cancel, on_event).await {
+                    PathChoice::ControlRequests(mut runtime) => {
+                        runtime.set_product(self.link.with_value(|l| l.product.clone()));
+                        self.identity.set(Some(runtime.identity()));
+                        self.runtime.set_value(Some(*runtime));
+                        self.switch.set(Some(Switch::NotNeeded));
+                        self.connected.set(true);
+                        true
+                    }
+                    PathChoice::Dfu { running, fallback } => {
+                        self.running.set_value(Some(running));
+                        self.show_switch(wizard::offer_dfu(&fallback));
+                        false
+                    }
+                }
+            }
+            Err(e) => {
+                self.fail(ErrorPlace::Steps, &e);
+                false
+            }
+        }
+    }
+
+    /// A device connected in DFU mode: the doctor the steps use.
+    fn hold_doctor(self, mut doctor: Doctor<WebUsbTransport>) -> bool {
+        doctor.set_product(self.link.with_value(|l| l.product.clone()));
+        self.identity.set(Some(doctor.identity().clone()));
+        self.doctor.set_value(Some(doctor));
+        self.connected.set(true);
+        true
+    }
+
+    fn show_switch(self, switch: Switch) {
+        self.focus.set(wizard::switch_focus(&switch));
+        self.switch.set(Some(switch));
+    }
+
+    /// "Put it in DFU mode for me": request 50, then the second prompt (or the serial port, or
+    /// the buttons).
+    pub fn enter_dfu(self) {
+        self.switch_running(false);
+    }
+
+    /// "Put it in DFU mode through its serial port": the serial port at 14400 baud (Chrome asks
+    /// for the port first), then the second prompt (or the buttons).
+    pub fn enter_dfu_by_serial(self) {
+        self.switch_running(true);
+    }
+
+    fn switch_running(self, serial: bool) {
+        if self.running.with_value(Option::is_none) || !self.begin() {
+            return;
+        }
+        let Some(mut running) = self.running.try_update_value(Option::take).flatten() else {
+            self.end();
+            return;
+        };
+        spawn_local(async move {
+            let on_event = &mut |e| self.on_event(e);
+            let outcome = if serial {
+                running
+                    .enter_dfu_by_serial(&mut WebSerialPort::new(), on_event)
+                    .await
+            } else {
+                running.enter_dfu(on_event).await
+            };
+            self.after_enter(running, &outcome);
+            self.end();
+        });
+    }
+
+    fn after_enter(self, running: RunningDevice<WebUsbTransport>, outcome: &EnterDfuOutcome) {
+        match outcome.ticket() {
+            Some(ticket) => self.ticket.set_value(Some(ticket.clone())),
+            None => self.running.set_value(Some(running)),
+        }
+        self.show_switch(wizard::after_enter(outcome, webserial::supported()));
+    }
+
+    /// "Choose the device in DFU mode": the browser's second prompt; only the device sent to DFU
+    /// mode is accepted. Then diagnose, back up and plan.
+    pub fn choose_switched_device(self) {
+        let Some(ticket) = self.ticket.get_value() else {
+            return;
+        };
+        if !self.begin() {
+            return;
+        }
+        spawn_local(async move {
+            if self.connect_switched(&ticket).await && self.run_diagnosis().await {
+                self.go(Step::Diagnose);
+            }
+            self.end();
+        });
+    }
+
+    async fn connect_switched(self, ticket: &SwitchTicket) -> bool {
+        self.on_event(DoctorEvent::Step(Step::Connect));
+        let picked = match webusb::request_device().await {
+            Ok(p) => p,
+            Err(TransportError::Cancelled) => {
+                self.log_line("No device was picked in the browser's list.");
+                self.error
+                    .set(Some((ErrorPlace::Steps, report::no_device_help())));
+                self.focus.set(Some("error"));
+                return false;
+            }
+            Err(e) => {
+                self.fail(ErrorPlace::Steps, &e.into());
+                return false;
+            }
+        };
+        let mut transport = match picked.open(0).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.fail(ErrorPlace::Steps, &e.into());
+                return false;
+            }
+        };
+        transport.set_on_disconnect(move || {
+            self.connected.set(false);
+            self.log_line("The device disconnected.");
+        });
+        match Doctor::connect_switched(transport, ticket, self.cancel.get_value(), &mut |e| {
+            self.on_event(e)
+        })
         .await
         {
-            Ok(mut doctor) => {
-                doctor.set_product(self.link.with_value(|l| l.product.clone()));
-                self.identity.set(Some(doctor.identity().clone()));
-                self.doctor.set_value(Some(doctor));
-                self.connected.set(true);
-                true
+            Ok(doctor) => {
+                self.switch.set(None);
+                self.running_facts.set(None);
+                self.hold_doctor(doctor)
             }
             Err(e) => {
                 self.fail(ErrorPlace::Steps, &e);
@@ -837,6 +1001,11 @@ impl Store {
 
     fn forget_device(self) {
         self.doctor.set_value(None);
+        self.running.set_value(None);
+        self.runtime.set_value(None);
+        self.ticket.set_value(None);
+        self.running_facts.set(None);
+        self.switch.set(None);
         self.connected.set(false);
         self.identity.set(None);
         self.diagnosis.set(None);
@@ -854,6 +1023,9 @@ impl Store {
 
     /// Diagnose, back up and plan (read-only), stopping at the plan for the user to confirm.
     async fn run_diagnosis(self) -> bool {
+        if self.runtime.with_value(Option::is_some) {
+            return self.run_runtime_diagnosis().await;
+        }
         let Some(mut doctor) = self.take_doctor() else {
             return false;
         };
@@ -898,6 +1070,47 @@ impl Store {
         }
     }
 
+    /// [`Self::run_diagnosis`] over control requests in normal mode.
+    async fn run_runtime_diagnosis(self) -> bool {
+        let Some(mut doctor) = self.runtime.try_update_value(Option::take).flatten() else {
+            return false;
+        };
+        let mut cloud = self.watched_cloud();
+        let token = self.current_token();
+        let on_event = &mut |e| self.on_event(e);
+        let ctx = CloudContext {
+            api: &mut cloud,
+            token: token.as_ref(),
+        };
+        let done = match doctor.diagnose(ctx, on_event).await {
+            Ok(d) => {
+                let backed_up = doctor.back_up(on_event).cloned();
+                self.diagnosis.set(Some(d));
+                match backed_up {
+                    Ok(backup) => {
+                        self.backup_files
+                            .set(backup.files().into_iter().map(|f| f.name).collect());
+                        self.backup.set_value(Some(backup));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        self.runtime.set_value(Some(doctor));
+        match done {
+            Ok(()) => {
+                self.replan();
+                true
+            }
+            Err(e) => {
+                self.fail(ErrorPlace::Steps, &e);
+                false
+            }
+        }
+    }
+
     /// Plans again with the current options (the plan is pure: nothing is written).
     pub fn replan(self) {
         let Some(diagnosis) = self.diagnosis.get_untracked() else {
@@ -905,10 +1118,18 @@ impl Store {
         };
         let mut options = self.options.get_untracked();
         options.server = self.server_choice();
-        let planned = self.doctor.with_value(|d| {
-            d.as_ref()
-                .map(|d| d.plan(&diagnosis, &options, &mut |e| self.on_event(e)))
-        });
+        let planned = self
+            .doctor
+            .with_value(|d| {
+                d.as_ref()
+                    .map(|d| d.plan(&diagnosis, &options, &mut |e| self.on_event(e)))
+            })
+            .or_else(|| {
+                self.runtime.with_value(|d| {
+                    d.as_ref()
+                        .map(|d| d.plan(&diagnosis, &options, &mut |e| self.on_event(e)))
+                })
+            });
         match planned {
             Some(Ok(plan)) => self.plan.set(Some(plan)),
             Some(Err(e)) => self.fail(ErrorPlace::Steps, &e),
@@ -947,6 +1168,10 @@ impl Store {
         }
         self.after_failure.set(None);
         self.repair_started.set(true);
+        if self.runtime.with_value(Option::is_some) {
+            spawn_local(self.runtime_repair(plan));
+            return;
+        }
         spawn_local(async move {
             let Some(mut doctor) = self.take_doctor() else {
                 self.end();
@@ -997,6 +1222,61 @@ impl Store {
             }
             self.end();
         });
+    }
+
+    /// [`Self::repair`] over control requests: write, read back, send the key, then reset
+    /// (request 40) and wait for the cloud.
+    async fn runtime_repair(self, plan: Plan) {
+        let Some(mut doctor) = self.runtime.try_update_value(Option::take).flatten() else {
+            self.end();
+            return;
+        };
+        let mut cloud = self.watched_cloud();
+        let token = self.current_token();
+        let ctx = CloudContext {
+            api: &mut cloud,
+            token: token.as_ref(),
+        };
+        match doctor.repair(&plan, ctx, &mut |e| self.on_event(e)).await {
+            Ok(report) => {
+                self.online_wait.set_value(Some(doctor.online_wait()));
+                self.log_line(report::repair_summary(&report));
+                let sent = report.send == SendOutcome::Sent;
+                self.repair.set(Some(report));
+                let ctx = CloudContext {
+                    api: &mut cloud,
+                    token: token.as_ref().filter(|_| sent),
+                };
+                // The device's own status (request 300) would need the browser to open it again
+                // after its reset: the cloud is the witness here.
+                match doctor
+                    .reset_and_verify(&mut || None, ctx, VERIFY_TIMEOUT_MS, &mut |e| {
+                        self.on_event(e)
+                    })
+                    .await
+                {
+                    Ok(v) => {
+                        self.log_line(format!(
+                            "{} ({} control transfers, no DFU mode)",
+                            report::verify_summary(&v.outcome).0,
+                            v.transfers.transfers
+                        ));
+                        self.verify.set(Some(v.outcome));
+                        self.connected.set(false);
+                        self.go(Step::Verify);
+                    }
+                    Err(e) => self.fail(ErrorPlace::Steps, &e),
+                }
+            }
+            Err(e) => {
+                self.runtime.set_value(Some(doctor));
+                self.fail(ErrorPlace::Steps, &e);
+                if !self.needs_restore.get_untracked() {
+                    self.repair_started.set(false);
+                }
+            }
+        }
+        self.end();
     }
 
     /// "Wait longer": asks the cloud again, as long again, whether the repaired device is online.
@@ -1070,6 +1350,29 @@ impl Store {
             return;
         };
         if !self.begin() {
+            return;
+        }
+        if let Some(mut doctor) = self.runtime.try_update_value(Option::take).flatten() {
+            spawn_local(async move {
+                match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
+                    Ok(n) => {
+                        self.needs_restore.set(false);
+                        self.log_line(format!(
+                            "Restored {n} slots from the backup over control requests."
+                        ));
+                        self.runtime.set_value(Some(doctor));
+                        self.repair_started.set(false);
+                        if self.run_diagnosis().await {
+                            self.go(Step::Diagnose);
+                        }
+                    }
+                    Err(e) => {
+                        self.runtime.set_value(Some(doctor));
+                        self.fail(ErrorPlace::Steps, &e);
+                    }
+                }
+                self.end();
+            });
             return;
         }
         spawn_local(async move {

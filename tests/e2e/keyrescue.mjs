@@ -18,6 +18,11 @@ export const FAULTS = [
   'not-your-device',
   'cloud-never-answers',
   'transfer-never-completes',
+  'old-firmware',
+  'serial-refused',
+  'busy-connecting',
+  'key-requests-refused',
+  'never-reenumerates',
 ];
 
 /** The sim-cloud's demo accounts (src/sim/cloud/scenario.rs). */

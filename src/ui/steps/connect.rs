@@ -2,6 +2,7 @@
 //! simulated Photon as the secondary choice, and what the device said about itself.
 //! Open to more branches (a device found in normal mode, say): each is one arm of `body`.
 
+use crate::doctor::wizard::{self, Switch};
 use crate::sim::faults::Fault;
 use crate::ui::erased::{dynamic, flag, on};
 use crate::ui::store::{ErrorPlace, SimStatus, Store};
@@ -14,7 +15,9 @@ pub fn summary(store: Store) -> String {
         .identity
         .get()
         .map(|id| {
-            let state = if store.connected.get() {
+            let state = if store.connected.get() && store.switch.get() == Some(Switch::NotNeeded) {
+                "in normal mode"
+            } else if store.connected.get() {
                 "in DFU mode"
             } else {
                 "disconnected"
@@ -33,15 +36,15 @@ pub fn body(store: Store) -> AnyView {
     let simulated = Memo::new(move |_| store.sim_status.get() != SimStatus::Off);
     view! {
         <p>
-            "Plug the device in with a data USB cable and put it in DFU mode (LED blinking "
-            "yellow), then press Connect device and pick it in the browser's list: its name ends "
-            "in \"DFU Mode\"."
+            "Plug the device in with a data USB cable, press Connect device and pick it in the "
+            "browser's list. Running (LED cyan) or in DFU mode (LED yellow): either works."
         </p>
         <div class="row">
             <button
                 type="button"
                 id="connect"
-                class="primary"
+                class:primary=flag(move || !offers_other(store))
+                class:secondary=flag(move || offers_other(store))
                 data-testid="connect"
                 on:click=on(move |_| store.connect())
                 disabled=flag(move || {
@@ -73,10 +76,122 @@ pub fn body(store: Store) -> AnyView {
         <p class="muted">
             "Not sure how to get blinking yellow? See \"Put the device in DFU mode\" below the steps."
         </p>
+        {dynamic(move || store.running_facts.get().map(|facts| view! { <NormalMode facts/> }))}
         {dynamic(move || simulated.get().then(|| view! { <Simulation/> }))}
         <ErrorPanel place=ErrorPlace::Simulation/>
     }
     .into_any()
+}
+
+/// Whether the normal-mode part offers its own primary button (then Connect device is secondary).
+fn offers_other(store: Store) -> bool {
+    matches!(
+        store.switch.get(),
+        Some(Switch::Offer { .. } | Switch::SecondPrompt { .. } | Switch::SerialPort)
+    )
+}
+
+/// A device picked in normal mode: what it said, and the way on (control requests, request 50,
+/// the second prompt, the serial port, the buttons) that `wizard::Switch` decided.
+#[component]
+fn NormalMode(facts: crate::doctor::RunningFacts) -> impl IntoView {
+    let store = expect_context::<Store>();
+    let platform = facts.platform;
+    let version = facts.system_version.clone().map_or_else(
+        || "Device OS version not reported".to_owned(),
+        |v| format!("Device OS {v}"),
+    );
+    let within = crate::doctor::DFU_APPEARS_WITHIN_S.1;
+    view! {
+        <div class="sim" role="group" aria-label="Device in normal mode" data-testid="normal-mode">
+            <p data-testid="running-facts">
+                {format!("{} in normal mode (running its firmware). Device ID ", facts.platform_name)}
+                <code>{facts.device_id.clone()}</code>
+                {format!("; {version}.")}
+            </p>
+            {dynamic(move || match store.switch.get() {
+                Some(Switch::NotNeeded) | None => view! {
+                    <p data-testid="switch-info">
+                        "Its firmware can read and write the key slots: the repair runs in normal "
+                        "mode, with no DFU mode and no second browser prompt."
+                    </p>
+                }
+                .into_any(),
+                Some(Switch::Offer { reason }) => view! {
+                    <p data-testid="switch-info">
+                        {format!("The repair needs DFU mode: {reason}.")}
+                    </p>
+                    <button
+                        type="button"
+                        id="enter-dfu"
+                        class="primary"
+                        data-testid="enter-dfu"
+                        on:click=on(move |_| store.enter_dfu())
+                        disabled=flag(move || store.busy.get())
+                    >
+                        "Put it in DFU mode for me"
+                    </button>
+                }
+                .into_any(),
+                Some(Switch::SecondPrompt { .. }) => view! {
+                    <p data-testid="switch-info">
+                        {format!(
+                            "The device is restarting in DFU mode (LED blinking yellow): a few \
+                             seconds, up to {within}. Chrome asks once more, because a device in \
+                             DFU mode is a new USB device: press the button and pick the entry \
+                             whose name ends in \"DFU Mode\"."
+                        )}
+                    </p>
+                    <button
+                        type="button"
+                        id="second-prompt"
+                        class="primary"
+                        data-testid="second-prompt"
+                        on:click=on(move |_| store.choose_switched_device())
+                        disabled=flag(move || store.busy.get())
+                    >
+                        "Choose the device in DFU mode"
+                    </button>
+                    <p class="muted">
+                        {format!(
+                            "Not in the list after {within} seconds? Unplug it, plug it in again, \
+                             then: {} Then press Connect device.",
+                            wizard::dfu_buttons(platform)
+                        )}
+                    </p>
+                }
+                .into_any(),
+                Some(Switch::SerialPort) => view! {
+                    <p data-testid="switch-info">
+                        "Its firmware does not take the request over USB. The other way in: the "
+                        "page opens the device's serial port at 14400 baud, which tells it to "
+                        "restart in DFU mode. Chrome lists serial ports first: pick the device's."
+                    </p>
+                    <button
+                        type="button"
+                        id="serial-dfu"
+                        class="primary"
+                        data-testid="serial-dfu"
+                        on:click=on(move |_| store.enter_dfu_by_serial())
+                        disabled=flag(move || store.busy.get())
+                    >
+                        "Put it in DFU mode through its serial port"
+                    </button>
+                }
+                .into_any(),
+                Some(Switch::Buttons { why }) => view! {
+                    <p data-testid="switch-info">
+                        {format!(
+                            "{why} Put it in DFU mode with its buttons: {} Then press Connect \
+                             device and pick the entry whose name ends in \"DFU Mode\".",
+                            wizard::dfu_buttons(platform)
+                        )}
+                    </p>
+                }
+                .into_any(),
+            })}
+        </div>
+    }
 }
 
 #[component]
@@ -126,9 +241,23 @@ fn Simulation() -> impl IntoView {
                         .collect_view()}
                 </select>
             </div>
+            <div class="field">
+                <label>
+                    <input
+                        type="checkbox"
+                        data-testid="sim-normal-mode"
+                        prop:checked=flag(move || store.sim_normal_mode.get())
+                        on:change=on(move |ev| store.choose_sim_normal_mode(event_target_checked(&ev)))
+                    />
+                    " Start it in normal mode, blinking cyan"
+                </label>
+            </div>
             <p class="muted" data-testid="sim-status">
                 {dynamic(move || match store.sim_status.get() {
                     SimStatus::Starting => "Preparing the simulated Photon…",
+                    _ if store.sim_in_normal_mode() => {
+                        "A simulated Photon is plugged in (in normal mode, blinking cyan); nothing is sent to Particle."
+                    }
                     _ => "A simulated Photon is plugged in (in DFU mode); nothing is sent to Particle.",
                 })}
             </p>

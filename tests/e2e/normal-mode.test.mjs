@@ -1,0 +1,205 @@
+// End-to-end: a simulated Photon picked in normal mode (running its firmware, blinking cyan). With
+// working key requests the repair runs without DFU mode; otherwise "Put it in DFU mode for me"
+// (request 50), the second browser prompt (only the same device is accepted), the 14400-baud serial
+// port for old firmware, and the buttons when the serial port is refused. axe-core at 0 violations
+// in each new state, and the focus on the next control after each action.
+// Screenshots (1280 px wide): target/e2e/screenshots/9x-*.png.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { KeyRescue, DEMO, sharedFixtures } from './keyrescue.mjs';
+
+const LONG = { timeout: 240_000 };
+const SLOW = 60_000;
+const WIDE = { width: 1280, height: 900 };
+const fx = sharedFixtures();
+const axePath = path.join(process.env.KR_NODE ?? path.resolve(import.meta.dirname, '..', '..', 'target', 'tools', 'node'), 'node_modules', 'axe-core', 'axe.min.js');
+
+/** axe in the light and the dark theme; returns "state/theme: rule (targets)" lines. */
+async function audit(kr, state) {
+  const found = [];
+  for (const scheme of ['light', 'dark']) {
+    await kr.page.emulateMedia({ colorScheme: scheme });
+    if (!(await kr.page.evaluate(() => typeof window.axe !== 'undefined'))) await kr.page.addScriptTag({ path: axePath });
+    const violations = await kr.page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ['violations'] });
+      return r.violations.map((v) => `${v.id} [${v.impact}] ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    for (const v of violations) found.push(`${state}/${scheme}: ${v}`);
+  }
+  await kr.page.emulateMedia({ colorScheme: 'light' });
+  await kr.shot(state);
+  return found;
+}
+
+/**
+ * Opens the page with the simulated Photon in normal mode (`fault` picked; `startOption` ticks "Start
+ * it in normal mode" for a key fault), signed in as the demo owner, and presses Connect device.
+ */
+async function connectInNormalMode(name, fault, { startOption = false, axe = false } = {}) {
+  const kr = await KeyRescue.open(fx.browser, fx.server, {
+    name,
+    api: fx.cloud.url,
+    viewport: WIDE,
+    contextOptions: axe ? { bypassCSP: true } : {},
+  });
+  await kr.chooseFault(fault);
+  if (startOption) await kr.el('sim-normal-mode').check();
+  await kr.waitForText('sim-status', /in normal mode, blinking cyan/);
+  await kr.waitForSimReady();
+  await kr.signIn(DEMO);
+  await kr.expectSignedIn(DEMO.email);
+  await kr.shot('normal-mode');
+  await kr.connect();
+  return kr;
+}
+
+/** Waits for the switch offer `testId` to show and have the focus; returns the explanation. */
+async function offered(kr, testId) {
+  await kr.visible(testId, SLOW);
+  await kr.page.waitForFunction((id) => document.activeElement?.dataset.testid === id, testId, { timeout: 15_000 });
+  return kr.text('switch-info');
+}
+
+/** Waits until the simulated Photon shows up in DFU mode on the stand-in's bus (Photon DFU id d006). */
+async function dfuDeviceOnBus(kr) {
+  await kr.page.waitForFunction(
+    () => navigator.usb._devices.some((d) => !d._gone && d.productId === 0xd006),
+    null,
+    { timeout: SLOW },
+  );
+}
+
+test('a Photon in normal mode with a corrupt key is repaired without DFU mode and comes online', LONG, async () => {
+  const kr = await connectInNormalMode('90-normal-no-dfu', 'corrupt-key', { startOption: true });
+  await kr.waitForDiagnosis();
+  assert.match(await kr.text('slot-private-key'), /corrupt/i);
+  const plan = await kr.waitForPlan();
+  assert.match(plan, /write a new device key/i);
+  await kr.shot('plan');
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.shot('online');
+  const log = await kr.logText();
+  assert.match(log, /Photon [0-9a-f]{24} in normal mode, Device OS 2\.3\.1/);
+  assert.match(log, /repair path: control requests in normal mode \(no DFU mode, no second prompt\)/);
+  assert.match(log, /asked the device to reset \(request 40\)/);
+  assert.doesNotMatch(log, /repair path: DFU mode/);
+  assert.match(await kr.text('repair-result'), /wrote and verified the device private key \(through control requests in normal mode\)/i);
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('normal mode needing DFU mode: "Put it in DFU mode for me", the second prompt refuses another device, then repair and online', LONG, async () => {
+  const kr = await connectInNormalMode('91-normal-switch', 'key-requests-refused', { axe: true });
+  const found = [];
+  const offer = await offered(kr, 'enter-dfu');
+  assert.match(offer, /The repair needs DFU mode: the Photon answers the key requests "not supported"/);
+  assert.match(await kr.text('running-facts'), /Photon in normal mode .*Device ID [0-9a-f]{24}; Device OS 2\.3\.1\./);
+  assert.equal(await kr.page.getByRole('button', { name: 'Put it in DFU mode for me' }).count(), 1);
+  found.push(...(await audit(kr, 'offer')));
+  await kr.el('enter-dfu').click();
+  const prompt = await offered(kr, 'second-prompt');
+  assert.match(prompt, /Chrome asks once more, because a device in DFU mode is a new USB device/);
+  assert.match(prompt, /a few seconds, up to 30/);
+  assert.match(await kr.logText(), /the device accepted the request to enter DFU mode/);
+  found.push(...(await audit(kr, 'second-prompt')));
+  await dfuDeviceOnBus(kr);
+  // The user picks another Photon (another device ID) in the chooser: refused, nothing is read.
+  await kr.page.evaluate(() => {
+    const usb = navigator.usb;
+    window.__realRequest = usb.requestDevice.bind(usb);
+    usb.requestDevice = async (options) => {
+      const device = await window.__realRequest(options);
+      return new Proxy(device, {
+        get(target, prop) {
+          if (prop === 'serialNumber') return 'ffffffffffffffffffffffff';
+          const v = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    };
+  });
+  await kr.el('second-prompt').click();
+  const { cause } = await kr.waitForError();
+  assert.match(cause, /ffffffffffffffffffffffff/);
+  await kr.shot('other-device-refused');
+  found.push(...(await audit(kr, 'other-device-refused')));
+  assert.ok(await kr.el('second-prompt').isVisible(), 'the second prompt is offered again');
+  await kr.page.evaluate(() => {
+    navigator.usb.requestDevice = window.__realRequest;
+  });
+  await kr.el('second-prompt').click();
+  await kr.waitForDiagnosis();
+  assert.match(await kr.text('slot-private-key'), /corrupt/i);
+  await kr.waitForPlan();
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.shot('online');
+  assert.match(await kr.text('repair-result'), /through DFU mode/);
+  assert.match(await kr.logText(), /repair path: DFU mode/);
+  assert.deepEqual(found, [], 'no axe violation');
+  await kr.close();
+});
+
+test('old firmware: request 50 is not understood, the serial port at 14400 baud, then the second prompt', LONG, async () => {
+  const kr = await connectInNormalMode('92-normal-old-firmware', 'old-firmware', { axe: true });
+  const found = [];
+  assert.match(await offered(kr, 'enter-dfu'), /Device OS before 0\.8/);
+  await kr.el('enter-dfu').click();
+  const serial = await offered(kr, 'serial-dfu');
+  assert.match(serial, /serial port at 14400 baud/);
+  assert.match(serial, /Chrome lists serial ports first/);
+  found.push(...(await audit(kr, 'serial-port')));
+  await kr.el('serial-dfu').click();
+  assert.match(await offered(kr, 'second-prompt'), /Chrome asks once more/);
+  assert.match(await kr.logText(), /the serial port was opened at 14400 baud/);
+  await dfuDeviceOnBus(kr);
+  await kr.el('second-prompt').click();
+  await kr.waitForDiagnosis();
+  await kr.shot('diagnosed');
+  assert.deepEqual(found, [], 'no axe violation');
+  await kr.close();
+});
+
+test('the serial port refused: the Photon\'s own buttons, and Connect device next', LONG, async () => {
+  const kr = await connectInNormalMode('93-normal-buttons', 'serial-refused', { axe: true });
+  await offered(kr, 'enter-dfu');
+  await kr.el('enter-dfu').click();
+  await offered(kr, 'serial-dfu');
+  await kr.el('serial-dfu').click();
+  const buttons = await offered(kr, 'connect');
+  assert.match(buttons, /No serial port was picked\. Put it in DFU mode with its buttons: Hold the SETUP button/);
+  assert.match(buttons, /blinks yellow/);
+  const found = await audit(kr, 'buttons');
+  assert.deepEqual(found, [], 'no axe violation');
+  await kr.close();
+});
+
+test('busy reaching the cloud: the page stops the attempt (request 70, LED dark blue), then repairs without DFU mode', LONG, async () => {
+  const kr = await connectInNormalMode('94-normal-busy', 'busy-connecting');
+  await kr.waitForDiagnosis();
+  const log = await kr.logText();
+  assert.match(log, /busy trying to reach the cloud/);
+  assert.match(log, /request 70\): its LED now blinks dark blue/);
+  assert.match(log, /repair path: control requests in normal mode/);
+  await kr.waitForPlan();
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.shot('online');
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('never comes back after request 50: the second prompt finds nothing, and the buttons are beside it', LONG, async () => {
+  const kr = await connectInNormalMode('95-normal-never-back', 'never-reenumerates');
+  await offered(kr, 'enter-dfu');
+  await kr.el('enter-dfu').click();
+  await offered(kr, 'second-prompt');
+  await kr.el('second-prompt').click();
+  await kr.visible('error', SLOW);
+  assert.match(await kr.logText(), /No device was picked/);
+  assert.match(await kr.text('normal-mode'), /Not in the list after 30 seconds\? Unplug it, plug it in again, then: Hold the SETUP button/);
+  await kr.shot('nothing-found');
+  await kr.close();
+});
