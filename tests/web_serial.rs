@@ -14,8 +14,8 @@ use key_rescue::sim::device::js::{
 };
 use key_rescue::sim::device::{Mode, Platform, SimBuilder};
 use key_rescue::usb::serial::{SerialError, SerialPort};
-use key_rescue::usb::webserial::{self, WebSerialPort};
 use key_rescue::usb::webusb::{self, WebUsbTransport};
+use key_rescue::usb::webusb::{WebSerialPort, serial_supported};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -64,7 +64,7 @@ async fn connect_running() -> RunningDevice<WebUsbTransport> {
 #[wasm_bindgen_test]
 async fn old_firmware_goes_to_dfu_mode_through_the_serial_port_then_the_second_prompt() {
     let sim = install_old_photon();
-    assert!(webserial::supported());
+    assert!(serial_supported());
     let mut running = connect_running().await;
     let outcome = running.enter_dfu(&mut |_| {}).await;
     assert_eq!(outcome.next(), NextStep::SerialPort);

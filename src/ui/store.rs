@@ -25,8 +25,8 @@ use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};
 use crate::ui::widgets::{download, read_picked};
 use crate::usb::TransportError;
-use crate::usb::webserial::{self, WebSerialPort};
 use crate::usb::webusb::{self, WebUsbTransport};
+use crate::usb::webusb::{WebSerialPort, serial_supported};
 use leptos::html::Input;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -904,7 +904,7 @@ impl Store {
             Some(ticket) => self.ticket.set_value(Some(ticket.clone())),
             None => self.running.set_value(Some(running)),
         }
-        self.show_switch(wizard::after_enter(outcome, webserial::supported()));
+        self.show_switch(wizard::after_enter(outcome, serial_supported()));
     }
 
     /// "Choose the device in DFU mode": the browser's second prompt; only the device sent to DFU

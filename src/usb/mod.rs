@@ -7,8 +7,6 @@
 
 pub mod serial;
 #[cfg(target_arch = "wasm32")]
-pub mod webserial;
-#[cfg(target_arch = "wasm32")]
 pub mod webusb;
 
 use thiserror::Error;

@@ -2,7 +2,7 @@
 //! rate, close it. Opening it at [`DFU_BAUD_RATE`] is the way into DFU mode for firmware that has
 //! no control requests (runtime-usb.md, 4).
 //!
-//! Plain Rust like the [`super::Transport`] trait: the Web Serial adapter (`webserial.rs`, wasm32
+//! Plain Rust like the [`super::Transport`] trait: the Web Serial adapter (`webusb.rs`, wasm32
 //! only) and the simulated port (`crate::sim::serial`) implement it.
 
 use thiserror::Error;

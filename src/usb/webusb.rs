@@ -1,4 +1,5 @@
-//! The WebUSB adapter: the one place that touches `navigator.usb`. Compiled for wasm32 only.
+//! The browser's USB adapters: the one place that touches `navigator.usb` and `navigator.serial`.
+//! Compiled for wasm32 only.
 //!
 //! Owns device selection (`requestDevice` with every Particle id), open / configuration / claim /
 //! alternate selection, the `disconnect` event, the mapping of Chrome's `DOMException`s to
@@ -8,6 +9,7 @@
 //! Uses `unchecked_into` rather than `dyn_into` throughout, so a JavaScript stand-in for
 //! `navigator.usb` (tests, simulated mode) works exactly like the real one (webusb.md, 4).
 
+use super::serial::{SERIAL_DEADLINE_MS, SerialError, SerialPort};
 use super::{
     AlternateInfo, CONTROL_DEADLINE_MS, ControlSetup, DeviceInfo, Recipient, RequestType,
     Transport, TransportError, deadline_ms,
@@ -19,9 +21,10 @@ use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    Usb, UsbAlternateInterface, UsbConfiguration, UsbControlTransferParameters, UsbDevice,
-    UsbDeviceFilter, UsbDeviceRequestOptions, UsbInTransferResult, UsbInterface,
-    UsbOutTransferResult, UsbRecipient, UsbRequestType, UsbTransferStatus,
+    Serial, SerialOptions, SerialPortFilter, SerialPortRequestOptions, Usb, UsbAlternateInterface,
+    UsbConfiguration, UsbControlTransferParameters, UsbDevice, UsbDeviceFilter,
+    UsbDeviceRequestOptions, UsbInTransferResult, UsbInterface, UsbOutTransferResult, UsbRecipient,
+    UsbRequestType, UsbTransferStatus,
 };
 
 /// What the browser offers for talking to a USB device.
@@ -98,13 +101,7 @@ enum Op {
 /// Maps a rejected WebUSB promise to a typed error (webusb.md, 7). Matches on the exception name
 /// plus a fragment of the message, never on the whole text: Chrome prefixes synchronous errors.
 fn map_error(e: &JsValue, op: Op) -> TransportError {
-    let text = |key: &str| {
-        Reflect::get(e, &JsValue::from_str(key))
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default()
-    };
-    let (name, message) = (text("name"), text("message"));
+    let (name, message) = exception(e);
     match (name.as_str(), op) {
         ("NotFoundError", _) if message.contains("No device selected") => TransportError::Cancelled,
         ("NotFoundError", _) => TransportError::Disconnected,
@@ -128,11 +125,30 @@ async fn await_promise<T: JsCast>(p: impl JsCast, op: Op) -> Result<T, Transport
     }
 }
 
-/// Awaits a WebUSB promise for at most `ms` milliseconds: WebUSB has no timeout of its own, so the
-/// promise is raced against a timer (the global `setTimeout`), and a promise still pending when it
-/// fires is [`TransportError::Timeout`]. Chrome's transfer stays pending; the device needs
-/// re-opening (a real one, unplugging) before it answers again.
-async fn await_within<T: JsCast>(p: impl JsCast, op: Op, ms: u32) -> Result<T, TransportError> {
+/// A rejected promise's `DOMException` name and message (empty when absent).
+fn exception(e: &JsValue) -> (String, String) {
+    let text = |key: &str| {
+        Reflect::get(e, &JsValue::from_str(key))
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    (text("name"), text("message"))
+}
+
+/// How a browser promise ended when raced against a timer.
+enum Settled {
+    Resolved(JsValue),
+    Rejected(JsValue),
+    /// Still pending when the timer fired.
+    Expired,
+}
+
+/// Awaits `p`, for at most `ms` milliseconds when given: neither WebUSB nor Web Serial has a
+/// timeout of its own, so the promise is raced against a timer (the global `setTimeout`). The
+/// browser's call stays pending after the timer wins; the device needs re-opening (a real one,
+/// unplugging) before it answers again.
+async fn settle(p: Promise, ms: Option<u32>) -> Settled {
     let global = js_sys::global();
     let timer = |name: &str| {
         Reflect::get(&global, &JsValue::from_str(name))
@@ -140,9 +156,13 @@ async fn await_within<T: JsCast>(p: impl JsCast, op: Op, ms: u32) -> Result<T, T
             .filter(|f| f.is_function())
             .map(|f| f.unchecked_into::<Function>())
     };
-    let (Some(set_timeout), Some(clear_timeout)) = (timer("setTimeout"), timer("clearTimeout"))
+    let (Some(ms), Some(set_timeout), Some(clear_timeout)) =
+        (ms, timer("setTimeout"), timer("clearTimeout"))
     else {
-        return await_promise(p, op).await;
+        return match wasm_bindgen_futures::JsFuture::from(p).await {
+            Ok(v) => Settled::Resolved(v),
+            Err(e) => Settled::Rejected(e),
+        };
     };
     // A fresh object, so only this timer's rejection is taken for the deadline.
     let expired: JsValue = Object::new().into();
@@ -153,13 +173,23 @@ async fn await_within<T: JsCast>(p: impl JsCast, op: Op, ms: u32) -> Result<T, T
             *id.borrow_mut() = handle;
         }
     });
-    let race = Promise::race(&Array::of2(&p.unchecked_into::<JsValue>(), &deadline));
+    let race = Promise::race(&Array::of2(&p, &deadline));
     let outcome = wasm_bindgen_futures::JsFuture::from(race).await;
     let _ = clear_timeout.call1(&JsValue::NULL, &id.borrow());
     match outcome {
-        Ok(v) => Ok(v.unchecked_into()),
-        Err(e) if e == expired => Err(TransportError::Timeout),
-        Err(e) => Err(map_error(&e, op)),
+        Ok(v) => Settled::Resolved(v),
+        Err(e) if e == expired => Settled::Expired,
+        Err(e) => Settled::Rejected(e),
+    }
+}
+
+/// Awaits a WebUSB promise for at most `ms` milliseconds; a promise still pending then is
+/// [`TransportError::Timeout`].
+async fn await_within<T: JsCast>(p: impl JsCast, op: Op, ms: u32) -> Result<T, TransportError> {
+    match settle(p.unchecked_into(), Some(ms)).await {
+        Settled::Resolved(v) => Ok(v.unchecked_into()),
+        Settled::Rejected(e) => Err(map_error(&e, op)),
+        Settled::Expired => Err(TransportError::Timeout),
     }
 }
 
@@ -488,6 +518,125 @@ pub async fn sleep_ms(ms: u32) {
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+// Web Serial: the device's USB serial port, for the 14400-baud way into DFU mode
+// (runtime-usb.md, 4): `requestPort` filtered to the device's runtime USB ids, `open({baudRate})`,
+// `close()`, each call that talks to the device raced against `SERIAL_DEADLINE_MS`, Chrome's
+// `DOMException` names mapped to `SerialError`. Here beside WebUSB because it is the same kind of
+// adapter (a browser API to the same USB device) and shares the deadline race.
+
+/// Whether this browser has Web Serial (`navigator.serial`; Chrome and Edge 89 and later on
+/// desktop, secure pages only).
+pub fn serial_supported() -> bool {
+    serial().is_ok()
+}
+
+fn serial() -> Result<Serial, SerialError> {
+    let window = web_sys::window().ok_or(SerialError::Unsupported)?;
+    let navigator: JsValue = window.navigator().unchecked_into();
+    let serial = Reflect::get(&navigator, &JsValue::from_str("serial"))
+        .map_err(|_| SerialError::Unsupported)?;
+    if serial.is_undefined() || serial.is_null() {
+        return Err(SerialError::Unsupported);
+    }
+    Ok(serial.unchecked_into())
+}
+
+/// Which Web Serial call an error came from: Chrome reuses names across them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SerialOp {
+    Request,
+    Open,
+    Close,
+}
+
+/// Maps a rejected Web Serial promise to a [`SerialError`]. MDN documents: `requestPort`
+/// rejects with NotFoundError when the user picks no port ("No port selected by the user." in
+/// Chrome) and SecurityError when a permissions policy blocks it or permission is denied;
+/// `open` rejects with InvalidStateError when the port is already open (this page holds it) and
+/// NetworkError when opening fails ("Failed to open serial port." in Chrome). That NetworkError
+/// is what another program holding the port gives is not documented (unverified; the operating
+/// system's refusal is not passed on), nor is what `open` or `close` of a port whose device has
+/// gone gives (unverified: NotFoundError or NetworkError).
+fn map_serial_error(e: &JsValue, op: SerialOp) -> SerialError {
+    let (name, message) = exception(e);
+    match (name.as_str(), op) {
+        ("NotFoundError", SerialOp::Request) | ("AbortError", SerialOp::Request) => {
+            SerialError::Refused
+        }
+        ("SecurityError", _) => SerialError::Blocked { message },
+        ("InvalidStateError" | "NetworkError", SerialOp::Open) => SerialError::Held,
+        ("NotFoundError", _) => SerialError::Disconnected,
+        _ => SerialError::Other { name, message },
+    }
+}
+
+/// Awaits a Web Serial promise, for at most `ms` milliseconds when given.
+async fn await_serial(p: Promise, op: SerialOp, ms: Option<u32>) -> Result<JsValue, SerialError> {
+    match settle(p, ms).await {
+        Settled::Resolved(v) => Ok(v),
+        Settled::Rejected(e) => Err(map_serial_error(&e, op)),
+        Settled::Expired => Err(SerialError::Timeout),
+    }
+}
+
+/// The device's serial port through Web Serial. [`SerialPort::request`] shows Chrome's port
+/// chooser: call it straight from a click handler (a user gesture).
+#[derive(Default)]
+pub struct WebSerialPort {
+    port: Option<web_sys::SerialPort>,
+}
+
+impl WebSerialPort {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl SerialPort for WebSerialPort {
+    async fn request(&mut self, vendor_id: u16, product_id: u16) -> Result<(), SerialError> {
+        let serial = serial()?;
+        let filter = SerialPortFilter::new();
+        filter.set_usb_vendor_id(vendor_id);
+        filter.set_usb_product_id(product_id);
+        let options = SerialPortRequestOptions::new();
+        options.set_filters(&[filter]);
+        let promise: Promise = serial.request_port_with_options(&options).unchecked_into();
+        // The chooser waits for the user: no deadline.
+        let port: web_sys::SerialPort = await_serial(promise, SerialOp::Request, None)
+            .await?
+            .unchecked_into();
+        // The filter keeps other devices out of the chooser; checked anyway, since a port's ids
+        // are all the page can tell a device by (Web Serial shows no serial number).
+        let info = port.get_info();
+        let ids = (info.get_usb_vendor_id(), info.get_usb_product_id());
+        if ids != (Some(vendor_id), Some(product_id)) {
+            return Err(SerialError::NotTheDevice {
+                vendor_id: ids.0.unwrap_or(0),
+                product_id: ids.1.unwrap_or(0),
+            });
+        }
+        self.port = Some(port);
+        Ok(())
+    }
+
+    async fn open(&mut self, baud_rate: u32) -> Result<(), SerialError> {
+        let port = self.port.as_ref().ok_or(SerialError::Refused)?;
+        // Chrome sets the line coding when it opens the port (8 data bits, no parity, 1 stop bit
+        // by default): the SET_LINE_CODING the firmware acts on.
+        let options = SerialOptions::new(baud_rate);
+        let promise: Promise = port.open(&options).unchecked_into();
+        await_serial(promise, SerialOp::Open, Some(SERIAL_DEADLINE_MS)).await?;
+        Ok(())
+    }
+
+    async fn close(&mut self) -> Result<(), SerialError> {
+        let port = self.port.as_ref().ok_or(SerialError::Refused)?;
+        let promise: Promise = port.close().unchecked_into();
+        await_serial(promise, SerialOp::Close, Some(SERIAL_DEADLINE_MS)).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
