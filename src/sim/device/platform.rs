@@ -210,8 +210,7 @@ impl Serial {
                     return "CORE 13\0\0\0\0\0".to_owned();
                 }
                 let mut serial = String::new();
-                for value in [sum, word(4) >> 16] {
-                    let digits = if value == sum { 8 } else { 4 };
+                for (value, digits) in [(sum, 8), (word(4) >> 16, 4)] {
                     for d in (0..digits).rev() {
                         let nibble = (value >> (d * 4)) & 0xF;
                         serial.push(char::from_digit(nibble, 16).unwrap().to_ascii_uppercase());
