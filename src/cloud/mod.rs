@@ -9,6 +9,7 @@ mod error;
 mod held;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
+pub mod relay;
 mod request;
 mod response;
 

@@ -7,6 +7,9 @@
 //! loopback `sim-cloud --test-control`) the page talks HTTP to it, and once the device has left DFU
 //! mode its DCT is posted to the server's control route so it boots and handshakes there. All HTTP
 //! goes through `cloud::http::HttpCloud`; this file touches no browser API itself.
+//!
+//! Compiled only with the `sim` feature: the page loads it as its own WebAssembly module
+//! (key-rescue-sim) when the simulated mode starts, through [`SimPage`].
 
 use super::cloud::SimCloud;
 use super::cloud::scenario;
@@ -18,7 +21,7 @@ use super::device::js::{
 use super::faults::Fault;
 use super::world::{SimWorld, WorldCloudApi};
 use crate::cloud::http::HttpCloud;
-use crate::cloud::{ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Method};
+use crate::cloud::{ApiBase, ApiError, ApiRequest, ApiResponse, CloudApi, Method, relay};
 use crate::keys::KeyError;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -340,4 +343,138 @@ async fn loopback_server_region(http: &mut HttpCloud) -> Result<Vec<u8>, ApiErro
         .and_then(crate::json::Value::as_str)
         .ok_or_else(|| unexpected("no hex field"))?;
     unhex(hex_text).ok_or_else(|| unexpected("bad hex"))
+}
+
+/// The simulated mode as the page reaches it: exported to JavaScript by the key-rescue-sim module
+/// (`src/bin/key-rescue-sim.rs`), which the page loads on demand and drives through
+/// `ui::sim_module` (the page's own module has no simulator in it). Only strings, numbers and
+/// promises cross; requests and their outcomes through `cloud::relay`.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub struct SimPage {
+    mode: SimMode,
+}
+
+/// Why the simulated mode could not start or change, as JavaScript sees it: `[message, hint]`.
+fn start_error(e: &SimStartError) -> wasm_bindgen::JsValue {
+    let parts = js_sys::Array::new();
+    parts.push(&e.to_string().into());
+    parts.push(&e.hint().into());
+    parts.into()
+}
+
+/// `startSimulation(fault, normalMode, api)`: [`SimMode::start`] with the fault's name (an unknown
+/// one is no fault) and the loopback test cloud's address (`undefined`: the in-page cloud); the
+/// promise resolves to a [`SimPage`] or rejects with `[message, hint]`.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = startSimulation)]
+pub fn start_simulation(fault: &str, normal_mode: bool, api: Option<String>) -> js_sys::Promise {
+    let fault = Fault::from_name(fault).unwrap_or(Fault::None);
+    let api = api.and_then(|a| ApiBase::parse(&a).ok());
+    wasm_bindgen_futures::future_to_promise(async move {
+        match SimMode::start(fault, normal_mode, api).await {
+            Ok(mode) => Ok(SimPage { mode }.into()),
+            Err(e) => Err(start_error(&e)),
+        }
+    })
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+impl SimPage {
+    /// [`SimMode::with_fault`]; throws `[message, hint]`.
+    #[wasm_bindgen(js_name = withFault)]
+    pub fn with_fault(
+        &self,
+        fault: &str,
+        normal_mode: bool,
+    ) -> Result<SimPage, wasm_bindgen::JsValue> {
+        let fault = Fault::from_name(fault).unwrap_or(Fault::None);
+        match self.mode.with_fault(fault, normal_mode) {
+            Ok(mode) => Ok(SimPage { mode }),
+            Err(e) => Err(start_error(&e)),
+        }
+    }
+
+    /// One request to the simulated cloud (`headers`: name, value, name, value…). Resolves to
+    /// `[status, body]`, or rejects with `[kind, text]` of `cloud::relay::error_parts`.
+    pub fn execute(
+        &self,
+        method: &str,
+        path: String,
+        headers: Vec<String>,
+        body: Option<String>,
+    ) -> js_sys::Promise {
+        let pairs: Vec<(String, String)> = headers
+            .chunks_exact(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect();
+        let request = relay::request_from_parts(method, path, &pairs, body);
+        let mut cloud = self.mode.cloud.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let outcome = match request {
+                Some(request) => cloud.execute(&request).await,
+                None => Err(ApiError::Network {
+                    message: "the simulated cloud got a request it cannot read".into(),
+                }),
+            };
+            let pair = js_sys::Array::new();
+            match outcome {
+                Ok(resp) => {
+                    pair.push(&resp.status.into());
+                    pair.push(&resp.body.into());
+                    Ok(pair.into())
+                }
+                Err(e) => {
+                    let (kind, text) = relay::error_parts(&e);
+                    pair.push(&kind.into());
+                    pair.push(&text.into());
+                    Err(pair.into())
+                }
+            }
+        })
+    }
+
+    /// [`CloudApi::sleep`] of the simulated cloud (virtual time in the page).
+    pub fn sleep(&self, ms: u32) -> js_sys::Promise {
+        let mut cloud = self.mode.cloud.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            cloud.sleep(ms).await;
+            Ok(wasm_bindgen::JsValue::UNDEFINED)
+        })
+    }
+
+    /// [`CloudApi::now_ms`] of the simulated cloud.
+    #[wasm_bindgen(js_name = nowMs)]
+    pub fn now_ms(&self) -> f64 {
+        self.mode.cloud.now_ms() as f64
+    }
+
+    /// The loopback test cloud's address, or `undefined` for the in-page cloud.
+    #[wasm_bindgen(js_name = apiBase)]
+    pub fn api_base(&self) -> Option<String> {
+        match &self.mode.cloud {
+            SimCloudClient::InPage(_) => None,
+            SimCloudClient::Loopback { http, .. } => Some(http.base().as_str().to_owned()),
+        }
+    }
+
+    /// What the test-cloud banner shows.
+    #[wasm_bindgen(js_name = cloudLabel)]
+    pub fn cloud_label(&self) -> String {
+        self.mode.cloud_label.clone()
+    }
+
+    /// The simulated cloud's server-key region.
+    #[wasm_bindgen(js_name = serverRegion)]
+    pub fn server_region(&self) -> Vec<u8> {
+        self.mode.server_region.clone()
+    }
+
+    /// [`SimMode::replug`].
+    pub fn replug(&self) {
+        self.mode.replug();
+    }
+
+    /// [`SimMode::stop`].
+    pub fn stop(&self) {
+        self.mode.stop();
+    }
 }

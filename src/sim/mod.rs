@@ -4,7 +4,7 @@
 //! on: they implement the same traits as the browser adapters and must stay faithful to the real
 //! bootloader and cloud, never shaped after what the host happens to expect.
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "sim"))]
 pub mod browser;
 pub mod cloud;
 pub mod device;

@@ -2,7 +2,7 @@
 //!
 //! Views hold no protocol logic: they read the store (`store.rs`), render it, and call one of its
 //! methods, which calls the doctor. One file per view: the repair wizard (`steps/`), the sign-in
-//! (`signin.rs`), the help below them (`landing.rs`, `led.rs`), the advanced panel (`advanced.rs`) and
+//! (`signin.rs`), the simulated mode's link to its own module (`sim_module.rs`), the help below them (`landing.rs`, `led.rs`), the advanced panel (`advanced.rs`) and
 //! shared widgets (`widgets/`).
 
 mod advanced;
@@ -11,6 +11,7 @@ mod erased;
 mod landing;
 mod led;
 mod signin;
+pub mod sim_module;
 mod steps;
 pub mod store;
 mod widgets;

@@ -21,8 +21,8 @@ use crate::doctor::{
     SwitchTicket, VerifyOutcome, connect_any, product_field, server_address,
     wizard::{self, Facts, Switch},
 };
-use crate::sim::browser::{SimCloudClient, SimMode};
 use crate::sim::faults::{self, Fault};
+use crate::ui::sim_module::{self, SimCloudLink, SimHandle};
 use crate::ui::widgets::{download, read_picked};
 use crate::usb::TransportError;
 use crate::usb::webusb::{self, WebUsbTransport};
@@ -36,11 +36,11 @@ use std::pin::Pin;
 pub const VERIFY_TIMEOUT_MS: u32 = 90_000;
 
 /// The cloud the page talks to: Particle's (or a loopback test cloud) over HTTP, or the simulated
-/// mode's. Cheap to clone; clones share state.
+/// mode's (in its own module, `sim_module`). Cheap to clone; clones share state.
 #[derive(Clone)]
 pub enum PageCloud {
     Http(HttpCloud),
-    Sim(SimCloudClient),
+    Sim(SimCloudLink),
 }
 
 impl PageCloud {
@@ -48,8 +48,7 @@ impl PageCloud {
     pub fn issuer(&self) -> Issuer {
         match self {
             Self::Http(c) => Issuer::Api(c.base().clone()),
-            Self::Sim(SimCloudClient::InPage(_)) => Issuer::InPage,
-            Self::Sim(SimCloudClient::Loopback { http, .. }) => Issuer::Api(http.base().clone()),
+            Self::Sim(c) => c.issuer.clone(),
         }
     }
 }
@@ -140,7 +139,7 @@ pub struct Store {
     cloud: StoredValue<PageCloud, LocalStorage>,
     /// What the test-cloud banner names; `None` for Particle's cloud.
     pub test_cloud: RwSignal<Option<String>>,
-    sim: StoredValue<Option<SimMode>, LocalStorage>,
+    sim: StoredValue<Option<SimHandle>, LocalStorage>,
     pub sim_status: RwSignal<SimStatus>,
     pub fault: RwSignal<Fault>,
     /// The simulated Photon starts in normal mode (blinking cyan) instead of DFU mode.
@@ -433,10 +432,11 @@ impl Store {
         self.log_line("Preparing the simulated Photon and its cloud…");
         let api = self.link.with_value(|l| l.api.clone());
         spawn_local(async move {
-            match SimMode::start(fault, self.sim_normal_mode.get_untracked(), api).await {
+            let normal_mode = self.sim_normal_mode.get_untracked();
+            match sim_module::start(fault, normal_mode, api.as_ref()).await {
                 Ok(sim) => {
-                    self.test_cloud.set(Some(sim.cloud_label.clone()));
-                    self.cloud.set_value(PageCloud::Sim(sim.cloud.clone()));
+                    self.test_cloud.set(Some(sim.cloud_label()));
+                    self.cloud.set_value(PageCloud::Sim(sim.cloud()));
                     self.sim.set_value(Some(sim.clone()));
                     if self.held.with_value(Option::is_some) && self.current_token().is_none() {
                         self.log_line(
@@ -459,9 +459,9 @@ impl Store {
                         fault.label()
                     ));
                 }
-                Err(e) => {
+                Err((message, hint)) => {
                     self.sim_status.set(SimStatus::Off);
-                    self.fail_text(ErrorPlace::Simulation, e.to_string(), e.hint().into());
+                    self.fail_text(ErrorPlace::Simulation, message, hint);
                 }
             }
         });
@@ -488,19 +488,19 @@ impl Store {
         self.sim_normal_mode.get() || self.fault.get().normal_mode_only()
     }
 
-    fn replace_sim_device(self, sim: &SimMode, fault: Fault) {
-        match sim.with_fault(fault, self.sim_normal_mode.get_untracked()) {
+    fn replace_sim_device(self, sim: &SimHandle, fault: Fault) {
+        match sim.changed(fault, self.sim_normal_mode.get_untracked()) {
             Ok(next) => {
                 self.forget_device();
                 self.repair_started.set(false);
                 self.needs_restore.set(false);
                 self.view.set(Step::Connect);
-                self.cloud.set_value(PageCloud::Sim(next.cloud.clone()));
+                self.cloud.set_value(PageCloud::Sim(next.cloud()));
                 self.sim.set_value(Some(next));
                 self.step.set(Some(Step::Connect));
                 self.log_line(format!("Simulated Photon ready ({}).", fault.label()));
             }
-            Err(e) => self.fail_text(ErrorPlace::Simulation, e.to_string(), e.hint().into()),
+            Err((message, hint)) => self.fail_text(ErrorPlace::Simulation, message, hint),
         }
     }
 
@@ -1578,7 +1578,7 @@ impl Store {
     /// The simulated cloud's server-key region, in the simulated mode.
     pub fn test_cloud_region(self) -> Option<Vec<u8>> {
         self.sim
-            .with_value(|s| s.as_ref().map(|s| s.server_region.clone()))
+            .with_value(|s| s.as_ref().map(SimHandle::server_region))
     }
 
     /// `keys send` with the panel's product field (empty: the product the link or the diagnosis

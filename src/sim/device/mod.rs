@@ -4,9 +4,9 @@
 //! included; P1, Electron, Argon/Boron and Core differ in identity and memories (see `platform`).
 //! Built from the reference facts, never from what the host in `crate::dfu` happens to send: the
 //! simulator uses the `dfu` module only for its state and status types. It must not import
-//! `web_sys`; the JavaScript export lives in `js.rs` (wasm32 only).
+//! `web_sys`; the JavaScript export lives in `js.rs` (wasm32 with the `sim` feature only).
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "sim"))]
 pub mod js;
 mod nrf52;
 mod platform;
