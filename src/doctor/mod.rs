@@ -21,6 +21,7 @@ pub mod led;
 pub mod link;
 mod normal_mode;
 mod plan;
+mod repair;
 pub mod report;
 mod running;
 mod session;
