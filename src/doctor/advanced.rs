@@ -416,6 +416,15 @@ impl<T: Transport> Doctor<T> {
 }
 
 impl<T: Transport> RuntimeDoctor<T> {
+    /// The server-key region `particle keys server` would write (as [`Doctor::server_region`]).
+    pub fn server_region(
+        &self,
+        key_file: Option<&[u8]>,
+        address: &ServerAddressSpec,
+    ) -> Result<Vec<u8>, DoctorError> {
+        self.repair.server_region(key_file, address)
+    }
+
     /// Runs one advanced command over control requests (211/210) on the running device: every
     /// key-slot command as in DFU mode; the internal-flash dump says it needs DFU mode.
     pub async fn run_command<C: CloudApi>(

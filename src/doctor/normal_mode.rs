@@ -58,7 +58,7 @@ pub enum PathChoice<T: Transport> {
 pub struct RuntimeDoctor<T: Transport> {
     t: Counting<T>,
     facts: RunningFacts,
-    repair: Repair,
+    pub(super) repair: Repair,
     /// Request 70 was sent: the LED blinks dark blue until the reset.
     listening: bool,
 }

@@ -1442,7 +1442,7 @@ impl Store {
         if self.busy.get_untracked() {
             return;
         }
-        if self.doctor.with_value(Option::is_none) {
+        if self.doctor.with_value(Option::is_none) && self.runtime.with_value(Option::is_none) {
             return self.fail_text(
                 ErrorPlace::Advanced,
                 "no device is connected".into(),
@@ -1457,10 +1457,18 @@ impl Store {
             };
             // A custom server's key file is parsed now, before the question.
             if let Command::WriteServer { key_file, address } = &command {
-                let checked = self.doctor.with_value(|d| {
-                    d.as_ref()
-                        .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
-                });
+                let checked = self
+                    .doctor
+                    .with_value(|d| {
+                        d.as_ref()
+                            .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
+                    })
+                    .or_else(|| {
+                        self.runtime.with_value(|d| {
+                            d.as_ref()
+                                .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
+                        })
+                    });
                 if let Some(Err(e)) = checked {
                     return self.fail(ErrorPlace::Advanced, &e);
                 }
@@ -1503,10 +1511,17 @@ impl Store {
         if !self.begin() {
             return;
         }
-        let Some(mut doctor) = self.take_doctor() else {
+        // Over control requests when the repair runs that way, else in DFU mode: the same
+        // commands on the same slots.
+        let runtime = self.runtime.try_update_value(Option::take).flatten();
+        let doctor = match runtime {
+            Some(_) => None,
+            None => self.take_doctor(),
+        };
+        if runtime.is_none() && doctor.is_none() {
             self.end();
             return;
-        };
+        }
         // After a write, or a send, the diagnosis and the plan no longer say what holds now.
         let changes =
             wizard::confirmation(&command).is_some() || matches!(command, Command::SendKey { .. });
@@ -1517,10 +1532,20 @@ impl Store {
                 api: &mut cloud,
                 token: token.as_ref(),
             };
-            let result = doctor
-                .run_command(command, ctx, &mut |e| self.on_event(e))
-                .await;
-            self.doctor.set_value(Some(doctor));
+            let on_event = &mut |e| self.on_event(e);
+            let result = match (runtime, doctor) {
+                (Some(mut runtime), _) => {
+                    let result = runtime.run_command(command, ctx, on_event).await;
+                    self.runtime.set_value(Some(runtime));
+                    result
+                }
+                (None, Some(mut doctor)) => {
+                    let result = doctor.run_command(command, ctx, on_event).await;
+                    self.doctor.set_value(Some(doctor));
+                    result
+                }
+                (None, None) => return self.end(),
+            };
             match result {
                 Ok(outcome) => {
                     if let Some(file) = &outcome.download {
