@@ -291,3 +291,64 @@ fn a_write_refused_over_control_requests_is_the_same_rollback_as_in_dfu_mode() {
     let after = w.device.borrow().dct().to_vec();
     assert_eq!(differs(&before, &after, 0..before.len()), None);
 }
+
+/// The picker's runtime write faults (started in normal mode): a refused write leaves the device
+/// unchanged; a read-back that differs is rolled back from the backup, and the repair pressed
+/// again brings the device online without DFU mode.
+#[test]
+fn the_pickers_runtime_write_faults_are_rolled_back_and_a_retry_repairs() {
+    for (fault, restore) in [
+        (
+            Fault::KeyWriteRefused,
+            key_rescue::doctor::RestoreOutcome::Unchanged,
+        ),
+        (
+            Fault::KeyReadBackDiffers,
+            key_rescue::doctor::RestoreOutcome::Restored,
+        ),
+    ] {
+        let cloud = new_cloud();
+        let region = cloud.server_key_region();
+        let builder = fault.in_normal_mode(builder_for(fault));
+        let w = SimWorld::new(builder.build(), cloud);
+        let before = w.device.borrow().dct().to_vec();
+        let mut api = w.cloud_api();
+        let token = w.token(DEMO_EMAIL);
+        let log = std::cell::RefCell::new(Vec::<String>::new());
+        let on = &mut |e: DoctorEvent| {
+            if let DoctorEvent::Log(l) = e {
+                log.borrow_mut().push(l)
+            }
+        };
+        let Session::Runtime(mut d) = connect(&w, RepairPath::ControlRequests) else {
+            unreachable!()
+        };
+        let diagnosis = block_on(d.diagnose(ctx(&mut api, Some(&token)), on)).unwrap();
+        d.back_up(on).unwrap();
+        let plan = d.plan(&diagnosis, &sim_cloud_options(region), on).unwrap();
+        let err = block_on(d.repair(&plan, ctx(&mut api, Some(&token)), on)).unwrap_err();
+        let DoctorError::SlotWriteFailed { restore: got, .. } = &err else {
+            panic!("{fault:?}: {err:?}");
+        };
+        assert_eq!(*got, restore, "{fault:?}");
+        let after = w.device.borrow().dct().to_vec();
+        assert_eq!(differs(&before, &after, 0..before.len()), None, "{fault:?}");
+        assert_eq!(cloud_key(&w), None, "{fault:?}: nothing was sent");
+        assert!(err.hint().ends_with("Then retry the repair."), "{fault:?}");
+        assert!(
+            log.borrow()
+                .iter()
+                .any(|l| l.starts_with("after the failure: ")),
+            "{fault:?}: {log:#?}"
+        );
+        // Pressed again: the refused write is refused again; the other one repairs.
+        let again = block_on(d.repair(&plan, ctx(&mut api, Some(&token)), on));
+        match fault {
+            Fault::KeyWriteRefused => assert!(again.is_err()),
+            _ => {
+                assert_eq!(again.unwrap().path, RepairPath::ControlRequests);
+                assert_eq!(cloud_key(&w), device_public_key(&w));
+            }
+        }
+    }
+}
