@@ -102,6 +102,10 @@ pub enum DoctorError {
         cause_hint: String,
         restore: RestoreOutcome,
     },
+    /// A slot written over a path without its own read-back check (control requests) read back
+    /// different.
+    #[error("the {what} read back differs from what was written")]
+    ReadBackDiffers { what: &'static str },
     /// A command of the advanced panel that only DFU mode can run, asked of a running device.
     #[error("{what} needs DFU mode: the running firmware does not give it over control requests")]
     NeedsDfuMode { what: &'static str },
@@ -216,6 +220,10 @@ impl DoctorError {
                 ),
                 _ => format!("{cause_hint} Then retry the repair."),
             },
+            Self::ReadBackDiffers { .. } => {
+                "The device did not keep the bytes written (a flash cell that did not take them)."
+                    .into()
+            }
             Self::NeedsDfuMode { .. } => "Put the device in DFU mode (hold SETUP, or MODE, tap \
                  RESET, and release SETUP when the LED blinks yellow), press Connect device, run \
                  the diagnosis, then press the command again."

@@ -139,9 +139,7 @@ pub trait KeySlots {
         self.write_slot(slot, bytes).await?;
         let back = self.read_slot(slot).await?;
         if back.as_slice() != bytes {
-            return Err(DoctorError::KeyNotOnDevice {
-                reason: format!("the {} read back differs from what was written", slot.what),
-            });
+            return Err(DoctorError::ReadBackDiffers { what: slot.what });
         }
         Ok(back)
     }

@@ -203,3 +203,32 @@ test('never comes back after request 50: the second prompt finds nothing, and th
   await kr.shot('nothing-found');
   await kr.close();
 });
+
+test('a key write that reads back different over control requests is rolled back and shown, and Repair again brings it online without DFU mode', LONG, async () => {
+  const kr = await connectInNormalMode('9a-normal-read-back-differs', 'key-read-back-differs', { startOption: true });
+  await kr.waitForDiagnosis();
+  assert.match(await kr.text('slot-private-key'), /corrupt/i);
+  await kr.waitForPlan();
+  await kr.repair();
+  const { cause, hint } = await kr.waitForError();
+  await kr.shot('rolled-back');
+  assert.match(cause, /writing the device private key over control requests in normal mode failed/i);
+  assert.match(cause, /read back differs/i);
+  assert.match(cause, /restored/i, 'the page says the backed-up bytes were put back');
+  assert.match(hint, /retry the repair/i);
+  assert.doesNotMatch(hint, /retry the repair.*retry the repair/is, 'the next step is said once');
+  assert.equal(await kr.el('verify-result').count(), 0, 'no verification after a failed write');
+  let log = await kr.logText();
+  assert.match(log, /after the failure: .*restored/i);
+  assert.doesNotMatch(log, /repair path: DFU mode/);
+
+  // The recovery the panel names: Repair again, on the same path, with the same backup.
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.shot('online');
+  log = await kr.logText();
+  assert.match(log, /wrote the device private key \(1216 bytes at 0x0022, control requests in normal mode\) and read it back identical/);
+  assert.match(await kr.text('repair-result'), /through control requests in normal mode/i);
+  await kr.expectClean();
+  await kr.close();
+});
