@@ -352,3 +352,50 @@ fn the_pickers_runtime_write_faults_are_rolled_back_and_a_retry_repairs() {
         }
     }
 }
+
+/// Issue 14 item 4: after a repair in DFU mode the device restarts in normal mode; its runtime
+/// personality answers request 300 as a second witness beside the cloud. Only that device, only
+/// running its firmware.
+#[test]
+fn after_a_dfu_repair_the_restarted_device_reports_its_own_connection() {
+    use key_rescue::doctor::device_witness;
+    use key_rescue::runtime::ConnectionStatus;
+    // A blank Photon in DFU mode whose firmware (Device OS 2.3.1) runs after the leave.
+    let w = world(
+        key_rescue::sim::device::SimDevice::builder(key_rescue::sim::device::Platform::Photon)
+            .firmware("2.3.1")
+            .build(),
+        Owner::Demo,
+    );
+    let id = device_id(&w);
+    // Still in DFU mode: no witness.
+    assert_eq!(
+        block_on(device_witness(&mut w.transport(), &id, &mut |_| {})),
+        None
+    );
+    let run = block_on(full_repair(&w, options_for(&w), Some(DEMO_EMAIL)));
+    run.assert_online();
+    let mut log = Vec::new();
+    let mut handle = UsbHandle::open(&w.device).expect("the device is back on the bus");
+    let status = block_on(device_witness(&mut handle, &id, &mut |e| {
+        if let DoctorEvent::Log(l) = e {
+            log.push(l)
+        }
+    }));
+    assert_eq!(status, Some(ConnectionStatus::Connected));
+    assert!(log.iter().any(|l| l.contains("request 300")), "{log:?}");
+    assert_eq!(
+        key_rescue::doctor::report::device_status_sentence(ConnectionStatus::Connected),
+        "The device itself reports it is connected to the cloud (asked over USB, request 300)."
+    );
+    // Another device's ID: not asked.
+    let mut other = UsbHandle::open(&w.device).unwrap();
+    assert_eq!(
+        block_on(device_witness(
+            &mut other,
+            "0123456789abcdef01234568",
+            &mut |_| {}
+        )),
+        None
+    );
+}

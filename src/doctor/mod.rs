@@ -28,7 +28,10 @@ mod session;
 mod slots;
 pub mod wizard;
 
-pub use normal_mode::{BUSY_PENDING_MS, Fallback, PathChoice, RuntimeDoctor, RuntimeVerify};
+pub use normal_mode::{
+    BUSY_PENDING_MS, Fallback, PathChoice, RuntimeDoctor, RuntimeVerify, WITNESS_PENDING_MS,
+    device_witness,
+};
 pub use slots::{
     DfuSlots, KeySlots, RepairPath, RuntimeSlots, Slot, slot_containing, write_verified,
 };

@@ -421,6 +421,39 @@ impl<T: Transport> RuntimeDoctor<T> {
     }
 }
 
+/// How long the second witness's request 300 may stay PENDING: it only decorates what the cloud
+/// said.
+pub const WITNESS_PENDING_MS: u32 = 3_000;
+
+/// The device's own view of its cloud connection (request 300), read from `t`, its runtime
+/// personality once it restarted after a repair: a second witness beside the cloud API, never
+/// required. `None` unless `t` is device `device_id` running its firmware and it answers.
+pub async fn device_witness<T: Transport>(
+    t: &mut T,
+    device_id: &str,
+    on_event: &mut dyn FnMut(DoctorEvent),
+) -> Option<ConnectionStatus> {
+    let info = t.info();
+    let (_, mode) = crate::device::Platform::from_usb_ids(info.vendor_id, info.product_id)?;
+    let same = info
+        .device_id()
+        .is_some_and(|id| id.eq_ignore_ascii_case(device_id.trim()));
+    if mode != crate::device::UsbMode::Runtime || !same {
+        return None;
+    }
+    let status = Channel::open(t)
+        .await
+        .ok()?
+        .with_max_pending_ms(WITNESS_PENDING_MS)
+        .cloud_status()
+        .await
+        .ok()?;
+    on_event(DoctorEvent::Log(format!(
+        "the device reports its cloud connection: {status:?} (request 300)"
+    )));
+    Some(status)
+}
+
 /// Whether Device OS `version` is 0.8 or later (unparsable versions are taken as new).
 fn at_least_0_8(version: &str) -> bool {
     let mut parts = version.split(['.', '-']);

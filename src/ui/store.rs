@@ -181,6 +181,9 @@ pub struct Store {
     pub plan: RwSignal<Option<Plan>>,
     pub repair: RwSignal<Option<RepairReport>>,
     pub verify: RwSignal<Option<VerifyOutcome>>,
+    /// The device's own view of its cloud connection (request 300) after the repair, where the
+    /// page may open its runtime personality: a second witness beside the cloud, never required.
+    pub device_status: RwSignal<Option<crate::runtime::ConnectionStatus>>,
     pub error: RwSignal<Option<(ErrorPlace, ErrorHelp)>>,
     /// A write failed and could not be undone: once reconnected, the doctor reads the slots back
     /// and the page offers Retry or "Restore backup" ([`Store::after_failure`]).
@@ -267,6 +270,7 @@ impl Store {
             cancel: StoredValue::new_local(CancelFlag::new()),
             cancelling: RwSignal::new(false),
             advanced_result: RwSignal::new(None),
+            device_status: RwSignal::new(None),
             view: RwSignal::new(Step::Connect),
             repair_started: RwSignal::new(false),
             focus: RwSignal::new(None),
@@ -1012,9 +1016,35 @@ impl Store {
         self.plan.set(None);
         self.repair.set(None);
         self.verify.set(None);
+        self.device_status.set(None);
         self.error.set(None);
         self.advanced_result.set(None);
         self.after_failure.set(None);
+    }
+
+    /// The second witness: once the repaired device runs its firmware again, its runtime
+    /// personality (if the browser already granted it: no prompt is shown for it) answers request
+    /// 300. One try; nothing depends on it.
+    async fn read_witness(self) {
+        let Some(id) = self.identity.get_untracked().map(|i| i.device_id) else {
+            return;
+        };
+        let Ok(devices) = webusb::granted_devices().await else {
+            return;
+        };
+        let runtime = devices.into_iter().find(|d| {
+            matches!(d.platform(), Some((_, UsbMode::Runtime)))
+                && d.info().device_id().is_some_and(|d| d == id)
+        });
+        let Some(picked) = runtime else {
+            return;
+        };
+        let Ok(mut t) = picked.open_unclaimed().await else {
+            return;
+        };
+        let status = crate::doctor::device_witness(&mut t, &id, &mut |e| self.on_event(e)).await;
+        t.close().await;
+        self.device_status.set(status);
     }
 
     fn take_doctor(self) -> Option<Doctor<WebUsbTransport>> {
@@ -1207,6 +1237,7 @@ impl Store {
                             self.verify.set(Some(outcome));
                             self.connected.set(false);
                             self.go(Step::Verify);
+                            self.read_witness().await;
                         }
                         Err(e) => self.fail(ErrorPlace::Steps, &e),
                     }
@@ -1264,6 +1295,7 @@ impl Store {
                         self.verify.set(Some(v.outcome));
                         self.connected.set(false);
                         self.go(Step::Verify);
+                        self.read_witness().await;
                     }
                     Err(e) => self.fail(ErrorPlace::Steps, &e),
                 }

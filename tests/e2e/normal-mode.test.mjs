@@ -232,3 +232,25 @@ test('a key write that reads back different over control requests is rolled back
   await kr.expectClean();
   await kr.close();
 });
+
+test('after a repair in DFU mode the Photon restarts in normal mode and, already granted, reports its own cloud connection beside the cloud', LONG, async () => {
+  const kr = await connectInNormalMode('9b-dfu-repair-witness', 'key-requests-refused', { axe: true });
+  await offered(kr, 'enter-dfu');
+  await kr.el('enter-dfu').click();
+  await offered(kr, 'second-prompt');
+  await dfuDeviceOnBus(kr);
+  await kr.el('second-prompt').click();
+  await kr.waitForDiagnosis();
+  await kr.waitForPlan();
+  await kr.repair();
+  await kr.waitForOnline();
+  // The second witness: request 300 over the runtime personality the first prompt granted (no
+  // third prompt), shown in the Verify step beside the cloud's answer.
+  await kr.waitForText('device-witness', /The device itself reports it is connected to the cloud \(asked over USB, request 300\)\./, SLOW);
+  assert.match(await kr.text('verify-result'), /is online: the cloud accepted its keys/);
+  assert.match(await kr.logText(), /the device reports its cloud connection: Connected \(request 300\)/);
+  assert.match(await kr.text('repair-result'), /through DFU mode/);
+  const found = await audit(kr, 'witness');
+  assert.deepEqual(found, [], 'no axe violation');
+  await kr.close();
+});
