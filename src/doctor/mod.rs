@@ -29,8 +29,8 @@ mod slots;
 pub mod wizard;
 
 pub use normal_mode::{
-    BUSY_PENDING_MS, Fallback, PathChoice, RuntimeDoctor, RuntimeVerify, WITNESS_PENDING_MS,
-    device_witness,
+    BUSY_PENDING_MS, Fallback, PathChoice, RuntimeDoctor, RuntimeVerify, WITNESS_APPEARS_WITHIN_MS,
+    WITNESS_PENDING_MS, device_witness,
 };
 pub use slots::{
     DfuSlots, KeySlots, RepairPath, RuntimeSlots, Slot, slot_containing, write_verified,

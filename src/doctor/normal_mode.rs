@@ -424,6 +424,10 @@ impl<T: Transport> RuntimeDoctor<T> {
 /// How long the second witness's request 300 may stay PENDING: it only decorates what the cloud
 /// said.
 pub const WITNESS_PENDING_MS: u32 = 3_000;
+/// How long the page looks for the device's runtime personality after the repair (it resets,
+/// boots and enumerates again; the cloud may report it online first): 10 s, unverified on
+/// hardware.
+pub const WITNESS_APPEARS_WITHIN_MS: u32 = 10_000;
 
 /// The device's own view of its cloud connection (request 300), read from `t`, its runtime
 /// personality once it restarted after a repair: a second witness beside the cloud API, never

@@ -1024,27 +1024,41 @@ impl Store {
 
     /// The second witness: once the repaired device runs its firmware again, its runtime
     /// personality (if the browser already granted it: no prompt is shown for it) answers request
-    /// 300. One try; nothing depends on it.
+    /// 300. It is looked for while it restarts, for at most `WITNESS_APPEARS_WITHIN_MS`; nothing
+    /// depends on it.
     async fn read_witness(self) {
         let Some(id) = self.identity.get_untracked().map(|i| i.device_id) else {
             return;
         };
-        let Ok(devices) = webusb::granted_devices().await else {
-            return;
-        };
-        let runtime = devices.into_iter().find(|d| {
-            matches!(d.platform(), Some((_, UsbMode::Runtime)))
-                && d.info().device_id().is_some_and(|d| d == id)
-        });
-        let Some(picked) = runtime else {
-            return;
+        let mut waited = 0;
+        let picked = loop {
+            let devices = webusb::granted_devices().await.unwrap_or_default();
+            let runtime = devices.into_iter().find(|d| {
+                matches!(d.platform(), Some((_, UsbMode::Runtime)))
+                    && d.device_id().is_some_and(|d| d == id)
+            });
+            match runtime {
+                Some(picked) => break picked,
+                None if waited >= crate::doctor::WITNESS_APPEARS_WITHIN_MS => return,
+                None => {
+                    webusb::sleep_ms(crate::doctor::RESET_POLL_MS).await;
+                    waited += crate::doctor::RESET_POLL_MS;
+                }
+            }
         };
         let Ok(mut t) = picked.open_unclaimed().await else {
             return;
         };
         let status = crate::doctor::device_witness(&mut t, &id, &mut |e| self.on_event(e)).await;
         t.close().await;
-        self.device_status.set(status);
+        // Unless the page moved on to another device meanwhile.
+        if self
+            .identity
+            .get_untracked()
+            .is_some_and(|i| i.device_id == id)
+        {
+            self.device_status.set(status);
+        }
     }
 
     fn take_doctor(self) -> Option<Doctor<WebUsbTransport>> {
@@ -1237,7 +1251,8 @@ impl Store {
                             self.verify.set(Some(outcome));
                             self.connected.set(false);
                             self.go(Step::Verify);
-                            self.read_witness().await;
+                            // Beside the busy state: the page is free while it looks.
+                            spawn_local(self.read_witness());
                         }
                         Err(e) => self.fail(ErrorPlace::Steps, &e),
                     }
@@ -1295,7 +1310,8 @@ impl Store {
                         self.verify.set(Some(v.outcome));
                         self.connected.set(false);
                         self.go(Step::Verify);
-                        self.read_witness().await;
+                        // Beside the busy state: the page is free while it looks.
+                        spawn_local(self.read_witness());
                     }
                     Err(e) => self.fail(ErrorPlace::Steps, &e),
                 }
