@@ -126,9 +126,9 @@ pub fn server_address(
 impl Repair {
     /// Runs one advanced command on the slots (either way of reaching them) and words what it
     /// did. The internal-flash dump is not a key-slot command: its session runs it.
-    async fn run_command<S: KeySlots, C: CloudApi>(
+    async fn run_command<C: CloudApi>(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         command: Command,
         mut cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
@@ -216,9 +216,9 @@ impl Repair {
     /// `particle keys save`: the private-key slot as the device holds it (the key area read
     /// again), for a download. The DER key is cut at its encoded length when the slot starts like
     /// one; otherwise the raw slot.
-    async fn save_private_key<S: KeySlots>(
+    async fn save_private_key(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<BackupFile, DoctorError> {
         let report = self.read_area(slots).await?;
@@ -244,9 +244,9 @@ impl Repair {
 
     /// `particle keys load`: writes a key from a file (PKCS#1 or PKCS#8, DER or PEM; converted to
     /// the form the firmware reads) and returns the public key read back from the device.
-    async fn write_key_file<S: KeySlots>(
+    async fn write_key_file(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         file: &[u8],
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
@@ -256,9 +256,9 @@ impl Repair {
     }
 
     /// `particle keys new` + `load`: generates a key pair in the browser and writes it.
-    async fn write_new_key<S: KeySlots>(
+    async fn write_new_key(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let slot = self.active_keys().private_key;
@@ -268,9 +268,9 @@ impl Repair {
 
     /// Writes `key` into `slot` (the active private-key slot its caller chose the algorithm by)
     /// and returns the public key read back from the device.
-    async fn write_device_key<S: KeySlots>(
+    async fn write_device_key(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         key: DevicePrivateKey,
         slot: KeySlot,
         on_event: &mut dyn FnMut(DoctorEvent),
@@ -297,9 +297,9 @@ impl Repair {
     }
 
     /// `particle keys server`: writes a server-key region (from [`Repair::server_region`]).
-    async fn write_server_region<S: KeySlots>(
+    async fn write_server_region(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         region: &[u8],
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(), DoctorError> {
@@ -309,9 +309,9 @@ impl Repair {
     }
 
     /// `particle keys address`: the server address as the firmware decodes it, read now.
-    async fn read_server_address<S: KeySlots>(
+    async fn read_server_address(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Option<AddressReport>, DoctorError> {
         let report = self.read_area(slots).await?;

@@ -33,7 +33,8 @@ pub use normal_mode::{
     WITNESS_PENDING_MS, device_witness,
 };
 pub use slots::{
-    DfuSlots, KeySlots, RepairPath, RuntimeSlots, Slot, slot_containing, write_verified,
+    DfuSlots, KeySlots, RepairPath, RuntimeSlots, Slot, SlotFuture, WriteFailure, slot_containing,
+    write_checked, write_verified,
 };
 
 pub use backup::{Backup, BackupFile, BackupRegion};

@@ -155,10 +155,7 @@ impl Repair {
     }
 
     /// Reads the whole key area again, keeps it as what the device holds, and diagnoses it.
-    pub async fn read_area<S: KeySlots>(
-        &mut self,
-        slots: &mut S,
-    ) -> Result<DctReport, DoctorError> {
+    pub async fn read_area(&mut self, slots: &mut dyn KeySlots) -> Result<DctReport, DoctorError> {
         let mut read = Vec::new();
         for slot in slots.key_area()? {
             let bytes = slots.read_slot(slot).await?;
@@ -170,9 +167,9 @@ impl Repair {
 
     /// The diagnosis's read: every slot of the key area, diagnosed the way the firmware would.
     /// The regions a repair may write are kept for [`Repair::back_up`].
-    pub async fn read_for_diagnosis<S: KeySlots>(
+    pub async fn read_for_diagnosis(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<DctReport, DoctorError> {
         self.check_cancel(Step::Diagnose)?;
@@ -303,9 +300,9 @@ impl Repair {
 
     /// Carries out a plan: writes (each read back and compared, rolled back from the backup on
     /// failure), then sends the public key of the key read back from the device.
-    pub async fn repair<S: KeySlots, C: CloudApi>(
+    pub async fn repair<C: CloudApi>(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         plan: &Plan,
         cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
@@ -381,9 +378,9 @@ impl Repair {
     /// Writes `bytes` at `address` on `alt`: laid over the backed-up bytes of the write unit that
     /// holds them (the whole slot, or whole sectors), written, read back and compared; on any
     /// failure the backed-up bytes go back. Refuses a unit the backup does not cover.
-    pub async fn write_region<S: KeySlots>(
+    pub async fn write_region(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         alt: u8,
         address: u32,
         bytes: &[u8],
@@ -444,9 +441,9 @@ impl Repair {
 
     /// Writes a private key into its slot: the DER padded with erased bytes to the length the
     /// firmware reads. The key is dropped (zeroized) before the write.
-    pub async fn write_private_key<S: KeySlots>(
+    pub async fn write_private_key(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         key: keys::DevicePrivateKey,
         alt: u8,
         address: u32,
@@ -497,9 +494,9 @@ impl Repair {
     /// Derives the public key of the private key on the device the way the firmware does: from
     /// what was read and verified in this session, or (`fresh`, or nothing read yet) from a new
     /// read.
-    pub async fn device_public_key<S: KeySlots>(
+    pub async fn device_public_key(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         fresh: bool,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
@@ -511,9 +508,9 @@ impl Repair {
 
     /// Sends the public key of the private key on the device again (after a failed or deferred
     /// send): the key is read back from the device, so what the cloud gets is what it holds.
-    pub async fn send_key_from_device<S: KeySlots, C: CloudApi>(
+    pub async fn send_key_from_device<C: CloudApi>(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         product_id: Option<u32>,
         cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
@@ -563,9 +560,9 @@ impl Repair {
     /// Reads back every region of `backup` (the slots a repair may have touched) and compares:
     /// after a failure this decides between "your device was not changed" (retry) and "Restore
     /// backup". Read-only.
-    pub async fn check_against_backup<S: KeySlots>(
+    pub async fn check_against_backup(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         backup: &Backup,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<AfterFailure, DoctorError> {
@@ -598,9 +595,9 @@ impl Repair {
     /// Writes the backed-up bytes back where they differ from the device: the write units that
     /// hold the differing span, each written through [`write_checked`] over what the device holds
     /// now.
-    pub async fn restore<S: KeySlots>(
+    pub async fn restore(
         &mut self,
-        slots: &mut S,
+        slots: &mut dyn KeySlots,
         backup: &Backup,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Restored, DoctorError> {

@@ -8,7 +8,9 @@ use super::backup::Backup;
 use super::error::{AfterFailure, DoctorError};
 use super::plan::{CloudAccess, Plan, PlanOptions};
 use super::repair::Repair;
-use super::slots::{DfuSlots, KeySlots, RepairPath, Slot, dfu_key_area, dfu_write_unit};
+use super::slots::{
+    DfuSlots, KeySlots, RepairPath, Slot, SlotFuture, dfu_key_area, dfu_write_unit,
+};
 use super::{CancelFlag, DoctorEvent, Step};
 use crate::cloud::{self, AccessToken, ApiError, CloudApi, DeviceInfo, KeyUpload, ProductRef};
 use crate::device::{KEYS_ALT, KeyAlgorithm, Platform, UsbMode};
@@ -321,27 +323,33 @@ impl<T: Transport> KeySlots for DfuAccess<'_, T> {
         RepairPath::Dfu
     }
 
-    async fn read_slot(&mut self, slot: Slot) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-        let mut dfu = self.session().await?;
-        DfuSlots(&mut dfu).read_slot(slot).await
+    fn read_slot(&mut self, slot: Slot) -> SlotFuture<'_, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            let mut dfu = self.session().await?;
+            DfuSlots(&mut dfu).read_slot(slot).await
+        })
     }
 
-    async fn write_slot(&mut self, slot: Slot, bytes: &[u8]) -> Result<(), DoctorError> {
-        let mut dfu = self.session().await?;
-        DfuSlots(&mut dfu).write_slot(slot, bytes).await
+    fn write_slot<'a>(&'a mut self, slot: Slot, bytes: &'a [u8]) -> SlotFuture<'a, ()> {
+        Box::pin(async move {
+            let mut dfu = self.session().await?;
+            DfuSlots(&mut dfu).write_slot(slot, bytes).await
+        })
     }
 
-    async fn write_and_read_back(
-        &mut self,
+    fn write_and_read_back<'a>(
+        &'a mut self,
         slot: Slot,
-        bytes: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-        let mut dfu = self.session().await?;
-        let mut slots = DfuSlots(&mut dfu);
-        let back = slots.write_and_read_back(slot, bytes).await;
-        let note = slots.write_note();
-        self.note = note;
-        back
+        bytes: &'a [u8],
+    ) -> SlotFuture<'a, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            let mut dfu = self.session().await?;
+            let mut slots = DfuSlots(&mut dfu);
+            let back = slots.write_and_read_back(slot, bytes).await;
+            let note = slots.write_note();
+            self.note = note;
+            back
+        })
     }
 
     fn key_area(&self) -> Result<Vec<Slot>, DoctorError> {

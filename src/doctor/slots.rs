@@ -13,6 +13,8 @@ use crate::runtime::keys::SecurityKeyType;
 use crate::runtime::{self, Channel};
 use crate::usb::{Transport, TransportError};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use zeroize::Zeroizing;
 
 /// How the repair reaches the key slots; named in the log and the report.
@@ -120,28 +122,33 @@ fn key_type(slot: Slot) -> Option<SecurityKeyType> {
 pub(super) const RUNTIME_PRIVATE: Slot = GEN2_SLOTS[0].1;
 const RUNTIME_AREA: [Slot; 3] = [GEN2_SLOTS[0].1, GEN2_SLOTS[1].1, GEN2_SLOTS[2].1];
 
+/// What a slot operation returns: boxed, so the trait is object-safe and the one repair takes
+/// `&mut dyn KeySlots` (compiled once for both paths, not once per implementation: page size).
+/// Browser futures are `!Send`, so no bound is asked for.
+pub type SlotFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DoctorError>> + 'a>>;
+
 /// Read a slot, write a slot, read it back; and where the slots lie. The one repair
-/// (`super::repair::Repair`) runs on any implementation. Browser futures are `!Send`, so no bound
-/// is asked for.
-#[allow(async_fn_in_trait)]
+/// (`super::repair::Repair`) runs on any implementation.
 pub trait KeySlots {
     fn path(&self) -> RepairPath;
     /// The whole slot as the device holds it.
-    async fn read_slot(&mut self, slot: Slot) -> Result<Zeroizing<Vec<u8>>, DoctorError>;
+    fn read_slot(&mut self, slot: Slot) -> SlotFuture<'_, Zeroizing<Vec<u8>>>;
     /// Writes `bytes` (the whole slot) into it. Not read back here: [`KeySlots::write_and_read_back`] does.
-    async fn write_slot(&mut self, slot: Slot, bytes: &[u8]) -> Result<(), DoctorError>;
+    fn write_slot<'a>(&'a mut self, slot: Slot, bytes: &'a [u8]) -> SlotFuture<'a, ()>;
     /// Writes `bytes` into `slot`, reads the slot back and compares; returns the bytes read back.
-    async fn write_and_read_back(
-        &mut self,
+    fn write_and_read_back<'a>(
+        &'a mut self,
         slot: Slot,
-        bytes: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-        self.write_slot(slot, bytes).await?;
-        let back = self.read_slot(slot).await?;
-        if back.as_slice() != bytes {
-            return Err(DoctorError::ReadBackDiffers { what: slot.what });
-        }
-        Ok(back)
+        bytes: &'a [u8],
+    ) -> SlotFuture<'a, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            self.write_slot(slot, bytes).await?;
+            let back = self.read_slot(slot).await?;
+            if back.as_slice() != bytes {
+                return Err(DoctorError::ReadBackDiffers { what: slot.what });
+            }
+            Ok(back)
+        })
     }
     /// The slots a diagnosis reads, in address order.
     fn key_area(&self) -> Result<Vec<Slot>, DoctorError>;
@@ -223,33 +230,39 @@ impl<T: Transport> KeySlots for DfuSlots<'_, '_, T> {
         RepairPath::Dfu
     }
 
-    async fn read_slot(&mut self, slot: Slot) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-        Ok(Zeroizing::new(
-            self.0.read(slot.address, slot.len as usize).await?,
-        ))
+    fn read_slot(&mut self, slot: Slot) -> SlotFuture<'_, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            Ok(Zeroizing::new(
+                self.0.read(slot.address, slot.len as usize).await?,
+            ))
+        })
     }
 
-    async fn write_slot(&mut self, slot: Slot, bytes: &[u8]) -> Result<(), DoctorError> {
-        if bytes.len() != slot.len as usize {
-            return Err(DoctorError::NoBackup);
-        }
-        let erase = self.erase();
-        Ok(self.0.write(slot.address, bytes, erase).await?)
+    fn write_slot<'a>(&'a mut self, slot: Slot, bytes: &'a [u8]) -> SlotFuture<'a, ()> {
+        Box::pin(async move {
+            if bytes.len() != slot.len as usize {
+                return Err(DoctorError::NoBackup);
+            }
+            let erase = self.erase();
+            Ok(self.0.write(slot.address, bytes, erase).await?)
+        })
     }
 
     /// The DFU host's own verified write: the read-back starts from the status the write ended
     /// on, without asking for it again; a difference is [`dfu::Error::VerifyMismatch`].
-    async fn write_and_read_back(
-        &mut self,
+    fn write_and_read_back<'a>(
+        &'a mut self,
         slot: Slot,
-        bytes: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-        if bytes.len() != slot.len as usize {
-            return Err(DoctorError::NoBackup);
-        }
-        let erase = self.erase();
-        self.0.write_verified(slot.address, bytes, erase).await?;
-        Ok(Zeroizing::new(bytes.to_vec()))
+        bytes: &'a [u8],
+    ) -> SlotFuture<'a, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            if bytes.len() != slot.len as usize {
+                return Err(DoctorError::NoBackup);
+            }
+            let erase = self.erase();
+            self.0.write_verified(slot.address, bytes, erase).await?;
+            Ok(Zeroizing::new(bytes.to_vec()))
+        })
     }
 
     fn key_area(&self) -> Result<Vec<Slot>, DoctorError> {
@@ -320,24 +333,28 @@ impl<T: Transport> KeySlots for RuntimeSlots<'_, T> {
         RepairPath::ControlRequests
     }
 
-    async fn read_slot(&mut self, slot: Slot) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-        let key = self.key_type(slot)?;
-        let data = self.channel.get_security_key(key).await?;
-        if data.len() != slot.len as usize {
-            return Err(DoctorError::Runtime(runtime::Error::BadMessage {
-                request_type: runtime::keys::GET_SECURITY_KEY,
-                what: format!("{} bytes for a {}-byte slot", data.len(), slot.len),
-            }));
-        }
-        Ok(data)
+    fn read_slot(&mut self, slot: Slot) -> SlotFuture<'_, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            let key = self.key_type(slot)?;
+            let data = self.channel.get_security_key(key).await?;
+            if data.len() != slot.len as usize {
+                return Err(DoctorError::Runtime(runtime::Error::BadMessage {
+                    request_type: runtime::keys::GET_SECURITY_KEY,
+                    what: format!("{} bytes for a {}-byte slot", data.len(), slot.len),
+                }));
+            }
+            Ok(data)
+        })
     }
 
-    async fn write_slot(&mut self, slot: Slot, bytes: &[u8]) -> Result<(), DoctorError> {
-        let key = self.key_type(slot)?;
-        if bytes.len() != slot.len as usize {
-            return Err(DoctorError::NoBackup);
-        }
-        Ok(self.channel.set_security_key(key, bytes).await?)
+    fn write_slot<'a>(&'a mut self, slot: Slot, bytes: &'a [u8]) -> SlotFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.key_type(slot)?;
+            if bytes.len() != slot.len as usize {
+                return Err(DoctorError::NoBackup);
+            }
+            Ok(self.channel.set_security_key(key, bytes).await?)
+        })
     }
 
     /// The TCP slots (Photon and P1); the public key slot is read, not written.
@@ -408,8 +425,8 @@ impl WriteFailure {
 /// bytes), reads it back and compares. Returns the bytes read back. On any failure puts
 /// `original` back (unless it is still there, or the device stopped answering) and says how that
 /// went.
-pub async fn write_checked<S: KeySlots>(
-    slots: &mut S,
+pub async fn write_checked(
+    slots: &mut dyn KeySlots,
     unit: Slot,
     image: &[u8],
     original: &[u8],
@@ -441,8 +458,8 @@ pub async fn write_checked<S: KeySlots>(
 
 /// [`write_checked`] of a whole slot, a failure worded with the path
 /// ([`DoctorError::SlotWriteFailed`]).
-pub async fn write_verified<S: KeySlots>(
-    slots: &mut S,
+pub async fn write_verified(
+    slots: &mut dyn KeySlots,
     slot: Slot,
     image: &[u8],
     original: &[u8],
