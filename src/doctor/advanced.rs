@@ -1,20 +1,24 @@
 //! The advanced panel's commands, the Particle CLI's `keys` commands on a connected device:
 //! save the private-key slot, write a loaded or a new key, send the device's public key, write a
 //! server-key region (Particle's or a custom host / IP / port / key file), decode the server
-//! address, and dump the internal flash. The page runs each one through [`Doctor::run_command`],
-//! which also words its result.
+//! address, and dump the internal flash. The page runs each one through [`Doctor::run_command`]
+//! (DFU mode) or [`RuntimeDoctor::run_command`] (control requests in normal mode), which also word
+//! its result: the key-slot commands are one code on the slots either path gives; the flash dump
+//! reads DFU alternate setting 0 and says it needs DFU mode on the other path.
 //!
-//! Every write goes through `Doctor::write_region`: it needs the backup the diagnosis took, is
-//! read back and compared, and is rolled back from the backup if it fails. Private key bytes stay
+//! Every write goes through the repair's `write_region`: it needs the backup the diagnosis took,
+//! is read back and compared, and is rolled back from the backup if it fails. Private key bytes stay
 //! in `Zeroizing` buffers; the only place they leave this module is the file "keys save" returns
 //! for a download the user asked for.
 
 use super::backup::{BackupFile, file_algorithm};
 use super::error::DoctorError;
+use super::repair::Repair;
 use super::session::{Doctor, new_key};
-use super::{CloudContext, DoctorEvent, report};
+use super::slots::KeySlots;
+use super::{CloudContext, DoctorEvent, RuntimeDoctor, report};
 use crate::cloud::{CloudApi, ProductRef};
-use crate::device::{KeySlot, TransportKeys};
+use crate::device::KeySlot;
 use crate::keys::diagnose::AddressReport;
 use crate::keys::{self, DevicePrivateKey, PublicKeyInfo, ServerAddressSpec, firmware};
 use crate::usb::Transport;
@@ -119,18 +123,19 @@ pub fn server_address(
     })
 }
 
-impl<T: Transport> Doctor<T> {
-    /// Runs one advanced command on the connected device (which stays connected) and words what
-    /// it did.
-    pub async fn run_command<C: CloudApi>(
+impl Repair {
+    /// Runs one advanced command on the slots (either way of reaching them) and words what it
+    /// did. The internal-flash dump is not a key-slot command: its session runs it.
+    async fn run_command<C: CloudApi>(
         &mut self,
+        slots: &mut dyn KeySlots,
         command: Command,
         mut cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<CommandOutcome, DoctorError> {
         Ok(match command {
             Command::SaveKey => {
-                let file = self.save_private_key(on_event).await?;
+                let file = self.save_private_key(slots, on_event).await?;
                 CommandOutcome {
                     message: format!(
                         "Saved the device's private key as {} (keep it private).",
@@ -143,14 +148,14 @@ impl<T: Transport> Doctor<T> {
                 return Err(DoctorError::NoFilePicked { what: "key file" });
             }
             Command::LoadKeyFile { file: Some(file) } => {
-                let key = self.write_key_file(&file, on_event).await?;
+                let key = self.write_key_file(slots, &file, on_event).await?;
                 CommandOutcome::said(format!(
                     "Wrote the key from the file; its public key is {}. Send it to the cloud next.",
                     key.fingerprint
                 ))
             }
             Command::NewKey => {
-                let key = self.write_new_key(on_event).await?;
+                let key = self.write_new_key(slots, on_event).await?;
                 CommandOutcome::said(format!(
                     "Wrote a new key; its public key is {}. Send it to the cloud next.",
                     key.fingerprint
@@ -159,7 +164,7 @@ impl<T: Transport> Doctor<T> {
             Command::SendKey { product } => {
                 let product_id = self.upload_product_id(product, &mut cloud).await?;
                 let key = self
-                    .send_key_from_device(product_id, cloud, on_event)
+                    .send_key_from_device(slots, product_id, cloud, on_event)
                     .await?;
                 CommandOutcome::said(format!(
                     "Sent the device's public key {} to the cloud.",
@@ -168,27 +173,18 @@ impl<T: Transport> Doctor<T> {
             }
             Command::WriteServer { key_file, address } => {
                 let region = self.server_region(key_file.as_deref(), &address)?;
-                self.write_server_region(&region, on_event).await?;
+                self.write_server_region(slots, &region, on_event).await?;
                 let ignored = keys::ignored_udp_port(self.active_keys().transport, &address);
                 CommandOutcome::said(report::server_written_sentence(ignored))
             }
             Command::ReadAddress => {
-                let address = self.read_server_address(on_event).await?;
+                let address = self.read_server_address(slots, on_event).await?;
                 CommandOutcome::said(report::address_sentence(address.as_ref()))
             }
             Command::DumpFlash => {
-                let (start, bytes) = self.dump_internal_flash(on_event).await?;
-                let name = format!(
-                    "internal_flash_{}_{start:#010x}.bin",
-                    self.identity.device_id
-                );
-                CommandOutcome {
-                    message: format!("Saved {} bytes of internal flash as {name}.", bytes.len()),
-                    download: Some(BackupFile {
-                        name,
-                        bytes: Zeroizing::new(bytes),
-                    }),
-                }
+                return Err(DoctorError::NeedsDfuMode {
+                    what: "the internal-flash dump",
+                });
             }
         })
     }
@@ -210,32 +206,28 @@ impl<T: Transport> Doctor<T> {
                 })?;
                 let info = cloud
                     .api
-                    .product_device(token, &slug, &self.identity.device_id)
+                    .product_device(token, &slug, &self.device_id)
                     .await?;
                 Some(info.product_id)
             }
         })
     }
 
-    /// The key slots the firmware uses now (the Electron's transport byte decides), from the key
-    /// area read in this session, or the platform's default before any read.
-    fn active_keys(&self) -> &'static TransportKeys {
-        match self.diagnose_keys_area() {
-            Ok(report) => self.keys(&report),
-            Err(_) => self.identity.platform.info().default_keys(),
-        }
-    }
-
-    /// `particle keys save`: the private-key slot as the device holds it, for a download. The DER
-    /// key is cut at its encoded length when the slot starts like one; otherwise the raw slot.
-    pub async fn save_private_key(
+    /// `particle keys save`: the private-key slot as the device holds it (the key area read
+    /// again), for a download. The DER key is cut at its encoded length when the slot starts like
+    /// one; otherwise the raw slot.
+    async fn save_private_key(
         &mut self,
+        slots: &mut dyn KeySlots,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<BackupFile, DoctorError> {
-        let slot = self.active_keys().private_key;
-        let mut dfu =
-            Self::session(&mut self.t, &mut self.alts, &mut self.selected, slot.alt).await?;
-        let mut bytes = Zeroizing::new(dfu.read(slot.offset, slot.read_len as usize).await?);
+        let report = self.read_area(slots).await?;
+        let slot = self.keys(&report).private_key;
+        let mut bytes = Zeroizing::new(
+            self.held_bytes(slot.offset, slot.read_len as usize)
+                .ok_or(DoctorError::NoBackup)?
+                .to_vec(),
+        );
         if let Some(len) = der_len(&bytes) {
             bytes.truncate(len);
         }
@@ -245,79 +237,84 @@ impl<T: Transport> Doctor<T> {
             bytes.len()
         )));
         Ok(BackupFile {
-            name: format!("{}_{alg}_private_key.der", self.identity.device_id),
+            name: format!("{}_{alg}_private_key.der", self.device_id),
             bytes,
         })
     }
 
     /// `particle keys load`: writes a key from a file (PKCS#1 or PKCS#8, DER or PEM; converted to
     /// the form the firmware reads) and returns the public key read back from the device.
-    pub async fn write_key_file(
+    async fn write_key_file(
         &mut self,
+        slots: &mut dyn KeySlots,
         file: &[u8],
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let slot = self.active_keys().private_key;
         let key = keys::load_device_private_key(file, slot.algorithm)?;
-        self.write_device_key(key, slot, on_event).await
+        self.write_device_key(slots, key, slot, on_event).await
     }
 
     /// `particle keys new` + `load`: generates a key pair in the browser and writes it.
-    pub async fn write_new_key(
+    async fn write_new_key(
         &mut self,
+        slots: &mut dyn KeySlots,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
         let slot = self.active_keys().private_key;
         let key = new_key(slot.algorithm, on_event)?;
-        self.write_device_key(key, slot, on_event).await
+        self.write_device_key(slots, key, slot, on_event).await
     }
 
     /// Writes `key` into `slot` (the active private-key slot its caller chose the algorithm by)
     /// and returns the public key read back from the device.
     async fn write_device_key(
         &mut self,
+        slots: &mut dyn KeySlots,
         key: DevicePrivateKey,
         slot: KeySlot,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
-        self.write_private_key(key, slot.alt, slot.offset, slot.read_len, on_event)
+        self.write_private_key(slots, key, slot.alt, slot.offset, slot.read_len, on_event)
             .await?;
-        self.read_device_public_key(false, on_event).await
+        self.device_public_key(slots, false, on_event).await
     }
 
     /// The server-key region `particle keys server` would write: Particle's (`key_file` `None`)
     /// or a custom key file, with the host / IP and port of `address`.
-    pub fn server_region(
+    fn server_region(
         &self,
         key_file: Option<&[u8]>,
         address: &ServerAddressSpec,
     ) -> Result<Vec<u8>, DoctorError> {
         let keys = self.active_keys();
         Ok(keys::build_server_region(
-            self.identity.platform,
+            self.platform,
             keys.transport,
             key_file,
             address,
         )?)
     }
 
-    /// `particle keys server`: writes a server-key region (from [`Doctor::server_region`]).
-    pub async fn write_server_region(
+    /// `particle keys server`: writes a server-key region (from [`Repair::server_region`]).
+    async fn write_server_region(
         &mut self,
+        slots: &mut dyn KeySlots,
         region: &[u8],
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(), DoctorError> {
         let slot = self.active_keys().server_key;
-        self.write_region(slot.alt, slot.offset, region, "server key", on_event)
+        self.write_region(slots, slot.alt, slot.offset, region, "server key", on_event)
             .await
     }
 
     /// `particle keys address`: the server address as the firmware decodes it, read now.
-    pub async fn read_server_address(
+    async fn read_server_address(
         &mut self,
+        slots: &mut dyn KeySlots,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Option<AddressReport>, DoctorError> {
-        let report = self.read_keys_area().await?;
+        let report = self.read_area(slots).await?;
         if let Some(a) = &report.server_address {
             on_event(DoctorEvent::Log(format!(
                 "server address: {}:{}{}",
@@ -327,6 +324,119 @@ impl<T: Transport> Doctor<T> {
             )));
         }
         Ok(report.server_address)
+    }
+}
+
+impl<T: Transport> Doctor<T> {
+    /// Runs one advanced command on the connected device (which stays connected) and words what
+    /// it did.
+    pub async fn run_command<C: CloudApi>(
+        &mut self,
+        command: Command,
+        cloud: CloudContext<'_, C>,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<CommandOutcome, DoctorError> {
+        if command == Command::DumpFlash {
+            let (start, bytes) = self.dump_internal_flash(on_event).await?;
+            let name = format!(
+                "internal_flash_{}_{start:#010x}.bin",
+                self.identity.device_id
+            );
+            return Ok(CommandOutcome {
+                message: format!("Saved {} bytes of internal flash as {name}.", bytes.len()),
+                download: Some(BackupFile {
+                    name,
+                    bytes: Zeroizing::new(bytes),
+                }),
+            });
+        }
+        let (repair, mut slots) = self.parts();
+        repair
+            .run_command(&mut slots, command, cloud, on_event)
+            .await
+    }
+
+    /// `particle keys save` ([`Command::SaveKey`]).
+    pub async fn save_private_key(
+        &mut self,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<BackupFile, DoctorError> {
+        let (repair, mut slots) = self.parts();
+        repair.save_private_key(&mut slots, on_event).await
+    }
+
+    /// `particle keys load` ([`Command::LoadKeyFile`]).
+    pub async fn write_key_file(
+        &mut self,
+        file: &[u8],
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<PublicKeyInfo, DoctorError> {
+        let (repair, mut slots) = self.parts();
+        repair.write_key_file(&mut slots, file, on_event).await
+    }
+
+    /// `particle keys new` + `load` ([`Command::NewKey`]).
+    pub async fn write_new_key(
+        &mut self,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<PublicKeyInfo, DoctorError> {
+        let (repair, mut slots) = self.parts();
+        repair.write_new_key(&mut slots, on_event).await
+    }
+
+    /// The server-key region `particle keys server` would write.
+    pub fn server_region(
+        &self,
+        key_file: Option<&[u8]>,
+        address: &ServerAddressSpec,
+    ) -> Result<Vec<u8>, DoctorError> {
+        self.repair.server_region(key_file, address)
+    }
+
+    /// `particle keys server`: writes a server-key region (from [`Doctor::server_region`]).
+    pub async fn write_server_region(
+        &mut self,
+        region: &[u8],
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<(), DoctorError> {
+        let (repair, mut slots) = self.parts();
+        repair
+            .write_server_region(&mut slots, region, on_event)
+            .await
+    }
+
+    /// `particle keys address` ([`Command::ReadAddress`]).
+    pub async fn read_server_address(
+        &mut self,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<Option<AddressReport>, DoctorError> {
+        let (repair, mut slots) = self.parts();
+        repair.read_server_address(&mut slots, on_event).await
+    }
+}
+
+impl<T: Transport> RuntimeDoctor<T> {
+    /// The server-key region `particle keys server` would write (as [`Doctor::server_region`]).
+    pub fn server_region(
+        &self,
+        key_file: Option<&[u8]>,
+        address: &ServerAddressSpec,
+    ) -> Result<Vec<u8>, DoctorError> {
+        self.repair.server_region(key_file, address)
+    }
+
+    /// Runs one advanced command over control requests (211/210) on the running device: every
+    /// key-slot command as in DFU mode; the internal-flash dump says it needs DFU mode.
+    pub async fn run_command<C: CloudApi>(
+        &mut self,
+        command: Command,
+        cloud: CloudContext<'_, C>,
+        on_event: &mut dyn FnMut(DoctorEvent),
+    ) -> Result<CommandOutcome, DoctorError> {
+        let (repair, mut slots) = self.parts();
+        repair
+            .run_command(&mut slots, command, cloud, on_event)
+            .await
     }
 }
 

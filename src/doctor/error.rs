@@ -102,6 +102,13 @@ pub enum DoctorError {
         cause_hint: String,
         restore: RestoreOutcome,
     },
+    /// A slot written over a path without its own read-back check (control requests) read back
+    /// different.
+    #[error("the {what} read back differs from what was written")]
+    ReadBackDiffers { what: &'static str },
+    /// A command of the advanced panel that only DFU mode can run, asked of a running device.
+    #[error("{what} needs DFU mode: the running firmware does not give it over control requests")]
+    NeedsDfuMode { what: &'static str },
     #[error("the key on the device cannot be read back as a valid key: {reason}")]
     KeyNotOnDevice { reason: String },
     #[error("no {what} was picked")]
@@ -213,6 +220,14 @@ impl DoctorError {
                 ),
                 _ => format!("{cause_hint} Then retry the repair."),
             },
+            Self::ReadBackDiffers { .. } => {
+                "The device did not keep the bytes written (a flash cell that did not take them)."
+                    .into()
+            }
+            Self::NeedsDfuMode { .. } => "Put the device in DFU mode (hold SETUP, or MODE, tap \
+                 RESET, and release SETUP when the LED blinks yellow), press Connect device, run \
+                 the diagnosis, then press the command again."
+                .into(),
             Self::KeyNotOnDevice { .. } => {
                 "Retry the repair: the page will write a new key and check it again.".into()
             }

@@ -21,15 +21,20 @@ pub mod led;
 pub mod link;
 mod normal_mode;
 mod plan;
+mod repair;
 pub mod report;
 mod running;
 mod session;
 mod slots;
 pub mod wizard;
 
-pub use normal_mode::{BUSY_PENDING_MS, Fallback, PathChoice, RuntimeDoctor, RuntimeVerify};
+pub use normal_mode::{
+    BUSY_PENDING_MS, Fallback, PathChoice, RuntimeDoctor, RuntimeVerify, WITNESS_APPEARS_WITHIN_MS,
+    WITNESS_PENDING_MS, device_witness,
+};
 pub use slots::{
-    DfuSlots, KeySlots, RepairPath, RuntimeSlots, Slot, slot_containing, write_verified,
+    DfuSlots, KeySlots, RepairPath, RuntimeSlots, Slot, SlotFuture, WriteFailure, slot_containing,
+    write_checked, write_verified,
 };
 
 pub use backup::{Backup, BackupFile, BackupRegion};

@@ -14,50 +14,26 @@
 //! `HAL_Feature_Get(FEATURE_CLOUD_UDP)`; not used yet), and its UDP address block (3490) lies
 //! outside every key slot, so 211 cannot back it up byte for byte.
 
-use super::backup::{Backup, BackupRegion};
-use super::error::{DoctorError, RestoreOutcome};
-use super::plan::{self, Action, CloudAccess, Plan, PlanBlock, PlanOptions};
+use super::backup::Backup;
+use super::error::DoctorError;
+use super::plan::{Plan, PlanOptions};
+use super::repair::Repair;
 use super::running::{RunningDevice, RunningFacts};
 use super::session::{
-    CloudContext, Diagnosis, Identity, OFFLINE_NEXT_STEPS, RepairReport, SendOutcome,
-    VerifyOutcome, cloud_algorithm, look_up, new_key, private_key_word, server_key_word,
+    CloudContext, Diagnosis, Identity, OFFLINE_NEXT_STEPS, RepairReport, VerifyOutcome,
 };
-use super::slots::{KeySlots, RepairPath, RuntimeSlots, Slot, slot_containing, write_verified};
+use super::slots::{KeySlots, RUNTIME_PRIVATE, RepairPath, RuntimeSlots};
 use super::{CancelFlag, DoctorEvent, Step};
-use crate::cloud::{self, AccessToken, ApiError, CloudApi, KeyUpload, ProductRef};
-use crate::device::{KEYS_ALT, Platform, TransportKeys};
-use crate::keys::diagnose::PrivateKeyStatus;
-use crate::keys::{self, DctReport, DctSnapshot, PublicKeyInfo};
+use crate::cloud::{self, ApiError, CloudApi, ProductRef};
+use crate::device::Platform;
 use crate::runtime::keys::{ServerAddressReply, ServerProtocol};
 use crate::runtime::{self, Channel, ConnectionStatus};
 use crate::usb::{Counting, TransferCounts, Transport};
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 /// How long the first key request may stay PENDING before the page concludes the device is busy
 /// reaching the cloud and sends request 70 (listening mode) to stop that attempt.
 pub const BUSY_PENDING_MS: u32 = 5_000;
-
-/// The slots read over 211 on a Photon or P1 (TCP): private key, public key, server key with the
-/// address block inside it (particle-dct.md 2).
-const PRIVATE: Slot = Slot {
-    what: "device private key",
-    address: 34,
-    len: 1216,
-};
-const PUBLIC: Slot = Slot {
-    what: "device public key",
-    address: 1250,
-    len: 384,
-};
-const SERVER: Slot = Slot {
-    what: "server key and address",
-    address: 2082,
-    len: 768,
-};
-/// The DCT span the diagnosis sees: the three slots; bytes between them that no key request
-/// reads (1634..2082: IP configuration, claim code, claim flag) are taken as erased.
-const SPAN: std::ops::Range<u32> = 34..2850;
 
 /// Why the repair goes through DFU mode instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,22 +52,15 @@ pub enum PathChoice<T: Transport> {
     },
 }
 
-/// A repair session with a running Photon or P1 over control requests.
+/// A repair session with a running Photon or P1 over control requests: the one repair
+/// ([`Repair`]) on the slots of requests 211/210 ([`RuntimeSlots`]), and what only this path does
+/// (stopping a busy device with 70, the reset 40 and the device's own status 300).
 pub struct RuntimeDoctor<T: Transport> {
     t: Counting<T>,
     facts: RunningFacts,
-    cancel: CancelFlag,
-    /// The slots as read and, after each verified write, as read back.
-    slots: Vec<BackupRegion>,
-    backup: Option<Backup>,
-    product: Option<ProductRef>,
-    lookup_product: Option<ProductRef>,
-    cloud_product_id: Option<u32>,
+    pub(super) repair: Repair,
     /// Request 70 was sent: the LED blinks dark blue until the reset.
     listening: bool,
-    /// A write request (210) was sent: from then on a failure is recovered on this path
-    /// (restore), never by switching to DFU mode without the backup.
-    wrote: bool,
 }
 
 /// How the device did after the reset (request 40).
@@ -144,15 +113,9 @@ impl<T: Transport> RuntimeDoctor<T> {
         }
         let mut doctor = Self {
             t,
+            repair: Repair::new(facts.device_id.clone(), facts.platform, cancel),
             facts,
-            cancel,
-            slots: Vec::new(),
-            backup: None,
-            product: None,
-            lookup_product: None,
-            cloud_product_id: None,
             listening: false,
-            wrote: false,
         };
         match doctor.probe(on_event).await {
             Ok(()) => {
@@ -182,7 +145,7 @@ impl<T: Transport> RuntimeDoctor<T> {
         let first = {
             let channel = Channel::resume(&mut self.t).with_max_pending_ms(BUSY_PENDING_MS);
             let mut slots = RuntimeSlots { channel, platform };
-            slots.read_slot(PRIVATE).await
+            slots.read_slot(RUNTIME_PRIVATE).await
         };
         let slot = match first {
             Err(DoctorError::Runtime(runtime::Error::StillPending { waited_ms, .. })) => {
@@ -197,25 +160,27 @@ impl<T: Transport> RuntimeDoctor<T> {
                      (listening mode) until the repair resets it"
                         .into(),
                 ));
-                self.slots_io().read_slot(PRIVATE).await?
+                self.parts().1.read_slot(RUNTIME_PRIVATE).await?
             }
             other => other?,
         };
-        self.slots = vec![region(PRIVATE, slot)];
+        self.repair.hold(RUNTIME_PRIVATE, slot);
         Ok(())
     }
 
-    fn slots_io(&mut self) -> RuntimeSlots<'_, Counting<T>> {
-        RuntimeSlots {
+    /// The one repair and the key slots it works on, borrowed together.
+    pub(super) fn parts(&mut self) -> (&mut Repair, RuntimeSlots<'_, Counting<T>>) {
+        let slots = RuntimeSlots {
             channel: Channel::resume(&mut self.t),
             platform: self.facts.platform,
-        }
+        };
+        (&mut self.repair, slots)
     }
 
     /// Gives the running device back for the DFU path (request 50) after a key request failed,
     /// only while nothing has been written; `Err(self)` once a write was sent.
     pub fn fall_back(self) -> Result<RunningDevice<T>, Box<Self>> {
-        if self.wrote {
+        if self.repair.wrote {
             return Err(Box::new(self));
         }
         Ok(RunningDevice::from_parts(self.t, self.facts))
@@ -240,29 +205,16 @@ impl<T: Transport> RuntimeDoctor<T> {
 
     /// What "Wait longer" and "Send the key now" need after the reset.
     pub fn online_wait(&self) -> super::OnlineWait {
-        super::OnlineWait {
-            device_id: self.facts.device_id.clone(),
-            product: self.lookup_product.clone(),
-            told_product: self.product.clone(),
-        }
+        self.repair.online_wait()
     }
 
     pub fn backup(&self) -> Option<&Backup> {
-        self.backup.as_ref()
+        self.repair.backup()
     }
 
     /// As [`super::Doctor::set_product`].
     pub fn set_product(&mut self, product: Option<ProductRef>) {
-        self.cloud_product_id = product.as_ref().and_then(ProductRef::id);
-        self.product = product;
-    }
-
-    fn check_cancel(&self, before: Step) -> Result<(), DoctorError> {
-        if self.cancel.is_cancelled() {
-            Err(DoctorError::Cancelled { before })
-        } else {
-            Ok(())
-        }
+        self.repair.set_product(product);
     }
 
     /// Who the device is, as the page shows it.
@@ -276,79 +228,30 @@ impl<T: Transport> RuntimeDoctor<T> {
         }
     }
 
-    fn keys(&self) -> &'static TransportKeys {
-        self.facts.platform.info().default_keys()
-    }
-
-    /// The diagnosis of the slots as last read (or read back).
-    fn report(&self) -> DctReport {
-        let mut span = Zeroizing::new(vec![keys::ERASED; (SPAN.end - SPAN.start) as usize]);
-        for r in &self.slots {
-            let at = (r.address - SPAN.start) as usize;
-            span[at..at + r.bytes.len()].copy_from_slice(&r.bytes);
-        }
-        let mut report = keys::diagnose(
-            self.facts.platform,
-            &DctSnapshot::new(SPAN.start, &span),
-            Some(&self.facts.device_id),
-        );
-        // The claim flag (1825) is in no key slot: not read on this path.
-        report.claimed = None;
-        report
-    }
-
-    /// Reads the key slots (211: private key, public key, server key with the address block) and
-    /// the address as the firmware parses it (221), diagnoses them, and asks the cloud.
+    /// Reads the key slots (211: private key, public key, server key with the address block) as
+    /// the one repair does, and the address as the firmware parses it (221), and asks the cloud.
     pub async fn diagnose<C: CloudApi>(
         &mut self,
         cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Diagnosis, DoctorError> {
-        self.check_cancel(Step::Diagnose)?;
-        on_event(DoctorEvent::Step(Step::Diagnose));
-        let mut read = Vec::new();
-        for slot in [PRIVATE, PUBLIC, SERVER] {
-            let bytes = self.slots_io().read_slot(slot).await?;
-            read.push(region(slot, bytes));
-        }
-        self.slots = read;
-        let address = Channel::resume(&mut self.t)
+        let identity = self.identity();
+        let (repair, mut slots) = self.parts();
+        let report = repair.read_for_diagnosis(&mut slots, on_event).await?;
+        let address = slots
+            .channel
             .get_server_address(ServerProtocol::Tcp)
             .await?;
-        let report = self.report();
         on_event(DoctorEvent::Log(format!(
-            "read the key slots over control requests: private key {}, server key {}, address {}",
-            private_key_word(&report.private_key),
-            server_key_word(&report),
+            "the firmware reads the server address as {} (request 221)",
             match &address {
                 ServerAddressReply::Address { address, port } => format!("{address}:{port}"),
-                ServerAddressReply::NotSet => "not set (the firmware uses its built-in one)".into(),
+                ServerAddressReply::NotSet => "not set (it uses its built-in one)".into(),
             }
         )));
-        let (access, cloud_device) = match cloud.token {
-            None => (CloudAccess::SignedOut, None),
-            Some(token) => {
-                let found = look_up(
-                    cloud.api,
-                    token,
-                    &self.facts.device_id,
-                    self.product.clone(),
-                    on_event,
-                )
-                .await;
-                self.lookup_product = found.lookup_product;
-                if found.summary.is_some() {
-                    self.cloud_product_id = found.cloud_product_id;
-                }
-                (found.access, found.summary)
-            }
-        };
-        Ok(Diagnosis {
-            identity: self.identity(),
-            report,
-            cloud: access,
-            cloud_device,
-        })
+        Ok(repair
+            .finish_diagnosis(identity, report, cloud, on_event)
+            .await)
     }
 
     /// Keeps the slots a repair may write (private key, server key and address) as the backup.
@@ -356,253 +259,41 @@ impl<T: Transport> RuntimeDoctor<T> {
         &mut self,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<&Backup, DoctorError> {
-        self.check_cancel(Step::BackUp)?;
-        on_event(DoctorEvent::Step(Step::BackUp));
-        let regions: Vec<BackupRegion> = self
-            .slots
-            .iter()
-            .filter(|r| r.address == PRIVATE.address || r.address == SERVER.address)
-            .cloned()
-            .collect();
-        if regions.len() != 2 {
-            return Err(DoctorError::NoBackup);
-        }
-        on_event(DoctorEvent::Log(
-            "backup of the private key slot (1216 bytes at 0x0022) and the server key slot (768 \
-             bytes at 0x0822) held in this page"
-                .into(),
-        ));
-        Ok(self.backup.insert(Backup {
-            device_id: self.facts.device_id.clone(),
-            platform: self.facts.platform,
-            regions,
-        }))
+        self.repair.back_up(on_event)
     }
 
-    /// Plans exactly as in DFU mode.
+    /// Plans exactly as in DFU mode: the same code.
     pub fn plan(
         &self,
         diagnosis: &Diagnosis,
         options: &PlanOptions,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Plan, DoctorError> {
-        on_event(DoctorEvent::Step(Step::Plan));
-        let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
-        let plan = plan::plan(
-            &diagnosis.report,
-            self.keys(),
-            backup,
-            &diagnosis.cloud,
-            options,
-        );
-        for action in &plan.actions {
-            on_event(DoctorEvent::Log(format!("plan: {}", action.describe())));
-        }
-        Ok(plan)
+        self.repair.plan(diagnosis, options, on_event)
     }
 
-    /// Writes the plan's regions as whole slots (210), each read back (211) and compared, rolled
-    /// back from the backup on failure; then sends the public key derived from the read-back
-    /// private key.
+    /// The one repair over requests 210 (whole slots) and 211 (read back): each write compared
+    /// and rolled back from the backup on failure; then the public key derived from the read-back
+    /// private key is sent.
     pub async fn repair<C: CloudApi>(
         &mut self,
         plan: &Plan,
         cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<RepairReport, DoctorError> {
-        if let Some(PlanBlock::CloudNeeded { reason }) = &plan.blocked {
-            return Err(DoctorError::CloudNeeded {
-                reason: reason.clone(),
-            });
-        }
-        if plan.blocked.is_some() {
-            return Err(DoctorError::NoBackup);
-        }
-        self.check_cancel(Step::Repair)?;
-        on_event(DoctorEvent::Step(Step::Repair));
-        let mut written = Vec::new();
-        for action in &plan.actions {
-            self.check_cancel(Step::Repair)?;
-            match action {
-                Action::WriteServerKey {
-                    alt,
-                    address,
-                    bytes,
-                    ..
-                } => {
-                    self.write_region(*alt, *address, bytes, on_event).await?;
-                    written.push("server key");
-                }
-                Action::NewDeviceKey {
-                    algorithm,
-                    alt,
-                    address,
-                    slot_len,
-                    ..
-                } => {
-                    let key = new_key(*algorithm, on_event)?;
-                    let mut image = Zeroizing::new(vec![keys::ERASED; *slot_len as usize]);
-                    image[..key.der().len()].copy_from_slice(key.der());
-                    drop(key);
-                    self.write_region(*alt, *address, &image, on_event).await?;
-                    written.push("device private key");
-                }
-                Action::SendPublicKey { .. } => {}
-            }
-        }
-        let public_key = match self.report().private_key {
-            PrivateKeyStatus::Valid { public_key } => public_key,
-            other => {
-                return Err(DoctorError::KeyNotOnDevice {
-                    reason: private_key_word(&other).to_owned(),
-                });
-            }
-        };
-        on_event(DoctorEvent::Log(format!(
-            "the key on the device (as read back) has public key {}",
-            public_key.fingerprint
-        )));
-        let send = match plan.send_action() {
-            Some(product_id) => match self
-                .send(&public_key, cloud.api, cloud.token, product_id, on_event)
-                .await
-            {
-                Ok(()) => SendOutcome::Sent,
-                Err(e) => {
-                    on_event(DoctorEvent::Log(format!(
-                        "sending the public key failed: {e}; the device keeps its new key"
-                    )));
-                    SendOutcome::Failed {
-                        error: e.to_string(),
-                        hint: e.hint(),
-                    }
-                }
-            },
-            None => SendOutcome::Deferred,
-        };
-        Ok(RepairReport {
-            written,
-            public_key: Some(public_key),
-            send,
-            path: RepairPath::ControlRequests,
-        })
+        let (repair, mut slots) = self.parts();
+        repair.repair(&mut slots, plan, cloud, on_event).await
     }
 
-    /// Lays `bytes` over the backed-up slot that holds them and writes the whole slot through
-    /// [`write_verified`]. Refuses a region outside the backup.
-    async fn write_region(
-        &mut self,
-        alt: u8,
-        address: u32,
-        bytes: &[u8],
-        on_event: &mut dyn FnMut(DoctorEvent),
-    ) -> Result<(), DoctorError> {
-        let slot = slot_containing(address, bytes.len())
-            .filter(|_| alt == KEYS_ALT)
-            .ok_or(DoctorError::NoBackup)?;
-        let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
-        let original = Zeroizing::new(
-            backup
-                .bytes_at(alt, slot.address, slot.len as usize)
-                .ok_or(DoctorError::NoBackup)?
-                .to_vec(),
-        );
-        let mut image = original.clone();
-        let at = (address - slot.address) as usize;
-        image[at..at + bytes.len()].copy_from_slice(bytes);
-        on_event(DoctorEvent::Progress {
-            done: 0,
-            total: slot.len,
-        });
-        self.wrote = true;
-        match write_verified(&mut self.slots_io(), slot, &image, &original).await {
-            Ok(back) => {
-                self.patch(slot, back);
-                on_event(DoctorEvent::Progress {
-                    done: slot.len,
-                    total: slot.len,
-                });
-                on_event(DoctorEvent::Log(format!(
-                    "wrote the {} ({} bytes at {:#06x}, request 210) and read it back identical \
-                     (request 211)",
-                    slot.what, slot.len, slot.address
-                )));
-                Ok(())
-            }
-            Err(e) => {
-                on_event(DoctorEvent::Log(format!("{e}")));
-                if let DoctorError::SlotWriteFailed {
-                    restore: RestoreOutcome::Restored | RestoreOutcome::Unchanged,
-                    ..
-                } = &e
-                {
-                    self.patch(slot, original);
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn patch(&mut self, slot: Slot, bytes: Zeroizing<Vec<u8>>) {
-        self.slots.retain(|r| r.address != slot.address);
-        self.slots.push(region(slot, bytes));
-    }
-
-    async fn send<C: CloudApi>(
-        &self,
-        public_key: &PublicKeyInfo,
-        api: &mut C,
-        token: Option<&AccessToken>,
-        product_id: Option<u32>,
-        on_event: &mut dyn FnMut(DoctorEvent),
-    ) -> Result<(), DoctorError> {
-        let token = token.ok_or_else(|| DoctorError::CloudNeeded {
-            reason: "nobody is signed in".into(),
-        })?;
-        let upload = KeyUpload {
-            device_id: self.facts.device_id.clone(),
-            public_key_pem: public_key.pem.clone(),
-            algorithm: cloud_algorithm(public_key.algorithm),
-            product_id,
-        };
-        api.send_public_key(token, &upload).await?;
-        on_event(DoctorEvent::Log(format!(
-            "sent public key {} to the cloud",
-            public_key.fingerprint
-        )));
-        Ok(())
-    }
-
-    /// Writes the backed-up slots back where they differ from the device, each verified.
+    /// Writes the backed-up slots back where they differ from the device, each verified. Returns
+    /// the slots restored.
     pub async fn restore(
         &mut self,
         backup: &Backup,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<usize, DoctorError> {
-        if backup.device_id != self.facts.device_id {
-            return Err(DoctorError::BackupOfOtherDevice {
-                backup: backup.device_id.clone(),
-                connected: self.facts.device_id.clone(),
-            });
-        }
-        let mut restored = 0;
-        for r in &backup.regions {
-            let slot = slot_containing(r.address, r.bytes.len())
-                .filter(|s| s.address == r.address && s.len as usize == r.bytes.len())
-                .ok_or(DoctorError::NoBackup)?;
-            let now = self.slots_io().read_slot(slot).await?;
-            if now.as_slice() == r.bytes.as_slice() {
-                continue;
-            }
-            let back = write_verified(&mut self.slots_io(), slot, &r.bytes, &now).await?;
-            self.patch(slot, back);
-            restored += 1;
-            on_event(DoctorEvent::Log(format!(
-                "restored the {} from the backup (request 210, read back with 211)",
-                slot.what
-            )));
-        }
-        Ok(restored)
+        let (repair, mut slots) = self.parts();
+        Ok(repair.restore(&mut slots, backup, on_event).await?.units)
     }
 
     /// Resets the device (40) so the firmware reads its new keys at the next handshake, then
@@ -616,7 +307,7 @@ impl<T: Transport> RuntimeDoctor<T> {
         timeout_ms: u32,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<RuntimeVerify, DoctorError> {
-        self.check_cancel(Step::Verify)?;
+        self.repair.check_cancel(Step::Verify)?;
         on_event(DoctorEvent::Step(Step::Verify));
         Channel::resume(&mut self.t).reset().await?;
         on_event(DoctorEvent::Log(
@@ -634,7 +325,7 @@ impl<T: Transport> RuntimeDoctor<T> {
                     .api
                     .wait_until_online_in(
                         token,
-                        self.lookup_product.as_ref(),
+                        self.repair.lookup_product.as_ref(),
                         &self.facts.device_id,
                         0,
                         1,
@@ -699,7 +390,7 @@ impl<T: Transport> RuntimeDoctor<T> {
                     next_steps: OFFLINE_NEXT_STEPS.to_vec(),
                 };
             }
-            if self.cancel.is_cancelled() {
+            if self.repair.cancel.is_cancelled() {
                 break VerifyOutcome::StoppedWaiting {
                     waited_s: waited.div_ceil(1000),
                     next_steps: OFFLINE_NEXT_STEPS.to_vec(),
@@ -730,12 +421,41 @@ impl<T: Transport> RuntimeDoctor<T> {
     }
 }
 
-fn region(slot: Slot, bytes: Zeroizing<Vec<u8>>) -> BackupRegion {
-    BackupRegion {
-        alt: KEYS_ALT,
-        address: slot.address,
-        bytes,
+/// How long the second witness's request 300 may stay PENDING: it only decorates what the cloud
+/// said.
+pub const WITNESS_PENDING_MS: u32 = 3_000;
+/// How long the page looks for the device's runtime personality after the repair (it resets,
+/// boots and enumerates again; the cloud may report it online first): 10 s, unverified on
+/// hardware.
+pub const WITNESS_APPEARS_WITHIN_MS: u32 = 10_000;
+
+/// The device's own view of its cloud connection (request 300), read from `t`, its runtime
+/// personality once it restarted after a repair: a second witness beside the cloud API, never
+/// required. `None` unless `t` is device `device_id` running its firmware and it answers.
+pub async fn device_witness<T: Transport>(
+    t: &mut T,
+    device_id: &str,
+    on_event: &mut dyn FnMut(DoctorEvent),
+) -> Option<ConnectionStatus> {
+    let info = t.info();
+    let (_, mode) = crate::device::Platform::from_usb_ids(info.vendor_id, info.product_id)?;
+    let same = info
+        .device_id()
+        .is_some_and(|id| id.eq_ignore_ascii_case(device_id.trim()));
+    if mode != crate::device::UsbMode::Runtime || !same {
+        return None;
     }
+    let status = Channel::open(t)
+        .await
+        .ok()?
+        .with_max_pending_ms(WITNESS_PENDING_MS)
+        .cloud_status()
+        .await
+        .ok()?;
+    on_event(DoctorEvent::Log(format!(
+        "the device reports its cloud connection: {status:?} (request 300)"
+    )));
+    Some(status)
 }
 
 /// Whether Device OS `version` is 0.8 or later (unparsable versions are taken as new).

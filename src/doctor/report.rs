@@ -407,6 +407,20 @@ pub fn repair_summary(r: &RepairReport) -> String {
     format!("{written}{key}; {send}")
 }
 
+/// The device's own view of its cloud connection (request 300), as the Verify step shows it
+/// beside the cloud's.
+pub fn device_status_sentence(status: crate::runtime::ConnectionStatus) -> String {
+    use crate::runtime::ConnectionStatus as S;
+    let said = match status {
+        S::Connected => "connected to the cloud".to_owned(),
+        S::Connecting => "still connecting to the cloud".to_owned(),
+        S::Disconnected => "not connected to the cloud".to_owned(),
+        S::Disconnecting => "disconnecting from the cloud".to_owned(),
+        S::Unknown(code) => format!("a connection state this page does not know ({code})"),
+    };
+    format!("The device itself reports it is {said} (asked over USB, request 300).")
+}
+
 /// The verification's outcome: a headline and the next steps.
 pub fn verify_summary(v: &VerifyOutcome) -> (String, Vec<String>) {
     match v {

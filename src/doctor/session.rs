@@ -4,16 +4,20 @@
 //! and may stop between any two (or set the [`CancelFlag`]). Cloud calls take the [`CloudApi`] and
 //! the access token as arguments so "diagnose only" works signed out.
 
-use super::backup::{Backup, BackupRegion};
-use super::error::{AfterFailure, DoctorError, RestoreOutcome};
-use super::plan::{self, Action, CloudAccess, Plan, PlanBlock, PlanOptions};
+use super::backup::Backup;
+use super::error::{AfterFailure, DoctorError};
+use super::plan::{CloudAccess, Plan, PlanOptions};
+use super::repair::Repair;
+use super::slots::{
+    DfuSlots, KeySlots, RepairPath, Slot, SlotFuture, dfu_key_area, dfu_write_unit,
+};
 use super::{CancelFlag, DoctorEvent, Step};
 use crate::cloud::{self, AccessToken, ApiError, CloudApi, DeviceInfo, KeyUpload, ProductRef};
-use crate::device::{KEYS_ALT, KeyAlgorithm, Platform, TransportKeys, UsbMode};
+use crate::device::{KEYS_ALT, KeyAlgorithm, Platform, UsbMode};
 use crate::dfu::{self, AltFacts, Dfu, Erase, LeaveOutcome};
 use crate::keys::diagnose::PrivateKeyStatus;
-use crate::keys::{self, DctReport, DctSnapshot, PublicKeyInfo};
-use crate::usb::{Counting, TransferCounts, Transport, TransportError};
+use crate::keys::{self, DctReport, PublicKeyInfo};
+use crate::usb::{Counting, TransferCounts, Transport};
 use serde::Serialize;
 use std::ops::Range;
 use zeroize::Zeroizing;
@@ -270,27 +274,99 @@ pub struct CloudContext<'a, C: CloudApi> {
     pub token: Option<&'a AccessToken>,
 }
 
-/// A repair session with one device in DFU mode.
+/// A repair session with one device in DFU mode: the one repair ([`Repair`]) on the slots of
+/// the bootloader's alternate setting 1 ([`DfuAccess`]), and what only DFU mode does (the
+/// internal-flash dump, leaving DFU mode).
 pub struct Doctor<T: Transport> {
     pub(super) t: Counting<T>,
     pub(super) identity: Identity,
-    cancel: CancelFlag,
-    /// The last full read of the key area, kept by `diagnose`.
-    snapshot: Option<BackupRegion>,
-    backup: Option<Backup>,
-    /// What the device holds in the key area: the diagnosis read, patched with every write that
-    /// was read back identical since. Deriving the public key from it is deriving it from bytes
-    /// read back from the device, without reading them a third time.
-    pub(super) keys_area: Option<BackupRegion>,
+    pub(super) repair: Repair,
     /// The descriptors of each alternate setting opened so far, and which one is selected.
     pub(super) alts: Vec<AltFacts>,
     pub(super) selected: Option<u8>,
-    /// The product the device belongs to, when the page was told (a support link's `product=`).
-    product: Option<ProductRef>,
-    /// The product whose route answered the diagnosis's lookup, so the verify step asks the same.
-    lookup_product: Option<ProductRef>,
-    /// The product id key uploads carry, from the cloud's record of the device.
-    pub(super) cloud_product_id: Option<u32>,
+}
+
+/// The key slots of a connected DFU device: a session on alt 1 resumed for each operation
+/// ([`Doctor::session`]), each one run by [`DfuSlots`].
+pub(super) struct DfuAccess<'a, T: Transport> {
+    t: &'a mut Counting<T>,
+    alts: &'a mut Vec<AltFacts>,
+    selected: &'a mut Option<u8>,
+    platform: Platform,
+    /// The last write's note (the waits the device asked for).
+    note: Option<String>,
+}
+
+impl<T: Transport> DfuAccess<'_, T> {
+    fn layout(&self) -> Result<&dfu::layout::MemoryLayout, DoctorError> {
+        self.alts
+            .iter()
+            .find(|f| f.alternate == KEYS_ALT)
+            .map(|f| &f.layout)
+            .ok_or(DoctorError::NoBackup)
+    }
+
+    fn erase(&self) -> Erase {
+        match self.platform.info().erase_before_write {
+            true => Erase::Sectors,
+            false => Erase::Never,
+        }
+    }
+
+    async fn session(&mut self) -> Result<Dfu<'_, Counting<T>>, DoctorError> {
+        Doctor::session(&mut *self.t, &mut *self.alts, &mut *self.selected, KEYS_ALT).await
+    }
+}
+
+impl<T: Transport> KeySlots for DfuAccess<'_, T> {
+    fn path(&self) -> RepairPath {
+        RepairPath::Dfu
+    }
+
+    fn read_slot(&mut self, slot: Slot) -> SlotFuture<'_, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            let mut dfu = self.session().await?;
+            DfuSlots(&mut dfu).read_slot(slot).await
+        })
+    }
+
+    fn write_slot<'a>(&'a mut self, slot: Slot, bytes: &'a [u8]) -> SlotFuture<'a, ()> {
+        Box::pin(async move {
+            let mut dfu = self.session().await?;
+            DfuSlots(&mut dfu).write_slot(slot, bytes).await
+        })
+    }
+
+    fn write_and_read_back<'a>(
+        &'a mut self,
+        slot: Slot,
+        bytes: &'a [u8],
+    ) -> SlotFuture<'a, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            let mut dfu = self.session().await?;
+            let mut slots = DfuSlots(&mut dfu);
+            let back = slots.write_and_read_back(slot, bytes).await;
+            let note = slots.write_note();
+            self.note = note;
+            back
+        })
+    }
+
+    fn key_area(&self) -> Result<Vec<Slot>, DoctorError> {
+        Ok(vec![dfu_key_area(self.platform, self.layout()?)?])
+    }
+
+    fn write_unit(&self, address: u32, len: usize) -> Result<Slot, DoctorError> {
+        dfu_write_unit(self.erase(), self.layout()?, address, len)
+    }
+
+    fn zeros_mean_unreachable(&self) -> bool {
+        true
+    }
+
+    fn write_note(&mut self) -> Option<String> {
+        self.note.take()
+    }
 }
 
 impl<T: Transport> Doctor<T> {
@@ -346,16 +422,10 @@ impl<T: Transport> Doctor<T> {
         )));
         Ok(Self {
             t,
+            repair: Repair::new(identity.device_id.clone(), platform, cancel),
             identity,
-            cancel,
-            snapshot: None,
-            backup: None,
-            keys_area: None,
             alts: vec![facts],
             selected: Some(KEYS_ALT),
-            product: None,
-            lookup_product: None,
-            cloud_product_id: None,
         })
     }
 
@@ -363,8 +433,19 @@ impl<T: Transport> Doctor<T> {
     /// the device up through `GET /v1/products/:product/devices/:id`, as Particle's clients do for
     /// product devices, and a key upload carries the product's id.
     pub fn set_product(&mut self, product: Option<ProductRef>) {
-        self.cloud_product_id = product.as_ref().and_then(ProductRef::id);
-        self.product = product;
+        self.repair.set_product(product);
+    }
+
+    /// The one repair and the key slots it works on, borrowed together.
+    pub(super) fn parts(&mut self) -> (&mut Repair, DfuAccess<'_, T>) {
+        let slots = DfuAccess {
+            t: &mut self.t,
+            alts: &mut self.alts,
+            selected: &mut self.selected,
+            platform: self.identity.platform,
+            note: None,
+        };
+        (&mut self.repair, slots)
     }
 
     /// A DFU session on `alt`: the first time with [`Dfu::open`] (descriptors read), after that
@@ -405,21 +486,7 @@ impl<T: Transport> Doctor<T> {
 
     /// The backup taken by [`Doctor::back_up`], if any.
     pub fn backup(&self) -> Option<&Backup> {
-        self.backup.as_ref()
-    }
-
-    fn check_cancel(&self, before: Step) -> Result<(), DoctorError> {
-        if self.cancel.is_cancelled() {
-            Err(DoctorError::Cancelled { before })
-        } else {
-            Ok(())
-        }
-    }
-
-    pub(super) fn keys(&self, report: &DctReport) -> &'static TransportKeys {
-        let info = self.identity.platform.info();
-        info.keys(report.transport.active)
-            .unwrap_or(info.default_keys())
+        self.repair.backup()
     }
 
     /// Reads every key slot of the platform (read-only), classifies them the way the firmware
@@ -429,70 +496,12 @@ impl<T: Transport> Doctor<T> {
         cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Diagnosis, DoctorError> {
-        self.check_cancel(Step::Diagnose)?;
-        on_event(DoctorEvent::Step(Step::Diagnose));
-        // The range is known from the descriptors `connect` read: no transfer needed for it.
-        let total = self
-            .alts
-            .iter()
-            .find(|f| f.alternate == KEYS_ALT)
-            .and_then(|f| snapshot_range(self.identity.platform, &f.layout).ok())
-            .map_or(0, |range| range.end - range.start);
-        on_event(DoctorEvent::Progress { done: 0, total });
-        let report = self.read_keys_area().await?;
-        let area = self.keys_area.clone().ok_or(DoctorError::NoBackup)?;
-        let len = area.bytes.len();
-        on_event(DoctorEvent::Progress {
-            done: len as u32,
-            total: len as u32,
-        });
-        // A Gen 2 bootloader that cannot find the DCT functions in system-part2 answers every read
-        // with zeros (dfuse-protocol.md 9.5). That is not a blank DCT, and nothing may be written.
-        if area.bytes.iter().all(|&b| b == 0) {
-            return Err(DoctorError::DctUnreachable);
-        }
-        on_event(DoctorEvent::Log(format!(
-            "read {len} bytes of keys at {:#06x}: private key {}, server key {}",
-            area.address,
-            private_key_word(&report.private_key),
-            server_key_word(&report)
-        )));
-        self.snapshot = Some(area);
-
-        let (access, cloud_device) = match cloud.token {
-            None => (CloudAccess::SignedOut, None),
-            Some(token) => self.look_up(cloud.api, token, on_event).await,
-        };
-        Ok(Diagnosis {
-            identity: self.identity.clone(),
-            report,
-            cloud: access,
-            cloud_device,
-        })
-    }
-
-    /// Asks the cloud about the device: through its product's route when the product is known
-    /// (falling back to `/v1/devices/:id` if the product does not have it), else through
-    /// `/v1/devices/:id`; then, for a product device, whether the account may send its key.
-    async fn look_up<C: CloudApi>(
-        &mut self,
-        api: &mut C,
-        token: &AccessToken,
-        on_event: &mut dyn FnMut(DoctorEvent),
-    ) -> (CloudAccess, Option<CloudDeviceSummary>) {
-        let found = look_up(
-            api,
-            token,
-            &self.identity.device_id,
-            self.product.clone(),
-            on_event,
-        )
-        .await;
-        self.lookup_product = found.lookup_product;
-        if found.summary.is_some() {
-            self.cloud_product_id = found.cloud_product_id;
-        }
-        (found.access, found.summary)
+        let identity = self.identity.clone();
+        let (repair, mut slots) = self.parts();
+        let report = repair.read_for_diagnosis(&mut slots, on_event).await?;
+        Ok(repair
+            .finish_diagnosis(identity, report, cloud, on_event)
+            .await)
     }
 
     /// Keeps the bytes the diagnosis read as the backup: every region a repair may touch. No
@@ -501,21 +510,7 @@ impl<T: Transport> Doctor<T> {
         &mut self,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<&Backup, DoctorError> {
-        self.check_cancel(Step::BackUp)?;
-        on_event(DoctorEvent::Step(Step::BackUp));
-        let region = self.snapshot.take().ok_or(DoctorError::NoBackup)?;
-        on_event(DoctorEvent::Log(format!(
-            "backup of {} bytes (alt {}, {:#06x}..{:#06x}) held in this page",
-            region.bytes.len(),
-            region.alt,
-            region.address,
-            region.end()
-        )));
-        Ok(self.backup.insert(Backup {
-            device_id: self.identity.device_id.clone(),
-            platform: self.identity.platform,
-            regions: vec![region],
-        }))
+        self.repair.back_up(on_event)
     }
 
     /// Plans the smallest repair (pure: nothing is written).
@@ -525,17 +520,7 @@ impl<T: Transport> Doctor<T> {
         options: &PlanOptions,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<Plan, DoctorError> {
-        on_event(DoctorEvent::Step(Step::Plan));
-        let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
-        let keys = self.keys(&diagnosis.report);
-        let plan = plan::plan(&diagnosis.report, keys, backup, &diagnosis.cloud, options);
-        for action in &plan.actions {
-            on_event(DoctorEvent::Log(format!("plan: {}", action.describe())));
-        }
-        if plan.is_empty() && plan.blocked.is_none() {
-            on_event(DoctorEvent::Log("plan: nothing to change".into()));
-        }
-        Ok(plan)
+        self.repair.plan(diagnosis, options, on_event)
     }
 
     /// Carries out a plan: writes (each read back and compared, rolled back from the backup on
@@ -546,75 +531,8 @@ impl<T: Transport> Doctor<T> {
         cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<RepairReport, DoctorError> {
-        if let Some(PlanBlock::CloudNeeded { reason }) = &plan.blocked {
-            return Err(DoctorError::CloudNeeded {
-                reason: reason.clone(),
-            });
-        }
-        if plan.blocked.is_some() {
-            return Err(DoctorError::NoBackup);
-        }
-        self.check_cancel(Step::Repair)?;
-        on_event(DoctorEvent::Step(Step::Repair));
-        let mut written = Vec::new();
-        for action in &plan.actions {
-            self.check_cancel(Step::Repair)?;
-            match action {
-                Action::WriteServerKey {
-                    alt,
-                    address,
-                    bytes,
-                    ..
-                } => {
-                    self.write_region(*alt, *address, bytes, "server key", on_event)
-                        .await?;
-                    written.push("server key");
-                }
-                Action::NewDeviceKey {
-                    algorithm,
-                    alt,
-                    address,
-                    slot_len,
-                    ..
-                } => {
-                    let key = new_key(*algorithm, on_event)?;
-                    self.write_private_key(key, *alt, *address, *slot_len, on_event)
-                        .await?;
-                    written.push("device private key");
-                }
-                Action::SendPublicKey { .. } => {}
-            }
-        }
-
-        // What the cloud gets is derived from what the device holds: the bytes every write was
-        // read back and compared against.
-        let public_key = self.read_device_public_key(false, on_event).await?;
-        let send = match plan.send_action() {
-            Some(product_id) => {
-                match self
-                    .send(&public_key, cloud.api, cloud.token, product_id, on_event)
-                    .await
-                {
-                    Ok(()) => SendOutcome::Sent,
-                    Err(e) => {
-                        on_event(DoctorEvent::Log(format!(
-                            "sending the public key failed: {e}; the device keeps its new key"
-                        )));
-                        SendOutcome::Failed {
-                            error: e.to_string(),
-                            hint: e.hint(),
-                        }
-                    }
-                }
-            }
-            None => SendOutcome::Deferred,
-        };
-        Ok(RepairReport {
-            written,
-            public_key: Some(public_key),
-            send,
-            path: super::RepairPath::Dfu,
-        })
+        let (repair, mut slots) = self.parts();
+        repair.repair(&mut slots, plan, cloud, on_event).await
     }
 
     /// Sends the public key of the private key on the device again (after a failed or deferred
@@ -625,10 +543,10 @@ impl<T: Transport> Doctor<T> {
         cloud: CloudContext<'_, C>,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<PublicKeyInfo, DoctorError> {
-        let public_key = self.read_device_public_key(true, on_event).await?;
-        self.send(&public_key, cloud.api, cloud.token, product_id, on_event)
-            .await?;
-        Ok(public_key)
+        let (repair, mut slots) = self.parts();
+        repair
+            .send_key_from_device(&mut slots, product_id, cloud, on_event)
+            .await
     }
 
     /// Reads back every region of `backup` (the slots a repair may have touched) and compares:
@@ -639,84 +557,22 @@ impl<T: Transport> Doctor<T> {
         backup: &Backup,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<AfterFailure, DoctorError> {
-        if backup.device_id != self.identity.device_id {
-            return Err(DoctorError::BackupOfOtherDevice {
-                backup: backup.device_id.clone(),
-                connected: self.identity.device_id.clone(),
-            });
-        }
-        let mut differing = 0;
-        for region in &backup.regions {
-            let mut dfu =
-                Self::session(&mut self.t, &mut self.alts, &mut self.selected, region.alt).await?;
-            let current = dfu.read(region.address, region.bytes.len()).await?;
-            differing += current
-                .iter()
-                .zip(region.bytes.iter())
-                .filter(|(a, b)| a != b)
-                .count();
-        }
-        let outcome = if differing == 0 {
-            AfterFailure::Unchanged
-        } else {
-            AfterFailure::Changed { bytes: differing }
-        };
-        on_event(DoctorEvent::Log(match outcome {
-            AfterFailure::Unchanged => {
-                "read back the backed-up slots: the device was not changed".to_owned()
-            }
-            AfterFailure::Changed { bytes } => {
-                format!("read back the backed-up slots: {bytes} bytes differ from the backup")
-            }
-        }));
-        Ok(outcome)
+        let (repair, mut slots) = self.parts();
+        repair
+            .check_against_backup(&mut slots, backup, on_event)
+            .await
     }
 
-    /// Writes the backed-up bytes back where they differ from the device, each write verified.
+    /// Writes the backed-up bytes back where they differ from the device, each write verified
+    /// (on memories erased before a write, whole sectors, each one from the backup). Returns the
+    /// bytes restored.
     pub async fn restore(
         &mut self,
         backup: &Backup,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<usize, DoctorError> {
-        if backup.device_id != self.identity.device_id {
-            return Err(DoctorError::BackupOfOtherDevice {
-                backup: backup.device_id.clone(),
-                connected: self.identity.device_id.clone(),
-            });
-        }
-        on_event(DoctorEvent::Step(Step::Repair));
-        let mut restored = 0;
-        for region in &backup.regions {
-            let mut dfu =
-                Self::session(&mut self.t, &mut self.alts, &mut self.selected, region.alt).await?;
-            let current = dfu.read(region.address, region.bytes.len()).await?;
-            let Some(span) = differing_span(&current, &region.bytes) else {
-                continue;
-            };
-            // The same sector-aware image as any write: on memories that must be erased first,
-            // whole sectors go back, each one from the backup.
-            let (at, image, mode) = write_image(
-                backup,
-                dfu.layout(),
-                self.identity.platform.info().erase_before_write,
-                region.alt,
-                region.address + span.start as u32,
-                &region.bytes[span.clone()],
-            )?;
-            let written = dfu.write_verified(at, &image, mode).await;
-            log_poll_waits(dfu.poll_waits(), on_event);
-            written?;
-            if let Some(area) = self.keys_area.as_mut().filter(|a| a.alt == region.alt) {
-                patch(area, at, &image);
-            }
-            restored += span.len();
-            on_event(DoctorEvent::Log(format!(
-                "restored {} bytes at {:#06x} from the backup",
-                span.len(),
-                region.address + span.start as u32
-            )));
-        }
-        Ok(restored)
+        let (repair, mut slots) = self.parts();
+        Ok(repair.restore(&mut slots, backup, on_event).await?.bytes)
     }
 
     /// Reads the whole internal flash (alt 0) for support, with progress.
@@ -724,7 +580,7 @@ impl<T: Transport> Doctor<T> {
         &mut self,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(u32, Vec<u8>), DoctorError> {
-        let cancel = self.cancel.clone();
+        let cancel = self.repair.cancel.clone();
         let mut dfu = Self::session(
             &mut self.t,
             &mut self.alts,
@@ -770,11 +626,7 @@ impl<T: Transport> Doctor<T> {
 
     /// What a later "Wait longer" needs to ask the cloud about this device again.
     pub fn online_wait(&self) -> OnlineWait {
-        OnlineWait {
-            device_id: self.identity.device_id.clone(),
-            product: self.lookup_product.clone(),
-            told_product: self.product.clone(),
-        }
+        self.repair.online_wait()
     }
 
     /// Leaves DFU mode (the device resets and runs its firmware) and waits for the cloud to report
@@ -785,7 +637,7 @@ impl<T: Transport> Doctor<T> {
         timeout_ms: u32,
         on_event: &mut dyn FnMut(DoctorEvent),
     ) -> Result<(VerifyOutcome, TransferCounts), DoctorError> {
-        self.check_cancel(Step::Verify)?;
+        self.repair.check_cancel(Step::Verify)?;
         on_event(DoctorEvent::Step(Step::Verify));
         let dfu = Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
         let outcome = dfu.leave(None).await?;
@@ -804,167 +656,9 @@ impl<T: Transport> Doctor<T> {
         };
         let verify = self
             .online_wait()
-            .wait(cloud.api, token, timeout_ms, &self.cancel, on_event)
+            .wait(cloud.api, token, timeout_ms, &self.repair.cancel, on_event)
             .await;
         Ok((verify, counts))
-    }
-
-    /// Writes `bytes` at `address` on `alt`, reads them back and compares; on any failure puts the
-    /// backed-up bytes back. Refuses to write where the backup does not cover.
-    pub(super) async fn write_region(
-        &mut self,
-        alt: u8,
-        address: u32,
-        bytes: &[u8],
-        what: &'static str,
-        on_event: &mut dyn FnMut(DoctorEvent),
-    ) -> Result<(), DoctorError> {
-        let erase = self.identity.platform.info().erase_before_write;
-        let backup = self.backup.as_ref().ok_or(DoctorError::NoBackup)?;
-        let mut dfu = Self::session(&mut self.t, &mut self.alts, &mut self.selected, alt).await?;
-        let (at, image, mode) = write_image(backup, dfu.layout(), erase, alt, address, bytes)?;
-        on_event(DoctorEvent::Progress {
-            done: 0,
-            total: image.len() as u32,
-        });
-        let written = dfu.write_verified(at, &image, mode).await;
-        log_poll_waits(dfu.poll_waits(), on_event);
-        match written {
-            Ok(()) => {
-                if let Some(area) = self.keys_area.as_mut().filter(|a| a.alt == alt) {
-                    patch(area, at, &image);
-                }
-                on_event(DoctorEvent::Progress {
-                    done: image.len() as u32,
-                    total: image.len() as u32,
-                });
-                on_event(DoctorEvent::Log(format!(
-                    "wrote the {what} ({} bytes at {at:#06x}) and read it back identical",
-                    image.len()
-                )));
-                Ok(())
-            }
-            Err(cause) => {
-                on_event(DoctorEvent::Log(format!(
-                    "writing the {what} failed: {cause}"
-                )));
-                let original = backup
-                    .bytes_at(alt, at, image.len())
-                    .ok_or(DoctorError::NoBackup)?;
-                let restore = match &cause {
-                    // A device that stopped answering answers no read-back either, and each try
-                    // would keep the page busy for another deadline: the check waits for a replug
-                    // (`check_against_backup`).
-                    dfu::Error::Transport(TransportError::Timeout) => RestoreOutcome::NotRestored {
-                        reason: "the device stopped answering".into(),
-                    },
-                    _ => roll_back(&mut dfu, at, original, mode).await,
-                };
-                on_event(DoctorEvent::Log(format!("after the failure: {restore}")));
-                Err(DoctorError::WriteFailed {
-                    what,
-                    cause,
-                    restore,
-                })
-            }
-        }
-    }
-
-    /// Writes a private key into its slot: the DER padded with erased bytes to the length the
-    /// firmware reads, through [`Doctor::write_region`]. The key is dropped (zeroized) before the
-    /// write.
-    pub(super) async fn write_private_key(
-        &mut self,
-        key: keys::DevicePrivateKey,
-        alt: u8,
-        address: u32,
-        slot_len: u32,
-        on_event: &mut dyn FnMut(DoctorEvent),
-    ) -> Result<(), DoctorError> {
-        let mut image = Zeroizing::new(vec![keys::ERASED; slot_len as usize]);
-        image[..key.der().len()].copy_from_slice(key.der());
-        drop(key);
-        self.write_region(alt, address, &image, "device private key", on_event)
-            .await
-    }
-
-    /// Reads the whole key area again, keeps it as what the device holds, and diagnoses it.
-    pub(super) async fn read_keys_area(&mut self) -> Result<DctReport, DoctorError> {
-        let mut dfu =
-            Self::session(&mut self.t, &mut self.alts, &mut self.selected, KEYS_ALT).await?;
-        let range = snapshot_range(self.identity.platform, dfu.layout())?;
-        let bytes = Zeroizing::new(
-            dfu.read(range.start, (range.end - range.start) as usize)
-                .await?,
-        );
-        self.keys_area = Some(BackupRegion {
-            alt: KEYS_ALT,
-            address: range.start,
-            bytes,
-        });
-        self.diagnose_keys_area()
-    }
-
-    /// Diagnoses the key area as last read and verified in this session.
-    pub(super) fn diagnose_keys_area(&self) -> Result<DctReport, DoctorError> {
-        let area = self.keys_area.as_ref().ok_or(DoctorError::NoBackup)?;
-        Ok(keys::diagnose(
-            self.identity.platform,
-            &DctSnapshot::new(area.address, &area.bytes),
-            Some(&self.identity.device_id),
-        ))
-    }
-
-    /// Derives the public key of the private key on the device the way the firmware does: from
-    /// the key area as read and verified in this session, or (`fresh`) from a new read.
-    pub(super) async fn read_device_public_key(
-        &mut self,
-        fresh: bool,
-        on_event: &mut dyn FnMut(DoctorEvent),
-    ) -> Result<PublicKeyInfo, DoctorError> {
-        let report = if fresh || self.keys_area.is_none() {
-            self.read_keys_area().await?
-        } else {
-            self.diagnose_keys_area()?
-        };
-        match report.private_key {
-            PrivateKeyStatus::Valid { public_key } => {
-                on_event(DoctorEvent::Log(format!(
-                    "the key on the device (as read back) has public key {}",
-                    public_key.fingerprint
-                )));
-                Ok(public_key)
-            }
-            other => Err(DoctorError::KeyNotOnDevice {
-                reason: private_key_word(&other).to_owned(),
-            }),
-        }
-    }
-
-    /// Sends `public_key` for this device to the cloud as the CLI does.
-    async fn send<C: CloudApi>(
-        &self,
-        public_key: &PublicKeyInfo,
-        api: &mut C,
-        token: Option<&AccessToken>,
-        product_id: Option<u32>,
-        on_event: &mut dyn FnMut(DoctorEvent),
-    ) -> Result<(), DoctorError> {
-        let token = token.ok_or_else(|| DoctorError::CloudNeeded {
-            reason: "nobody is signed in".into(),
-        })?;
-        let upload = KeyUpload {
-            device_id: self.identity.device_id.clone(),
-            public_key_pem: public_key.pem.clone(),
-            algorithm: cloud_algorithm(public_key.algorithm),
-            product_id,
-        };
-        api.send_public_key(token, &upload).await?;
-        on_event(DoctorEvent::Log(format!(
-            "sent public key {} to the cloud",
-            public_key.fingerprint
-        )));
-        Ok(())
     }
 }
 
@@ -1063,73 +757,6 @@ pub(super) fn new_key(
     Ok(key)
 }
 
-/// What a write of `bytes` at `address` on `alt` puts on the device, and how. On memories that
-/// must be erased before a write (the Core's SPI flash) erasing clears whole sectors, so the image
-/// is those whole sectors: `backup`'s contents with `bytes` laid over them. Elsewhere it is `bytes`
-/// alone. Either way `backup` must cover what is written, so it can be put back.
-fn write_image(
-    backup: &Backup,
-    layout: &dfu::layout::MemoryLayout,
-    erase: bool,
-    alt: u8,
-    address: u32,
-    bytes: &[u8],
-) -> Result<(u32, Zeroizing<Vec<u8>>, Erase), DoctorError> {
-    if !erase {
-        if !backup.covers(alt, address, bytes.len()) {
-            return Err(DoctorError::NoBackup);
-        }
-        return Ok((address, Zeroizing::new(bytes.to_vec()), Erase::Never));
-    }
-    let span = sector_span(layout, address, bytes.len())?;
-    let len = (span.end - span.start) as usize;
-    let mut image = Zeroizing::new(
-        backup
-            .bytes_at(alt, span.start, len)
-            .ok_or(DoctorError::NoBackup)?
-            .to_vec(),
-    );
-    let off = (address - span.start) as usize;
-    image[off..off + bytes.len()].copy_from_slice(bytes);
-    Ok((span.start, image, Erase::Sectors))
-}
-
-/// Copies `image`, verified on the device at `at`, into the known key area where they overlap.
-fn patch(area: &mut BackupRegion, at: u32, image: &[u8]) {
-    let start = at.max(area.address);
-    let end = (at + image.len() as u32).min(area.end());
-    if start >= end {
-        return;
-    }
-    let src = (start - at) as usize..(end - at) as usize;
-    let dst = (start - area.address) as usize..(end - area.address) as usize;
-    area.bytes[dst].copy_from_slice(&image[src]);
-}
-
-/// Puts `original` back at `at` after a failed write, if it is not still there.
-async fn roll_back<T: Transport>(
-    dfu: &mut Dfu<'_, T>,
-    at: u32,
-    original: &[u8],
-    mode: Erase,
-) -> RestoreOutcome {
-    match dfu.read(at, original.len()).await {
-        Ok(now) if now == original => return RestoreOutcome::Unchanged,
-        Ok(_) => {}
-        Err(e) => {
-            return RestoreOutcome::NotRestored {
-                reason: e.to_string(),
-            };
-        }
-    }
-    match dfu.write_verified(at, original, mode).await {
-        Ok(()) => RestoreOutcome::Restored,
-        Err(e) => RestoreOutcome::NotRestored {
-            reason: e.to_string(),
-        },
-    }
-}
-
 /// The key area a diagnosis reads: every key slot of the platform, widened to whole sectors on
 /// memories that must be erased before a write, so the backup covers whatever a write erases. The
 /// sectors are the device's, bounded by the platform table's: a device reporting larger ones (say
@@ -1207,7 +834,7 @@ fn check_against_table(platform: Platform, facts: &AltFacts) -> Result<(), Docto
 }
 
 /// The whole sectors covering `[address, address + len)`.
-fn sector_span(
+pub(super) fn sector_span(
     layout: &dfu::layout::MemoryLayout,
     address: u32,
     len: usize,
@@ -1219,13 +846,6 @@ fn sector_span(
         (Some(first), Some(last)) => Ok(first.start..last.start + last.size),
         _ => Err(dfu::Error::OutOfRange { address, len }.into()),
     }
-}
-
-/// The smallest range outside which `a` and `b` are equal, or `None` if they are equal.
-fn differing_span(a: &[u8], b: &[u8]) -> Option<Range<usize>> {
-    let first = a.iter().zip(b).position(|(x, y)| x != y)?;
-    let last = a.iter().zip(b).rposition(|(x, y)| x != y)?;
-    Some(first..last + 1)
 }
 
 /// Added to "not in this account" when no product was given.
@@ -1318,27 +938,6 @@ fn device_id_of(
     }
 }
 
-/// Logs the waits the device asked for during a write (its `bwPollTimeout`s, DFU 1.1 6.1.2), and
-/// how many were cut to [`dfu::MAX_POLL_SLEEP_MS`]: a device asking for long waits explains a slow
-/// write, and one asking for absurd ones is named in the log.
-fn log_poll_waits(waits: dfu::PollWaits, on_event: &mut dyn FnMut(DoctorEvent)) {
-    if waits.longest_asked_ms == 0 {
-        return;
-    }
-    let mut line = format!(
-        "the device asked to wait up to {} ms between status requests ({} ms waited in all)",
-        waits.longest_asked_ms, waits.slept_ms
-    );
-    if waits.capped > 0 {
-        line.push_str(&format!(
-            "; {} of those waits were cut to {} ms",
-            waits.capped,
-            dfu::MAX_POLL_SLEEP_MS
-        ));
-    }
-    on_event(DoctorEvent::Log(line));
-}
-
 fn access_from_error(e: &ApiError) -> CloudAccess {
     let (reason, hint) = (e.to_string(), e.hint().to_owned());
     match e {
@@ -1415,12 +1014,5 @@ mod tests {
             snapshot_range(Platform::Core, &small).unwrap(),
             0x1000..0x2400
         );
-    }
-
-    #[test]
-    fn differing_span_covers_first_to_last_difference() {
-        assert_eq!(differing_span(b"abcdef", b"abcdef"), None);
-        assert_eq!(differing_span(b"abcdef", b"aXcdYf"), Some(1..5));
-        assert_eq!(differing_span(b"abcdef", b"Xbcdef"), Some(0..1));
     }
 }

@@ -1,15 +1,20 @@
-//! The key slots as a repair sees them: read a slot, write a slot. Two ways to reach them: the
-//! DFU bootloader's alternate setting 1 ([`DfuSlots`]) and the running firmware's control
-//! requests 210/211 ([`RuntimeSlots`]). [`write_verified`] is the one write of a repair on either:
-//! write, read back, compare, and on failure put the backed-up bytes back.
+//! The key slots as a repair sees them: read a slot, write a slot, read it back. Two ways to reach
+//! them: the DFU bootloader's alternate setting 1 ([`DfuSlots`]) and the running firmware's
+//! control requests 210/211 ([`RuntimeSlots`]). The one repair (`super::repair`) runs on either;
+//! [`write_checked`] is its one write: write, read back, compare, and on failure put the
+//! backed-up bytes back.
 
 use super::error::{DoctorError, RestoreOutcome};
+use super::session::{sector_span, snapshot_range};
 use crate::device::Platform;
+use crate::dfu::layout::MemoryLayout;
 use crate::dfu::{self, Dfu, Erase};
 use crate::runtime::keys::SecurityKeyType;
 use crate::runtime::{self, Channel};
 use crate::usb::{Transport, TransportError};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use zeroize::Zeroizing;
 
 /// How the repair reaches the key slots; named in the log and the report.
@@ -106,40 +111,198 @@ pub fn slot_containing(address: u32, len: usize) -> Option<Slot> {
 }
 
 fn key_type(slot: Slot) -> Option<SecurityKeyType> {
-    GEN2_SLOTS.iter().find(|(_, s)| *s == slot).map(|(k, _)| *k)
+    GEN2_SLOTS
+        .iter()
+        .find(|(_, s)| s.address == slot.address && s.len == slot.len)
+        .map(|(k, _)| *k)
 }
 
-/// Read a slot, write a slot. Browser futures are `!Send`, so no bound is asked for.
-#[allow(async_fn_in_trait)]
+/// The slots a running Photon or P1 (TCP) answers 211 for that a diagnosis reads: private key,
+/// public key, server key with the address block inside it (particle-dct.md 2).
+pub(super) const RUNTIME_PRIVATE: Slot = GEN2_SLOTS[0].1;
+const RUNTIME_AREA: [Slot; 3] = [GEN2_SLOTS[0].1, GEN2_SLOTS[1].1, GEN2_SLOTS[2].1];
+
+/// What a slot operation returns: boxed, so the trait is object-safe and the one repair takes
+/// `&mut dyn KeySlots` (compiled once for both paths, not once per implementation: page size).
+/// Browser futures are `!Send`, so no bound is asked for.
+pub type SlotFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DoctorError>> + 'a>>;
+
+/// Read a slot, write a slot, read it back; and where the slots lie. The one repair
+/// (`super::repair::Repair`) runs on any implementation.
 pub trait KeySlots {
     fn path(&self) -> RepairPath;
     /// The whole slot as the device holds it.
-    async fn read_slot(&mut self, slot: Slot) -> Result<Zeroizing<Vec<u8>>, DoctorError>;
-    /// Writes `bytes` (the whole slot) into it. Not read back here: [`write_verified`] does.
-    async fn write_slot(&mut self, slot: Slot, bytes: &[u8]) -> Result<(), DoctorError>;
+    fn read_slot(&mut self, slot: Slot) -> SlotFuture<'_, Zeroizing<Vec<u8>>>;
+    /// Writes `bytes` (the whole slot) into it. Not read back here: [`KeySlots::write_and_read_back`] does.
+    fn write_slot<'a>(&'a mut self, slot: Slot, bytes: &'a [u8]) -> SlotFuture<'a, ()>;
+    /// Writes `bytes` into `slot`, reads the slot back and compares; returns the bytes read back.
+    fn write_and_read_back<'a>(
+        &'a mut self,
+        slot: Slot,
+        bytes: &'a [u8],
+    ) -> SlotFuture<'a, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            self.write_slot(slot, bytes).await?;
+            let back = self.read_slot(slot).await?;
+            if back.as_slice() != bytes {
+                return Err(DoctorError::ReadBackDiffers { what: slot.what });
+            }
+            Ok(back)
+        })
+    }
+    /// The slots a diagnosis reads, in address order.
+    fn key_area(&self) -> Result<Vec<Slot>, DoctorError>;
+    /// Whether a repair may write into `slot` of the key area (so the backup keeps it).
+    fn backs_up(&self, slot: &Slot) -> bool {
+        let _ = slot;
+        true
+    }
+    /// What a write of `[address, address + len)` must write whole: the slot holding it (control
+    /// requests write whole slots), the whole sectors holding it (memories erased by sector
+    /// before a write), or the range itself.
+    fn write_unit(&self, address: u32, len: usize) -> Result<Slot, DoctorError>;
+    /// Whether a key area read as all zeros means the memory could not be reached.
+    fn zeros_mean_unreachable(&self) -> bool {
+        false
+    }
+    /// A log line about the last write, if the way to the slots has one to say.
+    fn write_note(&mut self) -> Option<String> {
+        None
+    }
 }
 
-/// The slots through a DFU session on the DCT's alternate setting (Gen 2 and Gen 3; not the
-/// Core, whose SPI flash must be erased by sector first).
+/// The slots through a DFU session on the DCT's alternate setting: any platform of the table.
+/// On memories erased by sector before a write (the Core's SPI flash) a write unit is whole
+/// sectors and each write erases them first.
 pub struct DfuSlots<'d, 't, T: Transport>(pub &'d mut Dfu<'t, T>);
+
+impl<T: Transport> DfuSlots<'_, '_, T> {
+    fn platform(&self) -> Result<Platform, DoctorError> {
+        let info = self.0.transport_ref().info();
+        Platform::from_usb_ids(info.vendor_id, info.product_id)
+            .map(|(p, _)| p)
+            .ok_or(DoctorError::NotParticle {
+                vendor_id: info.vendor_id,
+                product_id: info.product_id,
+            })
+    }
+
+    fn erase(&self) -> Erase {
+        match self.platform() {
+            Ok(p) if p.info().erase_before_write => Erase::Sectors,
+            _ => Erase::Never,
+        }
+    }
+}
+
+/// The key area of `platform` on a DFU alternate's `layout`, as [`KeySlots::key_area`] says: every
+/// key slot, widened to whole sectors on memories erased before a write.
+pub(super) fn dfu_key_area(platform: Platform, layout: &MemoryLayout) -> Result<Slot, DoctorError> {
+    let range = snapshot_range(platform, layout)?;
+    Ok(Slot {
+        what: "key area",
+        address: range.start,
+        len: range.end - range.start,
+    })
+}
+
+/// [`KeySlots::write_unit`] on a DFU alternate's `layout`: the whole sectors holding the range
+/// when each write erases them first, else the range itself.
+pub(super) fn dfu_write_unit(
+    erase: Erase,
+    layout: &MemoryLayout,
+    address: u32,
+    len: usize,
+) -> Result<Slot, DoctorError> {
+    let range = match erase {
+        Erase::Sectors => sector_span(layout, address, len)?,
+        Erase::Never => address..address + len as u32,
+    };
+    Ok(Slot {
+        what: "keys",
+        address: range.start,
+        len: range.end - range.start,
+    })
+}
 
 impl<T: Transport> KeySlots for DfuSlots<'_, '_, T> {
     fn path(&self) -> RepairPath {
         RepairPath::Dfu
     }
 
-    async fn read_slot(&mut self, slot: Slot) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-        Ok(Zeroizing::new(
-            self.0.read(slot.address, slot.len as usize).await?,
-        ))
+    fn read_slot(&mut self, slot: Slot) -> SlotFuture<'_, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            Ok(Zeroizing::new(
+                self.0.read(slot.address, slot.len as usize).await?,
+            ))
+        })
     }
 
-    async fn write_slot(&mut self, slot: Slot, bytes: &[u8]) -> Result<(), DoctorError> {
-        if bytes.len() != slot.len as usize {
-            return Err(DoctorError::NoBackup);
-        }
-        Ok(self.0.write(slot.address, bytes, Erase::Never).await?)
+    fn write_slot<'a>(&'a mut self, slot: Slot, bytes: &'a [u8]) -> SlotFuture<'a, ()> {
+        Box::pin(async move {
+            if bytes.len() != slot.len as usize {
+                return Err(DoctorError::NoBackup);
+            }
+            let erase = self.erase();
+            Ok(self.0.write(slot.address, bytes, erase).await?)
+        })
     }
+
+    /// The DFU host's own verified write: the read-back starts from the status the write ended
+    /// on, without asking for it again; a difference is [`dfu::Error::VerifyMismatch`].
+    fn write_and_read_back<'a>(
+        &'a mut self,
+        slot: Slot,
+        bytes: &'a [u8],
+    ) -> SlotFuture<'a, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            if bytes.len() != slot.len as usize {
+                return Err(DoctorError::NoBackup);
+            }
+            let erase = self.erase();
+            self.0.write_verified(slot.address, bytes, erase).await?;
+            Ok(Zeroizing::new(bytes.to_vec()))
+        })
+    }
+
+    fn key_area(&self) -> Result<Vec<Slot>, DoctorError> {
+        Ok(vec![dfu_key_area(self.platform()?, self.0.layout())?])
+    }
+
+    fn write_unit(&self, address: u32, len: usize) -> Result<Slot, DoctorError> {
+        dfu_write_unit(self.erase(), self.0.layout(), address, len)
+    }
+
+    fn zeros_mean_unreachable(&self) -> bool {
+        // A Gen 2 bootloader that cannot find the DCT functions in system-part2 answers every
+        // read with zeros (dfuse-protocol.md 9.5): not a blank DCT.
+        true
+    }
+
+    fn write_note(&mut self) -> Option<String> {
+        poll_waits_line(self.0.poll_waits())
+    }
+}
+
+/// The waits the device asked for during a write (its `bwPollTimeout`s, DFU 1.1 6.1.2), and how
+/// many were cut to [`dfu::MAX_POLL_SLEEP_MS`]: a device asking for long waits explains a slow
+/// write, and one asking for absurd ones is named in the log.
+pub(super) fn poll_waits_line(waits: dfu::PollWaits) -> Option<String> {
+    if waits.longest_asked_ms == 0 {
+        return None;
+    }
+    let mut line = format!(
+        "the device asked to wait up to {} ms between status requests ({} ms waited in all)",
+        waits.longest_asked_ms, waits.slept_ms
+    );
+    if waits.capped > 0 {
+        line.push_str(&format!(
+            "; {} of those waits were cut to {} ms",
+            waits.capped,
+            dfu::MAX_POLL_SLEEP_MS
+        ));
+    }
+    Some(line)
 }
 
 /// The slots through the running firmware's requests 211 (read) and 210 (write) on a Gen 2
@@ -170,79 +333,117 @@ impl<T: Transport> KeySlots for RuntimeSlots<'_, T> {
         RepairPath::ControlRequests
     }
 
-    async fn read_slot(&mut self, slot: Slot) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-        let key = self.key_type(slot)?;
-        let data = self.channel.get_security_key(key).await?;
-        if data.len() != slot.len as usize {
-            return Err(DoctorError::Runtime(runtime::Error::BadMessage {
-                request_type: runtime::keys::GET_SECURITY_KEY,
-                what: format!("{} bytes for a {}-byte slot", data.len(), slot.len),
-            }));
-        }
-        Ok(data)
+    fn read_slot(&mut self, slot: Slot) -> SlotFuture<'_, Zeroizing<Vec<u8>>> {
+        Box::pin(async move {
+            let key = self.key_type(slot)?;
+            let data = self.channel.get_security_key(key).await?;
+            if data.len() != slot.len as usize {
+                return Err(DoctorError::Runtime(runtime::Error::BadMessage {
+                    request_type: runtime::keys::GET_SECURITY_KEY,
+                    what: format!("{} bytes for a {}-byte slot", data.len(), slot.len),
+                }));
+            }
+            Ok(data)
+        })
     }
 
-    async fn write_slot(&mut self, slot: Slot, bytes: &[u8]) -> Result<(), DoctorError> {
-        let key = self.key_type(slot)?;
-        if bytes.len() != slot.len as usize {
-            return Err(DoctorError::NoBackup);
-        }
-        Ok(self.channel.set_security_key(key, bytes).await?)
+    fn write_slot<'a>(&'a mut self, slot: Slot, bytes: &'a [u8]) -> SlotFuture<'a, ()> {
+        Box::pin(async move {
+            let key = self.key_type(slot)?;
+            if bytes.len() != slot.len as usize {
+                return Err(DoctorError::NoBackup);
+            }
+            Ok(self.channel.set_security_key(key, bytes).await?)
+        })
+    }
+
+    /// The TCP slots (Photon and P1); the public key slot is read, not written.
+    fn key_area(&self) -> Result<Vec<Slot>, DoctorError> {
+        Ok(RUNTIME_AREA.to_vec())
+    }
+
+    fn backs_up(&self, slot: &Slot) -> bool {
+        slot.address != GEN2_SLOTS[1].1.address
+    }
+
+    fn write_unit(&self, address: u32, len: usize) -> Result<Slot, DoctorError> {
+        slot_containing(address, len).ok_or(DoctorError::NoBackup)
     }
 }
 
-/// Whether `e` means the device is gone (unplugged, or a transfer never completed): no read-back
-/// or rollback is tried then, each would only wait for another deadline.
-fn device_gone(e: &DoctorError) -> bool {
+/// Whether `e` means the device stopped answering (a transfer that never completed; a USB
+/// failure is a transport error on either path): no read-back or rollback is tried then, each
+/// would only wait for another deadline. A pulled cable fails at once, so the rollback is tried
+/// and says how it went.
+fn stopped_answering(e: &DoctorError) -> bool {
     matches!(
         e,
-        DoctorError::Dfu(dfu::Error::Transport(
-            TransportError::Disconnected | TransportError::Timeout
-        ))
+        DoctorError::Dfu(dfu::Error::Transport(TransportError::Timeout))
+            | DoctorError::Runtime(runtime::Error::Transport(TransportError::Timeout))
     )
 }
 
-/// The one write of a repair: writes `image` (the whole slot) over `original` (the backed-up
-/// slot), reads it back and compares. Returns the bytes read back. On any failure puts `original`
-/// back (unless it is still there, or the device is gone) and says how that went.
-pub async fn write_verified<S: KeySlots>(
-    slots: &mut S,
-    slot: Slot,
+/// A failed write: what failed, and how putting the backed-up bytes back went.
+#[derive(Debug)]
+pub struct WriteFailure {
+    pub cause: DoctorError,
+    pub restore: RestoreOutcome,
+}
+
+impl WriteFailure {
+    /// The error a repair reports: on DFU mode a DFU failure keeps its typed cause
+    /// ([`DoctorError::WriteFailed`]); any other is worded with its path
+    /// ([`DoctorError::SlotWriteFailed`]).
+    pub fn into_error(self, what: &'static str, path: RepairPath) -> DoctorError {
+        match (path, self.cause) {
+            (RepairPath::Dfu, DoctorError::Dfu(cause)) => DoctorError::WriteFailed {
+                what,
+                cause,
+                restore: self.restore,
+            },
+            (_, cause) => Self {
+                cause,
+                restore: self.restore,
+            }
+            .into_slot_error(what, path),
+        }
+    }
+
+    /// The failure worded with its path ([`DoctorError::SlotWriteFailed`]).
+    pub fn into_slot_error(self, what: &'static str, path: RepairPath) -> DoctorError {
+        DoctorError::SlotWriteFailed {
+            what,
+            path: path.name(),
+            cause: self.cause.to_string(),
+            cause_hint: self.cause.hint(),
+            restore: self.restore,
+        }
+    }
+}
+
+/// The one write of a repair: writes `image` (the whole unit) over `original` (its backed-up
+/// bytes), reads it back and compares. Returns the bytes read back. On any failure puts
+/// `original` back (unless it is still there, or the device stopped answering) and says how that
+/// went.
+pub async fn write_checked(
+    slots: &mut dyn KeySlots,
+    unit: Slot,
     image: &[u8],
     original: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
-    let path = slots.path().name();
-    let fail = |cause: &DoctorError, restore| DoctorError::SlotWriteFailed {
-        what: slot.what,
-        path,
-        cause: cause.to_string(),
-        cause_hint: cause.hint(),
-        restore,
-    };
-    let cause = match slots.write_slot(slot, image).await {
-        Ok(()) => match slots.read_slot(slot).await {
-            Ok(back) if back.as_slice() == image => return Ok(back),
-            Ok(_) => DoctorError::KeyNotOnDevice {
-                reason: format!("the {} read back differs from what was written", slot.what),
-            },
-            Err(e) => e,
-        },
+) -> Result<Zeroizing<Vec<u8>>, WriteFailure> {
+    let cause = match slots.write_and_read_back(unit, image).await {
+        Ok(back) => return Ok(back),
         Err(e) => e,
     };
-    if device_gone(&cause) {
-        let restore = RestoreOutcome::NotRestored {
+    let restore = if stopped_answering(&cause) {
+        RestoreOutcome::NotRestored {
             reason: "the device stopped answering".into(),
-        };
-        return Err(fail(&cause, restore));
-    }
-    let restore = match slots.read_slot(slot).await {
-        Ok(now) if now.as_slice() == original => RestoreOutcome::Unchanged,
-        Ok(_) => match slots.write_slot(slot, original).await {
-            Ok(()) => match slots.read_slot(slot).await {
-                Ok(back) if back.as_slice() == original => RestoreOutcome::Restored,
-                Ok(_) => RestoreOutcome::NotRestored {
-                    reason: "the restored bytes read back different".into(),
-                },
+        }
+    } else {
+        match slots.read_slot(unit).await {
+            Ok(now) if now.as_slice() == original => RestoreOutcome::Unchanged,
+            Ok(_) => match slots.write_and_read_back(unit, original).await {
+                Ok(_) => RestoreOutcome::Restored,
                 Err(e) => RestoreOutcome::NotRestored {
                     reason: e.to_string(),
                 },
@@ -250,12 +451,23 @@ pub async fn write_verified<S: KeySlots>(
             Err(e) => RestoreOutcome::NotRestored {
                 reason: e.to_string(),
             },
-        },
-        Err(e) => RestoreOutcome::NotRestored {
-            reason: e.to_string(),
-        },
+        }
     };
-    Err(fail(&cause, restore))
+    Err(WriteFailure { cause, restore })
+}
+
+/// [`write_checked`] of a whole slot, a failure worded with the path
+/// ([`DoctorError::SlotWriteFailed`]).
+pub async fn write_verified(
+    slots: &mut dyn KeySlots,
+    slot: Slot,
+    image: &[u8],
+    original: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, DoctorError> {
+    let path = slots.path();
+    write_checked(slots, slot, image, original)
+        .await
+        .map_err(|f| f.into_slot_error(slot.what, path))
 }
 
 #[cfg(test)]

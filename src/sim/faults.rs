@@ -31,6 +31,10 @@ pub const BUSY_CONNECTING_MS: u64 = 60_000;
 /// Result -120 (not supported) for request 211 (runtime-usb.md 3).
 use crate::runtime::keys::GET_SECURITY_KEY;
 const NOT_SUPPORTED: i32 = -120;
+/// Result -219 (`SYSTEM_ERROR_FLASH_IO`, `system_error.h`) for a refused request 210. Request 210
+/// returns what `dct_write_app_data` returns (`store_security_key_data`,
+/// `ota_flash_hal_stm32f2xx.cpp`, v2.3.1); which code that is on a flash failure is unverified.
+const FLASH_IO: i32 = -219;
 
 /// A problem the simulated Photon can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +55,12 @@ pub enum Fault {
     BusyConnecting,
     KeyRequestsRefused,
     NeverReenumerates,
+    KeyWriteRefused,
+    KeyReadBackDiffers,
 }
 
 /// The `<option>` values, in the order the list shows them.
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 18] = [
     "none",
     "corrupt-key",
     "blank-key",
@@ -71,10 +77,12 @@ pub const NAMES: [&str; 16] = [
     "busy-connecting",
     "key-requests-refused",
     "never-reenumerates",
+    "key-write-refused",
+    "key-read-back-differs",
 ];
 
 impl Fault {
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 18] = [
         Fault::None,
         Fault::CorruptKey,
         Fault::BlankKey,
@@ -91,6 +99,8 @@ impl Fault {
         Fault::BusyConnecting,
         Fault::KeyRequestsRefused,
         Fault::NeverReenumerates,
+        Fault::KeyWriteRefused,
+        Fault::KeyReadBackDiffers,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +132,12 @@ impl Fault {
             Self::BusyConnecting => "Normal mode: busy trying to reach the cloud",
             Self::KeyRequestsRefused => "Normal mode: key requests refused (corrupt key)",
             Self::NeverReenumerates => "Normal mode: never comes back after the switch to DFU mode",
+            Self::KeyWriteRefused => {
+                "Corrupt device key; in normal mode the firmware refuses the key write (flash error)"
+            }
+            Self::KeyReadBackDiffers => {
+                "Corrupt device key; in normal mode the first key write reads back different"
+            }
         }
     }
 
@@ -151,7 +167,8 @@ impl Fault {
 
     /// `builder` ([`Self::device_builder`]'s) started in normal mode, with this fault's firmware
     /// part: Device OS 0.7.0 (no control requests), a system thread busy reaching the cloud for
-    /// [`BUSY_CONNECTING_MS`], key requests answered "not supported", or no return after a reset.
+    /// [`BUSY_CONNECTING_MS`], key requests answered "not supported", or no return after a reset;
+    /// for the key faults started in normal mode, a key write refused or read back different.
     pub fn in_normal_mode(self, builder: SimBuilder) -> SimBuilder {
         let builder = match self {
             Self::OldFirmware | Self::SerialRefused => builder.firmware("0.7.0"),
@@ -160,6 +177,8 @@ impl Fault {
             Self::NeverReenumerates => builder
                 .fail_request(GET_SECURITY_KEY, NOT_SUPPORTED)
                 .never_reenumerates(),
+            Self::KeyWriteRefused => builder.refuse_key_writes(FLASH_IO),
+            Self::KeyReadBackDiffers => builder.corrupt_key_writes(1),
             _ => builder,
         };
         builder.normal_mode()
@@ -185,7 +204,10 @@ impl Fault {
             | Self::NeverReenumerates => builder
                 .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
                 .dct_bytes(SERVER_KEY_OFFSET, server_region),
-            Self::CorruptKey | Self::KeyRequestsRefused => builder
+            Self::CorruptKey
+            | Self::KeyRequestsRefused
+            | Self::KeyWriteRefused
+            | Self::KeyReadBackDiffers => builder
                 .dct_bytes(PRIVATE_KEY_OFFSET, &healthy_key()?)
                 .brownout_dct(PRIVATE_KEY_OFFSET + 100, BROWNOUT_LEN)
                 .dct_bytes(SERVER_KEY_OFFSET, server_region),

@@ -180,6 +180,9 @@ pub struct Store {
     pub plan: RwSignal<Option<Plan>>,
     pub repair: RwSignal<Option<RepairReport>>,
     pub verify: RwSignal<Option<VerifyOutcome>>,
+    /// The device's own view of its cloud connection (request 300) after the repair, where the
+    /// page may open its runtime personality: a second witness beside the cloud, never required.
+    pub device_status: RwSignal<Option<crate::runtime::ConnectionStatus>>,
     pub error: RwSignal<Option<(ErrorPlace, ErrorHelp)>>,
     /// A write failed and could not be undone: once reconnected, the doctor reads the slots back
     /// and the page offers Retry or "Restore backup" ([`Store::after_failure`]).
@@ -266,6 +269,7 @@ impl Store {
             cancel: StoredValue::new_local(CancelFlag::new()),
             cancelling: RwSignal::new(false),
             advanced_result: RwSignal::new(None),
+            device_status: RwSignal::new(None),
             view: RwSignal::new(Step::Connect),
             repair_started: RwSignal::new(false),
             focus: RwSignal::new(None),
@@ -1012,9 +1016,49 @@ impl Store {
         self.plan.set(None);
         self.repair.set(None);
         self.verify.set(None);
+        self.device_status.set(None);
         self.error.set(None);
         self.advanced_result.set(None);
         self.after_failure.set(None);
+    }
+
+    /// The second witness: once the repaired device runs its firmware again, its runtime
+    /// personality (if the browser already granted it: no prompt is shown for it) answers request
+    /// 300. It is looked for while it restarts, for at most `WITNESS_APPEARS_WITHIN_MS`; nothing
+    /// depends on it.
+    async fn read_witness(self) {
+        let Some(id) = self.identity.get_untracked().map(|i| i.device_id) else {
+            return;
+        };
+        let mut waited = 0;
+        let picked = loop {
+            let devices = webusb::granted_devices().await.unwrap_or_default();
+            let runtime = devices.into_iter().find(|d| {
+                matches!(d.platform(), Some((_, UsbMode::Runtime)))
+                    && d.device_id().is_some_and(|d| d == id)
+            });
+            match runtime {
+                Some(picked) => break picked,
+                None if waited >= crate::doctor::WITNESS_APPEARS_WITHIN_MS => return,
+                None => {
+                    webusb::sleep_ms(crate::doctor::RESET_POLL_MS).await;
+                    waited += crate::doctor::RESET_POLL_MS;
+                }
+            }
+        };
+        let Ok(mut t) = picked.open_unclaimed().await else {
+            return;
+        };
+        let status = crate::doctor::device_witness(&mut t, &id, &mut |e| self.on_event(e)).await;
+        t.close().await;
+        // Unless the page moved on to another device meanwhile.
+        if self
+            .identity
+            .get_untracked()
+            .is_some_and(|i| i.device_id == id)
+        {
+            self.device_status.set(status);
+        }
     }
 
     fn take_doctor(self) -> Option<Doctor<WebUsbTransport>> {
@@ -1207,6 +1251,8 @@ impl Store {
                             self.verify.set(Some(outcome));
                             self.connected.set(false);
                             self.go(Step::Verify);
+                            // Beside the busy state: the page is free while it looks.
+                            spawn_local(self.read_witness());
                         }
                         Err(e) => self.fail(ErrorPlace::Steps, &e),
                     }
@@ -1264,6 +1310,8 @@ impl Store {
                         self.verify.set(Some(v.outcome));
                         self.connected.set(false);
                         self.go(Step::Verify);
+                        // Beside the busy state: the page is free while it looks.
+                        spawn_local(self.read_witness());
                     }
                     Err(e) => self.fail(ErrorPlace::Steps, &e),
                 }
@@ -1442,7 +1490,7 @@ impl Store {
         if self.busy.get_untracked() {
             return;
         }
-        if self.doctor.with_value(Option::is_none) {
+        if self.doctor.with_value(Option::is_none) && self.runtime.with_value(Option::is_none) {
             return self.fail_text(
                 ErrorPlace::Advanced,
                 "no device is connected".into(),
@@ -1457,10 +1505,18 @@ impl Store {
             };
             // A custom server's key file is parsed now, before the question.
             if let Command::WriteServer { key_file, address } = &command {
-                let checked = self.doctor.with_value(|d| {
-                    d.as_ref()
-                        .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
-                });
+                let checked = self
+                    .doctor
+                    .with_value(|d| {
+                        d.as_ref()
+                            .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
+                    })
+                    .or_else(|| {
+                        self.runtime.with_value(|d| {
+                            d.as_ref()
+                                .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
+                        })
+                    });
                 if let Some(Err(e)) = checked {
                     return self.fail(ErrorPlace::Advanced, &e);
                 }
@@ -1503,10 +1559,17 @@ impl Store {
         if !self.begin() {
             return;
         }
-        let Some(mut doctor) = self.take_doctor() else {
+        // Over control requests when the repair runs that way, else in DFU mode: the same
+        // commands on the same slots.
+        let runtime = self.runtime.try_update_value(Option::take).flatten();
+        let doctor = match runtime {
+            Some(_) => None,
+            None => self.take_doctor(),
+        };
+        if runtime.is_none() && doctor.is_none() {
             self.end();
             return;
-        };
+        }
         // After a write, or a send, the diagnosis and the plan no longer say what holds now.
         let changes =
             wizard::confirmation(&command).is_some() || matches!(command, Command::SendKey { .. });
@@ -1517,10 +1580,20 @@ impl Store {
                 api: &mut cloud,
                 token: token.as_ref(),
             };
-            let result = doctor
-                .run_command(command, ctx, &mut |e| self.on_event(e))
-                .await;
-            self.doctor.set_value(Some(doctor));
+            let on_event = &mut |e| self.on_event(e);
+            let result = match (runtime, doctor) {
+                (Some(mut runtime), _) => {
+                    let result = runtime.run_command(command, ctx, on_event).await;
+                    self.runtime.set_value(Some(runtime));
+                    result
+                }
+                (None, Some(mut doctor)) => {
+                    let result = doctor.run_command(command, ctx, on_event).await;
+                    self.doctor.set_value(Some(doctor));
+                    result
+                }
+                (None, None) => return self.end(),
+            };
             match result {
                 Ok(outcome) => {
                     if let Some(file) = &outcome.download {

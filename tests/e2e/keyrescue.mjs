@@ -23,6 +23,8 @@ export const FAULTS = [
   'busy-connecting',
   'key-requests-refused',
   'never-reenumerates',
+  'key-write-refused',
+  'key-read-back-differs',
 ];
 
 /** The sim-cloud's demo accounts (src/sim/cloud/scenario.rs). */

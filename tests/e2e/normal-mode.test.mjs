@@ -203,3 +203,54 @@ test('never comes back after request 50: the second prompt finds nothing, and th
   await kr.shot('nothing-found');
   await kr.close();
 });
+
+test('a key write that reads back different over control requests is rolled back and shown, and Repair again brings it online without DFU mode', LONG, async () => {
+  const kr = await connectInNormalMode('9a-normal-read-back-differs', 'key-read-back-differs', { startOption: true });
+  await kr.waitForDiagnosis();
+  assert.match(await kr.text('slot-private-key'), /corrupt/i);
+  await kr.waitForPlan();
+  await kr.repair();
+  const { cause, hint } = await kr.waitForError();
+  await kr.shot('rolled-back');
+  assert.match(cause, /writing the device private key over control requests in normal mode failed/i);
+  assert.match(cause, /read back differs/i);
+  assert.match(cause, /restored/i, 'the page says the backed-up bytes were put back');
+  assert.match(hint, /retry the repair/i);
+  assert.doesNotMatch(hint, /retry the repair.*retry the repair/is, 'the next step is said once');
+  assert.equal(await kr.el('verify-result').count(), 0, 'no verification after a failed write');
+  let log = await kr.logText();
+  assert.match(log, /after the failure: .*restored/i);
+  assert.doesNotMatch(log, /repair path: DFU mode/);
+
+  // The recovery the panel names: Repair again, on the same path, with the same backup.
+  await kr.repair();
+  await kr.waitForOnline();
+  await kr.shot('online');
+  log = await kr.logText();
+  assert.match(log, /wrote the device private key \(1216 bytes at 0x0022, control requests in normal mode\) and read it back identical/);
+  assert.match(await kr.text('repair-result'), /through control requests in normal mode/i);
+  await kr.expectClean();
+  await kr.close();
+});
+
+test('after a repair in DFU mode the Photon restarts in normal mode and, already granted, reports its own cloud connection beside the cloud', LONG, async () => {
+  const kr = await connectInNormalMode('9b-dfu-repair-witness', 'key-requests-refused', { axe: true });
+  await offered(kr, 'enter-dfu');
+  await kr.el('enter-dfu').click();
+  await offered(kr, 'second-prompt');
+  await dfuDeviceOnBus(kr);
+  await kr.el('second-prompt').click();
+  await kr.waitForDiagnosis();
+  await kr.waitForPlan();
+  await kr.repair();
+  await kr.waitForOnline();
+  // The second witness: request 300 over the runtime personality the first prompt granted (no
+  // third prompt), shown in the Verify step beside the cloud's answer.
+  await kr.waitForText('device-witness', /The device itself reports it is connected to the cloud \(asked over USB, request 300\)\./, SLOW);
+  assert.match(await kr.text('verify-result'), /is online: the cloud accepted its keys/);
+  assert.match(await kr.logText(), /the device reports its cloud connection: Connected \(request 300\)/);
+  assert.match(await kr.text('repair-result'), /through DFU mode/);
+  const found = await audit(kr, 'witness');
+  assert.deepEqual(found, [], 'no axe violation');
+  await kr.close();
+});

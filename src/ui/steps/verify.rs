@@ -103,6 +103,7 @@ pub fn verify_body(store: Store) -> AnyView {
             view! {
                 <div data-testid="verify-result">
                     <p><strong>{headline}</strong></p>
+                    {witness(store)}
                     {can_wait
                         .then(|| {
                             view! {
@@ -158,6 +159,7 @@ fn Success(at: Option<String>) -> impl IntoView {
                 "."
             </p>
             <p>"Its LED should be breathing cyan."</p>
+            {witness(store)}
             <table class="changes" data-testid="slot-changes">
                 <caption class="sr-only">"Each key slot before and after the repair"</caption>
                 <thead><tr><th scope="col">"Slot"</th><th scope="col">"Before"</th><th scope="col">"After"</th></tr></thead>
@@ -224,4 +226,13 @@ fn SendLater() -> impl IntoView {
             })}
         </div>
     }
+}
+
+/// The device's own view of its cloud connection (request 300), when the page could ask it.
+fn witness(store: Store) -> AnyView {
+    dynamic(move || {
+        let status = store.device_status.get()?;
+        Some(view! { <p data-testid="device-witness">{report::device_status_sentence(status)}</p> })
+    })
+    .into_any()
 }
