@@ -1282,3 +1282,19 @@ mod props {
         }
     }
 }
+
+#[cfg(test)]
+mod refused_fixture {
+    /// The fixture the serde route's property tests read: every text in it is refused here.
+    #[test]
+    fn every_fixture_text_is_refused() {
+        let fixture = include_str!("../tests/json_fixtures/refused.txt");
+        let mut n = 0;
+        for line in fixture.lines().filter(|l| !l.starts_with('#')) {
+            let text: String = serde_json::from_str(line).unwrap();
+            assert!(super::parse(&text).is_err(), "{text:?}");
+            n += 1;
+        }
+        assert_eq!(n, 41);
+    }
+}
