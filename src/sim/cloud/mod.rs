@@ -18,7 +18,7 @@ pub mod table;
 pub mod wire;
 
 use crate::cloud::body::{
-    self, ErrorBody, OkBody, TeamBody, MemberRole, TeamMember, TokenBody, UserBody,
+    self, ErrorBody, KeyUploadBody, OkBody, TeamBody, MemberRole, TeamMember, TokenBody, UserBody,
 };
 use crate::cloud::{DeviceInfo, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, form_decode};
 use serde::Serialize;
@@ -1031,21 +1031,21 @@ impl Form {
         Self(form_decode(body))
     }
 
-    /// The members of a JSON object; non-string values as their JSON text. A repeated name
-    /// reads as its last value, as it did when the body went through `serde_json::Value`.
+    /// The fields of a JSON upload (particle-api-js), by the same names as the form's. A body
+    /// that is not such an object has none.
     fn from_json(body: &str) -> Self {
-        let members: serde_json::Map<String, serde_json::Value> =
-            body::read(body).unwrap_or_default();
+        let upload: KeyUploadBody = body::read(body).unwrap_or_default();
+        let fields = [
+            ("deviceID", upload.device_id),
+            ("publicKey", upload.public_key),
+            ("filename", upload.filename),
+            ("algorithm", upload.algorithm),
+            ("product_id", upload.product_id),
+        ];
         Self(
-            members
+            fields
                 .into_iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        serde_json::Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (k, text)
-                })
+                .filter_map(|(name, value)| Some((name.to_owned(), value?.0)))
                 .collect(),
         )
     }

@@ -68,11 +68,11 @@ pub struct SimHttpResponse {
 }
 
 impl SimHttpResponse {
-    /// A JSON answer with the CORS header every Particle answer carries. Members are written in
-    /// name order, as the simulated cloud has always answered (it goes through a
-    /// `serde_json::Value`, whose maps are sorted), whatever order the type declares them in.
+    /// A JSON answer with the CORS header every Particle answer carries. Natively its members
+    /// are written in name order, as the simulated cloud has always answered, whatever order the
+    /// type declares them in ([`crate::cloud::body::write`]).
     pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> Self {
-        let body = serde_json::to_value(body).map_or_else(|_| String::new(), |v| v.to_string());
+        let body = crate::cloud::body::write(body);
         Self {
             status,
             headers: vec![
