@@ -1221,7 +1221,10 @@ fn without_key_values(text: &str) -> String {
             out.push(' ');
             rest = after_space;
         }
-        match rest.strip_prefix('"').and_then(|r| r.find('"').map(|end| &r[end + 1..])) {
+        match rest
+            .strip_prefix('"')
+            .and_then(|r| r.find('"').map(|end| &r[end + 1..]))
+        {
             Some(after) => {
                 out.push_str("\"…\"");
                 rest = after;

@@ -20,14 +20,14 @@ use serde::{Deserialize, Serialize};
 /// Reads one JSON text as `T`. The error says what was wrong, naming the member when one is
 /// missing (`missing field `id``); natively it also says where (`at line 1 column 40`).
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn read<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+pub fn read<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 /// Reads one JSON text as `T`. The error says what was wrong, naming the member when one is
 /// missing (`missing field `id``).
 #[cfg(target_arch = "wasm32")]
-pub(crate) fn read<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+pub fn read<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     let value = js_sys::JSON::parse(text).map_err(|e| {
         let why = js_sys::Error::from(e).message();
         format!("not JSON ({})", String::from(why))
@@ -71,12 +71,8 @@ fn stringify<T: Serialize + ?Sized>(value: &T, space: &wasm_bindgen::JsValue) ->
         .serialize(&serializer)
         .ok()
         .and_then(|v| {
-            js_sys::JSON::stringify_with_replacer_and_space(
-                &v,
-                &wasm_bindgen::JsValue::NULL,
-                space,
-            )
-            .ok()
+            js_sys::JSON::stringify_with_replacer_and_space(&v, &wasm_bindgen::JsValue::NULL, space)
+                .ok()
         })
         .and_then(|s| s.as_string())
         .unwrap_or_default()
@@ -115,9 +111,9 @@ pub struct ErrorBody {
     pub ok: Option<bool>,
 }
 
-/// Any JSON value as text: a string as it is, an integer or a literal as written, an array or
-/// object as `[…]` / `{…}` (its contents are not read). For members whose type the contract does
-/// not fix (an error body's `errors[]`, a JSON upload's `product_id`).
+/// A JSON string, number or literal as text: a string as it is, the others as written. For
+/// members whose type the contract does not fix (an error body's `errors[]`, a JSON upload's
+/// `product_id`). An array or object is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct AnyText(pub String);
@@ -130,11 +126,11 @@ impl<'de> Deserialize<'de> for AnyText {
 
 struct AnyTextVisitor;
 
-impl<'de> serde::de::Visitor<'de> for AnyTextVisitor {
+impl serde::de::Visitor<'_> for AnyTextVisitor {
     type Value = AnyText;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
+        f.write_str("a string, number or literal")
     }
 
     fn visit_str<E>(self, v: &str) -> Result<AnyText, E> {
@@ -159,19 +155,6 @@ impl<'de> serde::de::Visitor<'de> for AnyTextVisitor {
 
     fn visit_unit<E>(self) -> Result<AnyText, E> {
         Ok(AnyText("null".into()))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<AnyText, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(AnyText("[…]".into()))
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<AnyText, A::Error> {
-        while map
-            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(AnyText("{…}".into()))
     }
 }
 

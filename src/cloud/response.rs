@@ -173,9 +173,8 @@ pub enum SignInStep {
 /// Parses an answer of `POST /oauth/token`.
 pub fn parse_sign_in(resp: &ApiResponse, step: SignInStep) -> Result<Session, ApiError> {
     if (200..300).contains(&resp.status) {
-        let token: TokenBody = body::read(&resp.body).map_err(|e| {
-            unexpected(resp.status, &resp.body, &format!("no access_token ({e})"))
-        })?;
+        let token: TokenBody = body::read(&resp.body)
+            .map_err(|e| unexpected(resp.status, &resp.body, &format!("no access_token ({e})")))?;
         if token.access_token.is_empty() {
             return Err(unexpected(resp.status, &resp.body, "empty access_token"));
         }
@@ -459,12 +458,18 @@ mod tests {
         let answer = |body: &str| parse_device(&ApiResponse::new(200, body), "a");
         for (body, names) in [
             (r#"{"id":"a","product_id":6}"#, "`platform_id`"),
-            (r#"{"id":"a","id":"a","product_id":6,"platform_id":6}"#, "`id`"),
+            (
+                r#"{"id":"a","id":"a","product_id":6,"platform_id":6}"#,
+                "`id`",
+            ),
             (r#"{"id":"a","product_id":6,"platform_id":"6"}"#, "u16"),
             (r#"{"id":"a","product_id":6.5,"platform_id":6}"#, "u32"),
         ] {
             match answer(body) {
-                Err(ApiError::Unexpected { status: 200, detail }) => {
+                Err(ApiError::Unexpected {
+                    status: 200,
+                    detail,
+                }) => {
                     assert!(detail.starts_with("not a device ("), "{detail}");
                     assert!(detail.contains(names), "{detail}");
                 }
@@ -479,9 +484,8 @@ mod tests {
         for body in ["", "<html>bad gateway</html>", "[]", "{}"] {
             assert_eq!(read(body), ErrorBody::default(), "{body}");
         }
-        let oauth = read(
-            r#"{"error":"invalid_grant","error_description":"User credentials are invalid"}"#,
-        );
+        let oauth =
+            read(r#"{"error":"invalid_grant","error_description":"User credentials are invalid"}"#);
         assert_eq!(oauth.error.as_deref(), Some("invalid_grant"));
         assert_eq!(
             oauth.error_description.as_deref(),
@@ -503,9 +507,12 @@ mod tests {
             assert_eq!(read(body), ErrorBody::default(), "{body}");
         }
         assert_eq!(
-            read(r#"{"errors":["a",{"b":1},2]}"#).errors.map(|e| e.len()),
+            read(r#"{"errors":["a",true,2]}"#).errors.map(|e| e.len()),
             Some(3)
         );
+        // An element that is an array or object makes the body unreadable; the raw body is then
+        // the detail.
+        assert_eq!(read(r#"{"errors":["a",{"b":1}]}"#), ErrorBody::default());
         let no_errors = read(r#"{"errors":null,"info":"i"}"#);
         assert_eq!(
             (no_errors.errors, no_errors.info.as_deref()),
@@ -517,8 +524,8 @@ mod tests {
         );
         // The CLI's order: error_description, error, errors[] (non-strings as JSON), info.
         assert_eq!(
-            read(r#"{"errors":["a",{"b":1},2],"info":"i"}"#).full_detail("raw"),
-            "a; {…}; 2"
+            read(r#"{"errors":["a",true,2,null],"info":"i"}"#).full_detail("raw"),
+            "a; true; 2; null"
         );
         assert_eq!(read("<html>").full_detail("<html>"), "<html>");
     }

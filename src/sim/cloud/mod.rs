@@ -18,12 +18,12 @@ pub mod table;
 pub mod wire;
 
 use crate::cloud::body::{
-    self, ErrorBody, KeyUploadBody, OkBody, TeamBody, MemberRole, TeamMember, TokenBody, UserBody,
+    self, ErrorBody, KeyUploadBody, MemberRole, OkBody, TeamBody, TeamMember, TokenBody, UserBody,
 };
 use crate::cloud::{DeviceInfo, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, form_decode};
+use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 pub use table::Table;
 pub use wire::{SimHttpRequest, SimHttpResponse};
 
@@ -672,9 +672,7 @@ impl SimCloud {
     fn user(&self, req: &SimHttpRequest, query: &str, now_ms: u64) -> SimHttpResponse {
         match self.authorise(req, query, now_ms) {
             Err(resp) => resp,
-            Ok((email, _)) => {
-                SimHttpResponse::json(200, &UserBody { username: email })
-            }
+            Ok((email, _)) => SimHttpResponse::json(200, &UserBody { username: email }),
         }
     }
 
