@@ -1221,15 +1221,12 @@ fn without_key_values(text: &str) -> String {
             out.push(' ');
             rest = after_space;
         }
-        match rest
+        if let Some(after) = rest
             .strip_prefix('"')
             .and_then(|r| r.find('"').map(|end| &r[end + 1..]))
         {
-            Some(after) => {
-                out.push_str("\"…\"");
-                rest = after;
-            }
-            None => {}
+            out.push_str("\"…\"");
+            rest = after;
         }
     }
     out.push_str(rest);
