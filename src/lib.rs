@@ -7,7 +7,6 @@ pub mod cloud;
 pub mod device;
 pub mod dfu;
 pub mod doctor;
-pub mod json;
 pub mod keys;
 pub mod runtime;
 pub mod sim;

@@ -1180,3 +1180,55 @@ fn the_button_instructions_name_the_platforms_own_buttons() {
         assert!(wizard::dfu_buttons(p).contains("yellow"), "{p:?}");
     }
 }
+
+/// The diagnostic report as the page downloads it (pretty) and the key report (compact), for every
+/// fault: byte for byte what src/json.rs wrote before JSON went through serde types (issue 16). The
+/// fixture was captured from that code; keys are random per run, so `pem` and `fingerprint` values
+/// are replaced by `…` on both sides.
+#[test]
+fn the_json_report_keeps_the_bytes_it_had_before_serde_types() {
+    let mut dump = String::new();
+    for fault in Fault::ALL {
+        let (_, run) = run(fault);
+        if let Some(d) = run.diagnosis.as_ref() {
+            dump.push_str(&format!(
+                "=== {fault:?}\n{}\n{}\n",
+                d.to_json(),
+                d.report.to_json()
+            ));
+        }
+    }
+    let want = include_str!("json_fixtures/reports_before.txt");
+    let got = without_key_values(&dump);
+    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(g, w, "line {}", i + 1);
+    }
+    assert_eq!(got.lines().count(), want.lines().count());
+}
+
+/// `text` with the string value of every `pem` and `fingerprint` member replaced by `…`.
+fn without_key_values(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = ["\"pem\":", "\"fingerprint\":"]
+        .iter()
+        .filter_map(|k| rest.find(k).map(|i| i + k.len()))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if let Some(after_space) = rest.strip_prefix(' ') {
+            out.push(' ');
+            rest = after_space;
+        }
+        if let Some(after) = rest
+            .strip_prefix('"')
+            .and_then(|r| r.find('"').map(|end| &r[end + 1..]))
+        {
+            out.push_str("\"…\"");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}

@@ -5,6 +5,7 @@
 //! in-process. Request building (`request.rs`) and parsing (`response.rs`) are plain functions tested
 //! natively. Facts: shared/reference/cloud-api.md.
 
+pub mod body;
 mod error;
 mod held;
 #[cfg(target_arch = "wasm32")]

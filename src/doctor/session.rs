@@ -77,7 +77,7 @@ impl From<&DeviceInfo> for CloudDeviceSummary {
 impl Diagnosis {
     /// The report as JSON for the "download diagnostic report" button: no secret in it.
     pub fn to_json(&self) -> String {
-        crate::json::to_string_pretty(self).unwrap_or_default()
+        crate::cloud::body::write_pretty(self)
     }
 }
 

@@ -177,7 +177,7 @@ pub struct DctReport {
 
 impl DctReport {
     pub fn to_json(&self) -> String {
-        crate::json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self).unwrap_or_default()
     }
 }
 

@@ -337,12 +337,9 @@ async fn loopback_server_region(http: &mut HttpCloud) -> Result<Vec<u8>, ApiErro
             "the server has no /__sim routes (start it with --test-control)",
         ));
     }
-    let value = crate::json::parse(&resp.body).map_err(|_| unexpected("not JSON"))?;
-    let hex_text = value
-        .get("hex")
-        .and_then(crate::json::Value::as_str)
-        .ok_or_else(|| unexpected("no hex field"))?;
-    unhex(hex_text).ok_or_else(|| unexpected("bad hex"))
+    let region: crate::sim::cloud::wire::ServerKeyRegion = crate::cloud::body::read(&resp.body)
+        .map_err(|e| unexpected(&format!("not the server-key region ({e})")))?;
+    unhex(&region.hex).ok_or_else(|| unexpected("bad hex"))
 }
 
 /// The simulated mode as the page reaches it: exported to JavaScript by the key-rescue-sim module

@@ -17,9 +17,13 @@ pub mod server;
 pub mod table;
 pub mod wire;
 
-use crate::cloud::{OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, form_decode};
-use crate::json::{self, Value};
+use crate::cloud::body::{
+    self, ErrorBody, KeyUploadBody, MemberRole, OkBody, TeamBody, TeamMember, TokenBody, UserBody,
+};
+use crate::cloud::{DeviceInfo, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, form_decode};
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
+use serde::Serialize;
+use std::collections::BTreeMap;
 pub use table::Table;
 pub use wire::{SimHttpRequest, SimHttpResponse};
 
@@ -517,14 +521,12 @@ impl SimCloud {
             // OAUTH lib/error.js: an OAuth2Error like the others, with the token in `mfa_token`.
             return no_store(SimHttpResponse::json(
                 403,
-                Value::object([
-                    ("mfa_token", mfa_token.into()),
-                    ("error", "mfa_required".into()),
-                    (
-                        "error_description",
-                        "Multi-factor authentication required".into(),
-                    ),
-                ]),
+                &ErrorBody {
+                    mfa_token: Some(mfa_token),
+                    error: Some("mfa_required".into()),
+                    error_description: Some("Multi-factor authentication required".into()),
+                    ..ErrorBody::default()
+                },
             ));
         }
         self.token_response(&account.email, ttl_s, now_ms)
@@ -581,12 +583,12 @@ impl SimCloud {
         let token = self.issue_token(email, ttl_s, now_ms);
         no_store(SimHttpResponse::json(
             200,
-            Value::object([
-                ("token_type", "bearer".into()),
-                ("access_token", token.into()),
-                ("expires_in", ttl_s.into()),
-                ("refresh_token", random_hex(20).into()),
-            ]),
+            &TokenBody {
+                token_type: Some("bearer".into()),
+                access_token: token,
+                expires_in: Some(ttl_s),
+                refresh_token: Some(random_hex(20)),
+            },
         ))
     }
 
@@ -670,9 +672,7 @@ impl SimCloud {
     fn user(&self, req: &SimHttpRequest, query: &str, now_ms: u64) -> SimHttpResponse {
         match self.authorise(req, query, now_ms) {
             Err(resp) => resp,
-            Ok((email, _)) => {
-                SimHttpResponse::json(200, Value::object([("username", email.into())]))
-            }
+            Ok((email, _)) => SimHttpResponse::json(200, &UserBody { username: email }),
         }
     }
 
@@ -692,18 +692,21 @@ impl SimCloud {
         let team = id.parse::<u32>().ok().and_then(|p| self.products.get(&p));
         match team.filter(|t| t.contains_key(&email)) {
             Some(t) => {
-                let team: Vec<_> = t
+                let team = t
                     .iter()
-                    .map(|(member, role)| {
-                        Value::object([
-                            ("username", member.as_str().into()),
-                            ("role", Value::object([("name", role.name().into())])),
-                        ])
+                    .map(|(member, role)| TeamMember {
+                        username: member.clone(),
+                        role: Some(MemberRole {
+                            name: role.name().into(),
+                        }),
                     })
                     .collect();
                 SimHttpResponse::json(
                     200,
-                    Value::object([("ok", true.into()), ("team", team.into())]),
+                    &TeamBody {
+                        ok: Some(true),
+                        team,
+                    },
                 )
             }
             None => not_ok(403, "Permission Denied"),
@@ -724,13 +727,13 @@ impl SimCloud {
             Ok((email, _)) => email,
             Err(resp) => return resp,
         };
-        let list: Vec<Value> = self
+        let list: Vec<DeviceRecord> = self
             .devices
             .values()
             .filter(|d| d.owner.as_deref() == Some(email.as_str()))
-            .map(device_json)
+            .map(device_record)
             .collect();
-        SimHttpResponse::json(200, Value::Array(list))
+        SimHttpResponse::json(200, &list)
     }
 
     fn get_device(
@@ -745,22 +748,19 @@ impl SimCloud {
             Err(resp) => return resp,
         };
         match self.device(id).filter(|d| self.may_view(&email, d)) {
-            Some(device) => SimHttpResponse::json(200, device_json(device)),
+            Some(device) => SimHttpResponse::json(200, &device_record(device)),
             // Unknown ids get the same answer as someone else's device (cloud-api.md 5).
             None => SimHttpResponse::json(
                 403,
-                Value::object([
-                    ("ok", false.into()),
-                    ("error", "Permission Denied".into()),
-                    (
-                        "info",
-                        format!(
-                            "I didn't recognize that device name or ID, try opening \
-                             https://api.particle.io/v1/devices?access_token={token}"
-                        )
-                        .into(),
-                    ),
-                ]),
+                &ErrorBody {
+                    ok: Some(false),
+                    error: Some("Permission Denied".into()),
+                    info: Some(format!(
+                        "I didn't recognize that device name or ID, try opening \
+                         https://api.particle.io/v1/devices?access_token={token}"
+                    )),
+                    ..ErrorBody::default()
+                },
             ),
         }
     }
@@ -792,7 +792,7 @@ impl SimCloud {
             return not_ok(404, "Permission denied");
         };
         match self.device(id).filter(|d| d.product_id == Some(product)) {
-            Some(device) => SimHttpResponse::json(200, device_json(device)),
+            Some(device) => SimHttpResponse::json(200, &device_record(device)),
             None => not_ok(404, "Device not found for this product"),
         }
     }
@@ -893,41 +893,53 @@ pub const P256_SPKI_PREFIX: [u8; 26] = [
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
-fn device_json(device: &SimCloudDevice) -> Value {
-    let mut v = Value::object([
-        ("id", device.id.as_str().into()),
-        ("name", device.name.as_str().into()),
-        ("last_app", Value::Null),
-        (
-            "last_ip_address",
-            device.last_heard_ms.map(|_| "127.0.0.1").into(),
-        ),
-        ("last_heard", device.last_heard_ms.map(iso8601).into()),
-        (
-            "last_handshake_at",
-            device.last_handshake_ms.map(iso8601).into(),
-        ),
-        ("product_id", device.reported_product_id().into()),
-        ("online", device.online.into()),
-        ("connected", device.online.into()),
-        ("platform_id", device.platform_id.into()),
-        ("cellular", false.into()),
-        ("notes", Value::Null),
-        ("functions", Value::Array(Vec::new())),
-        ("variables", Value::Object(Vec::new())),
-        ("status", "normal".into()),
-        ("serial_number", Value::Null),
-        ("system_firmware_version", "2.3.1".into()),
-        ("firmware_updates_enabled", true.into()),
-        ("firmware_updates_forced", false.into()),
-    ]);
-    // Product-device answers name the claiming account.
-    if device.product_id.is_some()
-        && let Value::Object(members) = &mut v
-    {
-        members.push(("owner".into(), device.owner.as_deref().into()));
+/// A device as `GET /v1/devices/:id` answers it (cloud-api.md 5): the members the page reads
+/// ([`DeviceInfo`]) and the others Particle sends, which the page ignores.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct DeviceRecord {
+    #[serde(flatten)]
+    info: DeviceInfo,
+    /// Product-device answers only: the claiming account, `null` when unclaimed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Option<String>>,
+    last_app: Option<String>,
+    last_ip_address: Option<&'static str>,
+    cellular: bool,
+    notes: Option<String>,
+    functions: Vec<String>,
+    variables: BTreeMap<String, String>,
+    status: &'static str,
+    serial_number: Option<String>,
+    firmware_updates_enabled: bool,
+    firmware_updates_forced: bool,
+}
+
+fn device_record(device: &SimCloudDevice) -> DeviceRecord {
+    DeviceRecord {
+        info: DeviceInfo {
+            id: device.id.clone(),
+            name: Some(device.name.clone()),
+            owner: None,
+            product_id: device.reported_product_id(),
+            platform_id: device.platform_id,
+            online: device.online,
+            connected: device.online,
+            last_handshake_at: device.last_handshake_ms.map(iso8601),
+            last_heard: device.last_heard_ms.map(iso8601),
+            system_firmware_version: Some("2.3.1".into()),
+        },
+        owner: device.product_id.map(|_| device.owner.clone()),
+        last_app: None,
+        last_ip_address: device.last_heard_ms.map(|_| "127.0.0.1"),
+        cellular: false,
+        notes: None,
+        functions: Vec::new(),
+        variables: BTreeMap::new(),
+        status: "normal",
+        serial_number: None,
+        firmware_updates_enabled: true,
+        firmware_updates_forced: false,
     }
-    v
 }
 
 /// An error of the OAuth layer. OAUTH `lib/error.js` gives every one of them `Cache-Control:
@@ -935,10 +947,11 @@ fn device_json(device: &SimCloudDevice) -> Value {
 fn oauth_error(status: u16, error: &str, description: &str) -> SimHttpResponse {
     no_store(SimHttpResponse::json(
         status,
-        Value::object([
-            ("error", error.into()),
-            ("error_description", description.into()),
-        ]),
+        &ErrorBody {
+            error: Some(error.into()),
+            error_description: Some(description.into()),
+            ..ErrorBody::default()
+        },
     ))
 }
 
@@ -953,13 +966,17 @@ fn no_store(mut resp: SimHttpResponse) -> SimHttpResponse {
 pub(crate) fn not_ok(status: u16, error: &str) -> SimHttpResponse {
     SimHttpResponse::json(
         status,
-        Value::object([("ok", false.into()), ("error", error.into())]),
+        &ErrorBody {
+            ok: Some(false),
+            error: Some(error.into()),
+            ..ErrorBody::default()
+        },
     )
 }
 
 /// An API route's bare success: `{"ok": true}`.
 pub(crate) fn ok_true() -> SimHttpResponse {
-    SimHttpResponse::json(200, Value::object([("ok", true.into())]))
+    SimHttpResponse::json(200, &OkBody { ok: true })
 }
 
 fn invalid_client(description: &str) -> SimHttpResponse {
@@ -1012,23 +1029,21 @@ impl Form {
         Self(form_decode(body))
     }
 
-    /// The members of a JSON object; non-string values as their JSON text. A repeated name
-    /// reads as its last value, as it did when the body went through `serde_json::Value`.
+    /// The fields of a JSON upload (particle-api-js), by the same names as the form's. A body
+    /// that is not such an object has none.
     fn from_json(body: &str) -> Self {
-        let Ok(Value::Object(members)) = json::parse(body) else {
-            return Self(Vec::new());
-        };
+        let upload: KeyUploadBody = body::read(body).unwrap_or_default();
+        let fields = [
+            ("deviceID", upload.device_id),
+            ("publicKey", upload.public_key),
+            ("filename", upload.filename),
+            ("algorithm", upload.algorithm),
+            ("product_id", upload.product_id),
+        ];
         Self(
-            members
+            fields
                 .into_iter()
-                .rev()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s,
-                        other => other.to_json(),
-                    };
-                    (k, text)
-                })
+                .filter_map(|(name, value)| Some((name.to_owned(), value?.0)))
                 .collect(),
         )
     }
@@ -1136,7 +1151,7 @@ mod tests {
                 obj.insert("owner".into(), serde_json::json!(device.owner));
             }
             assert_eq!(
-                SimHttpResponse::json(200, device_json(&device)).body,
+                SimHttpResponse::json(200, &device_record(&device)).body,
                 before.to_string()
             );
         }

@@ -7,9 +7,9 @@
 //! answer them with a redirect, for the browser client's deadline and redirect tests.
 
 use super::firmware::BootOutcome;
-use super::wire::{MAX_REQUEST_BYTES, WireError, hex, parse_request, unhex};
+use super::wire::{MAX_REQUEST_BYTES, ServerKeyRegion, WireError, hex, parse_request, unhex};
 use super::{Form, SimCloud, SimHttpRequest, SimHttpResponse, not_ok, ok_true};
-use crate::json::{self, Value};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -177,7 +177,7 @@ impl SimServer {
                 self.clock_offset_ms += number("ms").unwrap_or(0);
                 let now = self.now_ms();
                 self.cloud.tick(now);
-                SimHttpResponse::json(200, Value::object([("now_ms", now.into())]))
+                SimHttpResponse::json(200, &json!({ "now_ms": now }))
             }
             ("POST", ["fail"]) => {
                 let status = number("status").unwrap_or(503) as u16;
@@ -207,38 +207,34 @@ impl SimServer {
                     let token = self
                         .cloud
                         .issue_token(&email, number("ttl").unwrap_or(3600), now);
-                    SimHttpResponse::json(200, Value::object([("access_token", token.into())]))
+                    SimHttpResponse::json(200, &json!({ "access_token": token }))
                 }
                 None => not_ok(400, "email missing"),
             },
             ("GET", ["server-key-region"]) => SimHttpResponse::json(
                 200,
-                Value::object([("hex", hex(&self.cloud.server_key_region()).into())]),
+                &ServerKeyRegion {
+                    hex: hex(&self.cloud.server_key_region()),
+                },
             ),
             ("GET", ["devices", id]) => match self.cloud.device(id) {
                 Some(d) => SimHttpResponse::json(
                     200,
-                    Value::object([
-                        ("id", d.id.as_str().into()),
-                        ("online", d.online.into()),
-                        ("owner", d.owner.as_deref().into()),
-                        ("product_id", d.product_id.into()),
-                        (
-                            "public_key_der_hex",
-                            d.public_key.as_ref().map(|k| hex(&k.der)).into(),
-                        ),
-                        (
-                            "algorithm",
-                            d.public_key.as_ref().map(|k| k.algorithm.as_str()).into(),
-                        ),
-                        ("last_boot", self.cloud.last_boot(id).map(boot_json).into()),
-                    ]),
+                    &json!({
+                        "id": d.id,
+                        "online": d.online,
+                        "owner": d.owner,
+                        "product_id": d.product_id,
+                        "public_key_der_hex": d.public_key.as_ref().map(|k| hex(&k.der)),
+                        "algorithm": d.public_key.as_ref().map(|k| k.algorithm.as_str()),
+                        "last_boot": self.cloud.last_boot(id).map(boot_json),
+                    }),
                 ),
                 None => not_ok(404, "no such device"),
             },
             ("POST", ["devices", id, "boot"]) => match unhex(req.body.trim()) {
                 Some(dct) => {
-                    SimHttpResponse::json(200, boot_json(&self.cloud.boot_device(&dct, id, now)))
+                    SimHttpResponse::json(200, &boot_json(&self.cloud.boot_device(&dct, id, now)))
                 }
                 None => not_ok(400, "body must be the DCT in hex"),
             },
@@ -253,19 +249,19 @@ impl SimServer {
 
 /// A boot outcome as the control routes report it.
 fn boot_json(b: &BootOutcome) -> Value {
-    Value::object([
-        ("online", b.online.into()),
-        ("led", json::to_value(&b.led).unwrap_or_default()),
-        ("error_code", b.error.map(|e| e.code()).into()),
-        ("key_error_flags", b.key_error_flags.into()),
-        ("log", json::to_value(&b.log).unwrap_or_default()),
-    ])
+    json!({
+        "online": b.online,
+        "led": b.led,
+        "error_code": b.error.map(|e| e.code()),
+        "key_error_flags": b.key_error_flags,
+        "log": b.log,
+    })
 }
 
 /// `308 Permanent Redirect` to `location`, with the CORS header, so a browser that follows
 /// redirects would follow it (Particle's API never redirects).
 fn redirect(location: &str) -> SimHttpResponse {
-    let mut resp = SimHttpResponse::json(308, Value::object([("ok", false.into())]));
+    let mut resp = SimHttpResponse::json(308, &super::body::OkBody { ok: false });
     resp.headers.push(("Location", location.to_owned()));
     resp
 }
@@ -368,7 +364,7 @@ mod tests {
                 "log": b.log,
             });
             assert_eq!(
-                SimHttpResponse::json(200, boot_json(&b)).body,
+                SimHttpResponse::json(200, &boot_json(&b)).body,
                 before.to_string()
             );
         }

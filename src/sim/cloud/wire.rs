@@ -3,7 +3,7 @@
 //! Pure parsing and formatting only (no sockets), so it builds on wasm32 too and is tested natively.
 //! Deliberately small: one request per connection, `Content-Length` bodies, no chunked encoding.
 
-use crate::json::Value;
+use serde::{Deserialize, Serialize};
 
 /// Largest head + body the loopback server accepts; a key upload is about 1 KiB.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -52,6 +52,13 @@ fn find_header<'a, N: AsRef<str>>(headers: &'a [(N, String)], name: &str) -> Opt
         .map(|(_, v)| v.as_str())
 }
 
+/// The answer of the test control route `GET /__sim/server-key-region`: the cloud's server-key
+/// region of the DCT, in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerKeyRegion {
+    pub hex: String,
+}
+
 /// One answer of the simulated cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimHttpResponse {
@@ -61,18 +68,18 @@ pub struct SimHttpResponse {
 }
 
 impl SimHttpResponse {
-    /// A JSON answer with the CORS header every Particle answer carries. Members are written in
-    /// name order, as the simulated cloud has always answered (it built its bodies as
-    /// `serde_json::Value`s, whose maps are sorted), whatever order the route listed them in.
-    pub fn json(status: u16, mut body: Value) -> Self {
-        body.sort_keys();
+    /// A JSON answer with the CORS header every Particle answer carries. Natively its members
+    /// are written in name order, as the simulated cloud has always answered, whatever order the
+    /// type declares them in ([`crate::cloud::body::write`]).
+    pub fn json<T: Serialize + ?Sized>(status: u16, body: &T) -> Self {
+        let body = crate::cloud::body::write(body);
         Self {
             status,
             headers: vec![
                 ("Content-Type", "application/json; charset=utf-8".into()),
                 ("Access-Control-Allow-Origin", "*".into()),
             ],
-            body: body.to_json(),
+            body,
         }
     }
 
