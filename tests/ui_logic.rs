@@ -1184,11 +1184,16 @@ fn the_button_instructions_name_the_platforms_own_buttons() {
 /// The diagnostic report as the page downloads it (pretty) and the key report (compact), for every
 /// fault: byte for byte what src/json.rs wrote before JSON went through serde types (issue 16). The
 /// fixture was captured from that code; keys are random per run, so `pem` and `fingerprint` values
-/// are replaced by `…` on both sides.
+/// are replaced by `…` on both sides. Faults added to the picker after the capture have no
+/// section in the fixture and are left out.
 #[test]
 fn the_json_report_keeps_the_bytes_it_had_before_serde_types() {
+    let want = include_str!("json_fixtures/reports_before.txt");
     let mut dump = String::new();
     for fault in Fault::ALL {
+        if !want.lines().any(|l| l == format!("=== {fault:?}")) {
+            continue;
+        }
         let (_, run) = run(fault);
         if let Some(d) = run.diagnosis.as_ref() {
             dump.push_str(&format!(
@@ -1198,7 +1203,6 @@ fn the_json_report_keeps_the_bytes_it_had_before_serde_types() {
             ));
         }
     }
-    let want = include_str!("json_fixtures/reports_before.txt");
     let got = without_key_values(&dump);
     for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
         assert_eq!(g, w, "line {}", i + 1);

@@ -44,7 +44,13 @@ async function connectInNormalMode(name, fault, { startOption = false, axe = fal
     contextOptions: axe ? { bypassCSP: true } : {},
   });
   await kr.chooseFault(fault);
-  if (startOption) await kr.el('sim-normal-mode').check();
+  if (startOption) {
+    await kr.el('sim-normal-mode').check();
+  } else {
+    // A problem that exists only in normal mode shows the option ticked, and it cannot be unticked.
+    assert.equal(await kr.el('sim-normal-mode').isChecked(), true, `${fault}: "Start it in normal mode" ticked`);
+    assert.equal(await kr.el('sim-normal-mode').isDisabled(), true, `${fault}: the option is fixed`);
+  }
   await kr.waitForText('sim-status', /in normal mode, blinking cyan/);
   await kr.waitForSimReady();
   await kr.signIn(DEMO);

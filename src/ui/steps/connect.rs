@@ -246,7 +246,8 @@ fn Simulation() -> impl IntoView {
                     <input
                         type="checkbox"
                         data-testid="sim-normal-mode"
-                        prop:checked=flag(move || store.sim_normal_mode.get())
+                        prop:checked=flag(move || store.sim_in_normal_mode())
+                        disabled=flag(move || store.fault.get().normal_mode_only())
                         on:change=on(move |ev| store.choose_sim_normal_mode(event_target_checked(&ev)))
                     />
                     " Start it in normal mode, blinking cyan"
