@@ -155,6 +155,21 @@ fn every_key_fault_of_the_picker_is_repaired_without_dfu_mode_and_comes_online()
     }
 }
 
+/// Particle's address block carries no port (0xFFFF), and the firmware then connects to 5683
+/// (`system_cloud_connection.cpp` 161): the log says the port used, not 221's raw 65535.
+#[test]
+fn the_log_names_the_port_the_firmware_uses_not_the_unset_one() {
+    let (w, region) = picker(Fault::BlankKey);
+    let run = runtime_repair(&w, region, DEMO_EMAIL);
+    let line = run
+        .log
+        .iter()
+        .find(|l| l.contains("(request 221)"))
+        .expect("the address read by 221 is logged");
+    assert!(line.contains(":5683 (no port stored"), "{line}");
+    assert!(!line.contains("65535"), "{line}");
+}
+
 #[test]
 fn the_custom_servers_address_is_replaced_inside_the_whole_server_key_slot() {
     let (w, region) = picker(Fault::CustomServer);

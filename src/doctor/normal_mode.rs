@@ -26,7 +26,7 @@ use super::slots::{KeySlots, RUNTIME_PRIVATE, RepairPath, RuntimeSlots};
 use super::{CancelFlag, DoctorEvent, Step};
 use crate::cloud::{self, ApiError, CloudApi, ProductRef};
 use crate::device::Platform;
-use crate::runtime::keys::{ServerAddressReply, ServerProtocol};
+use crate::runtime::keys::ServerProtocol;
 use crate::runtime::{self, Channel, ConnectionStatus};
 use crate::usb::{Counting, TransferCounts, Transport};
 use serde::Serialize;
@@ -244,10 +244,7 @@ impl<T: Transport> RuntimeDoctor<T> {
             .await?;
         on_event(DoctorEvent::Log(format!(
             "the firmware reads the server address as {} (request 221)",
-            match &address {
-                ServerAddressReply::Address { address, port } => format!("{address}:{port}"),
-                ServerAddressReply::NotSet => "not set (it uses its built-in one)".into(),
-            }
+            address.tcp_destination()
         )));
         Ok(repair
             .finish_diagnosis(identity, report, cloud, on_event)

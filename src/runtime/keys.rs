@@ -133,6 +133,25 @@ pub enum ServerAddressReply {
     NotSet,
 }
 
+impl ServerAddressReply {
+    /// How the firmware of a TCP device (Photon, P1) connects with this address: the port stored
+    /// as 0 or 0xFFFF (a block written without one) is replaced by `SPARK_SERVER_PORT`, 5683
+    /// (Device OS v2.3.1 `system_cloud_connection.cpp` 161), so 221's raw 65535 is not shown as
+    /// the port used.
+    pub fn tcp_destination(&self) -> String {
+        match self {
+            Self::Address {
+                address,
+                port: 0 | 0xFFFF,
+            } => {
+                format!("{address}:5683 (no port stored, so the default)")
+            }
+            Self::Address { address, port } => format!("{address}:{port}"),
+            Self::NotSet => "not set (it uses its built-in one)".into(),
+        }
+    }
+}
+
 impl Error {
     /// Whether the firmware answered "not supported" (Gen 3 for the key requests, a key type the
     /// platform does not use, or a request type the firmware does not know).
@@ -268,5 +287,27 @@ mod tests {
             Some(SecurityKeyType::UdpServerPublicKey)
         );
         assert_eq!(SecurityKeyType::from_i32(0), None);
+    }
+
+    #[test]
+    fn an_unset_port_is_the_default_one_the_firmware_connects_to() {
+        let at = |port| ServerAddressReply::Address {
+            address: "device.spark.io".into(),
+            port,
+        };
+        assert_eq!(
+            at(0xFFFF).tcp_destination(),
+            "device.spark.io:5683 (no port stored, so the default)"
+        );
+        assert_eq!(
+            at(0).tcp_destination(),
+            "device.spark.io:5683 (no port stored, so the default)"
+        );
+        assert_eq!(at(5684).tcp_destination(), "device.spark.io:5684");
+        assert!(
+            ServerAddressReply::NotSet
+                .tcp_destination()
+                .starts_with("not set")
+        );
     }
 }
