@@ -15,8 +15,9 @@ use super::cloud::SimCloud;
 use super::cloud::scenario;
 use super::cloud::wire::{hex, unhex};
 use super::device::js::{
-    JsSimDevice, StandInOptions, install_simulated_serial, install_simulated_usb,
-    refuse_next_port_request, uninstall_fake_serial, uninstall_fake_usb,
+    JsSimDevice, StandInOptions, choose_next_device, install_simulated_serial,
+    install_simulated_usb, plug_simulated_usb, refuse_next_port_request, uninstall_fake_serial,
+    uninstall_fake_usb,
 };
 use super::faults::Fault;
 use super::world::{SimWorld, WorldCloudApi};
@@ -27,6 +28,10 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use thiserror::Error;
 
+/// The device ID of the second simulated Photon ([`SimMode::plug_second_photon`]); the demo
+/// cloud does not know it.
+pub const SECOND_PHOTON_ID: &str = "fedcba9876543210fedcba98";
+
 /// Why the simulated mode could not start.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SimStartError {
@@ -36,6 +41,8 @@ pub enum SimStartError {
     Cloud(String),
     #[error("the test cloud did not answer: {0}")]
     Api(#[from] ApiError),
+    #[error("no simulated mode is running")]
+    NotRunning,
 }
 
 impl SimStartError {
@@ -45,6 +52,7 @@ impl SimStartError {
                 "Start `sim-cloud --test-control` and use the address it prints, or remove the api \
                  parameter to use the in-page simulated cloud."
             }
+            Self::NotRunning => "Start the simulated mode first (Try with a simulated Photon).",
             _ => "Reload the page and try again.",
         }
     }
@@ -280,6 +288,20 @@ impl SimMode {
         plug_in(&self.device, Fault::None);
     }
 
+    /// A second Photon plugged in beside the first, in DFU mode: another device ID
+    /// ([`SECOND_PHOTON_ID`]), its own memories and keys, and the cloud's server key; it shares
+    /// nothing with the first device but the cloud, and needs its own grant (`requestDevice`). It
+    /// stays plugged in until the stand-in is installed again (another fault, Reconnect). Keep the
+    /// handle to look at it ([`JsSimDevice::transfers`], [`JsSimDevice::dct`]).
+    pub fn plug_second_photon(&self) -> Result<JsSimDevice, SimStartError> {
+        let builder = Fault::None
+            .device_builder(&self.server_region)?
+            .device_id(SECOND_PHOTON_ID);
+        let device = JsSimDevice::from_builder(builder);
+        plug_simulated_usb(&device).map_err(|_| SimStartError::NotRunning)?;
+        Ok(device)
+    }
+
     /// Leaves the simulated mode: the browser's own `navigator.usb` is visible again.
     pub fn stop(&self) {
         uninstall_fake_usb();
@@ -342,6 +364,35 @@ async fn loopback_server_region(http: &mut HttpCloud) -> Result<Vec<u8>, ApiErro
     unhex(&region.hex).ok_or_else(|| unexpected("bad hex"))
 }
 
+thread_local! {
+    /// The simulated mode the page runs now (the last one started or changed, until stopped), for
+    /// the test hooks [`plug_second_photon`] and [`choose_next`], which a test calls on this module
+    /// from outside the page.
+    static CURRENT: RefCell<Option<SimMode>> = const { RefCell::new(None) };
+}
+
+fn set_current(mode: Option<&SimMode>) {
+    CURRENT.with(|c| *c.borrow_mut() = mode.cloned());
+}
+
+/// `plugSecondPhoton()`: [`SimMode::plug_second_photon`] in the running simulated mode, for tests
+/// of a user with two devices. Returns the second Photon's `SimUsbDevice`; throws
+/// `[message, hint]`.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = plugSecondPhoton)]
+pub fn plug_second_photon() -> Result<JsSimDevice, wasm_bindgen::JsValue> {
+    let mode = CURRENT.with(|c| c.borrow().clone());
+    mode.ok_or(SimStartError::NotRunning)
+        .and_then(|m| m.plug_second_photon())
+        .map_err(|e| start_error(&e))
+}
+
+/// `chooseNextDevice(serialNumber)`: in the next browser chooser the user picks the device with
+/// this serial number (the device ID), as a user with several devices does.
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = chooseNextDevice)]
+pub fn choose_next(serial_number: &str) {
+    choose_next_device(serial_number);
+}
+
 /// The simulated mode as the page reaches it: exported to JavaScript by the key-rescue-sim module
 /// (`src/bin/key-rescue-sim.rs`), which the page loads on demand and drives through
 /// `ui::sim_module` (the page's own module has no simulator in it). Only strings, numbers and
@@ -368,7 +419,10 @@ pub fn start_simulation(fault: &str, normal_mode: bool, api: Option<String>) -> 
     let api = api.and_then(|a| ApiBase::parse(&a).ok());
     wasm_bindgen_futures::future_to_promise(async move {
         match SimMode::start(fault, normal_mode, api).await {
-            Ok(mode) => Ok(SimPage { mode }.into()),
+            Ok(mode) => {
+                set_current(Some(&mode));
+                Ok(SimPage { mode }.into())
+            }
             Err(e) => Err(start_error(&e)),
         }
     })
@@ -385,7 +439,10 @@ impl SimPage {
     ) -> Result<SimPage, wasm_bindgen::JsValue> {
         let fault = Fault::from_name(fault).unwrap_or(Fault::None);
         match self.mode.with_fault(fault, normal_mode) {
-            Ok(mode) => Ok(SimPage { mode }),
+            Ok(mode) => {
+                set_current(Some(&mode));
+                Ok(SimPage { mode })
+            }
             Err(e) => Err(start_error(&e)),
         }
     }
@@ -472,6 +529,7 @@ impl SimPage {
 
     /// [`SimMode::stop`].
     pub fn stop(&self) {
+        set_current(None);
         self.mode.stop();
     }
 }

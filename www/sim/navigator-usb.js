@@ -9,6 +9,8 @@
 // Install from Rust with `key_rescue::sim::device::js::install_simulated_usb`, or from JavaScript:
 //   import { installFakeUsb } from './navigator-usb.js';
 //   installFakeUsb([new SimUsbDevice('photon', {})], { resetDelayMs: 500 });
+// More devices can be plugged in later (`plugDevice`), and a test can say which listed device the
+// user picks in the next chooser (`chooseNextDevice`).
 
 let current = null;
 
@@ -325,6 +327,7 @@ class FakeUsb extends EventTarget {
     // browser watches the bus, so `disconnect` fires even when no transfer is in flight.
     this._timer = backends.some((b) => b.hasFirmware) ? setInterval(() => this._sync(), 50) : null;
     this._cancelNext = false;
+    this._pickNext = null;
     this.onconnect = null;
     this.ondisconnect = null;
   }
@@ -351,9 +354,15 @@ class FakeUsb extends EventTarget {
         return;
       }
       this._sync();
-      const device = this._devices.find(
+      // The chooser's list: every device on the bus that a filter matches, granted or not.
+      const listed = this._devices.filter(
         (d) => !d._gone && (options.filters.length === 0 || options.filters.some((f) => matchesFilter(d, f))),
       );
+      // The user picks the device chooseNextDevice named (a device the chooser does not list cannot
+      // be picked: the chooser is closed), or else the first one listed.
+      const pick = this._pickNext;
+      this._pickNext = null;
+      const device = pick === null ? listed[0] : listed.find((d) => d.serialNumber === pick);
       if (!device) {
         reject(domError('NotFoundError', 'No device selected.'));
         return;
@@ -394,6 +403,18 @@ class FakeUsb extends EventTarget {
     });
   }
 
+  // Another device plugged in (a second Photon beside the first): a new USBDevice, listed by
+  // requestDevice but not by getDevices until granted; `connect` fires only for a granted one, as
+  // Chrome tells a page only about devices it may use.
+  _plug(backend) {
+    this._backends.push(backend);
+    if (backend.hasFirmware && this._timer === null) this._timer = setInterval(() => this._sync(), 50);
+    const device = new FakeUsbDevice(backend, this, this._options);
+    this._devices.push(device);
+    if (this._granted.has(grantKey(device))) this._deviceConnected(device);
+    return device;
+  }
+
   _deviceConnected(device) {
     const event = new Event('connect');
     Object.defineProperty(event, 'device', { value: device });
@@ -432,4 +453,19 @@ export function uninstallFakeUsb() {
 /// The next `requestDevice` rejects as if the user closed the chooser.
 export function cancelNextRequest() {
   if (current) current._cancelNext = true;
+}
+
+/// Plugs another device (a `SimUsbDevice`) into the installed stand-in, beside those it was
+/// installed with; it shares nothing with them. Returns its USBDevice.
+export function plugDevice(backend) {
+  if (!current) throw new Error('the navigator.usb stand-in is not installed');
+  return current._plug(backend);
+}
+
+/// In the next `requestDevice` the user picks the listed device with this serial number (the
+/// device ID), as a user with several devices does in Chrome's chooser; when the chooser does not
+/// list it, the user closes the chooser ("No device selected."). Without it the first listed
+/// device is picked.
+export function chooseNextDevice(serialNumber) {
+  if (current) current._pickNext = serialNumber;
 }

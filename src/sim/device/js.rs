@@ -25,6 +25,13 @@ extern "C" {
     /// Makes the next `requestDevice` behave like a closed chooser.
     #[wasm_bindgen(js_name = cancelNextRequest)]
     pub fn cancel_next_request();
+    /// Plugs one more `SimUsbDevice` into the installed stand-in.
+    #[wasm_bindgen(js_name = plugDevice, catch)]
+    fn plug_fake_usb_device(device: &JsValue) -> Result<JsValue, JsValue>;
+    /// In the next `requestDevice` the user picks the listed device with this serial number (the
+    /// device ID); a device the chooser does not list cannot be picked ("No device selected.").
+    #[wasm_bindgen(js_name = chooseNextDevice)]
+    pub fn choose_next_device(serial_number: &str);
 }
 
 #[wasm_bindgen(module = "/www/sim/navigator-serial.js")]
@@ -103,6 +110,13 @@ pub fn install_simulated_usb(devices: &[JsSimDevice], options: StandInOptions) {
     set("windowsStalls", options.windows_stalls.into());
     set("hideInterfaceNames", options.hide_interface_names.into());
     install_fake_usb(&list, &opts);
+}
+
+/// Plugs `device` into the stand-in installed by [`install_simulated_usb`], beside the devices it
+/// was installed with: a new USB device the page must be granted by its own `requestDevice`.
+/// Fails when no stand-in is installed.
+pub fn plug_simulated_usb(device: &JsSimDevice) -> Result<(), JsValue> {
+    plug_fake_usb_device(&JsValue::from(device.clone())).map(|_| ())
 }
 
 impl JsSimDevice {
