@@ -111,30 +111,42 @@ test('normal mode needing DFU mode: "Put it in DFU mode for me", the second prom
   assert.match(await kr.logText(), /the device accepted the request to enter DFU mode/);
   found.push(...(await audit(kr, 'second-prompt')));
   await dfuDeviceOnBus(kr);
-  // The user picks another Photon (another device ID) in the chooser: refused, nothing is read.
-  await kr.page.evaluate(() => {
-    const usb = navigator.usb;
-    window.__realRequest = usb.requestDevice.bind(usb);
-    usb.requestDevice = async (options) => {
-      const device = await window.__realRequest(options);
-      return new Proxy(device, {
-        get(target, prop) {
-          if (prop === 'serialNumber') return 'ffffffffffffffffffffffff';
-          const v = Reflect.get(target, prop, target);
-          return typeof v === 'function' ? v.bind(target) : v;
-        },
-      });
-    };
+  // A second Photon, in DFU mode with another device ID, is plugged in beside it: the chooser lists
+  // both, neither is granted yet, and the user picks the other one.
+  const other = await kr.page.evaluate(async () => {
+    const sim = await import(new URL('key-rescue-sim.js', document.baseURI).href);
+    window.__secondPhoton = sim.plugSecondPhoton();
+    window.__keyRescueSim = sim;
+    const id = window.__secondPhoton.serialNumber;
+    sim.chooseNextDevice(id);
+    return { id, dct: Array.from(window.__secondPhoton.dct()) };
   });
+  const onBus = await kr.page.evaluate(() =>
+    navigator.usb._devices.filter((d) => !d._gone && d.productId === 0xd006).map((d) => d.serialNumber),
+  );
+  assert.equal(onBus.length, 2, 'two Photons in DFU mode on the bus');
+  assert.ok(onBus.includes(other.id), 'the second Photon is listed');
+  const mine = onBus.find((id) => id !== other.id);
+  assert.match(await kr.logText(), new RegExp(`Photon ${mine} in normal mode`));
+  const grantedBefore = await kr.page.evaluate(async () => (await navigator.usb.getDevices()).map((d) => d.serialNumber));
+  assert.ok(!grantedBefore.includes(other.id), 'the second Photon is not granted before it is picked');
   await kr.el('second-prompt').click();
   const { cause } = await kr.waitForError();
-  assert.match(cause, /ffffffffffffffffffffffff/);
+  assert.match(cause, new RegExp(other.id));
   await kr.shot('other-device-refused');
   found.push(...(await audit(kr, 'other-device-refused')));
   assert.ok(await kr.el('second-prompt').isVisible(), 'the second prompt is offered again');
-  await kr.page.evaluate(() => {
-    navigator.usb.requestDevice = window.__realRequest;
-  });
+  const grantedAfter = await kr.page.evaluate(async () => (await navigator.usb.getDevices()).map((d) => d.serialNumber));
+  assert.ok(grantedAfter.includes(other.id), 'the picked Photon is granted, as Chrome grants a picked device');
+  // Nothing was read from the other Photon: no control transfer, its DCT as it was.
+  const after = await kr.page.evaluate(() => ({
+    transfers: window.__secondPhoton.transfers(),
+    dct: Array.from(window.__secondPhoton.dct()),
+  }));
+  assert.equal(after.transfers, 0, 'no transfer to the other Photon');
+  assert.deepEqual(after.dct, other.dct, "the other Photon's DCT is untouched");
+  // The user picks the right Photon this time.
+  await kr.page.evaluate((id) => window.__keyRescueSim.chooseNextDevice(id), mine);
   await kr.el('second-prompt').click();
   await kr.waitForDiagnosis();
   assert.match(await kr.text('slot-private-key'), /corrupt/i);
