@@ -119,7 +119,10 @@ async fn a_second_device_plugged_in_needs_its_own_grant_and_is_picked_by_its_ser
     choose_next_device(OTHER_ID);
     let picked = webusb::request_device().await.unwrap();
     assert_eq!(picked.device_id().as_deref(), Some(OTHER_ID));
-    assert_eq!(picked.platform(), Some((HostPlatform::Photon, UsbMode::Dfu)));
+    assert_eq!(
+        picked.platform(),
+        Some((HostPlatform::Photon, UsbMode::Dfu))
+    );
     let granted: Vec<_> = webusb::granted_devices()
         .await
         .unwrap()
@@ -139,7 +142,12 @@ async fn a_second_device_plugged_in_needs_its_own_grant_and_is_picked_by_its_ser
     assert_eq!(webusb::granted_devices().await.unwrap().len(), 2);
     // Opening and claiming the second device sends it nothing; the first is untouched too.
     choose_next_device(OTHER_ID);
-    let t = webusb::request_device().await.unwrap().open(0).await.unwrap();
+    let t = webusb::request_device()
+        .await
+        .unwrap()
+        .open(0)
+        .await
+        .unwrap();
     drop(t);
     assert_eq!(second.transfers(), 0);
     assert_eq!(first.transfers(), 0);
