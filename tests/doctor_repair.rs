@@ -378,7 +378,10 @@ fn a_cores_device_id_typed_in_the_page_is_checked_then_accepted() {
         matches!(err, DoctorError::CoreSerialMismatch { .. }),
         "{err}"
     );
-    assert_eq!(error_help(&err).unwrap().extra, Some(ExtraHelp::DeviceIdNeeded));
+    assert_eq!(
+        error_help(&err).unwrap().extra,
+        Some(ExtraHelp::DeviceIdNeeded)
+    );
     let id = device_id(&w);
     let typed = check_device_id(&format!("  {}\t", id.to_ascii_uppercase())).unwrap();
     let mut doctor = connect(Some(&typed)).unwrap();

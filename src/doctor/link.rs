@@ -68,7 +68,9 @@ impl LinkError {
             Self::BadProduct(_) => "Check the link: a product is its number (12345) or its slug \
                  (my-product-v1), as the console shows them. The page works without it too."
                 .into(),
-            Self::UnknownSimulation(_) => "Use sim=photon (or sim=core), or remove the sim parameter.".into(),
+            Self::UnknownSimulation(_) => {
+                "Use sim=photon (or sim=core), or remove the sim parameter.".into()
+            }
             Self::UnknownFault(_) | Self::FaultWithoutSimulation => {
                 "Pick the simulated problem in the list below instead.".into()
             }

@@ -395,7 +395,8 @@ pub const DEVICE_ID_FIELD: &str = "device-id";
 pub fn asks_device_id(e: &super::DoctorError) -> bool {
     matches!(
         e,
-        super::DoctorError::CoreNeedsDeviceId { .. } | super::DoctorError::CoreSerialMismatch { .. }
+        super::DoctorError::CoreNeedsDeviceId { .. }
+            | super::DoctorError::CoreSerialMismatch { .. }
     )
 }
 
@@ -442,7 +443,12 @@ mod tests {
             check_device_id("  53FF6D065075535118311787 ").as_deref(),
             Ok("53ff6d065075535118311787")
         );
-        for bad in ["", "53ff6d06", "53ff6d06507553511831178z", "device 53ff6d0650755351"] {
+        for bad in [
+            "",
+            "53ff6d06",
+            "53ff6d06507553511831178z",
+            "device 53ff6d0650755351",
+        ] {
             let e = check_device_id(bad).unwrap_err();
             assert!(
                 matches!(e, super::super::DoctorError::DeviceIdNotValid { .. }),
