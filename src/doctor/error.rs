@@ -167,8 +167,8 @@ impl DoctorError {
                  the browser asks once more because a DFU-mode device is a new USB device."
                 .into(),
             Self::CoreNeedsDeviceId { .. } => "Enter the Core's device ID below: 24 characters, \
-                 as console.particle.io or `particle list` shows it. Then press Use this ID and \
-                 connect."
+                 as console.particle.io or `particle list` shows it. Then press \"Use this ID and \
+                 connect\"."
                 .into(),
             Self::CoreSerialMismatch { .. } => "Check the device ID (console.particle.io or \
                  `particle list` shows it) and enter it again below, or connect the Core it \

@@ -59,7 +59,7 @@ test('a simulated Core without ?device= asks for its device ID in the page, chec
   await kr.waitForText('error-cause', /does not tell its device ID/);
   const hint = await kr.text('error-hint');
   assert.doesNotMatch(hint, /`/, 'no backtick in the hint');
-  assert.match(hint, /Use this ID and connect\.$/);
+  assert.match(hint, /press "Use this ID and connect"\.$/);
   assert.equal(await kr.page.locator('[data-testid="error-hint"] code').first().textContent(), 'particle list');
   const field = kr.page.getByLabel('Device ID of the Core');
   await field.waitFor({ state: 'visible', timeout: 15_000 });
