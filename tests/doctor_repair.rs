@@ -349,6 +349,48 @@ fn a_cores_device_id_comes_from_the_user_and_is_checked_against_its_serial() {
     assert_eq!(doctor.identity().device_id, id);
 }
 
+/// The page's device-ID field for a Core: the failure offers the field, a typed ID is checked
+/// before use (a bad one never reaches the device), a valid ID that is not this Core's is refused
+/// against its serial and offers the field again, and this Core's ID, typed with spaces and in upper
+/// case, connects it and is diagnosed.
+#[test]
+fn a_cores_device_id_typed_in_the_page_is_checked_then_accepted() {
+    use key_rescue::doctor::report::{ExtraHelp, error_help};
+    use key_rescue::doctor::wizard::check_device_id;
+    let w = world(SimDevice::builder(SimPlatform::Core).build(), Owner::Demo);
+    let connect = |expected: Option<&str>| {
+        block_on(key_rescue::doctor::Doctor::connect(
+            w.transport(),
+            expected,
+            Default::default(),
+            &mut |_| {},
+        ))
+    };
+    let first = connect(None).err().unwrap();
+    let help = error_help(&first).unwrap();
+    assert_eq!(help.extra, Some(ExtraHelp::DeviceIdNeeded));
+    assert!(help.hint.ends_with('.') && help.hint.contains("Use this ID and connect"));
+    assert!(check_device_id("53ff6d06").is_err());
+    assert!(check_device_id("53ff6d06507553511831178g").is_err());
+    let wrong = check_device_id("ffffffffffffffffffffffff").unwrap();
+    let err = connect(Some(&wrong)).err().unwrap();
+    assert!(
+        matches!(err, DoctorError::CoreSerialMismatch { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        error_help(&err).unwrap().extra,
+        Some(ExtraHelp::DeviceIdNeeded)
+    );
+    let id = device_id(&w);
+    let typed = check_device_id(&format!("  {}\t", id.to_ascii_uppercase())).unwrap();
+    let mut doctor = connect(Some(&typed)).unwrap();
+    assert_eq!(doctor.identity().device_id, id);
+    let mut api = w.cloud_api();
+    let diagnosis = block_on(doctor.diagnose(ctx(&mut api, None), &mut |_| {})).unwrap();
+    assert_eq!(diagnosis.identity.device_id, id);
+}
+
 #[test]
 fn a_runtime_mode_device_is_asked_to_enter_dfu_and_others_are_refused() {
     let runtime = FakeUsb::new(0x2b04, 0xc006, "3a0038000d47353033323637");

@@ -7,13 +7,13 @@ let loading = null;
 
 // Resolves to the module's SimPage, or rejects with [message, hint] when the simulated mode could
 // not start, or with the browser's error when the module could not be loaded (tried again next time).
-export function startSimulation(fault, normalMode, api) {
+export function startSimulation(fault, normalMode, api, platform) {
   loading ??= import(new URL('key-rescue-sim.js', document.baseURI).href).then(async (sim) => {
     await sim.default();
     return sim;
   });
   return loading.then(
-    (sim) => sim.startSimulation(fault, normalMode, api),
+    (sim) => sim.startSimulation(fault, normalMode, api, platform),
     (e) => {
       loading = null;
       throw e;

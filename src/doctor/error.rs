@@ -56,6 +56,9 @@ pub enum DoctorError {
     CoreNeedsDeviceId { serial: String },
     #[error("the Core's USB serial number {serial:?} does not belong to device {expected}")]
     CoreSerialMismatch { expected: String, serial: String },
+    /// What was typed in the Connect step's device-ID field (a Core's) is not a device ID.
+    #[error("\"{text}\" is not a device ID: a device ID is 24 characters, 0 to 9 and a to f")]
+    DeviceIdNotValid { text: String },
     #[error("this is device {got}, but the support link is for device {expected}")]
     WrongDevice { expected: String, got: String },
     #[error("the bootloader cannot reach the configuration table: every byte read back as zero")]
@@ -163,16 +166,17 @@ impl DoctorError {
                  Connect again; \
                  the browser asks once more because a DFU-mode device is a new USB device."
                 .into(),
-            Self::CoreNeedsDeviceId { .. } => {
-                "Enter the Core's device ID (24 characters; console.particle.io or `particle list` \
-                 shows it) and connect again."
-                    .into()
-            }
-            Self::CoreSerialMismatch { .. } => {
-                "Check the device ID (console.particle.io lists it) and enter it again, or connect \
-                 the Core it belongs to."
-                    .into()
-            }
+            Self::CoreNeedsDeviceId { .. } => "Enter the Core's device ID below: 24 characters, \
+                 as console.particle.io or `particle list` shows it. Then press \"Use this ID and \
+                 connect\"."
+                .into(),
+            Self::CoreSerialMismatch { .. } => "Check the device ID (console.particle.io or \
+                 `particle list` shows it) and enter it again below, or connect the Core it \
+                 belongs to."
+                .into(),
+            Self::DeviceIdNotValid { .. } => "Enter the 24 characters of the device ID, as \
+                 console.particle.io or `particle list` shows it (0123456789abcdef01234567, say)."
+                .into(),
             Self::NoDeviceId => "Unplug the device, put it in DFU mode again and reconnect; if \
                  this repeats, its bootloader is too old for this page."
                 .into(),

@@ -4,7 +4,8 @@
 //! `device=<24 hex>` names the device the link is for (the doctor refuses another one),
 //! `product=<number or slug>` the product it belongs to (the doctor then looks it up through the
 //! product, as Particle's clients do for a product device),
-//! `sim=photon` starts the simulated mode, `fault=<name>` picks a simulated problem and
+//! `sim=photon` starts the simulated mode (`sim=core`: with a simulated Core instead, whose DFU
+//! bootloader does not report its device ID), `fault=<name>` picks a simulated problem and
 //! `api=<loopback base>` points the page at a local test cloud (only loopback or Particle's own API
 //! pass `ApiBase::parse`, so a crafted link cannot send a password elsewhere). Anything malformed is
 //! a typed error the page shows; nothing is silently ignored except unknown parameter names. Pure:
@@ -13,8 +14,9 @@
 use crate::cloud::{ApiBase, ApiBaseError, ProductRef, form_decode};
 use thiserror::Error;
 
-/// The one simulated platform the page offers.
-pub const SIM_PLATFORMS: [&str; 1] = ["photon"];
+/// The simulated platforms a link may start: the Photon (the page's own "Try with a simulated
+/// Photon"), and the Core, whose DFU serial number is not its device ID.
+pub const SIM_PLATFORMS: [&str; 2] = ["photon", "core"];
 
 /// What a support link asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -23,7 +25,7 @@ pub struct SupportLink {
     pub expected_device: Option<String>,
     /// The product the device belongs to, when the link names one.
     pub product: Option<ProductRef>,
-    /// The simulated platform (`photon`), when the link starts the simulated mode.
+    /// The simulated platform (`photon` or `core`), when the link starts the simulated mode.
     pub sim: Option<&'static str>,
     /// A fault name from the simulated catalogue (only with `sim`).
     pub fault: Option<&'static str>,
@@ -66,7 +68,9 @@ impl LinkError {
             Self::BadProduct(_) => "Check the link: a product is its number (12345) or its slug \
                  (my-product-v1), as the console shows them. The page works without it too."
                 .into(),
-            Self::UnknownSimulation(_) => "Use sim=photon, or remove the sim parameter.".into(),
+            Self::UnknownSimulation(_) => {
+                "Use sim=photon (or sim=core), or remove the sim parameter.".into()
+            }
             Self::UnknownFault(_) | Self::FaultWithoutSimulation => {
                 "Pick the simulated problem in the list below instead.".into()
             }
@@ -86,11 +90,8 @@ pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, 
         match name.as_str() {
             "device" => {
                 once(link.expected_device.is_some(), "device")?;
-                let ok = value.len() == 24 && value.bytes().all(|b| b.is_ascii_hexdigit());
-                if !ok {
-                    return Err(LinkError::BadDeviceId(value));
-                }
-                link.expected_device = Some(value.to_ascii_lowercase());
+                link.expected_device =
+                    Some(device_id(&value).ok_or(LinkError::BadDeviceId(value))?);
             }
             "product" => {
                 once(link.product.is_some(), "product")?;
@@ -126,6 +127,14 @@ pub fn parse(query: &str, known_faults: &[&'static str]) -> Result<SupportLink, 
         return Err(LinkError::FaultWithoutSimulation);
     }
     Ok(link)
+}
+
+/// A device ID as a link or the page's device-ID field gives it: 24 hexadecimal characters in
+/// either case, with surrounding whitespace; lower case, or `None` for anything else.
+pub fn device_id(text: &str) -> Option<String> {
+    let text = text.trim();
+    (text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| text.to_ascii_lowercase())
 }
 
 /// Refuses a parameter the link already gave (`seen`: its field is already set).
@@ -233,6 +242,29 @@ mod tests {
             parse("product=1&product=2", &FAULTS),
             Err(LinkError::Repeated("product"))
         );
+    }
+
+    #[test]
+    fn a_link_may_start_a_simulated_core() {
+        assert_eq!(parse("sim=core", &FAULTS).unwrap().sim, Some("core"));
+        assert_eq!(parse("sim=photon", &FAULTS).unwrap().sim, Some("photon"));
+    }
+
+    #[test]
+    fn a_device_id_is_24_hex_characters_in_either_case_trimmed() {
+        assert_eq!(
+            device_id(" 53FF6D065075535118311787\n").as_deref(),
+            Some("53ff6d065075535118311787")
+        );
+        for bad in [
+            "",
+            "53ff6d06507553511831178",
+            "53ff6d0650755351183117870",
+            "53ff6d06507553511831178g",
+            "53ff6d06 5075535118311787",
+        ] {
+            assert_eq!(device_id(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -496,6 +496,9 @@ pub enum ExtraHelp {
     RestoreNeeded,
     /// The browser's device chooser was closed, or listed no device: a checklist and Try again.
     NoDevicePicked,
+    /// A Core in DFU mode needs its device ID typed in (`wizard::asks_device_id`): the field and
+    /// "Use this ID and connect".
+    DeviceIdNeeded,
 }
 
 /// What an error panel shows.
@@ -523,6 +526,7 @@ pub fn error_help(e: &super::DoctorError) -> Option<ErrorHelp> {
         (_, Some(TransportError::Timeout)) => Some(ExtraHelp::StoppedAnswering),
         (DoctorError::NotInDfuMode { .. }, _) => Some(ExtraHelp::NotInDfuMode),
         (DoctorError::WrongDevice { .. }, _) => Some(ExtraHelp::WrongDevice),
+        (e, _) if super::wizard::asks_device_id(e) => Some(ExtraHelp::DeviceIdNeeded),
         (
             DoctorError::WriteFailed {
                 restore: RestoreOutcome::NotRestored { .. },

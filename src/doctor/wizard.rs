@@ -386,6 +386,29 @@ pub fn confirmation(command: &super::Command) -> Option<&'static str> {
     }
 }
 
+/// The id of the Connect step's device-ID field (a Core's, whose DFU bootloader does not report
+/// its ID): the focus goes there while the page needs the ID.
+pub const DEVICE_ID_FIELD: &str = "device-id";
+
+/// Whether connecting failed for want of the right device ID (a Core in DFU mode): the error
+/// panel then offers the device-ID field.
+pub fn asks_device_id(e: &super::DoctorError) -> bool {
+    matches!(
+        e,
+        super::DoctorError::CoreNeedsDeviceId { .. }
+            | super::DoctorError::CoreSerialMismatch { .. }
+    )
+}
+
+/// What the device-ID field holds, checked before it is used: the ID in lower case, or why it is
+/// not one (shown next to the field; nothing is sent to the device).
+pub fn check_device_id(text: &str) -> Result<String, super::DoctorError> {
+    super::link::device_id(text).ok_or_else(|| super::DoctorError::DeviceIdNotValid {
+        // As typed, but no more of it than a message needs.
+        text: text.trim().chars().take(40).collect(),
+    })
+}
+
 /// A sentence of the lower layers split where it quotes a command or value between backticks:
 /// `(true, "particle udev")` parts are shown as code, the rest as text, and no backtick remains.
 pub fn code_spans(text: &str) -> Vec<(bool, &str)> {
@@ -412,6 +435,47 @@ mod tests {
         );
         assert_eq!(code_spans("no code."), [(false, "no code.")]);
         assert_eq!(code_spans("`a`"), [(true, "a")]);
+    }
+
+    #[test]
+    fn the_device_id_field_takes_24_hex_characters_and_says_why_not() {
+        assert_eq!(
+            check_device_id("  53FF6D065075535118311787 ").as_deref(),
+            Ok("53ff6d065075535118311787")
+        );
+        for bad in [
+            "",
+            "53ff6d06",
+            "53ff6d06507553511831178z",
+            "device 53ff6d0650755351",
+        ] {
+            let e = check_device_id(bad).unwrap_err();
+            assert!(
+                matches!(e, super::super::DoctorError::DeviceIdNotValid { .. }),
+                "{bad:?}"
+            );
+            assert!(e.to_string().contains("24 characters"), "{e}");
+            assert!(e.hint().ends_with('.') && !e.to_string().ends_with('.'));
+        }
+        let long = "x".repeat(500);
+        assert!(check_device_id(&long).unwrap_err().to_string().len() < 120);
+    }
+
+    #[test]
+    fn only_a_cores_missing_or_wrong_id_asks_for_the_field() {
+        use super::super::DoctorError;
+        assert!(asks_device_id(&DoctorError::CoreNeedsDeviceId {
+            serial: "1A2B3C4D5E6F".into()
+        }));
+        assert!(asks_device_id(&DoctorError::CoreSerialMismatch {
+            expected: "ffffffffffffffffffffffff".into(),
+            serial: "1A2B3C4D5E6F".into()
+        }));
+        assert!(!asks_device_id(&DoctorError::NoDeviceId));
+        assert!(!asks_device_id(&DoctorError::WrongDevice {
+            expected: "a".into(),
+            got: "b".into()
+        }));
     }
 
     #[test]

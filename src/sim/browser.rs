@@ -189,19 +189,28 @@ pub struct SimMode {
 
 impl SimMode {
     /// Builds the simulated Photon with `fault` (in normal mode with `normal_mode`, or where the
-    /// fault needs it), installs the stand-ins and picks the cloud.
+    /// fault needs it), or with `core` a simulated Core in DFU mode (no fault), installs the
+    /// stand-ins and picks the cloud.
     pub async fn start(
         fault: Fault,
         normal_mode: bool,
         api: Option<ApiBase>,
+        core: bool,
     ) -> Result<Self, SimStartError> {
-        let normal_mode = normal_mode || fault.normal_mode_only();
+        let (fault, normal_mode) = match core {
+            true => (Fault::None, false),
+            false => (fault, normal_mode || fault.normal_mode_only()),
+        };
+        let build = |region: &[u8]| match core {
+            true => Ok(JsSimDevice::from_builder(super::faults::core_builder())),
+            false => build_device(fault, normal_mode, region),
+        };
         match api.filter(|a| !a.is_production()) {
             None => {
                 let mut cloud = SimCloud::generate().map_err(SimStartError::Cloud)?;
                 scenario::seed_demo(&mut cloud);
                 let server_region = cloud.server_key_region();
-                let device = build_device(fault, normal_mode, &server_region)?;
+                let device = build(&server_region)?;
                 let world = SimWorld::from_shared(device.shared(), cloud);
                 let client = in_page_client(&world, fault);
                 plug_in(&device, fault);
@@ -217,7 +226,7 @@ impl SimMode {
             Some(base) => {
                 let mut http = HttpCloud::new(base.clone());
                 let server_region = loopback_server_region(&mut http).await?;
-                let device = build_device(fault, normal_mode, &server_region)?;
+                let device = build(&server_region)?;
                 plug_in(&device, fault);
                 Ok(Self {
                     fault,
@@ -410,15 +419,22 @@ fn start_error(e: &SimStartError) -> wasm_bindgen::JsValue {
     parts.into()
 }
 
-/// `startSimulation(fault, normalMode, api)`: [`SimMode::start`] with the fault's name (an unknown
-/// one is no fault) and the loopback test cloud's address (`undefined`: the in-page cloud); the
-/// promise resolves to a [`SimPage`] or rejects with `[message, hint]`.
+/// `startSimulation(fault, normalMode, api, platform)`: [`SimMode::start`] with the fault's name
+/// (an unknown one is no fault), the loopback test cloud's address (`undefined`: the in-page cloud)
+/// and the platform (`"core"`: a simulated Core; anything else, a Photon); the promise resolves to
+/// a [`SimPage`] or rejects with `[message, hint]`.
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = startSimulation)]
-pub fn start_simulation(fault: &str, normal_mode: bool, api: Option<String>) -> js_sys::Promise {
+pub fn start_simulation(
+    fault: &str,
+    normal_mode: bool,
+    api: Option<String>,
+    platform: Option<String>,
+) -> js_sys::Promise {
     let fault = Fault::from_name(fault).unwrap_or(Fault::None);
     let api = api.and_then(|a| ApiBase::parse(&a).ok());
+    let core = platform.as_deref() == Some("core");
     wasm_bindgen_futures::future_to_promise(async move {
-        match SimMode::start(fault, normal_mode, api).await {
+        match SimMode::start(fault, normal_mode, api, core).await {
             Ok(mode) => {
                 set_current(Some(&mode));
                 Ok(SimPage { mode }.into())

@@ -19,12 +19,22 @@ use wasm_bindgen_futures::JsFuture;
 extern "C" {
     /// Loads key-rescue-sim (once) and calls its `startSimulation`.
     #[wasm_bindgen(js_name = startSimulation)]
-    fn load_and_start(fault: &str, normal_mode: bool, api: Option<String>) -> Promise;
+    fn load_and_start(
+        fault: &str,
+        normal_mode: bool,
+        api: Option<String>,
+        platform: Option<String>,
+    ) -> Promise;
 }
 
 #[cfg(feature = "sim")]
-fn load_and_start(fault: &str, normal_mode: bool, api: Option<String>) -> Promise {
-    crate::sim::browser::start_simulation(fault, normal_mode, api)
+fn load_and_start(
+    fault: &str,
+    normal_mode: bool,
+    api: Option<String>,
+    platform: Option<String>,
+) -> Promise {
+    crate::sim::browser::start_simulation(fault, normal_mode, api, platform)
 }
 
 #[wasm_bindgen]
@@ -80,16 +90,19 @@ fn problem(e: JsValue) -> SimProblem {
     )
 }
 
-/// Loads the simulated mode (the first time) and starts a simulated Photon with `fault`.
+/// Loads the simulated mode (the first time) and starts a simulated Photon with `fault`, or a
+/// simulated Core for `platform` `"core"` (a `sim=core` link).
 pub async fn start(
     fault: Fault,
     normal_mode: bool,
     api: Option<&ApiBase>,
+    platform: &str,
 ) -> Result<SimHandle, SimProblem> {
     let promise = load_and_start(
         fault.name(),
         normal_mode,
         api.map(|a| a.as_str().to_owned()),
+        Some(platform.to_owned()),
     );
     match JsFuture::from(promise).await {
         Ok(handle) => Ok(handle.unchecked_into()),

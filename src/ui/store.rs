@@ -144,6 +144,13 @@ pub struct Store {
     pub fault: RwSignal<Fault>,
     /// The simulated Photon starts in normal mode (blinking cyan) instead of DFU mode.
     pub sim_normal_mode: RwSignal<bool>,
+    /// The simulated platform: "photon", or "core" from a `sim=core` link.
+    pub sim_platform: RwSignal<&'static str>,
+    /// The device ID typed in the Connect step's field for a Core (checked): used as a support
+    /// link's would be, for a Core only.
+    typed_device: StoredValue<Option<String>>,
+    /// Why what the device-ID field holds is not a device ID (cause, hint), shown next to it.
+    pub device_id_problem: RwSignal<Option<(String, String)>>,
     /// A device picked in normal mode that the repair takes to DFU mode (request 50, 14400 baud).
     running: StoredValue<Option<RunningDevice<WebUsbTransport>>, LocalStorage>,
     /// The repair over control requests in normal mode, when `RuntimeDoctor::choose` picked it.
@@ -227,6 +234,7 @@ impl Store {
         let base = link.api.clone().unwrap_or_default();
         let test_cloud = (!base.is_production()).then(|| base.as_str().to_owned());
         let fault = link.fault.and_then(Fault::from_name).unwrap_or(Fault::None);
+        let link_sim = link.sim.unwrap_or("photon");
         let store = Self {
             link: StoredValue::new(link),
             link_error: StoredValue::new(link_error),
@@ -236,6 +244,9 @@ impl Store {
             sim_status: RwSignal::new(SimStatus::Off),
             fault: RwSignal::new(fault),
             sim_normal_mode: RwSignal::new(false),
+            sim_platform: RwSignal::new(link_sim),
+            typed_device: StoredValue::new(None),
+            device_id_problem: RwSignal::new(None),
             running: StoredValue::new_local(None),
             runtime: StoredValue::new_local(None),
             ticket: StoredValue::new(None),
@@ -346,6 +357,10 @@ impl Store {
         }
         self.focus.set(Some("error"));
         if let Some(help) = report::error_help(e) {
+            if help.extra == Some(report::ExtraHelp::DeviceIdNeeded) {
+                // The field next to the hint needs the user, not the panel.
+                self.focus.set(Some(wizard::DEVICE_ID_FIELD));
+            }
             self.log_line(format!("error: {}", help.cause));
             if matches!(help.extra, Some(report::ExtraHelp::RestoreNeeded)) {
                 self.needs_restore.set(true);
@@ -433,11 +448,15 @@ impl Store {
             return;
         }
         self.sim_status.set(SimStatus::Starting);
-        self.log_line("Preparing the simulated Photon and its cloud…");
+        let platform = self.sim_platform.get_untracked();
+        self.log_line(format!(
+            "Preparing the simulated {} and its cloud…",
+            sim_name(platform)
+        ));
         let api = self.link.with_value(|l| l.api.clone());
         spawn_local(async move {
             let normal_mode = self.sim_normal_mode.get_untracked();
-            match sim_module::start(fault, normal_mode, api.as_ref()).await {
+            match sim_module::start(fault, normal_mode, api.as_ref(), platform).await {
                 Ok(sim) => {
                     self.test_cloud.set(Some(sim.cloud_label()));
                     self.cloud.set_value(PageCloud::Sim(sim.cloud()));
@@ -451,6 +470,13 @@ impl Store {
                     }
                     self.sim_status.set(SimStatus::Ready);
                     self.step.set(Some(Step::Connect));
+                    if platform == "core" {
+                        self.log_line(
+                            "Simulated Core ready (in DFU mode; it does not report its device ID). \
+                             Press Connect device.",
+                        );
+                        return;
+                    }
                     // A problem picked while the Photon was starting must be the one it has.
                     let picked = self.fault.get_untracked();
                     if picked != fault {
@@ -522,6 +548,8 @@ impl Store {
             .set((!base.is_production()).then(|| base.as_str().to_owned()));
         self.cloud.set_value(PageCloud::Http(HttpCloud::new(base)));
         self.sim_status.set(SimStatus::Off);
+        // "Try with a simulated Photon" starts a Photon again, whatever the link started.
+        self.sim_platform.set("photon");
         self.forget_device();
         self.repair_started.set(false);
         self.needs_restore.set(false);
@@ -770,6 +798,33 @@ impl Store {
         });
     }
 
+    /// The device ID last typed for a Core (checked), to show in its field again.
+    pub fn typed_device(self) -> Option<String> {
+        self.typed_device.get_value()
+    }
+
+    /// "Use this ID and connect": the Core's device ID typed in the error panel, checked first (a
+    /// bad one is refused next to the field, which keeps the focus), then used as a support link's
+    /// expected device while Connect device runs again.
+    pub fn connect_with_device_id(self, text: &str) {
+        if self.busy.get_untracked() {
+            return;
+        }
+        match wizard::check_device_id(text) {
+            Ok(id) => {
+                self.device_id_problem.set(None);
+                self.log_line(format!("Device ID entered: {id}."));
+                self.typed_device.set_value(Some(id));
+                self.connect();
+            }
+            Err(e) => {
+                self.device_id_problem
+                    .set(Some((report::capitalise(&e.to_string()), e.hint())));
+                self.focus.set(Some(wizard::DEVICE_ID_FIELD));
+            }
+        }
+    }
+
     /// "Try again" after the chooser was closed: Reconnect after a failed write (the device was
     /// unplugged), otherwise Connect device again.
     pub fn try_again(self) {
@@ -810,7 +865,8 @@ impl Store {
         self.on_event(DoctorEvent::Step(Step::Connect));
         // A device in normal mode is opened without claiming: its control requests go to the
         // device, and its serial interface stays the system's.
-        let opened = match picked.platform() {
+        let picked_platform = picked.platform();
+        let opened = match picked_platform {
             Some((_, UsbMode::Runtime)) => picked.open_unclaimed().await,
             _ => picked.open(0).await,
         };
@@ -825,7 +881,12 @@ impl Store {
             self.connected.set(false);
             self.log_line("The device disconnected.");
         });
-        let expected = self.link.with_value(|l| l.expected_device.clone());
+        // A Core does not report its ID: the one typed in the page, else the support link's.
+        let typed = match picked_platform {
+            Some((crate::device::Platform::Core, _)) => self.typed_device.get_value(),
+            _ => None,
+        };
+        let expected = typed.or_else(|| self.link.with_value(|l| l.expected_device.clone()));
         let cancel = self.cancel.get_value();
         let on_event = &mut |e| self.on_event(e);
         match connect_any(transport, expected.as_deref(), cancel.clone(), on_event).await {
@@ -1709,4 +1770,12 @@ pub fn page_query() -> String {
     web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default()
+}
+
+/// The simulated platform's name as the page shows it.
+pub fn sim_name(platform: &str) -> &'static str {
+    match platform {
+        "core" => "Core",
+        _ => "Photon",
+    }
 }

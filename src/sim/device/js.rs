@@ -330,9 +330,11 @@ impl JsSimDevice {
         d.on_bus()
     }
 
+    /// The USB serial number as the platform's bootloader reports it: the device ID, except on a
+    /// Core (12 hex digits derived from its unique ID, `Serial::UniqueIdSum`).
     #[wasm_bindgen(getter, js_name = serialNumber)]
     pub fn serial_number(&self) -> String {
-        self.device().device_id().to_owned()
+        self.device().serial_number()
     }
 
     #[wasm_bindgen(getter, js_name = productName)]

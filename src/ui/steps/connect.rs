@@ -194,6 +194,63 @@ fn NormalMode(facts: crate::doctor::RunningFacts) -> impl IntoView {
     }
 }
 
+/// The Core's device ID, asked for in the error panel when connecting a Core failed for want of
+/// it (`report::ExtraHelp::DeviceIdNeeded`): the field, why its text is not an ID (next to it),
+/// and "Use this ID and connect". The store checks the text and keeps the focus on the field.
+#[component]
+pub fn DeviceIdField() -> impl IntoView {
+    let store = expect_context::<Store>();
+    let text = RwSignal::new(store.typed_device().unwrap_or_default());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        store.connect_with_device_id(&text.get_untracked());
+    };
+    view! {
+        <form class="stack" data-testid="device-id-form" on:submit=on(submit)>
+            <div class="field">
+                <label for="device-id">"Device ID of the Core"</label>
+                <input
+                    id="device-id"
+                    data-testid="device-id"
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-describedby="device-id-problem"
+                    aria-invalid=move || {
+                        if store.device_id_problem.with(Option::is_some) { "true" } else { "false" }
+                    }
+                    bind:value=text
+                />
+                {dynamic(move || {
+                    store
+                        .device_id_problem
+                        .get()
+                        .map(|(cause, hint)| {
+                            view! {
+                                <p
+                                    class="field-error"
+                                    id="device-id-problem"
+                                    data-testid="device-id-problem"
+                                    role="alert"
+                                >
+                                    {format!("{cause}. ")}
+                                    {crate::ui::widgets::rich(&hint)}
+                                </p>
+                            }
+                        })
+                })}
+            </div>
+            <button
+                type="submit"
+                class="primary"
+                data-testid="device-id-connect"
+                disabled=flag(move || store.busy.get())
+            >
+                "Use this ID and connect"
+            </button>
+        </form>
+    }
+}
+
 #[component]
 fn NoWebUsb(secure: bool) -> impl IntoView {
     let text = if secure {
@@ -217,10 +274,28 @@ fn NoWebUsb(secure: bool) -> impl IntoView {
     }
 }
 
-/// The simulated Photon: its problem, its state, and the way back to a real device.
+/// The simulated Photon: its problem, its state, and the way back to a real device. A simulated
+/// Core (a `sim=core` link) has no problem to pick: it only says it is plugged in.
 #[component]
 fn Simulation() -> impl IntoView {
     let store = expect_context::<Store>();
+    if store.sim_platform.get_untracked() == "core" {
+        return view! {
+            <div class="sim" role="group" aria-label="Simulated Core">
+                <p class="muted" data-testid="sim-status">
+                    {dynamic(move || match store.sim_status.get() {
+                        SimStatus::Starting => "Preparing the simulated Core…",
+                        _ => {
+                            "A simulated Core is plugged in (in DFU mode; it does not report its \
+                             device ID); nothing is sent to Particle."
+                        }
+                    })}
+                </p>
+                <LeaveSimulation/>
+            </div>
+        }
+        .into_any();
+    }
     view! {
         <div class="sim" role="group" aria-label="Simulated Photon">
             <div class="field">
@@ -262,15 +337,24 @@ fn Simulation() -> impl IntoView {
                     _ => "A simulated Photon is plugged in (in DFU mode); nothing is sent to Particle.",
                 })}
             </p>
-            <button
-                type="button"
-                class="secondary"
-                data-testid="leave-simulation"
-                on:click=on(move |_| store.leave_simulation())
-                disabled=flag(move || store.busy.get())
-            >
-                "Leave the simulation"
-            </button>
+            <LeaveSimulation/>
         </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn LeaveSimulation() -> impl IntoView {
+    let store = expect_context::<Store>();
+    view! {
+        <button
+            type="button"
+            class="secondary"
+            data-testid="leave-simulation"
+            on:click=on(move |_| store.leave_simulation())
+            disabled=flag(move || store.busy.get())
+        >
+            "Leave the simulation"
+        </button>
     }
 }

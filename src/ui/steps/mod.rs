@@ -4,7 +4,7 @@
 //! open, and what is done, is `doctor::wizard`'s decision.
 
 mod backup;
-mod connect;
+pub(crate) mod connect;
 mod diagnose;
 mod plan;
 mod verify;

@@ -96,6 +96,9 @@ fn ExtraPanel(extra: ExtraHelp) -> impl IntoView {
             }
             .into_any()
         }
+        ExtraHelp::DeviceIdNeeded => {
+            view! { <crate::ui::steps::connect::DeviceIdField/> }.into_any()
+        }
         ExtraHelp::NoDevicePicked => view! {
             <div data-testid="no-device-checklist">
                 <ul class="checklist">
