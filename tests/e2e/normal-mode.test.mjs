@@ -272,3 +272,30 @@ test('after a repair in DFU mode the Photon restarts in normal mode and, already
   assert.deepEqual(found, [], 'no axe violation');
   await kr.close();
 });
+
+// Issue 15: every other key fault of the picker repaired over control requests, without DFU mode,
+// and online (the corrupt key is the test above).
+for (const [fault, slot, diagnosed, planned] of [
+  ['blank-key', 'slot-private-key', /blank|erased/i, /write a new device key: the private key slot is blank/i],
+  ['pkcs8-key', 'slot-private-key', /PKCS#8/, /write a new device key: the firmware cannot use the private key/i],
+  ['wrong-server-key', 'slot-server-key', /not particle|custom|corrupt|wrong/i, /write the cloud server key/i],
+  ['custom-server', 'slot-address', /cloud\.example\.com/, /write the cloud server key/i],
+  ['none', 'slot-private-key', /valid/i, /send the device's public key/i],
+]) {
+  test(`a Photon in normal mode with fault ${fault} is repaired over control requests and comes online`, LONG, async () => {
+    const kr = await connectInNormalMode(`9c-normal-${fault}`, fault, { startOption: true });
+    await kr.waitForDiagnosis();
+    assert.match(await kr.text(slot), diagnosed);
+    const plan = await kr.waitForPlan();
+    assert.match(plan, planned);
+    await kr.repair();
+    await kr.waitForOnline();
+    await kr.shot('online');
+    const log = await kr.logText();
+    assert.match(log, /repair path: control requests in normal mode \(no DFU mode, no second prompt\)/);
+    assert.match(log, /asked the device to reset \(request 40\)/);
+    assert.doesNotMatch(log, /repair path: DFU mode/);
+    await kr.expectClean();
+    await kr.close();
+  });
+}
