@@ -3,12 +3,10 @@
 // static first screen before the WebAssembly arrives. Screenshots: target/e2e/screenshots/8x-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { KeyRescue, DEMO, MFA, sharedFixtures } from './keyrescue.mjs';
+import { KeyRescue, DEMO, MFA, sharedFixtures, audit } from './keyrescue.mjs';
 
 const LONG = { timeout: 300_000 };
 const fx = sharedFixtures();
-const axePath = path.join(process.env.KR_NODE ?? path.resolve(import.meta.dirname, '..', '..', 'target', 'tools', 'node'), 'node_modules', 'axe-core', 'axe.min.js');
 
 /** Opens the page for an audit: axe is injected by the test, so the page's own CSP is bypassed. */
 function openForAudit(name, options = {}) {
@@ -18,23 +16,6 @@ function openForAudit(name, options = {}) {
     ...options,
     contextOptions: { bypassCSP: true, ...(options.contextOptions ?? {}) },
   });
-}
-
-/** Runs axe in the light and the dark theme; returns "state/theme: rule (targets)" lines. */
-async function audit(kr, state) {
-  const found = [];
-  for (const scheme of ['light', 'dark']) {
-    await kr.page.emulateMedia({ colorScheme: scheme });
-    if (!(await kr.page.evaluate(() => typeof window.axe !== 'undefined'))) await kr.page.addScriptTag({ path: axePath });
-    const violations = await kr.page.evaluate(async () => {
-      const r = await window.axe.run(document, { resultTypes: ['violations'] });
-      return r.violations.map((v) => `${v.id} [${v.impact}] ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    });
-    for (const v of violations) found.push(`${state}/${scheme}: ${v}`);
-  }
-  await kr.page.emulateMedia({ colorScheme: 'light' });
-  await kr.shot(state);
-  return found;
 }
 
 test('axe: every state of the happy path, light and dark, with the help opened', LONG, async () => {

@@ -6,31 +6,12 @@
 // Screenshots: target/e2e/screenshots/95-core-id-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { KeyRescue, sharedFixtures } from './keyrescue.mjs';
+import { KeyRescue, sharedFixtures, audit } from './keyrescue.mjs';
 
 const LONG = { timeout: 180_000 };
 const fx = sharedFixtures();
-const axePath = path.join(process.env.KR_NODE ?? path.resolve(import.meta.dirname, '..', '..', 'target', 'tools', 'node'), 'node_modules', 'axe-core', 'axe.min.js');
 // The simulated Core's device ID (src/sim/device/mod.rs, the Core's default).
 const CORE_ID = '53ff6d065075535118311787';
-
-/** axe in the light and the dark theme, then a screenshot; returns "state/theme: rule (targets)". */
-async function audit(kr, state) {
-  const found = [];
-  for (const scheme of ['light', 'dark']) {
-    await kr.page.emulateMedia({ colorScheme: scheme });
-    if (!(await kr.page.evaluate(() => typeof window.axe !== 'undefined'))) await kr.page.addScriptTag({ path: axePath });
-    const violations = await kr.page.evaluate(async () => {
-      const r = await window.axe.run(document, { resultTypes: ['violations'] });
-      return r.violations.map((v) => `${v.id} [${v.impact}] ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    });
-    for (const v of violations) found.push(`${state}/${scheme}: ${v}`);
-  }
-  await kr.page.emulateMedia({ colorScheme: 'light' });
-  await kr.shot(state);
-  return found;
-}
 
 async function focusedTestId(kr) {
   return kr.page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? null);

@@ -3,6 +3,7 @@
 // CSS layout.
 import { before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { openPage, screenshot, serveDist, launchBrowser, simCloud } from './harness.mjs';
 
 /** The simulated problems of the fault picker, in order. */
@@ -353,3 +354,24 @@ export class KeyRescue {
     await this.page.context().close();
   }
 }
+
+/** axe-core, installed by scripts/setup under the project's Node tools. */
+const axePath = path.join(process.env.KR_NODE ?? path.resolve(import.meta.dirname, '..', '..', 'target', 'tools', 'node'), 'node_modules', 'axe-core', 'axe.min.js');
+
+/** axe in the light and the dark theme, then a screenshot; returns "state/theme: rule (targets)" lines. */
+export async function audit(kr, state) {
+  const found = [];
+  for (const scheme of ['light', 'dark']) {
+    await kr.page.emulateMedia({ colorScheme: scheme });
+    if (!(await kr.page.evaluate(() => typeof window.axe !== 'undefined'))) await kr.page.addScriptTag({ path: axePath });
+    const violations = await kr.page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ['violations'] });
+      return r.violations.map((v) => `${v.id} [${v.impact}] ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    for (const v of violations) found.push(`${state}/${scheme}: ${v}`);
+  }
+  await kr.page.emulateMedia({ colorScheme: 'light' });
+  await kr.shot(state);
+  return found;
+}
+

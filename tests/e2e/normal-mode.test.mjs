@@ -6,31 +6,12 @@
 // Screenshots (1280 px wide): target/e2e/screenshots/9x-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { KeyRescue, DEMO, sharedFixtures } from './keyrescue.mjs';
+import { KeyRescue, DEMO, sharedFixtures, audit } from './keyrescue.mjs';
 
 const LONG = { timeout: 240_000 };
 const SLOW = 60_000;
 const WIDE = { width: 1280, height: 900 };
 const fx = sharedFixtures();
-const axePath = path.join(process.env.KR_NODE ?? path.resolve(import.meta.dirname, '..', '..', 'target', 'tools', 'node'), 'node_modules', 'axe-core', 'axe.min.js');
-
-/** axe in the light and the dark theme; returns "state/theme: rule (targets)" lines. */
-async function audit(kr, state) {
-  const found = [];
-  for (const scheme of ['light', 'dark']) {
-    await kr.page.emulateMedia({ colorScheme: scheme });
-    if (!(await kr.page.evaluate(() => typeof window.axe !== 'undefined'))) await kr.page.addScriptTag({ path: axePath });
-    const violations = await kr.page.evaluate(async () => {
-      const r = await window.axe.run(document, { resultTypes: ['violations'] });
-      return r.violations.map((v) => `${v.id} [${v.impact}] ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    });
-    for (const v of violations) found.push(`${state}/${scheme}: ${v}`);
-  }
-  await kr.page.emulateMedia({ colorScheme: 'light' });
-  await kr.shot(state);
-  return found;
-}
 
 /**
  * Opens the page with the simulated Photon in normal mode (`fault` picked; `startOption` ticks "Start
