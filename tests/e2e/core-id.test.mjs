@@ -46,6 +46,10 @@ test('a simulated Core without ?device= asks for its device ID in the page, chec
   await field.waitFor({ state: 'visible', timeout: 15_000 });
   assert.equal(await field.getAttribute('data-testid'), 'device-id');
   await waitForFocus(kr, 'device-id');
+  // One primary action: the field's button; Connect device steps back to a secondary one.
+  assert.equal(await kr.page.locator('button.primary', { hasText: /connect/i }).count(), 1);
+  assert.match(await kr.el('device-id-connect').getAttribute('class'), /primary/);
+  assert.match(await kr.el('connect').getAttribute('class'), /secondary/);
   const found = await audit(kr, 'asks-id');
 
   // Not a device ID: refused next to the field, nothing sent, the field keeps the focus.

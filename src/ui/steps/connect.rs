@@ -2,6 +2,7 @@
 //! simulated Photon as the secondary choice, and what the device said about itself.
 //! Open to more branches (a device found in normal mode, say): each is one arm of `body`.
 
+use crate::doctor::report;
 use crate::doctor::wizard::{self, Switch};
 use crate::sim::faults::Fault;
 use crate::ui::erased::{dynamic, flag, on};
@@ -88,7 +89,11 @@ fn offers_other(store: Store) -> bool {
     matches!(
         store.switch.get(),
         Some(Switch::Offer { .. } | Switch::SecondPrompt { .. } | Switch::SerialPort)
-    )
+    ) || store.error.with(|e| {
+        // The Core's device-ID field has its own primary button ("Use this ID and connect").
+        e.as_ref()
+            .is_some_and(|(_, help)| help.extra == Some(report::ExtraHelp::DeviceIdNeeded))
+    })
 }
 
 /// A device picked in normal mode: what it said, and the way on (control requests, request 50,
