@@ -320,19 +320,25 @@ fn the_support_links_device_id_is_enforced() {
     );
 }
 
+/// Connects the world's device in DFU mode with `expected` as the support link's device ID.
+fn connect_with_id(
+    w: &SimWorld,
+    expected: Option<&str>,
+) -> Result<key_rescue::doctor::Doctor<key_rescue::sim::world::SharedDevice>, DoctorError> {
+    block_on(key_rescue::doctor::Doctor::connect(
+        w.transport(),
+        expected,
+        Default::default(),
+        &mut |_| {},
+    ))
+}
+
 /// A Core's DFU bootloader reports 12 hex digits derived from its unique ID, not its device ID
 /// (v0.4.9 `dfu_hal.c` 125-140): the ID the user enters is confirmed against that serial.
 #[test]
 fn a_cores_device_id_comes_from_the_user_and_is_checked_against_its_serial() {
     let w = world(SimDevice::builder(SimPlatform::Core).build(), Owner::Demo);
-    let connect = |expected: Option<&str>| {
-        block_on(key_rescue::doctor::Doctor::connect(
-            w.transport(),
-            expected,
-            Default::default(),
-            &mut |_| {},
-        ))
-    };
+    let connect = |expected: Option<&str>| connect_with_id(&w, expected);
     let id = device_id(&w);
     let Err(DoctorError::CoreNeedsDeviceId { serial }) = connect(None) else {
         panic!("a Core without an entered ID must ask for it");
@@ -358,14 +364,7 @@ fn a_cores_device_id_typed_in_the_page_is_checked_then_accepted() {
     use key_rescue::doctor::report::{ExtraHelp, error_help};
     use key_rescue::doctor::wizard::check_device_id;
     let w = world(SimDevice::builder(SimPlatform::Core).build(), Owner::Demo);
-    let connect = |expected: Option<&str>| {
-        block_on(key_rescue::doctor::Doctor::connect(
-            w.transport(),
-            expected,
-            Default::default(),
-            &mut |_| {},
-        ))
-    };
+    let connect = |expected: Option<&str>| connect_with_id(&w, expected);
     let first = connect(None).err().unwrap();
     let help = error_help(&first).unwrap();
     assert_eq!(help.extra, Some(ExtraHelp::DeviceIdNeeded));
