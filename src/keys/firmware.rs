@@ -508,9 +508,31 @@ fn explain_private_key(slot: &[u8]) -> UnusableReason {
     let last = slot[der_end - 1];
     let after = &slot[der_end..slot.len().min(der_end + 8)];
     if (last == ERASED || last == 0x00) && after.len() >= 4 && after.iter().all(|&b| b == last) {
-        return UnusableReason::Truncated;
+        // One key in 256 ends in 0xFF (or 0x00) by chance, so a short run inside the key is also
+        // what a complete key damaged elsewhere looks like. A run of four bytes or more is a cut
+        // (2^-32 by chance); a shorter one is a cut only if the numbers before it are whole (the
+        // primes still multiply to the modulus), else the damage is elsewhere and it is corrupt.
+        let run = slot[..der_end]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == last)
+            .count();
+        if run >= 4 || primes_multiply_to_modulus(value(0), value(3), value(4)) {
+            return UnusableReason::Truncated;
+        }
     }
     UnusableReason::Corrupt
+}
+
+/// Whether `p × q = n` (big-endian bytes): the modulus and the primes agree.
+fn primes_multiply_to_modulus(n: &[u8], p: &[u8], q: &[u8]) -> bool {
+    use rsa::traits::PublicKeyParts;
+    let uint = |bytes: &[u8]| BoxedUint::from_be_slice(bytes, 1024).ok();
+    let (Some(p), Some(q)) = (uint(p), uint(q)) else {
+        return false;
+    };
+    rsa::PrivateKey::from_p_q(p, q, BoxedUint::from(FIRMWARE_RSA_EXPONENT))
+        .is_ok_and(|key| strip_leading_zeros(&key.n().to_be_bytes()) == strip_leading_zeros(n))
 }
 
 /// The bit length of a big-endian unsigned number (0 for zero).
@@ -1076,6 +1098,37 @@ mod tests {
         match read_device_private_key(&corrupt) {
             FirmwarePrivateKey::Unusable(UnusableReason::Corrupt) => {}
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// A complete key that happens to end in 0xFF or 0x00, damaged inside P, is corrupt, not cut
+    /// off (it was called cut off about once in 256 random keys); the same key cut two bytes short
+    /// (the erased flash then reads as its last two bytes) is cut off.
+    #[test]
+    fn a_damaged_key_ending_in_an_erased_byte_is_corrupt_not_cut_off() {
+        for end in [ERASED, 0x00] {
+            let key = loop {
+                let key = usable_key();
+                let der = key.to_pkcs1_der().unwrap();
+                if der.as_bytes().ends_with(&[end]) && !der.as_bytes().ends_with(&[end, end]) {
+                    break key;
+                }
+            };
+            let der = key.to_pkcs1_der().unwrap();
+            let der = der.as_bytes();
+            let mut slot = der.to_vec();
+            slot.resize(1216, end);
+            slot[300] ^= 0x10;
+            match read_device_private_key(&slot) {
+                FirmwarePrivateKey::Unusable(UnusableReason::Corrupt) => {}
+                other => panic!("ends in {end:#04x}: {other:?}"),
+            }
+            let mut cut = der[..der.len() - 2].to_vec();
+            cut.resize(1216, end);
+            match read_device_private_key(&cut) {
+                FirmwarePrivateKey::Unusable(UnusableReason::Truncated) => {}
+                other => panic!("cut, ends in {end:#04x}: {other:?}"),
+            }
         }
     }
 
