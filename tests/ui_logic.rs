@@ -846,6 +846,22 @@ mod wizard_rules {
             wizard::diagnosis_summary(&[line(Verdict::Good, "Device private key")]),
             "no problem found in the key slots."
         );
+        // A custom server is not called a problem, but the line does not call it fine either.
+        assert_eq!(
+            wizard::diagnosis_summary(&[
+                line(Verdict::Good, "Device private key"),
+                line(Verdict::Unknown, "Cloud server key"),
+                line(Verdict::Unknown, "Cloud server address"),
+            ]),
+            "no problem found in the key slots; to check: Cloud server key, Cloud server address."
+        );
+        assert_eq!(
+            wizard::diagnosis_summary(&[
+                line(Verdict::Problem, "Device private key"),
+                line(Verdict::Unknown, "Particle cloud"),
+            ]),
+            "problem: Device private key; to check: Particle cloud."
+        );
         assert_eq!(wizard::plan_summary(0), "nothing to change.");
         assert_eq!(wizard::plan_summary(1), "1 change.");
         assert_eq!(wizard::plan_summary(3), "3 changes.");

@@ -147,18 +147,29 @@ pub fn recovery(f: &Facts, changed: Option<bool>) -> Recovery {
     }
 }
 
-/// The one line a finished Diagnose step shows: the titles of the lines that found a problem.
+/// The one line a finished Diagnose step shows: the titles of the lines that found a problem,
+/// then those it could not confirm (a custom server, the cloud while signed out), so the line
+/// never says "no problem" about what the plan may still change.
 pub fn diagnosis_summary(lines: &[super::report::Line]) -> String {
     use super::report::Verdict;
-    let problems: Vec<&str> = lines
-        .iter()
-        .filter(|l| l.verdict == Verdict::Problem)
-        .map(|l| l.title)
-        .collect();
-    if problems.is_empty() {
-        "no problem found in the key slots.".to_owned()
+    let titles = |verdict: Verdict| {
+        lines
+            .iter()
+            .filter(|l| l.verdict == verdict)
+            .map(|l| l.title)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (problems, unknown) = (titles(Verdict::Problem), titles(Verdict::Unknown));
+    let head = if problems.is_empty() {
+        "no problem found in the key slots".to_owned()
     } else {
-        format!("problem: {}.", problems.join(", "))
+        format!("problem: {problems}")
+    };
+    if unknown.is_empty() {
+        format!("{head}.")
+    } else {
+        format!("{head}; to check: {unknown}.")
     }
 }
 

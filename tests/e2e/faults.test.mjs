@@ -101,6 +101,9 @@ test("fault custom-server: the server address is someone else's and Particle's i
   const plan = await diagnoseAndPlan(kr);
   const address = await kr.text('slot-address');
   assert.match(address, /cloud\.example\.com/, 'the address panel shows the custom host');
+  // The folded Diagnose line does not call a custom server fine while the plan rewrites it.
+  const folded = await kr.page.locator('details.step summary', { hasText: 'Diagnose:' }).textContent();
+  assert.match(folded, /Diagnose: no problem found in the key slots; to check: [^.]*Cloud server address\./);
   assert.match(plan, /write the cloud server key: (.*server address is cloud\.example\.com|switching to the simulated cloud's key and address)/i);
   assert.doesNotMatch(plan, /write a new device key/i, 'the private key is left alone');
   await repairToOnline(kr);
