@@ -895,7 +895,9 @@ pub fn read_device_ec_key(slot: &[u8]) -> FirmwareEcKey {
     }
 }
 
-/// The key's last byte and at least four bytes after it are all 0xFF or all 0x00.
+/// The key's last byte and at least four bytes after it are all 0xFF or all 0x00, and it is not a
+/// whole key damaged elsewhere that ends in such a byte by chance (one in 256): the run reaches
+/// four bytes into the key, or the stored point, but for the run, is the private number's.
 fn ec_key_looks_cut(slot: &[u8]) -> bool {
     let Ok(end) = ec_der_len(slot) else {
         return false;
@@ -904,7 +906,34 @@ fn ec_key_looks_cut(slot: &[u8]) -> bool {
         return false;
     };
     let after = &after[..after.len().min(8)];
-    (last == ERASED || last == 0x00) && after.len() >= 4 && after.iter().all(|&b| b == last)
+    if !((last == ERASED || last == 0x00) && after.len() >= 4 && after.iter().all(|&b| b == last)) {
+        return false;
+    }
+    let run = slot[..end].iter().rev().take_while(|&&b| b == last).count();
+    run >= 4 || point_whole_but_its_end(&slot[..end], run)
+}
+
+/// Whether the key's stored point equals its private number's point in all but the last `run`
+/// bytes (what a key cut `run` bytes short and read over erased flash holds).
+fn point_whole_but_its_end(der: &[u8], run: usize) -> bool {
+    let Ok(Sec1Key {
+        d,
+        public: Some(point),
+        ..
+    }) = parse_sec1(der, false)
+    else {
+        return false;
+    };
+    let digits = strip_leading_zeros(d);
+    if digits.is_empty() || digits.len() > 32 || point.len() != 65 || run >= point.len() {
+        return false;
+    }
+    let mut padded = zeroize::Zeroizing::new([0u8; 32]);
+    padded[32 - digits.len()..].copy_from_slice(digits);
+    p256::SecretKey::from_slice(&padded[..]).is_ok_and(|secret| {
+        let own = secret.public_key().to_sec1_bytes();
+        own.len() == point.len() && own[..point.len() - run] == point[..point.len() - run]
+    })
 }
 
 /// Emulates the firmware's reading of the TCP (RSA-2048) server key: first byte 0xFF means blank;
@@ -1098,6 +1127,36 @@ mod tests {
         match read_device_private_key(&corrupt) {
             FirmwarePrivateKey::Unusable(UnusableReason::Corrupt) => {}
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// The same for an EC key whose stored point ends in 0xFF or 0x00: damaged in its private
+    /// number it is a mismatched point, not cut off; cut two bytes short it is cut off.
+    #[test]
+    fn a_damaged_ec_key_ending_in_an_erased_byte_is_not_cut_off() {
+        for end in [ERASED, 0x00] {
+            let der = loop {
+                let key = crate::keys::generate_ec_device_key().unwrap();
+                let der = key.der().to_vec();
+                if der.ends_with(&[end]) && !der.ends_with(&[end, end]) {
+                    break der;
+                }
+            };
+            let slot = |bytes: &[u8]| {
+                let mut slot = bytes.to_vec();
+                slot.resize(192, end);
+                slot
+            };
+            let mut damaged = slot(&der);
+            damaged[10] ^= 0x10; // inside the private number
+            match read_device_ec_key(&damaged) {
+                FirmwareEcKey::Unusable(UnusableReason::MismatchedPublicKey) => {}
+                other => panic!("ends in {end:#04x}: {other:?}"),
+            }
+            match read_device_ec_key(&slot(&der[..der.len() - 2])) {
+                FirmwareEcKey::Unusable(UnusableReason::Truncated) => {}
+                other => panic!("cut, ends in {end:#04x}: {other:?}"),
+            }
         }
     }
 
