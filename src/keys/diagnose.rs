@@ -279,7 +279,10 @@ fn ec_private_key_status(bytes: &[u8]) -> PrivateKeyStatus {
         FirmwareEcKey::Blank => PrivateKeyStatus::Blank,
         FirmwareEcKey::Unusable(reason) => PrivateKeyStatus::from_reason(reason),
         FirmwareEcKey::Usable(key) => {
-            match PublicKeyInfo::of(KeyAlgorithm::EcP256, &key.public_key()) {
+            match PublicKeyInfo::from_spki_der(
+                KeyAlgorithm::EcP256,
+                &super::ec::spki_der(key.point()),
+            ) {
                 Ok(public_key) => PrivateKeyStatus::Valid { public_key },
                 Err(_) => PrivateKeyStatus::Corrupt {
                     reason: UnusableReason::NotAnEcKey,
@@ -317,8 +320,10 @@ fn diagnose_server_key(snapshot: &DctSnapshot<'_>, keys: &TransportKeys) -> Serv
                 });
             let parsed = p256_spki
                 .then(|| {
-                    use p256::pkcs8::DecodePublicKey;
-                    p256::PublicKey::from_public_key_der(der).ok()
+                    let info = SubjectPublicKeyInfoRef::from_der(der).ok()?;
+                    super::ec::decode_point(info.subject_public_key.as_bytes()?)
+                        .ok()
+                        .flatten()
                 })
                 .flatten();
             match parsed.and_then(|_| PublicKeyInfo::from_spki_der(KeyAlgorithm::EcP256, der).ok())

@@ -165,6 +165,10 @@ pub enum UnusableReason {
     /// The EC private number is not below the order of the P-256 group.
     #[error("the key's private number is too large for the P-256 curve")]
     PrivateKeyOutOfRange,
+    /// The page could not check an EC key: its P-256 code is not loaded (`keys::ec`). The doctor
+    /// loads it before it reads an EC device's slots, so this is a guard, not a verdict.
+    #[error("the page's P-256 code is not loaded, so the EC key was not checked")]
+    EcMathUnavailable,
     /// The public key stored in the SEC1 key is not a point of the P-256 curve.
     #[error("the public key stored with the key is not a point on the P-256 curve")]
     InvalidPublicKey,
@@ -551,7 +555,7 @@ pub enum FirmwareEcKey {
     /// `mbedtls_pk_parse_key` fails, or the key it loads cannot complete the handshake.
     Unusable(UnusableReason),
     /// The key the firmware signs with; its public key is what the device presents.
-    Usable(p256::SecretKey),
+    Usable(super::ec::EcKey),
 }
 
 impl std::fmt::Debug for FirmwareEcKey {
@@ -757,7 +761,9 @@ pub(crate) fn parse_sec1(der: &[u8], explicit_curves: bool) -> Result<Sec1Key<'_
 pub(crate) fn judge_ec_key(
     key: &Sec1Key<'_>,
     curve: EcCurve<'_>,
-) -> Result<p256::SecretKey, UnusableReason> {
+) -> Result<super::ec::EcKey, UnusableReason> {
+    use super::ec;
+    let unavailable = |_| UnusableReason::EcMathUnavailable;
     let named = match curve {
         EcCurve::Named(oid) => oid == P256_OID_VALUE,
         EcCurve::Explicit(params) => is_p256_explicit(params),
@@ -770,8 +776,8 @@ pub(crate) fn judge_ec_key(
             None => return Err(UnusableReason::InvalidPublicKey),
             // Without a group every point format is "unavailable": recomputed below (and failing).
             _ if !named => {}
-            Some(0x00 | 0x04) => match p256::PublicKey::from_sec1_bytes(point) {
-                Ok(q) if point[0] == 0x04 => stored = Some(q),
+            Some(0x00 | 0x04) => match ec::decode_point(point).map_err(unavailable)? {
+                Some(q) if point[0] == 0x04 => stored = Some(q),
                 _ => return Err(UnusableReason::InvalidPublicKey),
             },
             // Compressed or other forms: `MBEDTLS_ERR_ECP_FEATURE_UNAVAILABLE`, recomputed.
@@ -794,9 +800,10 @@ pub(crate) fn judge_ec_key(
         return Err(UnusableReason::PrivateKeyOutOfRange);
     }
     padded[32 - digits.len()..].copy_from_slice(digits);
-    let secret = p256::SecretKey::from_slice(&padded[..])
-        .map_err(|_| UnusableReason::PrivateKeyOutOfRange)?;
-    if stored.is_some_and(|q| q != secret.public_key()) {
+    let secret = ec::EcKey::from_private(&padded)
+        .map_err(unavailable)?
+        .ok_or(UnusableReason::PrivateKeyOutOfRange)?;
+    if stored.is_some_and(|q| q != *secret.point()) {
         return Err(UnusableReason::MismatchedPublicKey);
     }
     Ok(secret)
@@ -834,8 +841,7 @@ pub(crate) fn is_p256_explicit(params: &[u8]) -> bool {
         } else {
             true
         };
-        let generator = p256::PublicKey::from_sec1_bytes(&b[base]).ok()?;
-        let g = <p256::NistP256 as p256::elliptic_curve::CurveArithmetic>::AffinePoint::GENERATOR;
+        let generator = super::ec::decode_point(&b[base]).ok().flatten()?;
         let same = |r: std::ops::Range<usize>, hex: &str| {
             let want: Vec<u8> = (0..hex.len() / 2)
                 .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
@@ -851,7 +857,7 @@ pub(crate) fn is_p256_explicit(params: &[u8]) -> bool {
                 && same(bb, P256_B)
                 && same(order, P256_N)
                 && cofactor_ok
-                && *generator.as_affine() == g,
+                && generator == super::ec::GENERATOR,
         )
     };
     check().unwrap_or(false)
@@ -930,9 +936,9 @@ fn point_whole_but_its_end(der: &[u8], run: usize) -> bool {
     }
     let mut padded = zeroize::Zeroizing::new([0u8; 32]);
     padded[32 - digits.len()..].copy_from_slice(digits);
-    p256::SecretKey::from_slice(&padded[..]).is_ok_and(|secret| {
-        let own = secret.public_key().to_sec1_bytes();
-        own.len() == point.len() && own[..point.len() - run] == point[..point.len() - run]
+    super::ec::EcKey::from_private(&padded).is_ok_and(|secret| {
+        secret
+            .is_some_and(|secret| secret.point()[..point.len() - run] == point[..point.len() - run])
     })
 }
 

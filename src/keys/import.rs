@@ -28,7 +28,7 @@ enum Parsed {
     /// PKCS#1 `RSAPrivateKey` DER (possibly unwrapped from PKCS#8).
     Rsa(Zeroizing<Vec<u8>>),
     /// A P-256 key.
-    EcP256(p256::SecretKey),
+    EcP256(super::ec::EcKey),
     /// Any other algorithm or curve, named for the message.
     Other(String),
 }

@@ -12,6 +12,7 @@
 //! Facts: shared/reference/particle-dct.md, 4 to 6.
 
 pub mod diagnose;
+pub mod ec;
 pub mod firmware;
 pub mod import;
 mod keygen;
@@ -20,7 +21,6 @@ pub mod server;
 
 use crate::device::KeyAlgorithm;
 use firmware::UnusableReason;
-use rsa::Generate;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::sha2::{Digest, Sha256};
@@ -91,14 +91,11 @@ impl DevicePrivateKey {
         })
     }
 
-    fn from_ec(key: &p256::SecretKey) -> Result<Self, KeyError> {
-        let der = key
-            .to_sec1_der()
-            .map_err(|e| KeyError::Encoding(e.to_string()))?;
+    fn from_ec(key: &ec::EcKey) -> Result<Self, KeyError> {
         Ok(Self {
             algorithm: KeyAlgorithm::EcP256,
-            der: Zeroizing::new(der.to_vec()),
-            public: PublicKeyInfo::of(KeyAlgorithm::EcP256, &key.public_key())?,
+            der: key.to_sec1_der(),
+            public: PublicKeyInfo::from_spki_der(KeyAlgorithm::EcP256, &ec::spki_der(key.point()))?,
         })
     }
 }
@@ -293,8 +290,7 @@ fn encode_for_firmware(
 /// Generates a P-256 device key as SEC1 `ECPrivateKey` DER (121 bytes), the form
 /// `openssl ec -outform DER` writes and mbedTLS `mbedtls_pk_parse_key` reads.
 pub fn generate_ec_device_key() -> Result<DevicePrivateKey, KeyError> {
-    let key = p256::SecretKey::try_generate_from_rng(&mut getrandom::SysRng)
-        .map_err(|e| KeyError::Random(e.to_string()))?;
+    let key = ec::EcKey::generate().map_err(KeyError::Random)?;
     DevicePrivateKey::from_ec(&key)
 }
 
