@@ -534,6 +534,19 @@ impl Platform {
             .expect("every platform is in the table")
     }
 
+    /// Whether any of the platform's key slots holds a P-256 key (Electron, Gen 3): diagnosing
+    /// it needs the curve arithmetic the page loads on demand (`keys::ec`).
+    pub fn uses_ec_keys(self) -> bool {
+        let info = self.info();
+        [Transport::Tcp, Transport::Udp]
+            .into_iter()
+            .filter_map(|t| info.keys(t))
+            .any(|k| {
+                k.private_key.algorithm == KeyAlgorithm::EcP256
+                    || k.server_key.algorithm == KeyAlgorithm::EcP256
+            })
+    }
+
     /// Looks a platform up by Particle's numeric platform id.
     pub fn from_id(id: u16) -> Option<Self> {
         PLATFORMS.iter().find(|p| p.id == id).map(|p| p.platform)
@@ -585,6 +598,16 @@ pub fn core_dfu_serial(device_id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_electron_and_gen3_have_ec_keys() {
+        for p in [Platform::Core, Platform::Photon, Platform::P1] {
+            assert!(!p.uses_ec_keys(), "{p:?}");
+        }
+        for p in [Platform::Electron, Platform::Argon, Platform::Boron] {
+            assert!(p.uses_ec_keys(), "{p:?}");
+        }
+    }
 
     #[test]
     fn photon_is_found_in_both_modes() {

@@ -63,6 +63,9 @@ pub enum DoctorError {
     WrongDevice { expected: String, got: String },
     #[error("the bootloader cannot reach the configuration table: every byte read back as zero")]
     DctUnreachable,
+    /// The page loads its P-256 code only for a device with EC keys (`keys::ec`), and that failed.
+    #[error("the page could not load its code for this device's EC keys ({cause})")]
+    EcCodeNotLoaded { cause: String },
     #[error(
         "the {platform}'s bootloader reports memory {layout:?} on alternate setting {alt}, beyond \
          what is known of the {platform}"
@@ -182,6 +185,10 @@ impl DoctorError {
                 .into(),
             Self::WrongDevice { .. } => "Connect the device the support link was made for, or \
                  open the page without the device parameter to repair this one."
+                .into(),
+            Self::EcCodeNotLoaded { .. } => "Nothing was read or written. Check this \
+                 computer's internet connection (the page downloads a small part of itself for \
+                 this device), then press Connect device again."
                 .into(),
             Self::DctUnreachable => "The bootloader needs the device's system firmware to reach \
                  its keys. Restore Device OS first (Particle's Device Restore page or \

@@ -156,6 +156,11 @@ impl Repair {
 
     /// Reads the whole key area again, keeps it as what the device holds, and diagnoses it.
     pub async fn read_area(&mut self, slots: &mut dyn KeySlots) -> Result<DctReport, DoctorError> {
+        if self.platform.uses_ec_keys() {
+            keys::ec::ensure_loaded()
+                .await
+                .map_err(|cause| DoctorError::EcCodeNotLoaded { cause })?;
+        }
         let mut read = Vec::new();
         for slot in slots.key_area()? {
             let bytes = slots.read_slot(slot).await?;
