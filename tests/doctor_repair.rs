@@ -463,6 +463,49 @@ fn a_custom_server_is_written_with_its_address() {
 }
 
 #[test]
+fn a_server_region_for_another_transport_is_left_out_and_said() {
+    // A test cloud's TCP region (512 bytes) on an Electron, whose UDP server-key slot holds 320:
+    // writing it would run past the slot. It used to end the repair with "not backed up yet".
+    let w = world(
+        SimDevice::builder(SimPlatform::Electron).build(),
+        Owner::Demo,
+    );
+    let before = w.device.borrow().dct().to_vec();
+    let region = key_rescue::device::PARTICLE_TCP_SERVER_REGION.to_vec();
+    let options = PlanOptions {
+        server: ServerChoice::Custom {
+            region,
+            description: "the simulated cloud's key and address".into(),
+        },
+        ..PlanOptions::default()
+    };
+    let run = block_on(full_repair_until_repair(&w, options, Some(DEMO_EMAIL)));
+    let plan = run.plan.as_ref().unwrap();
+    assert!(
+        !plan
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::WriteServerKey { .. })),
+        "{plan:?}"
+    );
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("512-byte region") && n.contains("holds 320 bytes")),
+        "{:?}",
+        plan.notes
+    );
+    let repair = run.repaired();
+    assert_eq!(repair.written, vec!["device private key"]);
+    let after = w.device.borrow().dct().to_vec();
+    assert_eq!(
+        after[3298..3618],
+        before[3298..3618],
+        "the server-key slot is unchanged"
+    );
+}
+
+#[test]
 fn the_core_spi_flash_is_rewritten_sector_by_sector_without_losing_its_neighbours() {
     // The Core keeps its keys in SPI flash that must be erased (4 KiB sectors) before a write:
     // erasing the server key's sector would wipe the rest of it unless the doctor writes it back.

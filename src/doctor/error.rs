@@ -188,7 +188,7 @@ impl DoctorError {
                 .into(),
             Self::EcCodeNotLoaded { .. } => "Nothing was read or written. Check this \
                  computer's internet connection (the page downloads a small part of itself for \
-                 this device), then press Connect device again."
+                 this device), then press Read the keys again."
                 .into(),
             Self::DctUnreachable => "The bootloader needs the device's system firmware to reach \
                  its keys. Restore Device OS first (Particle's Device Restore page or \

@@ -16,7 +16,7 @@ use thiserror::Error;
 
 /// The simulated platforms a link may start: the Photon (the page's own "Try with a simulated
 /// Photon"), and the Core, whose DFU serial number is not its device ID.
-pub const SIM_PLATFORMS: [&str; 2] = ["photon", "core"];
+pub const SIM_PLATFORMS: [&str; 3] = ["photon", "core", "electron"];
 
 /// What a support link asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -69,7 +69,7 @@ impl LinkError {
                  (my-product-v1), as the console shows them. The page works without it too."
                 .into(),
             Self::UnknownSimulation(_) => {
-                "Use sim=photon (or sim=core), or remove the sim parameter.".into()
+                "Use sim=photon (or sim=core, sim=electron), or remove the sim parameter.".into()
             }
             Self::UnknownFault(_) | Self::FaultWithoutSimulation => {
                 "Pick the simulated problem in the list below instead.".into()
@@ -192,7 +192,7 @@ mod tests {
             Err(LinkError::BadDeviceId(_))
         ));
         assert!(matches!(
-            parse("sim=electron", &FAULTS),
+            parse("sim=argon", &FAULTS),
             Err(LinkError::UnknownSimulation(_))
         ));
         assert!(matches!(
@@ -247,6 +247,10 @@ mod tests {
     #[test]
     fn a_link_may_start_a_simulated_core() {
         assert_eq!(parse("sim=core", &FAULTS).unwrap().sim, Some("core"));
+        assert_eq!(
+            parse("sim=electron", &FAULTS).unwrap().sim,
+            Some("electron")
+        );
         assert_eq!(parse("sim=photon", &FAULTS).unwrap().sim, Some("photon"));
     }
 

@@ -154,6 +154,20 @@ pub fn plan(
                 format!("{reason}; writing Particle's cloud key and address"),
             )
         }),
+        // A region made for the other transport (a test cloud's TCP region on a UDP device, say)
+        // would run past the slot into what follows it: it is left out, and the plan says so.
+        ServerChoice::Custom {
+            region,
+            description,
+        } if region.len() != server.size as usize => {
+            notes.push(format!(
+                "The server key is left as it is: {description} is a {}-byte region, and this \
+                 device's server-key slot holds {} bytes (another transport's keys).",
+                region.len(),
+                server.size
+            ));
+            None
+        }
         ServerChoice::Custom {
             region,
             description,

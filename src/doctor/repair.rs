@@ -182,6 +182,11 @@ impl Repair {
         let area = slots.key_area()?;
         let total: u32 = area.iter().map(|s| s.len).sum();
         on_event(DoctorEvent::Progress { done: 0, total });
+        if self.platform.uses_ec_keys() && !keys::ec::available() {
+            on_event(DoctorEvent::Log(
+                "loading the page's code for this device's EC keys".into(),
+            ));
+        }
         let report = self.read_area(slots).await?;
         on_event(DoctorEvent::Progress { done: total, total });
         if slots.zeros_mean_unreachable()

@@ -14,6 +14,8 @@
 use super::cloud::SimCloud;
 use super::cloud::scenario;
 use super::cloud::wire::{hex, unhex};
+use super::device::Platform;
+use super::device::SimBuilder;
 use super::device::js::{
     JsSimDevice, StandInOptions, choose_next_device, install_simulated_serial,
     install_simulated_usb, plug_simulated_usb, refuse_next_port_request, uninstall_fake_serial,
@@ -189,21 +191,22 @@ pub struct SimMode {
 
 impl SimMode {
     /// Builds the simulated Photon with `fault` (in normal mode with `normal_mode`, or where the
-    /// fault needs it), or with `core` a simulated Core in DFU mode (no fault), installs the
-    /// stand-ins and picks the cloud.
+    /// fault needs it), or with `other` a simulated Core or Electron in DFU mode (no fault),
+    /// installs the stand-ins and picks the cloud.
     pub async fn start(
         fault: Fault,
         normal_mode: bool,
         api: Option<ApiBase>,
-        core: bool,
+        other: Option<Platform>,
     ) -> Result<Self, SimStartError> {
-        let (fault, normal_mode) = match core {
-            true => (Fault::None, false),
-            false => (fault, normal_mode || fault.normal_mode_only()),
+        let (fault, normal_mode) = match other {
+            Some(_) => (Fault::None, false),
+            None => (fault, normal_mode || fault.normal_mode_only()),
         };
-        let build = |region: &[u8]| match core {
-            true => Ok(JsSimDevice::from_builder(super::faults::core_builder())),
-            false => build_device(fault, normal_mode, region),
+        let build = |region: &[u8]| match other {
+            Some(Platform::Core) => Ok(JsSimDevice::from_builder(super::faults::core_builder())),
+            Some(platform) => Ok(JsSimDevice::from_builder(SimBuilder::new(platform))),
+            None => build_device(fault, normal_mode, region),
         };
         match api.filter(|a| !a.is_production()) {
             None => {
@@ -421,7 +424,8 @@ fn start_error(e: &SimStartError) -> wasm_bindgen::JsValue {
 
 /// `startSimulation(fault, normalMode, api, platform)`: [`SimMode::start`] with the fault's name
 /// (an unknown one is no fault), the loopback test cloud's address (`undefined`: the in-page cloud)
-/// and the platform (`"core"`: a simulated Core; anything else, a Photon); the promise resolves to
+/// and the platform (`"core"`: a simulated Core, `"electron"`: an Electron; anything else, a
+/// Photon); the promise resolves to
 /// a [`SimPage`] or rejects with `[message, hint]`.
 #[wasm_bindgen::prelude::wasm_bindgen(js_name = startSimulation)]
 pub fn start_simulation(
@@ -432,9 +436,13 @@ pub fn start_simulation(
 ) -> js_sys::Promise {
     let fault = Fault::from_name(fault).unwrap_or(Fault::None);
     let api = api.and_then(|a| ApiBase::parse(&a).ok());
-    let core = platform.as_deref() == Some("core");
+    let other = match platform.as_deref() {
+        Some("core") => Some(Platform::Core),
+        Some("electron") => Some(Platform::Electron),
+        _ => None,
+    };
     wasm_bindgen_futures::future_to_promise(async move {
-        match SimMode::start(fault, normal_mode, api, core).await {
+        match SimMode::start(fault, normal_mode, api, other).await {
             Ok(mode) => {
                 set_current(Some(&mode));
                 Ok(SimPage { mode }.into())

@@ -20,6 +20,7 @@ pub fn App() -> impl IntoView {
     {
         boot.remove();
     }
+    crate::ui::ec_module::install_loader();
     let store = Store::new(&page_query());
     provide_context(store);
     // What needs the user next gets the focus (and so scrolls into view) once it is rendered.

@@ -7,6 +7,7 @@
 
 mod advanced;
 mod app;
+mod ec_module;
 mod erased;
 mod landing;
 mod led;

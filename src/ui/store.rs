@@ -144,7 +144,7 @@ pub struct Store {
     pub fault: RwSignal<Fault>,
     /// The simulated Photon starts in normal mode (blinking cyan) instead of DFU mode.
     pub sim_normal_mode: RwSignal<bool>,
-    /// The simulated platform: "photon", or "core" from a `sim=core` link.
+    /// The simulated platform: "photon", or "core" / "electron" from a `sim=` link.
     pub sim_platform: RwSignal<&'static str>,
     /// The device ID typed in the Connect step's field for a Core (checked): used as a support
     /// link's would be, for a Core only.
@@ -477,6 +477,13 @@ impl Store {
                         );
                         return;
                     }
+                    if platform == "electron" {
+                        self.log_line(
+                            "Simulated Electron ready (in DFU mode, with blank EC keys). Press \
+                             Connect device.",
+                        );
+                        return;
+                    }
                     // A problem picked while the Photon was starting must be the one it has.
                     let picked = self.fault.get_untracked();
                     if picked != fault {
@@ -793,6 +800,20 @@ impl Store {
                 } else if self.run_diagnosis().await {
                     self.go(Step::Diagnose);
                 }
+            }
+            self.end();
+        });
+    }
+
+    /// "Read the keys again": the diagnosis of the connected device failed before it read anything
+    /// (the page's code for EC keys did not load, say); the device stays connected.
+    pub fn diagnose_again(self) {
+        if !self.begin() {
+            return;
+        }
+        spawn_local(async move {
+            if self.run_diagnosis().await {
+                self.go(Step::Diagnose);
             }
             self.end();
         });
@@ -1776,6 +1797,7 @@ pub fn page_query() -> String {
 pub fn sim_name(platform: &str) -> &'static str {
     match platform {
         "core" => "Core",
+        "electron" => "Electron",
         _ => "Photon",
     }
 }

@@ -284,16 +284,25 @@ fn NoWebUsb(secure: bool) -> impl IntoView {
 #[component]
 fn Simulation() -> impl IntoView {
     let store = expect_context::<Store>();
-    if store.sim_platform.get_untracked() == "core" {
+    let platform = store.sim_platform.get_untracked();
+    if platform != "photon" {
+        let name = crate::ui::store::sim_name(platform);
+        let plugged = match platform {
+            "core" => {
+                "A simulated Core is plugged in (in DFU mode; it does not report its device ID); \
+                 nothing is sent to Particle."
+            }
+            _ => {
+                "A simulated Electron is plugged in (in DFU mode, with blank EC keys); nothing is \
+                 sent to Particle."
+            }
+        };
         return view! {
-            <div class="sim" role="group" aria-label="Simulated Core">
+            <div class="sim" role="group" aria-label=format!("Simulated {name}")>
                 <p class="muted" data-testid="sim-status">
                     {dynamic(move || match store.sim_status.get() {
-                        SimStatus::Starting => "Preparing the simulated Core…",
-                        _ => {
-                            "A simulated Core is plugged in (in DFU mode; it does not report its \
-                             device ID); nothing is sent to Particle."
-                        }
+                        SimStatus::Starting => format!("Preparing the simulated {name}…"),
+                        _ => plugged.to_owned(),
                     })}
                 </p>
                 <LeaveSimulation/>

@@ -28,6 +28,18 @@ pub fn body(store: Store) -> AnyView {
                 </p>
             }
         });
+        // Connected, but the diagnosis failed before it read the keys: the one way on.
+        let again = (store.diagnosis.get().is_none()
+            && store.identity.get().is_some()
+            && store.connected.get()
+            && !store.busy.get())
+        .then(|| {
+            view! {
+                <button type="button" data-testid="diagnose-again" on:click=on(move |_| store.diagnose_again())>
+                    "Read the keys again"
+                </button>
+            }
+        });
         let lines = store.diagnosis.get().map(|d| {
             let region = store.test_cloud_region();
             let [private, server, address, cloud] = report::lines_for(&d, region.as_deref());
@@ -73,7 +85,7 @@ pub fn body(store: Store) -> AnyView {
                 </div>
             }
         });
-        (identity, lines)
+        (identity, again, lines)
     })
     .into_any()
 }

@@ -1,0 +1,30 @@
+//! `key-rescue-ec`: the page's P-256 arithmetic as its own small WebAssembly module, loaded only
+//! when a device with EC keys is connected (`ui::ec_module`, `keys::ec`). It exports the two calls
+//! of [`key_rescue::keys::ec::EcMath`], answered by the `p256` crate. Built with the `ec` feature by
+//! www/index.html; natively it only says what it is.
+
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    use key_rescue::keys::ec::{EcMath, P256};
+    use wasm_bindgen::prelude::*;
+
+    /// `d·G` uncompressed (65 bytes) for a 32-byte private number in 1..n−1, else `undefined`.
+    #[wasm_bindgen(js_name = ecPublicPoint)]
+    pub fn ec_public_point(d: &[u8]) -> Option<Vec<u8>> {
+        P256.public_point(d.try_into().ok()?).map(|p| p.to_vec())
+    }
+
+    /// The point `sec1` encodes, uncompressed, if it is on P-256, else `undefined`.
+    #[wasm_bindgen(js_name = ecDecodePoint)]
+    pub fn ec_decode_point(sec1: &[u8]) -> Option<Vec<u8>> {
+        P256.decode_point(sec1).map(|p| p.to_vec())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("key-rescue-ec is the page's P-256 code, a WebAssembly module: run `scripts/serve`");
+}
