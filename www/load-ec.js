@@ -18,7 +18,8 @@ export function loadEc() {
   });
 }
 
-// The module's two calls (src/bin/key-rescue-ec.rs); only called once loadEc has resolved.
+// The module's two calls (src/bin/key-rescue-ec.rs); only called once loadEc has resolved. The
+// private number passed to ecPublicPoint is a view of the page's memory that the module zeroes.
 export function ecPublicPoint(d) {
   return ec.ecPublicPoint(d);
 }

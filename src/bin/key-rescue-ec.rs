@@ -7,11 +7,19 @@
 mod exports {
     use key_rescue::keys::ec::{EcMath, P256};
     use wasm_bindgen::prelude::*;
+    use zeroize::Zeroize;
 
     /// `d·G` uncompressed (65 bytes) for a 32-byte private number in 1..n−1, else `undefined`.
+    /// The private number is zeroed once used: in this module's memory, and (wasm-bindgen copies a
+    /// `&mut [u8]` back) in the caller's array.
     #[wasm_bindgen(js_name = ecPublicPoint)]
-    pub fn ec_public_point(d: &[u8]) -> Option<Vec<u8>> {
-        P256.public_point(d.try_into().ok()?).map(|p| p.to_vec())
+    pub fn ec_public_point(d: &mut [u8]) -> Option<Vec<u8>> {
+        let point = <&[u8; 32]>::try_from(&*d)
+            .ok()
+            .and_then(|d| P256.public_point(d))
+            .map(|p| p.to_vec());
+        d.zeroize();
+        point
     }
 
     /// The point `sec1` encodes, uncompressed, if it is on P-256, else `undefined`.

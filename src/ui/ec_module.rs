@@ -13,8 +13,9 @@ mod bridge {
     extern "C" {
         #[wasm_bindgen(js_name = loadEc)]
         fn load_ec() -> js_sys::Promise;
+        /// Zeroes `d` (the module zeroes its copy and wasm-bindgen copies it back).
         #[wasm_bindgen(js_name = ecPublicPoint)]
-        fn ec_public_point(d: &[u8]) -> Option<Vec<u8>>;
+        fn ec_public_point(d: &mut [u8]) -> Option<Vec<u8>>;
         #[wasm_bindgen(js_name = ecDecodePoint)]
         fn ec_decode_point(sec1: &[u8]) -> Option<Vec<u8>>;
     }
@@ -28,7 +29,9 @@ mod bridge {
 
     impl EcMath for Loaded {
         fn public_point(&self, d: &[u8; 32]) -> Option<Point> {
-            point(ec_public_point(d))
+            // A scratch copy crosses to the module and comes back zeroed; `d` stays the caller's.
+            let mut scratch = zeroize::Zeroizing::new(*d);
+            point(ec_public_point(&mut scratch[..]))
         }
 
         fn decode_point(&self, sec1: &[u8]) -> Option<Point> {
