@@ -1,11 +1,16 @@
 //! `key-rescue-ec`: the page's P-256 arithmetic as its own small WebAssembly module, loaded only
 //! when a device with EC keys is connected (`ui::ec_module`, `keys::ec`). It exports the two calls
-//! of [`key_rescue::keys::ec::EcMath`], answered by the `p256` crate. Built with the `ec` feature by
-//! www/index.html; natively it only says what it is.
+//! of `keys::ec::EcMath`, answered by the `p256` crate through `src/keys/ec_p256.rs`, which it
+//! compiles itself: it does not link the library, so none of the page's stack comes with it.
+//! Built with the `ec` feature by www/index.html; natively it only says what it is.
+
+#[cfg(target_arch = "wasm32")]
+#[path = "../keys/ec_p256.rs"]
+mod ec_p256;
 
 #[cfg(target_arch = "wasm32")]
 mod exports {
-    use key_rescue::keys::ec::{EcMath, P256};
+    use super::ec_p256;
     use wasm_bindgen::prelude::*;
     use zeroize::Zeroize;
 
@@ -16,7 +21,7 @@ mod exports {
     pub fn ec_public_point(d: &mut [u8]) -> Option<Vec<u8>> {
         let point = <&[u8; 32]>::try_from(&*d)
             .ok()
-            .and_then(|d| P256.public_point(d))
+            .and_then(ec_p256::public_point)
             .map(|p| p.to_vec());
         d.zeroize();
         point
@@ -25,7 +30,7 @@ mod exports {
     /// The point `sec1` encodes, uncompressed, if it is on P-256, else `undefined`.
     #[wasm_bindgen(js_name = ecDecodePoint)]
     pub fn ec_decode_point(sec1: &[u8]) -> Option<Vec<u8>> {
-        P256.decode_point(sec1).map(|p| p.to_vec())
+        ec_p256::decode_point(sec1).map(|p| p.to_vec())
     }
 }
 

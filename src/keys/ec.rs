@@ -194,13 +194,11 @@ pub struct P256;
 #[cfg(any(not(target_arch = "wasm32"), feature = "sim", feature = "ec"))]
 impl EcMath for P256 {
     fn public_point(&self, d: &[u8; 32]) -> Option<Point> {
-        let secret = p256::SecretKey::from_slice(&d[..]).ok()?;
-        secret.public_key().to_sec1_bytes().as_ref().try_into().ok()
+        super::ec_p256::public_point(d)
     }
 
     fn decode_point(&self, sec1: &[u8]) -> Option<Point> {
-        let point = p256::PublicKey::from_sec1_bytes(sec1).ok()?;
-        point.to_sec1_bytes().as_ref().try_into().ok()
+        super::ec_p256::decode_point(sec1)
     }
 }
 

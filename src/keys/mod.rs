@@ -13,6 +13,8 @@
 
 pub mod diagnose;
 pub mod ec;
+#[cfg(any(not(target_arch = "wasm32"), feature = "sim", feature = "ec"))]
+mod ec_p256;
 pub mod firmware;
 pub mod import;
 mod keygen;
