@@ -13,6 +13,7 @@
 //! Without a backend every call answers [`EcError::Unavailable`]; the doctor loads one before it
 //! reads an EC device's slots ([`ensure_loaded`]), so the verdicts never rest on a missing backend.
 
+use super::firmware::P256_OID_VALUE;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -109,15 +110,12 @@ impl EcKey {
         der.extend_from_slice(&[0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20]);
         der.extend_from_slice(&self.d[..]);
         der.extend_from_slice(&[0xa0, 0x0a, 0x06, 0x08]);
-        der.extend_from_slice(&PRIME256V1_OID);
+        der.extend_from_slice(&P256_OID_VALUE);
         der.extend_from_slice(&[0xa1, 0x44, 0x03, 0x42, 0x00]);
         der.extend_from_slice(&self.point);
         der
     }
 }
-
-/// The content of OID 1.2.840.10045.3.1.7 (prime256v1).
-const PRIME256V1_OID: [u8; 8] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 /// `SubjectPublicKeyInfo` DER of a P-256 point (91 bytes): id-ecPublicKey, prime256v1, the point.
 pub fn spki_der(point: &Point) -> Vec<u8> {
@@ -125,7 +123,7 @@ pub fn spki_der(point: &Point) -> Vec<u8> {
     der.extend_from_slice(&[
         0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
     ]);
-    der.extend_from_slice(&PRIME256V1_OID);
+    der.extend_from_slice(&P256_OID_VALUE);
     der.extend_from_slice(&[0x03, 0x42, 0x00]);
     der.extend_from_slice(point);
     der

@@ -508,35 +508,37 @@ fn explain_private_key(slot: &[u8]) -> UnusableReason {
     // A key cut short near its end still parses when the slot is padded: the missing bytes are read
     // from the erased (or zeroed) flash after it. Call it truncated when its last bytes and the
     // bytes after it are one run of 0xFF or 0x00.
+    // A short run is a cut only if the numbers before it are whole (the primes still multiply to
+    // the modulus); else the damage is elsewhere and the key is corrupt.
     let der_end = fields[fields.len() - 1].1.value.end;
-    let last = slot[der_end - 1];
-    let after = &slot[der_end..slot.len().min(der_end + 8)];
-    if (last == ERASED || last == 0x00) && after.len() >= 4 && after.iter().all(|&b| b == last) {
-        // One key in 256 ends in 0xFF (or 0x00) by chance, so a short run inside the key is also
-        // what a complete key damaged elsewhere looks like. A run of four bytes or more is a cut
-        // (2^-32 by chance); a shorter one is a cut only if the numbers before it are whole (the
-        // primes still multiply to the modulus), else the damage is elsewhere and it is corrupt.
-        let run = slot[..der_end]
-            .iter()
-            .rev()
-            .take_while(|&&b| b == last)
-            .count();
-        if run >= 4 || primes_multiply_to_modulus(value(0), value(3), value(4)) {
-            return UnusableReason::Truncated;
-        }
+    if erased_tail(slot, der_end)
+        .is_some_and(|run| run >= 4 || primes_multiply_to_modulus(value(0), value(3), value(4)))
+    {
+        return UnusableReason::Truncated;
     }
     UnusableReason::Corrupt
 }
 
+/// How many of the key's last bytes (it ends at `end`) are erased flash, when its last byte and
+/// at least four bytes after it are one run of 0xFF or 0x00: what a key cut short and read over
+/// erased (or zeroed) flash looks like. One key in 256 ends in such a byte by chance, so a run of
+/// four bytes or more is a cut (2^-32 by chance); a shorter one needs the key's own check.
+fn erased_tail(slot: &[u8], end: usize) -> Option<usize> {
+    let last = *slot.get(end.checked_sub(1)?)?;
+    let after = slot.get(end..)?;
+    let after = &after[..after.len().min(8)];
+    ((last == ERASED || last == 0x00) && after.len() >= 4 && after.iter().all(|&b| b == last))
+        .then(|| slot[..end].iter().rev().take_while(|&&b| b == last).count())
+}
+
 /// Whether `p × q = n` (big-endian bytes): the modulus and the primes agree.
 fn primes_multiply_to_modulus(n: &[u8], p: &[u8], q: &[u8]) -> bool {
-    use rsa::traits::PublicKeyParts;
+    use p256::elliptic_curve::bigint::ConcatenatingMul;
     let uint = |bytes: &[u8]| BoxedUint::from_be_slice(bytes, 1024).ok();
     let (Some(p), Some(q)) = (uint(p), uint(q)) else {
         return false;
     };
-    rsa::PrivateKey::from_p_q(p, q, BoxedUint::from(FIRMWARE_RSA_EXPONENT))
-        .is_ok_and(|key| strip_leading_zeros(&key.n().to_be_bytes()) == strip_leading_zeros(n))
+    strip_leading_zeros(&p.concatenating_mul(&q).to_be_bytes()) == strip_leading_zeros(n)
 }
 
 /// The bit length of a big-endian unsigned number (0 for zero).
@@ -791,22 +793,28 @@ pub(crate) fn judge_ec_key(
             EcCurve::Named(_) => UnusableReason::WrongCurve,
         });
     }
-    let digits = strip_leading_zeros(key.d);
-    if digits.is_empty() {
-        return Err(UnusableReason::ZeroPrivateKey);
-    }
-    let mut padded = zeroize::Zeroizing::new([0u8; 32]);
-    if digits.len() > 32 {
-        return Err(UnusableReason::PrivateKeyOutOfRange);
-    }
-    padded[32 - digits.len()..].copy_from_slice(digits);
-    let secret = ec::EcKey::from_private(&padded)
+    let secret = ec::EcKey::from_private(&*ec_private_number(key.d)?)
         .map_err(unavailable)?
         .ok_or(UnusableReason::PrivateKeyOutOfRange)?;
     if stored.is_some_and(|q| q != *secret.point()) {
         return Err(UnusableReason::MismatchedPublicKey);
     }
     Ok(secret)
+}
+
+/// The private number as 32 bytes (`mbedtls_mpi_read_binary` takes leading zero bytes): zero, or
+/// more than 32 significant bytes, is refused as mbedTLS's range check refuses it.
+fn ec_private_number(d: &[u8]) -> Result<zeroize::Zeroizing<[u8; 32]>, UnusableReason> {
+    let digits = strip_leading_zeros(d);
+    if digits.is_empty() {
+        return Err(UnusableReason::ZeroPrivateKey);
+    }
+    if digits.len() > 32 {
+        return Err(UnusableReason::PrivateKeyOutOfRange);
+    }
+    let mut padded = zeroize::Zeroizing::new([0u8; 32]);
+    padded[32 - digits.len()..].copy_from_slice(digits);
+    Ok(padded)
 }
 
 /// Whether a SpecifiedECDomain SEQUENCE describes P-256: the prime field, a, b, the generator
@@ -901,22 +909,14 @@ pub fn read_device_ec_key(slot: &[u8]) -> FirmwareEcKey {
     }
 }
 
-/// The key's last byte and at least four bytes after it are all 0xFF or all 0x00, and it is not a
-/// whole key damaged elsewhere that ends in such a byte by chance (one in 256): the run reaches
-/// four bytes into the key, or the stored point, but for the run, is the private number's.
+/// The key ends in erased flash ([`erased_tail`]) and is not a whole key damaged elsewhere that
+/// ends in such a byte by chance: the run reaches four bytes into the key, or the stored point,
+/// but for the run, is the private number's.
 fn ec_key_looks_cut(slot: &[u8]) -> bool {
     let Ok(end) = ec_der_len(slot) else {
         return false;
     };
-    let (Some(&last), Some(after)) = (slot.get(end.wrapping_sub(1)), slot.get(end..)) else {
-        return false;
-    };
-    let after = &after[..after.len().min(8)];
-    if !((last == ERASED || last == 0x00) && after.len() >= 4 && after.iter().all(|&b| b == last)) {
-        return false;
-    }
-    let run = slot[..end].iter().rev().take_while(|&&b| b == last).count();
-    run >= 4 || point_whole_but_its_end(&slot[..end], run)
+    erased_tail(slot, end).is_some_and(|run| run >= 4 || point_whole_but_its_end(&slot[..end], run))
 }
 
 /// Whether the key's stored point equals its private number's point in all but the last `run`
@@ -930,16 +930,14 @@ fn point_whole_but_its_end(der: &[u8], run: usize) -> bool {
     else {
         return false;
     };
-    let digits = strip_leading_zeros(d);
-    if digits.is_empty() || digits.len() > 32 || point.len() != 65 || run >= point.len() {
+    if point.len() != 65 || run >= point.len() {
         return false;
     }
-    let mut padded = zeroize::Zeroizing::new([0u8; 32]);
-    padded[32 - digits.len()..].copy_from_slice(digits);
-    super::ec::EcKey::from_private(&padded).is_ok_and(|secret| {
-        secret
-            .is_some_and(|secret| secret.point()[..point.len() - run] == point[..point.len() - run])
-    })
+    let Ok(d) = ec_private_number(d) else {
+        return false;
+    };
+    let kept = point.len() - run;
+    matches!(super::ec::EcKey::from_private(&d), Ok(Some(key)) if key.point()[..kept] == point[..kept])
 }
 
 /// Emulates the firmware's reading of the TCP (RSA-2048) server key: first byte 0xFF means blank;
