@@ -5,7 +5,7 @@
 
 #[cfg(not(feature = "sim"))]
 mod bridge {
-    use crate::keys::ec::{self, EcMath, POINT_LEN, Point};
+    use crate::keys::ec::{self, EcMath, Point};
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::JsFuture;
 
@@ -23,8 +23,9 @@ mod bridge {
     /// The loaded key-rescue-ec module as the backend.
     struct Loaded;
 
+    /// A point from the module (a 65-byte array), `None` for anything else.
     fn point(bytes: Option<Vec<u8>>) -> Option<Point> {
-        bytes.filter(|b| b.len() == POINT_LEN)?.try_into().ok()
+        bytes?.try_into().ok()
     }
 
     impl EcMath for Loaded {
@@ -43,11 +44,7 @@ mod bridge {
         ec::set_loader(|| {
             Box::pin(async {
                 JsFuture::from(load_ec()).await.map_err(|e| {
-                    js_sys::Reflect::get(&e, &"message".into())
-                        .ok()
-                        .and_then(|m| m.as_string())
-                        .or_else(|| e.as_string())
-                        .unwrap_or_else(|| "the module did not load".into())
+                    crate::ui::js_error_text(&e).unwrap_or_else(|| "the module did not load".into())
                 })?;
                 ec::install(&Loaded);
                 Ok(())

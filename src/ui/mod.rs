@@ -18,3 +18,12 @@ pub mod store;
 mod widgets;
 
 pub use app::App;
+
+/// What a rejected promise of the browser says (a module that did not load, say): the error's
+/// `message`, or the value itself when it is text.
+pub(crate) fn js_error_text(e: &wasm_bindgen::JsValue) -> Option<String> {
+    js_sys::Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+}

@@ -78,11 +78,7 @@ fn problem(e: JsValue) -> SimProblem {
         let part = |i| parts.get(i).as_string().unwrap_or_default();
         return (part(0), part(1));
     }
-    let detail = js_sys::Reflect::get(&e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string())
-        .unwrap_or_default();
+    let detail = super::js_error_text(&e).unwrap_or_default();
     (
         format!("the simulated mode could not be loaded: {detail}"),
         "Check the connection to the page's server, then press Try with a simulated Photon again."
