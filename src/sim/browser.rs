@@ -203,8 +203,11 @@ impl SimMode {
             Some(_) => (Fault::None, false),
             None => (fault, normal_mode || fault.normal_mode_only()),
         };
+        // A Core or an Electron as it comes, in DFU mode: the Photon's faults do not apply (their
+        // offsets are the Photon's DCT), and its keys are blank (a Core's external flash after a
+        // full erase). A Core's bootloader reports a serial number derived from its unique ID, not
+        // its device ID, so the page must be told the ID.
         let build = |region: &[u8]| match other {
-            Some(Platform::Core) => Ok(JsSimDevice::from_builder(super::faults::core_builder())),
             Some(platform) => Ok(JsSimDevice::from_builder(SimBuilder::new(platform))),
             None => build_device(fault, normal_mode, region),
         };

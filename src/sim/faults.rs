@@ -250,14 +250,6 @@ impl Fault {
 
 /// The region with one byte of the key's modulus changed: still a well-formed RSA key, but not the
 /// cloud's, as after a `particle keys server` with another cloud's key file.
-/// The simulated Core a `sim=core` link starts: its DFU bootloader reports a serial number derived
-/// from its unique ID, not its device ID, so the page must be told the ID. The Photon's faults do
-/// not apply to it (their offsets are the Photon's DCT); its keys are blank, as a Core's external
-/// flash is after a full erase.
-pub fn core_builder() -> SimBuilder {
-    SimBuilder::new(Platform::Core)
-}
-
 fn wrong_server_region(region: &[u8]) -> Vec<u8> {
     let mut wrong = region.to_vec();
     // Offset 100 lies inside the 256-byte modulus of the SPKI DER that starts at 0.
