@@ -13,6 +13,8 @@ mod landing;
 mod led;
 mod signin;
 pub mod sim_module;
+#[macro_use]
+mod split;
 mod steps;
 pub mod store;
 mod widgets;

@@ -23,6 +23,7 @@ use crate::doctor::{
 };
 use crate::sim::faults::{self, Fault};
 use crate::ui::sim_module::{self, SimCloudLink, SimHandle};
+use crate::ui::split::ChunkNotLoaded;
 use crate::ui::widgets::{download, read_picked};
 use crate::usb::TransportError;
 use crate::usb::webusb::{self, WebUsbTransport};
@@ -380,6 +381,24 @@ impl Store {
                 extra: None,
             },
         )));
+    }
+
+    /// A step's code did not arrive ([`crate::ui::split`]): nothing ran, and `again` (the step's
+    /// button) tries once more.
+    fn chunk_not_loaded(self, place: ErrorPlace, step: &str, again: &str) {
+        if place == ErrorPlace::Steps {
+            self.view
+                .set(self.step.get_untracked().unwrap_or(Step::Connect));
+        }
+        self.fail_text(
+            place,
+            format!("the page could not download its code for {step}"),
+            format!(
+                "Nothing was read or written. Check this computer's internet connection (the \
+                 page downloads this part of itself the first time it is needed), then press \
+                 {again} again."
+            ),
+        );
     }
 
     fn begin(self) -> bool {
@@ -793,6 +812,11 @@ impl Store {
         if !self.begin() {
             return;
         }
+        // The code that opens, identifies and diagnoses the device downloads while the user
+        // picks it in the browser's list (a failure here is reported when it is needed).
+        spawn_local(async {
+            let _ = preload_connect().await;
+        });
         spawn_local(async move {
             if self.run_connect().await {
                 if self.needs_restore.get_untracked() {
@@ -879,6 +903,21 @@ impl Store {
                 return false;
             }
         };
+        match connect_task(self, picked).await {
+            Ok(task) => task.await,
+            Err(ChunkNotLoaded) => {
+                self.chunk_not_loaded(
+                    ErrorPlace::Steps,
+                    "connecting to the device",
+                    "Connect device",
+                );
+                false
+            }
+        }
+    }
+
+    /// [`Self::run_connect`] once a device was picked and the code to open it is here.
+    async fn connect_picked(self, picked: webusb::PickedDevice) -> bool {
         self.forget_device();
         if !self.needs_restore.get_untracked() {
             self.repair_started.set(false);
@@ -1147,8 +1186,29 @@ impl Store {
         self.doctor.try_update_value(Option::take).flatten()
     }
 
-    /// Diagnose, back up and plan (read-only), stopping at the plan for the user to confirm.
+    /// Diagnose, back up and plan (read-only), stopping at the plan for the user to confirm: the
+    /// `diagnosis` chunk's code ([`diagnosis_task`]), fetched first if it is not yet.
     async fn run_diagnosis(self) -> bool {
+        match diagnosis_task(self).await {
+            Ok(task) => {
+                let planned = task.await;
+                if planned {
+                    // The plan is on screen: the repair's code downloads while the user reads it.
+                    spawn_local(async {
+                        let _ = preload_repair().await;
+                    });
+                }
+                planned
+            }
+            Err(ChunkNotLoaded) => {
+                self.chunk_not_loaded(ErrorPlace::Steps, "reading the keys", "Read the keys again");
+                false
+            }
+        }
+    }
+
+    /// [`Self::run_diagnosis`] once its code is here.
+    async fn diagnose_now(self) -> bool {
         if self.runtime.with_value(Option::is_some) {
             return self.run_runtime_diagnosis().await;
         }
@@ -1294,11 +1354,24 @@ impl Store {
         }
         self.after_failure.set(None);
         self.repair_started.set(true);
-        if self.runtime.with_value(Option::is_some) {
-            spawn_local(self.runtime_repair(plan));
-            return;
-        }
         spawn_local(async move {
+            match repair_task(self, plan).await {
+                Ok(task) => task.await,
+                Err(ChunkNotLoaded) => {
+                    self.repair_started.set(false);
+                    self.chunk_not_loaded(ErrorPlace::Steps, "the repair", "Repair");
+                    self.end();
+                }
+            }
+        });
+    }
+
+    /// [`Self::repair`] once its code is here: in DFU mode, or over control requests.
+    async fn repair_now(self, plan: Plan) {
+        if self.runtime.with_value(Option::is_some) {
+            return self.runtime_repair(plan).await;
+        }
+        {
             let Some(mut doctor) = self.take_doctor() else {
                 self.end();
                 return;
@@ -1349,7 +1422,7 @@ impl Store {
                 }
             }
             self.end();
-        });
+        }
     }
 
     /// [`Self::repair`] over control requests: write, read back, send the key, then reset
@@ -1482,8 +1555,25 @@ impl Store {
         if !self.begin() {
             return;
         }
+        spawn_local(async move {
+            match restore_task(self, backup).await {
+                Ok(task) => task.await,
+                Err(ChunkNotLoaded) => {
+                    self.chunk_not_loaded(
+                        ErrorPlace::Steps,
+                        "restoring the backup",
+                        "Restore backup",
+                    );
+                    self.end();
+                }
+            }
+        });
+    }
+
+    /// [`Self::restore_backup`] once its code is here.
+    async fn restore_now(self, backup: Backup) {
         if let Some(mut doctor) = self.runtime.try_update_value(Option::take).flatten() {
-            spawn_local(async move {
+            {
                 match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
                     Ok(n) => {
                         self.needs_restore.set(false);
@@ -1502,10 +1592,10 @@ impl Store {
                     }
                 }
                 self.end();
-            });
+            }
             return;
         }
-        spawn_local(async move {
+        {
             // Pressed before reconnecting: reconnect first (the browser asks for the device again).
             if !self.connected.get_untracked() {
                 self.replug_sim();
@@ -1536,7 +1626,7 @@ impl Store {
                 }
             }
             self.end();
-        });
+        }
     }
 
     /// "Repair another device": forget the device, keep the sign-in (and any backup).
@@ -1581,6 +1671,21 @@ impl Store {
             );
         }
         spawn_local(async move {
+            match advanced_task(self, command, file).await {
+                Ok(task) => task.await,
+                Err(ChunkNotLoaded) => self.chunk_not_loaded(
+                    ErrorPlace::Advanced,
+                    "the advanced commands",
+                    "the command's button",
+                ),
+            }
+        });
+    }
+
+    /// [`Self::advanced`] once the panel's code is here: the file read, a custom server's key file
+    /// parsed, then the question, or the command.
+    async fn advanced_now(self, command: Command, file: Option<NodeRef<Input>>) {
+        {
             let command = match file {
                 Some(input) => command.with_file(read_picked(input).await),
                 None => command,
@@ -1615,7 +1720,7 @@ impl Store {
                 }
                 None => self.run_advanced(command),
             }
-        });
+        }
     }
 
     /// "Write" in the panel's confirmation: runs the command it asked about.
@@ -1641,6 +1746,23 @@ impl Store {
         if !self.begin() {
             return;
         }
+        spawn_local(async move {
+            match command_task(self, command).await {
+                Ok(task) => task.await,
+                Err(ChunkNotLoaded) => {
+                    self.chunk_not_loaded(
+                        ErrorPlace::Advanced,
+                        "the advanced commands",
+                        "the command's button",
+                    );
+                    self.end();
+                }
+            }
+        });
+    }
+
+    /// [`Self::run_advanced`] once its code is here.
+    async fn run_command_now(self, command: Command) {
         // Over control requests when the repair runs that way, else in DFU mode: the same
         // commands on the same slots.
         let runtime = self.runtime.try_update_value(Option::take).flatten();
@@ -1657,7 +1779,7 @@ impl Store {
             wizard::confirmation(&command).is_some() || matches!(command, Command::SendKey { .. });
         let mut cloud = self.watched_cloud();
         let token = self.current_token();
-        spawn_local(async move {
+        {
             let ctx = CloudContext {
                 api: &mut cloud,
                 token: token.as_ref(),
@@ -1692,7 +1814,7 @@ impl Store {
                 Err(e) => self.fail(ErrorPlace::Advanced, &e),
             }
             self.end();
-        });
+        }
     }
 
     /// `keys server` from the panel's fields: Particle's key (or, in the simulated mode, the
@@ -1743,6 +1865,48 @@ impl Store {
             Ok(product) => self.advanced(Command::SendKey { product }, None),
             Err(e) => self.fail(ErrorPlace::Advanced, &e),
         }
+    }
+}
+
+// The page's chunks (src/ui/split.rs): `connect` (open, identify and diagnose a device: the first
+// thing a user needs after the chooser, fetched while it is open), `repair` (write, read back,
+// send, verify, restore: fetched when a plan is shown), `advanced` (the panel's commands).
+
+split_point! {
+    /// Opening and identifying a device the user picked ([`Store::run_connect`]).
+    chunk connect, preload preload_connect;
+    fn connect_task(store: Store, picked: webusb::PickedDevice) -> bool { store.connect_picked(picked) }
+}
+
+split_point! {
+    /// The diagnosis, backup and plan of the connected device ([`Store::run_diagnosis`]).
+    chunk connect;
+    fn diagnosis_task(store: Store) -> bool { store.diagnose_now() }
+}
+
+split_point! {
+    /// The repair of a confirmed plan, then leaving DFU mode and verifying ([`Store::repair`]).
+    chunk repair, preload preload_repair;
+    fn repair_task(store: Store, plan: Plan) -> () { store.repair_now(plan) }
+}
+
+split_point! {
+    /// Writing the backup back ([`Store::restore_backup`]).
+    chunk repair;
+    fn restore_task(store: Store, backup: Backup) -> () { store.restore_now(backup) }
+}
+
+split_point! {
+    /// An advanced command the user confirmed, or one that only reads ([`Store::run_advanced`]).
+    chunk advanced;
+    fn command_task(store: Store, command: Command) -> () { store.run_command_now(command) }
+}
+
+split_point! {
+    /// An advanced command, from the file read to its question or its outcome ([`Store::advanced`]).
+    chunk advanced;
+    fn advanced_task(store: Store, command: Command, file: Option<NodeRef<Input>>) -> () {
+        store.advanced_now(command, file)
     }
 }
 
