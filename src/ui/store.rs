@@ -1870,7 +1870,7 @@ impl Store {
 
 // The page's chunks (src/ui/split.rs): `connect` (open, identify and diagnose a device: the first
 // thing a user needs after the chooser, fetched while it is open), `repair` (write, read back,
-// send, verify, restore: fetched when a plan is shown), `advanced` (the panel's commands).
+// send, verify, restore: fetched once a diagnosis made a plan), `advanced` (the panel's commands).
 
 split_point! {
     /// Opening and identifying a device the user picked ([`Store::run_connect`]).
