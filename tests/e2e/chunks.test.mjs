@@ -3,7 +3,7 @@
 // connect chunk (opening, identifying and diagnosing a device) while the browser's list is open; a
 // diagnosis that made a plan fetches the repair chunk while the user reads it; a repair never fetches the advanced panel's. A chunk that
 // cannot be fetched is an error panel in the step, nothing is read or written, and the step's
-// button then tries again. Screenshots: target/e2e/screenshots/90-*.png.
+// button then tries again. Screenshots: target/e2e/screenshots/92-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyRescue, DEMO, sharedFixtures, audit } from './keyrescue.mjs';
@@ -16,7 +16,7 @@ const group = (kr, name) => chunks(kr).filter((f) => f.startsWith(`split_${name}
 const fx = sharedFixtures();
 
 test("a Photon's repair fetches the connect and repair chunks when their steps come, never the advanced panel's", LONG, async () => {
-  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '90a-chunks-repair', api: fx.cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '92a-chunks-repair', api: fx.cloud.url });
   await kr.waitForSimReady();
   await kr.signIn(DEMO);
   await kr.expectSignedIn(DEMO.email);
@@ -44,7 +44,7 @@ test('a connect chunk that cannot be fetched is an error panel, and Connect devi
   const setup = (page) =>
     page.route(/\/split_connect-[0-9a-f]{16}\.wasm$/, (route) => (refuse ? route.abort('connectionrefused') : route.continue()));
   const kr = await KeyRescue.open(fx.browser, fx.server, {
-    name: '90b-chunk-connect-fails',
+    name: '92b-chunk-connect-fails',
     api: fx.cloud.url,
     // bypassCSP: axe-core is injected as an inline script.
     contextOptions: { setup, bypassCSP: true },
@@ -77,7 +77,7 @@ test('a repair chunk that cannot be fetched writes nothing, and Repair then repa
   const setup = (page) =>
     page.route(/\/split_repair-[0-9a-f]{16}\.wasm$/, (route) => (refuse ? route.abort('connectionrefused') : route.continue()));
   const kr = await KeyRescue.open(fx.browser, fx.server, {
-    name: '90c-chunk-repair-fails',
+    name: '92c-chunk-repair-fails',
     api: fx.cloud.url,
     contextOptions: { setup },
   });
