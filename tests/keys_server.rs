@@ -277,3 +277,34 @@ fn a_port_over_udp_is_written_as_the_cli_does_and_flagged_as_ignored() {
         Err(KeyError::InvalidPort { port: 0xFFFF })
     );
 }
+
+/// The page's test-cloud check reads a server-key region alone (`diagnose_server_key_region`, so the
+/// page's first module carries no private-key code): it must say exactly what the whole diagnosis
+/// says of the same bytes, for Particle's keys and a custom one, on TCP and UDP platforms.
+#[test]
+fn a_server_key_region_alone_reads_as_the_whole_diagnosis_reads_it() {
+    use key_rescue::keys::{DctSnapshot, diagnose, diagnose_server_key_region};
+    let custom = build_server_region(
+        Platform::Photon,
+        Transport::Tcp,
+        Some(include_bytes!("keys_fixtures/server_rsa2048_pub.der")),
+        &host("cloud.example.com", None),
+    )
+    .unwrap();
+    let cases: [(Platform, &[u8]); 5] = [
+        (Platform::Photon, &PARTICLE_TCP_SERVER_REGION[..]),
+        (Platform::Photon, &custom[..]),
+        (Platform::Photon, &[0xFF; 512][..]),
+        (Platform::Boron, &PARTICLE_UDP_SERVER_REGION[..]),
+        (Platform::Core, &PARTICLE_CORE_SERVER_REGION[..]),
+    ];
+    for (platform, region) in cases {
+        let offset = platform.info().default_keys().server_key.offset;
+        let snapshot = DctSnapshot::new(offset, region);
+        assert_eq!(
+            diagnose_server_key_region(platform, &snapshot),
+            diagnose(platform, &snapshot, None).server_key,
+            "{platform:?}"
+        );
+    }
+}

@@ -212,8 +212,8 @@ fn test_cloud_key<'a>(d: &'a Diagnosis, test_cloud_region: Option<&[u8]>) -> Opt
     };
     let platform = d.identity.platform;
     let offset = platform.info().default_keys().server_key.offset;
-    let test = crate::keys::diagnose(platform, &DctSnapshot::new(offset, region), None);
-    match test.server_key {
+    let test = crate::keys::diagnose_server_key_region(platform, &DctSnapshot::new(offset, region));
+    match test {
         ServerKeyStatus::Custom { public_key: theirs }
             if theirs.fingerprint == public_key.fingerprint =>
         {

@@ -230,6 +230,20 @@ pub fn diagnose(
     }
 }
 
+/// What [`diagnose`] says of the server-key slot alone, for a snapshot that holds only that slot (a
+/// server-key region, say): its transport is the one a snapshot without the selector byte has.
+/// Reads no private key, so a caller that only asks about a server key carries no private-key code.
+pub fn diagnose_server_key_region(
+    platform: Platform,
+    snapshot: &DctSnapshot<'_>,
+) -> ServerKeyStatus {
+    let info = platform.info();
+    let keys = info
+        .keys(info.active_transport(None))
+        .unwrap_or(info.default_keys());
+    diagnose_server_key(snapshot, keys)
+}
+
 fn diagnose_private_key(
     snapshot: &DctSnapshot<'_>,
     keys: &TransportKeys,

@@ -30,7 +30,7 @@ use serde::Serialize;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
-pub use diagnose::{DctReport, DctSnapshot, diagnose};
+pub use diagnose::{DctReport, DctSnapshot, diagnose, diagnose_server_key_region};
 pub use import::load_device_private_key;
 pub use keygen::generate_rsa_key;
 pub use server::{ServerAddressSpec, build_server_region, ignored_udp_port};
