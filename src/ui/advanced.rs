@@ -39,7 +39,7 @@ pub fn Advanced() -> impl IntoView {
     let address = move |_| store.advanced(Command::ReadAddress, None);
     let dump = move |_| store.advanced(Command::DumpFlash, None);
     view! {
-        <details class="advanced" data-testid="advanced">
+        <details class="advanced" data-testid="advanced" on:toggle=on(move |_| store.advanced_opened())>
             <summary>"Advanced: the Particle CLI's key commands"</summary>
             <p class="muted">
                 "These act on the connected device at once, after its diagnosis: each write is "

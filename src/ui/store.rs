@@ -1723,6 +1723,14 @@ impl Store {
         }
     }
 
+    /// The advanced panel was opened (or closed): its commands' code downloads now, so the first
+    /// command does not wait for it (a failure is reported when a command needs the code).
+    pub fn advanced_opened(self) {
+        spawn_local(async {
+            let _ = preload_command().await;
+        });
+    }
+
     /// "Write" in the panel's confirmation: runs the command it asked about.
     pub fn confirm_pending(self) {
         self.pending.set(None);
@@ -1870,7 +1878,8 @@ impl Store {
 
 // The page's chunks (src/ui/split.rs): `connect` (open, identify and diagnose a device: the first
 // thing a user needs after the chooser, fetched while it is open), `repair` (write, read back,
-// send, verify, restore: fetched once a diagnosis made a plan), `advanced` (the panel's commands).
+// send, verify, restore: fetched once a diagnosis made a plan), `advanced` (the panel's commands:
+// fetched when the panel is opened).
 
 split_point! {
     /// Opening and identifying a device the user picked ([`Store::run_connect`]).
@@ -1898,7 +1907,7 @@ split_point! {
 
 split_point! {
     /// An advanced command the user confirmed, or one that only reads ([`Store::run_advanced`]).
-    chunk advanced;
+    chunk advanced, preload preload_command;
     fn command_task(store: Store, command: Command) -> () { store.run_command_now(command) }
 }
 

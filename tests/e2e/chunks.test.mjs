@@ -1,9 +1,9 @@
 // End-to-end: the page's own module is split into chunks (scripts/build-page, src/ui/split.rs),
 // fetched when a step first needs them. At start the page requests none; Connect device fetches the
 // connect chunk (opening, identifying and diagnosing a device) while the browser's list is open; a
-// diagnosis that made a plan fetches the repair chunk while the user reads it; a repair never fetches the advanced panel's. A chunk that
-// cannot be fetched is an error panel in the step, nothing is read or written, and the step's
-// button then tries again. Screenshots: target/e2e/screenshots/92-*.png.
+// diagnosis that made a plan fetches the repair chunk while the user reads it; a repair never
+// fetches the advanced panel's, which opening the panel fetches. A chunk that cannot be fetched is
+// an error panel in the step, nothing is read or written, and the step's button then tries again. Screenshots: target/e2e/screenshots/92-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyRescue, DEMO, sharedFixtures, audit } from './keyrescue.mjs';
@@ -35,6 +35,11 @@ test("a Photon's repair fetches the connect and repair chunks when their steps c
   assert.equal(group(kr, 'repair').length, 1, `the repair chunk, once (fetched: ${chunks(kr)})`);
   assert.deepEqual(group(kr, 'advanced'), [], "a repair never fetches the advanced panel's chunk");
   assert.equal(new Set(chunks(kr)).size, chunks(kr).length, 'no chunk is fetched twice');
+  // Opening the advanced panel fetches its chunk, before any command is pressed.
+  await kr.openHelp('advanced');
+  await kr.page.waitForFunction(() =>
+    performance.getEntriesByType('resource').some((e) => /\/split_advanced-[0-9a-f]{16}\.wasm$/.test(e.name)),
+  );
   await kr.expectClean();
   await kr.close();
 });
