@@ -6,7 +6,7 @@
 // an error panel in the step, nothing is read or written, and the step's button then tries again. Screenshots: target/e2e/screenshots/92-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyRescue, DEMO, sharedFixtures, audit } from './keyrescue.mjs';
+import { KeyRescue, DEMO, sharedFixtures, audit, refusedUntilAllowed } from './keyrescue.mjs';
 
 const LONG = { timeout: 180_000 };
 const CHUNK = /\/(split_[a-z]+|chunk_\d+)-[0-9a-f]{16}\.wasm$/;
@@ -45,14 +45,12 @@ test("a Photon's repair fetches the connect and repair chunks when their steps c
 });
 
 test('a connect chunk that cannot be fetched is an error panel, and Connect device tries again', LONG, async () => {
-  let refuse = true;
-  const setup = (page) =>
-    page.route(/\/split_connect-[0-9a-f]{16}\.wasm$/, (route) => (refuse ? route.abort('connectionrefused') : route.continue()));
+  const chunk = refusedUntilAllowed(/\/split_connect-[0-9a-f]{16}\.wasm$/);
   const kr = await KeyRescue.open(fx.browser, fx.server, {
     name: '92b-chunk-connect-fails',
     api: fx.cloud.url,
     // bypassCSP: axe-core is injected as an inline script.
-    contextOptions: { setup, bypassCSP: true },
+    contextOptions: { setup: chunk.setup, bypassCSP: true },
   });
   await kr.waitForSimReady();
   await kr.connect();
@@ -63,7 +61,7 @@ test('a connect chunk that cannot be fetched is an error panel, and Connect devi
   const found = await audit(kr, 'load-failed');
   assert.deepEqual(found, [], 'axe-core: no violations in the error state, light or dark');
   assert.equal(await kr.focused(), 'error', 'the focus is on the error panel');
-  refuse = false;
+  chunk.allow();
   await kr.connect();
   await kr.waitForDiagnosis();
   assert.equal(await kr.el('error').count(), 0, 'the error panel goes once the device is connected');
@@ -78,13 +76,11 @@ test('a connect chunk that cannot be fetched is an error panel, and Connect devi
 });
 
 test('a repair chunk that cannot be fetched writes nothing, and Repair then repairs', LONG, async () => {
-  let refuse = true;
-  const setup = (page) =>
-    page.route(/\/split_repair-[0-9a-f]{16}\.wasm$/, (route) => (refuse ? route.abort('connectionrefused') : route.continue()));
+  const chunk = refusedUntilAllowed(/\/split_repair-[0-9a-f]{16}\.wasm$/);
   const kr = await KeyRescue.open(fx.browser, fx.server, {
     name: '92c-chunk-repair-fails',
     api: fx.cloud.url,
-    contextOptions: { setup },
+    contextOptions: { setup: chunk.setup },
   });
   await kr.waitForSimReady();
   await kr.chooseFault('corrupt-key');
@@ -99,7 +95,7 @@ test('a repair chunk that cannot be fetched writes nothing, and Repair then repa
   assert.match(hint, /Nothing was read or written\..*press Repair again\./);
   assert.doesNotMatch(await kr.logText(), /wrote the/, 'nothing was written');
   await kr.shot('repair-not-loaded');
-  refuse = false;
+  chunk.allow();
   await kr.repair();
   await kr.waitForOnline();
   assert.match(await kr.logText(), /wrote the device private key .* and read it back identical/);

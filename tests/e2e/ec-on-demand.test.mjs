@@ -5,7 +5,7 @@
 // Screenshots: target/e2e/screenshots/89-*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeyRescue, DEMO, sharedFixtures, audit } from './keyrescue.mjs';
+import { KeyRescue, DEMO, sharedFixtures, audit, refusedUntilAllowed } from './keyrescue.mjs';
 
 const LONG = { timeout: 180_000 };
 const EC_FILES = /\/(key-rescue-ec\.js|key-rescue-ec_bg\.wasm|load-ec\.js)$/;
@@ -62,14 +62,12 @@ test('an Electron loads the EC module when connected; its new EC key is made and
 });
 
 test('an EC module that cannot be loaded is an error panel, and Read the keys again tries again', LONG, async () => {
-  let refuse = true;
-  const setup = (page) =>
-    page.route('**/key-rescue-ec_bg.wasm', (route) => (refuse ? route.abort('connectionrefused') : route.continue()));
+  const ec = refusedUntilAllowed('**/key-rescue-ec_bg.wasm');
   const kr = await KeyRescue.open(fx.browser, fx.server, {
     name: '89c-ec-load-fails',
     sim: 'electron',
     api: fx.cloud.url,
-    contextOptions: { setup, bypassCSP: true },
+    contextOptions: { setup: ec.setup, bypassCSP: true },
   });
   await kr.waitForSimReady();
   await kr.connect();
@@ -80,7 +78,7 @@ test('an EC module that cannot be loaded is an error panel, and Read the keys ag
   assert.match(hint, /Nothing was read or written.*Read the keys again/);
   const again = kr.page.getByRole('button', { name: 'Read the keys again' });
   assert.equal(await again.getAttribute('data-testid'), 'diagnose-again');
-  refuse = false;
+  ec.allow();
   await again.click();
   await kr.waitForDiagnosis();
   assert.match(await kr.text('slot-private-key'), /blank/i);

@@ -73,6 +73,20 @@ export function sharedFixtures() {
   return fx;
 }
 
+/**
+ * A download the page cannot make until `allow()`: `setup` (for `contextOptions`) refuses every
+ * request whose URL matches `pattern` (a glob or a RegExp) as a refused connection would.
+ */
+export function refusedUntilAllowed(pattern) {
+  let refused = true;
+  return {
+    setup: (page) => page.route(pattern, (route) => (refused ? route.abort('connectionrefused') : route.continue())),
+    allow: () => {
+      refused = false;
+    },
+  };
+}
+
 export class KeyRescue {
   /**
    * Opens the page. `sim` puts it in simulated mode (?sim=photon), `api` points it at a cloud
