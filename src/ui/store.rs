@@ -383,9 +383,9 @@ impl Store {
         )));
     }
 
-    /// A step's code did not arrive ([`crate::ui::split`]): nothing ran, and `again` (the step's
-    /// button) tries once more.
-    fn chunk_not_loaded(self, place: ErrorPlace, step: &str, again: &str) {
+    /// A step's code did not arrive ([`crate::ui::split`]): nothing ran, and `next` (pressing the
+    /// step's button again) tries once more.
+    fn chunk_not_loaded(self, place: ErrorPlace, step: &str, next: &str) {
         if place == ErrorPlace::Steps {
             self.view
                 .set(self.step.get_untracked().unwrap_or(Step::Connect));
@@ -395,8 +395,7 @@ impl Store {
             format!("the page could not download its code for {step}"),
             format!(
                 "Nothing was read or written. Check this computer's internet connection (the \
-                 page downloads this part of itself the first time it is needed), then press \
-                 {again} again."
+                 page downloads this part of itself the first time it is needed), then {next}."
             ),
         );
     }
@@ -909,7 +908,7 @@ impl Store {
                 self.chunk_not_loaded(
                     ErrorPlace::Steps,
                     "connecting to the device",
-                    "Connect device",
+                    "press Connect device again",
                 );
                 false
             }
@@ -1201,7 +1200,11 @@ impl Store {
                 planned
             }
             Err(ChunkNotLoaded) => {
-                self.chunk_not_loaded(ErrorPlace::Steps, "reading the keys", "Read the keys again");
+                self.chunk_not_loaded(
+                    ErrorPlace::Steps,
+                    "reading the keys",
+                    "press Read the keys again",
+                );
                 false
             }
         }
@@ -1359,7 +1362,7 @@ impl Store {
                 Ok(task) => task.await,
                 Err(ChunkNotLoaded) => {
                     self.repair_started.set(false);
-                    self.chunk_not_loaded(ErrorPlace::Steps, "the repair", "Repair");
+                    self.chunk_not_loaded(ErrorPlace::Steps, "the repair", "press Repair again");
                     self.end();
                 }
             }
@@ -1562,7 +1565,7 @@ impl Store {
                     self.chunk_not_loaded(
                         ErrorPlace::Steps,
                         "restoring the backup",
-                        "Restore backup",
+                        "press Restore backup again",
                     );
                     self.end();
                 }
@@ -1676,7 +1679,7 @@ impl Store {
                 Err(ChunkNotLoaded) => self.chunk_not_loaded(
                     ErrorPlace::Advanced,
                     "the advanced commands",
-                    "the command's button",
+                    "press the command's button again",
                 ),
             }
         });
@@ -1761,7 +1764,7 @@ impl Store {
                     self.chunk_not_loaded(
                         ErrorPlace::Advanced,
                         "the advanced commands",
-                        "the command's button",
+                        "press the command's button again",
                     );
                     self.end();
                 }
