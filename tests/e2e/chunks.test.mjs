@@ -3,7 +3,8 @@
 // connect chunk (opening, identifying and diagnosing a device) while the browser's list is open; a
 // diagnosis that made a plan fetches the repair chunk while the user reads it; a repair never
 // fetches the advanced panel's, which opening the panel fetches. A chunk that cannot be fetched is
-// an error panel in the step, nothing is read or written, and the step's button then tries again. Screenshots: target/e2e/screenshots/92-*.png.
+// an error panel in the step, nothing is read or written, and the step's button then tries again.
+// Screenshots: target/e2e/screenshots/96*.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyRescue, DEMO, sharedFixtures, audit, refusedUntilAllowed } from './keyrescue.mjs';
@@ -16,7 +17,7 @@ const group = (kr, name) => chunks(kr).filter((f) => f.startsWith(`split_${name}
 const fx = sharedFixtures();
 
 test("a Photon's repair fetches the connect and repair chunks when their steps come, never the advanced panel's", LONG, async () => {
-  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '92a-chunks-repair', api: fx.cloud.url });
+  const kr = await KeyRescue.open(fx.browser, fx.server, { name: '96a-chunks-repair', api: fx.cloud.url });
   await kr.waitForSimReady();
   await kr.signIn(DEMO);
   await kr.expectSignedIn(DEMO.email);
@@ -47,7 +48,7 @@ test("a Photon's repair fetches the connect and repair chunks when their steps c
 test('a connect chunk that cannot be fetched is an error panel, and Connect device tries again', LONG, async () => {
   const chunk = refusedUntilAllowed(/\/split_connect-[0-9a-f]{16}\.wasm$/);
   const kr = await KeyRescue.open(fx.browser, fx.server, {
-    name: '92b-chunk-connect-fails',
+    name: '96b-chunk-connect-fails',
     api: fx.cloud.url,
     // bypassCSP: axe-core is injected as an inline script.
     contextOptions: { setup: chunk.setup, bypassCSP: true },
@@ -78,7 +79,7 @@ test('a connect chunk that cannot be fetched is an error panel, and Connect devi
 test('a repair chunk that cannot be fetched writes nothing, and Repair then repairs', LONG, async () => {
   const chunk = refusedUntilAllowed(/\/split_repair-[0-9a-f]{16}\.wasm$/);
   const kr = await KeyRescue.open(fx.browser, fx.server, {
-    name: '92c-chunk-repair-fails',
+    name: '96c-chunk-repair-fails',
     api: fx.cloud.url,
     contextOptions: { setup: chunk.setup },
   });
