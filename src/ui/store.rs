@@ -1186,7 +1186,7 @@ impl Store {
     }
 
     /// Diagnose, back up and plan (read-only), stopping at the plan for the user to confirm: the
-    /// `diagnosis` chunk's code ([`diagnosis_task`]), fetched first if it is not yet.
+    /// `connect` chunk's code ([`diagnosis_task`]), fetched first if it is not yet.
     async fn run_diagnosis(self) -> bool {
         match diagnosis_task(self).await {
             Ok(task) => {
@@ -1374,58 +1374,56 @@ impl Store {
         if self.runtime.with_value(Option::is_some) {
             return self.runtime_repair(plan).await;
         }
-        {
-            let Some(mut doctor) = self.take_doctor() else {
-                self.end();
-                return;
-            };
-            let mut cloud = self.watched_cloud();
-            let token = self.current_token();
-            let ctx = CloudContext {
-                api: &mut cloud,
-                token: token.as_ref(),
-            };
-            match doctor.repair(&plan, ctx, &mut |e| self.on_event(e)).await {
-                Ok(report) => {
-                    self.online_wait.set_value(Some(doctor.online_wait()));
-                    self.log_line(report::repair_summary(&report));
-                    // A key not sent cannot bring the device online: no point in waiting.
-                    let sent = report.send == SendOutcome::Sent;
-                    self.repair.set(Some(report));
-                    let ctx = CloudContext {
-                        api: &mut cloud,
-                        token: token.as_ref().filter(|_| sent),
-                    };
-                    match doctor
-                        .leave_and_verify(ctx, VERIFY_TIMEOUT_MS, &mut |e| self.on_event(e))
-                        .await
-                    {
-                        Ok((outcome, counts)) => {
-                            self.log_line(format!(
-                                "{} ({} control transfers)",
-                                report::verify_summary(&outcome).0,
-                                counts.transfers
-                            ));
-                            self.verify.set(Some(outcome));
-                            self.connected.set(false);
-                            self.go(Step::Verify);
-                            // Beside the busy state: the page is free while it looks.
-                            spawn_local(self.read_witness());
-                        }
-                        Err(e) => self.fail(ErrorPlace::Steps, &e),
+        let Some(mut doctor) = self.take_doctor() else {
+            self.end();
+            return;
+        };
+        let mut cloud = self.watched_cloud();
+        let token = self.current_token();
+        let ctx = CloudContext {
+            api: &mut cloud,
+            token: token.as_ref(),
+        };
+        match doctor.repair(&plan, ctx, &mut |e| self.on_event(e)).await {
+            Ok(report) => {
+                self.online_wait.set_value(Some(doctor.online_wait()));
+                self.log_line(report::repair_summary(&report));
+                // A key not sent cannot bring the device online: no point in waiting.
+                let sent = report.send == SendOutcome::Sent;
+                self.repair.set(Some(report));
+                let ctx = CloudContext {
+                    api: &mut cloud,
+                    token: token.as_ref().filter(|_| sent),
+                };
+                match doctor
+                    .leave_and_verify(ctx, VERIFY_TIMEOUT_MS, &mut |e| self.on_event(e))
+                    .await
+                {
+                    Ok((outcome, counts)) => {
+                        self.log_line(format!(
+                            "{} ({} control transfers)",
+                            report::verify_summary(&outcome).0,
+                            counts.transfers
+                        ));
+                        self.verify.set(Some(outcome));
+                        self.connected.set(false);
+                        self.go(Step::Verify);
+                        // Beside the busy state: the page is free while it looks.
+                        spawn_local(self.read_witness());
                     }
-                }
-                Err(e) => {
-                    self.doctor.set_value(Some(doctor));
-                    self.fail(ErrorPlace::Steps, &e);
-                    if !self.needs_restore.get_untracked() {
-                        // Undone or never started: the Plan step's Repair is the way on.
-                        self.repair_started.set(false);
-                    }
+                    Err(e) => self.fail(ErrorPlace::Steps, &e),
                 }
             }
-            self.end();
+            Err(e) => {
+                self.doctor.set_value(Some(doctor));
+                self.fail(ErrorPlace::Steps, &e);
+                if !self.needs_restore.get_untracked() {
+                    // Undone or never started: the Plan step's Repair is the way on.
+                    self.repair_started.set(false);
+                }
+            }
         }
+        self.end();
     }
 
     /// [`Self::repair`] over control requests: write, read back, send the key, then reset
@@ -1576,60 +1574,56 @@ impl Store {
     /// [`Self::restore_backup`] once its code is here.
     async fn restore_now(self, backup: Backup) {
         if let Some(mut doctor) = self.runtime.try_update_value(Option::take).flatten() {
-            {
-                match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
-                    Ok(n) => {
-                        self.needs_restore.set(false);
-                        self.log_line(format!(
-                            "Restored {n} slots from the backup over control requests."
-                        ));
-                        self.runtime.set_value(Some(doctor));
-                        self.repair_started.set(false);
-                        if self.run_diagnosis().await {
-                            self.go(Step::Diagnose);
-                        }
-                    }
-                    Err(e) => {
-                        self.runtime.set_value(Some(doctor));
-                        self.fail(ErrorPlace::Steps, &e);
+            match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
+                Ok(n) => {
+                    self.needs_restore.set(false);
+                    self.log_line(format!(
+                        "Restored {n} slots from the backup over control requests."
+                    ));
+                    self.runtime.set_value(Some(doctor));
+                    self.repair_started.set(false);
+                    if self.run_diagnosis().await {
+                        self.go(Step::Diagnose);
                     }
                 }
-                self.end();
-            }
-            return;
-        }
-        {
-            // Pressed before reconnecting: reconnect first (the browser asks for the device again).
-            if !self.connected.get_untracked() {
-                self.replug_sim();
-                if !self.run_connect().await {
-                    self.end();
-                    return;
-                }
-            }
-            if let Some(mut doctor) = self.take_doctor() {
-                match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
-                    Ok(n) => {
-                        self.needs_restore.set(false);
-                        self.after_failure.set(None);
-                        self.log_line(format!(
-                            "Restored {n} bytes from the backup; the device holds its keys from \
-                             before the repair."
-                        ));
-                        self.doctor.set_value(Some(doctor));
-                        self.repair_started.set(false);
-                        if self.run_diagnosis().await {
-                            self.go(Step::Diagnose);
-                        }
-                    }
-                    Err(e) => {
-                        self.doctor.set_value(Some(doctor));
-                        self.fail(ErrorPlace::Steps, &e);
-                    }
+                Err(e) => {
+                    self.runtime.set_value(Some(doctor));
+                    self.fail(ErrorPlace::Steps, &e);
                 }
             }
             self.end();
+            return;
         }
+        // Pressed before reconnecting: reconnect first (the browser asks for the device again).
+        if !self.connected.get_untracked() {
+            self.replug_sim();
+            if !self.run_connect().await {
+                self.end();
+                return;
+            }
+        }
+        if let Some(mut doctor) = self.take_doctor() {
+            match doctor.restore(&backup, &mut |e| self.on_event(e)).await {
+                Ok(n) => {
+                    self.needs_restore.set(false);
+                    self.after_failure.set(None);
+                    self.log_line(format!(
+                        "Restored {n} bytes from the backup; the device holds its keys from \
+                         before the repair."
+                    ));
+                    self.doctor.set_value(Some(doctor));
+                    self.repair_started.set(false);
+                    if self.run_diagnosis().await {
+                        self.go(Step::Diagnose);
+                    }
+                }
+                Err(e) => {
+                    self.doctor.set_value(Some(doctor));
+                    self.fail(ErrorPlace::Steps, &e);
+                }
+            }
+        }
+        self.end();
     }
 
     /// "Repair another device": forget the device, keep the sign-in (and any backup).
@@ -1688,41 +1682,39 @@ impl Store {
     /// [`Self::advanced`] once the panel's code is here: the file read, a custom server's key file
     /// parsed, then the question, or the command.
     async fn advanced_now(self, command: Command, file: Option<NodeRef<Input>>) {
-        {
-            let command = match file {
-                Some(input) => command.with_file(read_picked(input).await),
-                None => command,
-            };
-            // A custom server's key file is parsed now, before the question.
-            if let Command::WriteServer { key_file, address } = &command {
-                let checked = self
-                    .doctor
-                    .with_value(|d| {
+        let command = match file {
+            Some(input) => command.with_file(read_picked(input).await),
+            None => command,
+        };
+        // A custom server's key file is parsed now, before the question.
+        if let Command::WriteServer { key_file, address } = &command {
+            let checked = self
+                .doctor
+                .with_value(|d| {
+                    d.as_ref()
+                        .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
+                })
+                .or_else(|| {
+                    self.runtime.with_value(|d| {
                         d.as_ref()
                             .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
                     })
-                    .or_else(|| {
-                        self.runtime.with_value(|d| {
-                            d.as_ref()
-                                .map(|d| d.server_region(key_file.as_deref(), address).map(|_| ()))
-                        })
-                    });
-                if let Some(Err(e)) = checked {
-                    return self.fail(ErrorPlace::Advanced, &e);
-                }
+                });
+            if let Some(Err(e)) = checked {
+                return self.fail(ErrorPlace::Advanced, &e);
             }
-            match wizard::confirmation(&command) {
-                // No file picked: the command says so, nothing to ask about.
-                Some(_) if matches!(command, Command::LoadKeyFile { file: None }) => {
-                    self.run_advanced(command)
-                }
-                Some(question) => {
-                    self.pending_command.set_value(Some(command));
-                    self.pending.set(Some(question));
-                    self.focus.set(Some("confirm-write"));
-                }
-                None => self.run_advanced(command),
+        }
+        match wizard::confirmation(&command) {
+            // No file picked: the command says so, nothing to ask about.
+            Some(_) if matches!(command, Command::LoadKeyFile { file: None }) => {
+                self.run_advanced(command)
             }
+            Some(question) => {
+                self.pending_command.set_value(Some(command));
+                self.pending.set(Some(question));
+                self.focus.set(Some("confirm-write"));
+            }
+            None => self.run_advanced(command),
         }
     }
 
@@ -1790,42 +1782,40 @@ impl Store {
             wizard::confirmation(&command).is_some() || matches!(command, Command::SendKey { .. });
         let mut cloud = self.watched_cloud();
         let token = self.current_token();
-        {
-            let ctx = CloudContext {
-                api: &mut cloud,
-                token: token.as_ref(),
-            };
-            let on_event = &mut |e| self.on_event(e);
-            let result = match (runtime, doctor) {
-                (Some(mut runtime), _) => {
-                    let result = runtime.run_command(command, ctx, on_event).await;
-                    self.runtime.set_value(Some(runtime));
-                    result
-                }
-                (None, Some(mut doctor)) => {
-                    let result = doctor.run_command(command, ctx, on_event).await;
-                    self.doctor.set_value(Some(doctor));
-                    result
-                }
-                (None, None) => return self.end(),
-            };
-            match result {
-                Ok(outcome) => {
-                    if let Some(file) = &outcome.download {
-                        download(&file.name, &file.bytes, "application/octet-stream");
-                    }
-                    self.log_line(outcome.message.clone());
-                    // The device changed: the diagnosis and the plan say what it holds now.
-                    if changes {
-                        self.run_diagnosis().await;
-                    }
-                    self.advanced_result.set(Some(outcome.message));
-                    self.focus.set(Some("advanced-result"));
-                }
-                Err(e) => self.fail(ErrorPlace::Advanced, &e),
+        let ctx = CloudContext {
+            api: &mut cloud,
+            token: token.as_ref(),
+        };
+        let on_event = &mut |e| self.on_event(e);
+        let result = match (runtime, doctor) {
+            (Some(mut runtime), _) => {
+                let result = runtime.run_command(command, ctx, on_event).await;
+                self.runtime.set_value(Some(runtime));
+                result
             }
-            self.end();
+            (None, Some(mut doctor)) => {
+                let result = doctor.run_command(command, ctx, on_event).await;
+                self.doctor.set_value(Some(doctor));
+                result
+            }
+            (None, None) => return self.end(),
+        };
+        match result {
+            Ok(outcome) => {
+                if let Some(file) = &outcome.download {
+                    download(&file.name, &file.bytes, "application/octet-stream");
+                }
+                self.log_line(outcome.message.clone());
+                // The device changed: the diagnosis and the plan say what it holds now.
+                if changes {
+                    self.run_diagnosis().await;
+                }
+                self.advanced_result.set(Some(outcome.message));
+                self.focus.set(Some("advanced-result"));
+            }
+            Err(e) => self.fail(ErrorPlace::Advanced, &e),
         }
+        self.end();
     }
 
     /// `keys server` from the panel's fields: Particle's key (or, in the simulated mode, the
