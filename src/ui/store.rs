@@ -1386,11 +1386,7 @@ impl Store {
         };
         match doctor.repair(&plan, ctx, &mut |e| self.on_event(e)).await {
             Ok(report) => {
-                self.online_wait.set_value(Some(doctor.online_wait()));
-                self.log_line(report::repair_summary(&report));
-                // A key not sent cannot bring the device online: no point in waiting.
-                let sent = report.send == SendOutcome::Sent;
-                self.repair.set(Some(report));
+                let sent = self.hold_report(report, doctor.online_wait());
                 let ctx = CloudContext {
                     api: &mut cloud,
                     token: token.as_ref().filter(|_| sent),
@@ -1400,16 +1396,10 @@ impl Store {
                     .await
                 {
                     Ok((outcome, counts)) => {
-                        self.log_line(format!(
-                            "{} ({} control transfers)",
-                            report::verify_summary(&outcome).0,
-                            counts.transfers
-                        ));
-                        self.verify.set(Some(outcome));
-                        self.connected.set(false);
-                        self.go(Step::Verify);
-                        // Beside the busy state: the page is free while it looks.
-                        spawn_local(self.read_witness());
+                        self.show_verified(
+                            outcome,
+                            &format!("{} control transfers", counts.transfers),
+                        );
                     }
                     Err(e) => self.fail(ErrorPlace::Steps, &e),
                 }
@@ -1424,6 +1414,29 @@ impl Store {
             }
         }
         self.end();
+    }
+
+    /// A repair's report, and the wait for the cloud after it; whether the key was sent (a key not
+    /// sent cannot bring the device online: no point in waiting).
+    fn hold_report(self, report: RepairReport, wait: OnlineWait) -> bool {
+        self.online_wait.set_value(Some(wait));
+        self.log_line(report::repair_summary(&report));
+        let sent = report.send == SendOutcome::Sent;
+        self.repair.set(Some(report));
+        sent
+    }
+
+    /// The device left DFU mode (or reset) after a repair and the cloud answered: the Verify step,
+    /// and the device's own witness beside the busy state (the page is free while it looks).
+    fn show_verified(self, outcome: VerifyOutcome, transfers: &str) {
+        self.log_line(format!(
+            "{} ({transfers})",
+            report::verify_summary(&outcome).0
+        ));
+        self.verify.set(Some(outcome));
+        self.connected.set(false);
+        self.go(Step::Verify);
+        spawn_local(self.read_witness());
     }
 
     /// [`Self::repair`] over control requests: write, read back, send the key, then reset
@@ -1441,10 +1454,7 @@ impl Store {
         };
         match doctor.repair(&plan, ctx, &mut |e| self.on_event(e)).await {
             Ok(report) => {
-                self.online_wait.set_value(Some(doctor.online_wait()));
-                self.log_line(report::repair_summary(&report));
-                let sent = report.send == SendOutcome::Sent;
-                self.repair.set(Some(report));
+                let sent = self.hold_report(report, doctor.online_wait());
                 let ctx = CloudContext {
                     api: &mut cloud,
                     token: token.as_ref().filter(|_| sent),
@@ -1457,18 +1467,10 @@ impl Store {
                     })
                     .await
                 {
-                    Ok(v) => {
-                        self.log_line(format!(
-                            "{} ({} control transfers, no DFU mode)",
-                            report::verify_summary(&v.outcome).0,
-                            v.transfers.transfers
-                        ));
-                        self.verify.set(Some(v.outcome));
-                        self.connected.set(false);
-                        self.go(Step::Verify);
-                        // Beside the busy state: the page is free while it looks.
-                        spawn_local(self.read_witness());
-                    }
+                    Ok(v) => self.show_verified(
+                        v.outcome,
+                        &format!("{} control transfers, no DFU mode", v.transfers.transfers),
+                    ),
                     Err(e) => self.fail(ErrorPlace::Steps, &e),
                 }
             }
